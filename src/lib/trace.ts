@@ -1,0 +1,122 @@
+/**
+ * The one event stream of Chorus. A strategy run yields TraceEvents; the playground draws them,
+ * the experiment runner scores them, export writes them, tests assert on them. Nothing is logged
+ * twice in two formats. Events are plain JSON (they cross worker boundaries and go to IndexedDB).
+ *
+ * `t` is milliseconds since the run started.
+ */
+import type { ChatMessage, FinishReason, TopLogprob, Usage } from './engines/engine.ts';
+
+export interface AgentInfo {
+  /** Stable id within the run, e.g. "a1". */
+  id: string;
+  /** What the UI shows, e.g. "Agent 1 · stories260K". */
+  name: string;
+  model: string;
+  temperature: number;
+  system?: string;
+}
+
+export interface Ballot {
+  agent: string;
+  /** The answer as extracted and normalised; what is counted. */
+  answer: string;
+  /** The raw text the answer was extracted from. */
+  raw?: string;
+}
+
+export interface TallyEntry {
+  answer: string;
+  count: number;
+  agents: string[];
+}
+
+export type TraceEvent =
+  | {
+      type: 'run-start';
+      t: number;
+      runId: string;
+      strategy: string;
+      agents: AgentInfo[];
+      knobs: Record<string, number | string | boolean>;
+      seed: number;
+      prompt: string;
+    }
+  /** A new stage: a debate round, a cascade tier, a judging step. */
+  | { type: 'round'; t: number; round: number; label: string }
+  | {
+      type: 'message-start';
+      t: number;
+      msgId: string;
+      agent: string;
+      round: number;
+      /** What this message is for in the method: "answer", "revision", "judge", … */
+      purpose: string;
+      /** The exact conversation sent to the model. */
+      messages: ChatMessage[];
+    }
+  | {
+      type: 'token';
+      t: number;
+      msgId: string;
+      text: string;
+      /** Log-probability of the chosen token(s) of this delta, when the engine reports it. */
+      logprob?: number;
+      top?: TopLogprob[];
+    }
+  | {
+      type: 'message-end';
+      t: number;
+      msgId: string;
+      agent: string;
+      text: string;
+      finish_reason: FinishReason;
+      usage: Usage;
+      /** Mean probability of the generated tokens (exp of logprobs), when available. */
+      meanProb?: number;
+    }
+  | {
+      type: 'vote';
+      t: number;
+      round: number;
+      ballots: Ballot[];
+      tally: TallyEntry[];
+      winner: string;
+      /** The tie-break rule applied, stated in words ("earliest first vote among tied answers"). */
+      rule: string;
+      tie: boolean;
+    }
+  | {
+      type: 'route';
+      t: number;
+      /** Agent whose answer was judged (cascade) or null for up-front routing. */
+      from: string | null;
+      to: string;
+      decision: 'accept' | 'defer' | 'route';
+      reason: string;
+      confidence?: number;
+      threshold?: number;
+    }
+  | { type: 'score'; t: number; target: string; metric: string; value: number; detail?: string }
+  | { type: 'error'; t: number; message: string; agent?: string; fatal: boolean }
+  | {
+      type: 'final';
+      t: number;
+      /** The extracted answer (what is scored). */
+      answer: string;
+      /** The full text shown as the collaboration's output. */
+      text: string;
+      /** Agent whose output was chosen, when one was. */
+      agent?: string;
+    }
+  | {
+      type: 'usage';
+      t: number;
+      prompt_tokens: number;
+      completion_tokens: number;
+      seconds: number;
+      calls: number;
+    }
+  | { type: 'run-end'; t: number; status: 'done' | 'cancelled' | 'error'; message?: string };
+
+export type TraceEventType = TraceEvent['type'];

@@ -1,0 +1,30 @@
+import { defineConfig, type Plugin } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+// @ts-expect-error plain ES module shared with tools/serve.mjs
+import { CSP } from './tools/csp.mjs';
+
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/** Puts the app's CSP into the built index.html as a <meta> tag, so any static host gets it. */
+function cspMeta(): Plugin {
+  return {
+    name: 'chorus-csp-meta',
+    apply: 'build',
+    transformIndexHtml(html) {
+      return html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP as string}" />`);
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [svelte(), cspMeta()],
+  base: './',
+  build: { target: 'esnext', sourcemap: true, chunkSizeWarningLimit: 8000 },
+  worker: { format: 'es' },
+  optimizeDeps: { exclude: ['@wllama/wllama', '@mlc-ai/web-llm'] },
+  server: { host: '127.0.0.1', headers: isolation },
+  preview: { host: '127.0.0.1', headers: isolation },
+});
