@@ -1,6 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
+// E2E_PORT / E2E_DIST let several checkouts or builds be tested side by side.
 const PORT = Number(process.env.E2E_PORT ?? 4179);
+const DIST = process.env.E2E_DIST ?? 'dist';
 
 export default defineConfig({
   testDir: 'tests/e2e',
@@ -10,7 +12,7 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   outputDir: 'test-results/e2e',
-  reporter: [['list'], ['json', { outputFile: 'test-results/e2e.json' }]],
+  reporter: [['list'], ['json', { outputFile: process.env.E2E_JSON ?? 'test-results/e2e.json' }]],
   use: {
     baseURL: `http://127.0.0.1:${PORT}/`,
     launchOptions: {
@@ -24,7 +26,7 @@ export default defineConfig({
     screenshot: 'only-on-failure',
   },
   webServer: {
-    command: `node tools/serve.mjs dist --port ${PORT}`,
+    command: `node tools/serve.mjs ${DIST} --port ${PORT}`,
     url: `http://127.0.0.1:${PORT}/`,
     reuseExistingServer: false,
     timeout: 30_000,
