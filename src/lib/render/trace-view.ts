@@ -1,0 +1,204 @@
+/**
+ * Folds the TraceEvent stream (src/lib/trace.ts) into a view model the playground draws: one lane
+ * per agent, sections per round, decisions (votes, routes, scores, errors) where they happened, the
+ * final answer and the totals. It knows nothing about which strategy produced the events — that is
+ * the point: adding a method never touches the UI.
+ *
+ * `applyEvent` mutates the view in place so that, in the page, the view can be a Svelte `$state`
+ * proxy and each token updates only the text it touches; in Node it is a plain object (tested alone).
+ */
+import type { AgentInfo, Ballot, TallyEntry, TraceEvent } from '../trace.ts';
+import type { ChatMessage, FinishReason, TopLogprob, Usage } from '../engines/engine.ts';
+
+export interface TokenView {
+  text: string;
+  logprob?: number;
+  top?: TopLogprob[];
+}
+
+export interface MessageView {
+  msgId: string;
+  agent: string;
+  round: number;
+  purpose: string;
+  prompt: ChatMessage[];
+  tokens: TokenView[];
+  text: string;
+  status: 'streaming' | 'done';
+  finish?: FinishReason;
+  usage?: Usage;
+  meanProb?: number;
+  startedAt: number;
+  endedAt?: number;
+}
+
+export type DecisionView =
+  | { kind: 'vote'; t: number; round: number; ballots: Ballot[]; tally: TallyEntry[]; winner: string; rule: string; tie: boolean }
+  | {
+      kind: 'route';
+      t: number;
+      from: string | null;
+      to: string;
+      decision: 'accept' | 'defer' | 'route';
+      reason: string;
+      confidence?: number;
+      threshold?: number;
+    }
+  | { kind: 'score'; t: number; target: string; metric: string; value: number; detail?: string }
+  | { kind: 'error'; t: number; message: string; agent?: string; fatal: boolean };
+
+export interface SectionView {
+  round: number;
+  label: string;
+  /** Message ids per agent id, in arrival order; agents without messages in this section are absent. */
+  lanes: Record<string, string[]>;
+  decisions: DecisionView[];
+}
+
+export type RunStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
+
+export interface TraceView {
+  runId: string | null;
+  strategy: string | null;
+  agents: AgentInfo[];
+  knobs: Record<string, number | string | boolean>;
+  seed: number | null;
+  prompt: string;
+  status: RunStatus;
+  statusMessage?: string;
+  sections: SectionView[];
+  messages: Record<string, MessageView>;
+  final: { answer: string; text: string; agent?: string } | null;
+  usage: { prompt_tokens: number; completion_tokens: number; seconds: number; calls: number } | null;
+  /** Time of the latest event (ms since run start). */
+  t: number;
+  eventCount: number;
+}
+
+export function emptyTraceView(): TraceView {
+  return {
+    runId: null, strategy: null, agents: [], knobs: {}, seed: null, prompt: '', status: 'idle',
+    sections: [], messages: {}, final: null, usage: null, t: 0, eventCount: 0,
+  };
+}
+
+function sectionFor(view: TraceView, round: number, label?: string): SectionView {
+  let s = view.sections.find((x) => x.round === round);
+  if (!s) {
+    s = { round, label: label ?? (round === 0 ? 'Start' : `Round ${round}`), lanes: {}, decisions: [] };
+    // Keep sections in round order even if a strategy announces rounds out of order.
+    const at = view.sections.findIndex((x) => x.round > round);
+    if (at < 0) view.sections.push(s);
+    else view.sections.splice(at, 0, s);
+  } else if (label) s.label = label;
+  return s;
+}
+
+/** Decisions without a round number belong to the section that was active when they happened. */
+function currentSection(view: TraceView): SectionView {
+  return view.sections[view.sections.length - 1] ?? sectionFor(view, 0);
+}
+
+/** Applies one event to the view (in place) and returns it. */
+export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
+  view.t = Math.max(view.t, ev.t);
+  view.eventCount++;
+  switch (ev.type) {
+    case 'run-start':
+      Object.assign(view, emptyTraceView(), {
+        runId: ev.runId, strategy: ev.strategy, agents: ev.agents, knobs: ev.knobs, seed: ev.seed, prompt: ev.prompt,
+        status: 'running' as const, t: ev.t, eventCount: 1,
+      });
+      break;
+    case 'round':
+      sectionFor(view, ev.round, ev.label);
+      break;
+    case 'message-start': {
+      const s = sectionFor(view, ev.round);
+      (s.lanes[ev.agent] ??= []).push(ev.msgId);
+      view.messages[ev.msgId] = {
+        msgId: ev.msgId, agent: ev.agent, round: ev.round, purpose: ev.purpose, prompt: ev.messages,
+        tokens: [], text: '', status: 'streaming', startedAt: ev.t,
+      };
+      break;
+    }
+    case 'token': {
+      const m = view.messages[ev.msgId];
+      if (!m) break;
+      const tok: TokenView = { text: ev.text };
+      if (ev.logprob !== undefined) tok.logprob = ev.logprob;
+      if (ev.top) tok.top = ev.top;
+      m.tokens.push(tok);
+      m.text += ev.text;
+      break;
+    }
+    case 'message-end': {
+      const m = view.messages[ev.msgId];
+      if (!m) break;
+      m.status = 'done';
+      // The final text is authoritative (a strategy may trim a stop sequence the tokens included).
+      m.text = ev.text;
+      m.finish = ev.finish_reason;
+      m.usage = ev.usage;
+      if (ev.meanProb !== undefined) m.meanProb = ev.meanProb;
+      m.endedAt = ev.t;
+      break;
+    }
+    case 'vote':
+      sectionFor(view, ev.round).decisions.push({
+        kind: 'vote', t: ev.t, round: ev.round, ballots: ev.ballots, tally: ev.tally, winner: ev.winner, rule: ev.rule, tie: ev.tie,
+      });
+      break;
+    case 'route': {
+      const d: DecisionView = { kind: 'route', t: ev.t, from: ev.from, to: ev.to, decision: ev.decision, reason: ev.reason };
+      if (ev.confidence !== undefined) d.confidence = ev.confidence;
+      if (ev.threshold !== undefined) d.threshold = ev.threshold;
+      currentSection(view).decisions.push(d);
+      break;
+    }
+    case 'score': {
+      const d: DecisionView = { kind: 'score', t: ev.t, target: ev.target, metric: ev.metric, value: ev.value };
+      if (ev.detail !== undefined) d.detail = ev.detail;
+      currentSection(view).decisions.push(d);
+      break;
+    }
+    case 'error': {
+      const d: DecisionView = { kind: 'error', t: ev.t, message: ev.message, fatal: ev.fatal };
+      if (ev.agent !== undefined) d.agent = ev.agent;
+      currentSection(view).decisions.push(d);
+      break;
+    }
+    case 'final':
+      view.final = ev.agent === undefined ? { answer: ev.answer, text: ev.text } : { answer: ev.answer, text: ev.text, agent: ev.agent };
+      break;
+    case 'usage':
+      view.usage = { prompt_tokens: ev.prompt_tokens, completion_tokens: ev.completion_tokens, seconds: ev.seconds, calls: ev.calls };
+      break;
+    case 'run-end':
+      view.status = ev.status;
+      if (ev.message !== undefined) view.statusMessage = ev.message;
+      // A message cut by cancel or error never got its end event; mark it so the UI stops its spinner.
+      for (const m of Object.values(view.messages)) if (m.status === 'streaming') { m.status = 'done'; m.finish = 'abort'; }
+      break;
+  }
+  return view;
+}
+
+/** Display name of an agent id, falling back to the id itself. */
+export function agentName(view: TraceView, id: string | null | undefined): string {
+  if (!id) return '—';
+  return view.agents.find((a) => a.id === id)?.name ?? id;
+}
+
+/** Probability (0–1) of a token from its natural-log probability. */
+export function tokenProb(logprob: number): number {
+  return Math.exp(logprob);
+}
+
+/** Tooltip text for one token: its probability and the alternatives the model considered. */
+export function tokenTitle(tok: TokenView): string {
+  if (tok.logprob === undefined) return '';
+  const lines = [`p = ${(tokenProb(tok.logprob) * 100).toFixed(1)}%`];
+  for (const alt of tok.top ?? []) lines.push(`${JSON.stringify(alt.token)}  ${(tokenProb(alt.logprob) * 100).toFixed(1)}%`);
+  return lines.join('\n');
+}
