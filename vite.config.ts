@@ -2,6 +2,8 @@ import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 // @ts-expect-error plain ES module shared with tools/serve.mjs
 import { CSP } from './tools/csp.mjs';
+// @ts-expect-error plain ES module (Node side of the build only)
+import { serviceWorker } from './tools/pwa/sw-plugin.mjs';
 
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -20,7 +22,7 @@ function cspMeta(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), cspMeta()],
+  plugins: [svelte(), cspMeta(), serviceWorker() as Plugin],
   base: './',
   build: { target: 'esnext', sourcemap: true, chunkSizeWarningLimit: 8000 },
   worker: { format: 'es' },
