@@ -1,0 +1,54 @@
+/**
+ * `linear` — weighted average of the inputs (Wortsman et al., Model Soups, arXiv 2203.05482;
+ * mergekit `linear.py`): θ = Σ w_i θ_i, divided by Σ w_i when `normalize` (default true).
+ * A base model, when given, is one more input with its own weight (as in mergekit).
+ */
+import { MergeMethodError, bool, l2, num, type MethodDescriptor } from './types.ts';
+
+export const linear: MethodDescriptor = {
+  id: 'linear',
+  name: 'Linear (model soup)',
+  paper: 'Wortsman et al., Model Soups, arXiv 2203.05482',
+  summary: 'Averages the weights of the inputs, entry by entry. Works when the models are fine-tunes of one base; equal weights give a uniform soup.',
+  base: 'optional',
+  minInputs: 1,
+  parameters: [
+    { name: 'normalize', type: 'boolean', default: true, help: 'Divide by the sum of the weights, so weights 1 and 1 mean "half of each".' },
+  ],
+  perModelParameters: [
+    { name: 'weight', type: 'number', required: true, min: 0, max: 2, help: 'How much of this model goes into the average.' },
+  ],
+  baseTakesModelParameters: true,
+  validate(params, modelParams) {
+    if (!bool(params, 'normalize')) return null;
+    let s = 0;
+    for (const mp of modelParams) s += num(mp, 'weight');
+    return s === 0 ? 'the weights sum to 0 and normalize is true, so the average is undefined; change a weight or set normalize: false' : null;
+  },
+  kernel({ name, tensors, baseIndex, params, modelParams }) {
+    const n = tensors[0]?.length ?? 0;
+    const weights = modelParams.map((mp) => num(mp, 'weight'));
+    let divisor = 1;
+    if (bool(params, 'normalize')) {
+      divisor = weights.reduce((a, b) => a + b, 0);
+      if (divisor === 0) throw new MergeMethodError(`linear: weights sum to 0 for ${name}`);
+    }
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let m = 0; m < tensors.length; m++) s += weights[m]! * tensors[m]![i]!;
+      out[i] = s / divisor;
+    }
+    // Task vectors relative to the base, or to the first input when there is none.
+    const ref = tensors[baseIndex ?? 0]!;
+    const norms: number[] = [];
+    const d = new Float32Array(n);
+    for (let m = 0; m < tensors.length; m++) {
+      if (m === (baseIndex ?? 0)) continue;
+      const x = tensors[m]!;
+      for (let i = 0; i < n; i++) d[i] = x[i]! - ref[i]!;
+      norms.push(l2(d));
+    }
+    return { data: out, stats: { name, taskVectorNorms: norms, kept: norms.map(() => 1), signAgreement: null, extra: {} } };
+  },
+};

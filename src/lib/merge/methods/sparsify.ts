@@ -1,0 +1,141 @@
+/**
+ * Sparsification of task vectors, after mergekit's `sparsify.py`:
+ * - `magnitude` (TIES, arXiv 2306.01708): keep the k = ⌊density·n⌋ entries of largest |x|.
+ * - `magnitude_outliers` (Model Breadcrumbs, arXiv 2312.06795): drop the ⌊gamma·n⌋ largest
+ *   entries and then the smallest ones, so that ⌊density·n⌋ remain.
+ * - `random` (DARE, arXiv 2311.03099): keep each entry with probability `density` (Bernoulli).
+ * With `rescale`, kept entries are divided by `density` (DARE's rescale; mergekit ≤ 0.0.5 did
+ * exactly this — newer mergekit matches the L1 norm instead, see the README's note).
+ *
+ * Ranks use one total order — larger |x| first, ties broken toward the lower index — so the same
+ * input always keeps the same entries (torch's argsort is not stable, mergekit's choice among
+ * equal magnitudes is arbitrary). Functions work in place and return how many entries were kept.
+ */
+
+export type SparsifyMethod = 'magnitude' | 'magnitude_outliers' | 'random';
+
+/**
+ * Zeroes every entry of `x` whose rank (0 = largest |x|, ties → lower index first) is outside
+ * [from, to). O(n log n) for one sort of the magnitudes, no index array.
+ */
+export function keepRankRange(x: Float32Array, from: number, to: number): number {
+  const n = x.length;
+  if (from <= 0 && to >= n) return n;
+  if (to <= from) {
+    x.fill(0);
+    return 0;
+  }
+  const mags = new Float32Array(n);
+  for (let i = 0; i < n; i++) mags[i] = Math.abs(x[i]!);
+  mags.sort();
+  // mags ascending; rank r (descending) ↔ ascending position n-1-r.
+  const vHi = mags[n - 1 - from]!; // magnitude at rank `from` (largest kept)
+  const vLo = mags[n - to]!; // magnitude at rank `to-1` (smallest kept)
+  // Number of entries strictly larger than v: n − upperBound(v) in ascending order.
+  const greater = (v: number): number => {
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (mags[mid]! <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return n - lo;
+  };
+  const gHi = greater(vHi);
+  const gLo = greater(vLo);
+  let seenHi = 0; // entries equal to vHi met so far (in index order)
+  let seenLo = 0;
+  let kept = 0;
+  for (let i = 0; i < n; i++) {
+    const a = Math.abs(x[i]!);
+    let rank: number;
+    if (a === vHi) rank = gHi + seenHi++;
+    else if (a === vLo) rank = gLo + seenLo++;
+    else if (a > vHi) rank = -1; // above the kept range
+    else if (a < vLo) rank = n; // below it
+    else rank = from; // strictly inside
+    if (a === vHi && a === vLo) seenLo = seenHi;
+    if (rank >= from && rank < to) kept++;
+    else x[i] = 0;
+  }
+  return kept;
+}
+
+/** mergekit `magnitude`: keep the ⌊density·n⌋ largest magnitudes. */
+export function magnitude(x: Float32Array, density: number, rescale: boolean): number {
+  if (density >= 1) return x.length;
+  const k = Math.floor(density * x.length);
+  const kept = keepRankRange(x, 0, k);
+  if (rescale) scale(x, 1 / density);
+  return kept;
+}
+
+/** mergekit `magnitude_outliers`: drop the ⌊gamma·n⌋ largest, then the smallest, keep ⌊density·n⌋. */
+export function magnitudeOutliers(x: Float32Array, density: number, gamma: number, rescale: boolean): number {
+  if (density >= 1) return x.length;
+  const n = x.length;
+  const target = Math.floor(density * n);
+  let nTop = Math.floor(gamma * n);
+  let nBot = n - target - nTop;
+  if (nBot < 0) {
+    // As mergekit: remove fewer outliers so the target density is met.
+    nTop += nBot;
+    nBot = 0;
+  }
+  const kept = keepRankRange(x, nTop, n - nBot);
+  if (rescale) scale(x, 1 / density);
+  return kept;
+}
+
+/**
+ * DARE's random drop: keep each entry with probability `density`, drawing u ∈ [0,1) per entry
+ * from `rng` in index order (kept when u < density).
+ */
+export function bernoulli(x: Float32Array, density: number, rescale: boolean, rng: () => number): number {
+  if (density >= 1) return x.length;
+  let kept = 0;
+  const s = rescale ? 1 / density : 1;
+  for (let i = 0; i < x.length; i++) {
+    if (rng() < density) {
+      x[i] = x[i]! * s;
+      kept++;
+    } else x[i] = 0;
+  }
+  return kept;
+}
+
+function scale(x: Float32Array, s: number): void {
+  for (let i = 0; i < x.length; i++) x[i] = x[i]! * s;
+}
+
+/**
+ * The seeded PRNG of DARE: mulberry32 (Tommy Ettinger, public domain; a 32-bit state, period 2^32,
+ * passes gjrand/PractRand at this size) seeded per tensor and per model from
+ * `fmix32(seed ⊕ FNV-1a(name) ⊕ golden·(model+1))`, so tensors are independent of the order in
+ * which they are merged and the same seed always drops the same entries.
+ */
+export function tensorRng(seed: number, tensorName: string, model: number): () => number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < tensorName.length; i++) {
+    h ^= tensorName.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  let state = fmix32((seed >>> 0) ^ h ^ Math.imul(model + 1, 0x9e3779b9));
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** MurmurHash3's 32-bit finaliser: spreads every input bit over the state. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

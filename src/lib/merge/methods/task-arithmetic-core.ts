@@ -1,0 +1,189 @@
+/**
+ * The generalised task-arithmetic core (mergekit `generalized_task_arithmetic.py`). Task
+ * arithmetic, TIES, DARE (linear and TIES), breadcrumbs and ExPO are configurations of this one
+ * function, not copies:
+ *
+ *   δ_i = θ_i − θ_base                      (task vectors, arXiv 2212.04089)
+ *   δ_i ← sparsify(δ_i, density_i)          (magnitude | random | magnitude_outliers)
+ *   w_iδ_i                                  (per-model weight)
+ *   m_i = [sign(w_iδ_i) = elected sign]     (TIES consensus: "sum" elects sign(Σ w_iδ_i),
+ *                                            "count" elects the sign most entries have; ≥ 0 → +)
+ *   Δ = Σ m_i w_iδ_i                        (m_i ≡ 1 without consensus)
+ *   Δ ← Δ / Σ m_i w_i  when normalize       (a zero divisor counts as 1; without consensus,
+ *                                            |Σ w_i| < 1e-8 counts as 1)
+ *   θ = θ_base + λ·Δ
+ */
+import { bernoulli, magnitude, magnitudeOutliers, tensorRng, type SparsifyMethod } from './sparsify.ts';
+import {
+  MergeMethodError, bool, l2, num,
+  type KernelInput, type KernelResult, type MethodDescriptor, type ParamValue, type ParameterDef,
+} from './types.ts';
+
+export interface TaskArithmeticVariant {
+  id: string;
+  name: string;
+  paper: string;
+  summary: string;
+  consensus: 'sum' | 'count' | null;
+  sparsify: SparsifyMethod | null;
+  defaultNormalize: boolean;
+  defaultRescale: boolean;
+}
+
+const HELP = {
+  weight: 'Scales this model\'s task vector (its difference from the base). 1 adds the whole fine-tune, 0 ignores it, negative values subtract it.',
+  density: 'Share of the task vector\'s entries kept before merging. 1 keeps all; 0.2 keeps a fifth.',
+  gamma: 'Share of the largest-magnitude entries removed as outliers before the smallest are dropped.',
+  normalize: 'Divide the summed task vectors by the sum of the weights (of the models that agree with the elected sign, under TIES).',
+  rescale: 'Divide kept entries by the density, so the expected size of the task vector is unchanged after dropping.',
+  lambda: 'Scales the merged task vector before it is added to the base.',
+  int8_mask: 'mergekit memory option; accepted and ignored here (masks are never materialised).',
+};
+
+export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor {
+  const perModel: ParameterDef[] = [{ name: 'weight', type: 'number', required: true, min: -1, max: 2, help: HELP.weight }];
+  if (v.sparsify) {
+    perModel.push({ name: 'density', type: 'number', default: 1, min: 0, max: 1, strict: true, help: HELP.density });
+  }
+  if (v.sparsify === 'magnitude_outliers') {
+    perModel.push({ name: 'gamma', type: 'number', default: 0.01, min: 0, max: 1, strict: true, help: HELP.gamma });
+  }
+  const params: ParameterDef[] = [
+    { name: 'normalize', type: 'boolean', default: v.defaultNormalize, help: HELP.normalize },
+    { name: 'lambda', type: 'number', default: 1, min: 0, max: 2, help: HELP.lambda },
+    { name: 'int8_mask', type: 'boolean', default: false, help: HELP.int8_mask },
+  ];
+  if (v.sparsify) params.push({ name: 'rescale', type: 'boolean', default: v.defaultRescale, help: HELP.rescale });
+
+  return {
+    id: v.id,
+    name: v.name,
+    paper: v.paper,
+    summary: v.summary,
+    base: 'required',
+    minInputs: 2,
+    parameters: params,
+    perModelParameters: perModel,
+    baseTakesModelParameters: false,
+    validate: (_p, modelParams, baseIndex, nElements) => validateDensity(v, modelParams, baseIndex, nElements),
+    kernel: (input) => taskArithmeticKernel(v, input),
+  };
+}
+
+function validateDensity(
+  v: TaskArithmeticVariant,
+  modelParams: readonly Readonly<Record<string, ParamValue>>[],
+  baseIndex: number | null,
+  nElements: number,
+): string | null {
+  if (!v.sparsify) return null;
+  for (let i = 0; i < modelParams.length; i++) {
+    if (i === baseIndex) continue;
+    const d = num(modelParams[i]!, 'density');
+    if (d >= 1) continue;
+    if (d <= 0) return `density must be greater than 0 (got ${d}); a density of 0 would drop the whole task vector — give the model weight 0 instead`;
+    // mergekit asserts k > 0 for magnitude pruning ("not gonna zero out the whole tensor").
+    if (v.sparsify === 'magnitude' && Math.floor(d * nElements) === 0) {
+      return `density ${d} keeps ⌊${d}·${nElements}⌋ = 0 of the ${nElements} entries; raise density to at least ${(1 / nElements).toPrecision(3)}`;
+    }
+  }
+  return null;
+}
+
+export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInput): KernelResult {
+  const { tensors, baseIndex, params, modelParams, name, seed } = input;
+  if (baseIndex === null) throw new MergeMethodError(`${v.id} needs a base_model`);
+  const base = tensors[baseIndex]!;
+  const n = base.length;
+  const normalize = bool(params, 'normalize');
+  const lambda = num(params, 'lambda');
+  const rescale = v.sparsify ? bool(params, 'rescale') : false;
+
+  const deltas: Float32Array[] = [];
+  const weights: number[] = [];
+  const norms: number[] = [];
+  const kept: number[] = [];
+  for (let m = 0; m < tensors.length; m++) {
+    if (m === baseIndex) continue;
+    const x = tensors[m]!;
+    const d = new Float32Array(n);
+    for (let i = 0; i < n; i++) d[i] = x[i]! - base[i]!;
+    norms.push(l2(d));
+    const mp = modelParams[m]!;
+    let k = n;
+    if (v.sparsify) {
+      const density = num(mp, 'density');
+      if (v.sparsify === 'magnitude') k = magnitude(d, density, rescale);
+      else if (v.sparsify === 'magnitude_outliers') k = magnitudeOutliers(d, density, num(mp, 'gamma'), rescale);
+      else k = bernoulli(d, density, rescale, tensorRng(seed, name, m));
+    }
+    kept.push(n === 0 ? 1 : k / n);
+    const w = num(mp, 'weight');
+    for (let i = 0; i < n; i++) d[i] = d[i]! * w;
+    deltas.push(d);
+    weights.push(w);
+  }
+
+  const out = new Float32Array(n);
+  if (deltas.length === 0) {
+    out.set(base);
+    return { data: out, stats: { name, taskVectorNorms: [], kept: [], signAgreement: null, extra: {} } };
+  }
+
+  const T = deltas.length;
+  let agree = 0;
+  let nonzero = 0;
+  let plainDivisor = 0;
+  for (const w of weights) plainDivisor += w;
+  if (Math.abs(plainDivisor) < 1e-8) plainDivisor = 1;
+
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    let signCount = 0;
+    for (let t = 0; t < T; t++) {
+      const x = deltas[t]![i]!;
+      sum += x;
+      signCount += Math.sign(x);
+    }
+    // The sign elected by the "sum" rule is what the statistic reports, for every variant.
+    const sumSign = sum >= 0 ? 1 : -1;
+    for (let t = 0; t < T; t++) {
+      const s = Math.sign(deltas[t]![i]!);
+      if (s !== 0) {
+        nonzero++;
+        if (s === sumSign) agree++;
+      }
+    }
+    let mixed: number;
+    let divisor: number;
+    if (v.consensus) {
+      const elected = v.consensus === 'sum' ? sumSign : signCount >= 0 ? 1 : -1;
+      mixed = 0;
+      divisor = 0;
+      for (let t = 0; t < T; t++) {
+        const x = deltas[t]![i]!;
+        if (Math.sign(x) === elected) {
+          mixed += x;
+          divisor += weights[t]!;
+        }
+      }
+      if (divisor === 0) divisor = 1;
+    } else {
+      mixed = sum;
+      divisor = plainDivisor;
+    }
+    if (normalize) mixed /= divisor;
+    if (lambda !== 1) mixed *= lambda;
+    out[i] = base[i]! + mixed;
+  }
+  return {
+    data: out,
+    stats: {
+      name,
+      taskVectorNorms: norms,
+      kept,
+      signAgreement: T >= 2 ? (nonzero === 0 ? 1 : agree / nonzero) : null,
+      extra: {},
+    },
+  };
+}

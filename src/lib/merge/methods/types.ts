@@ -1,0 +1,124 @@
+/**
+ * The contract of a merge method: one file per method exports a descriptor
+ * `{ id, paper, parameters, perModelParameters, kernel }` (mergekit's `merge_methods/`, one
+ * `MergeMethod` each). Kernels are pure functions on Float32Array: no worker, file or DOM.
+ *
+ * Inputs follow mergekit's model set: every model named in `models[]` plus `base_model`
+ * (added when it is not listed). `baseIndex` says which input is the base, or null.
+ */
+
+export type ParamValue = number | boolean | string;
+
+export interface ParameterDef {
+  /** mergekit's parameter name, e.g. "weight", "density", "t". */
+  name: string;
+  type: 'number' | 'boolean';
+  /** Absent with `required: true`. */
+  default?: ParamValue;
+  required?: boolean;
+  /** Sensible range for the UI slider; values outside are still accepted unless `strict`. */
+  min?: number;
+  max?: number;
+  /** Values outside [min, max] are refused (e.g. density must lie in [0, 1]). */
+  strict?: boolean;
+  /** One or two sentences: what the knob does to the merged tensor. Shown next to the control. */
+  help: string;
+}
+
+/** What a kernel gets for one tensor, parameters already resolved (gradients, filters). */
+export interface KernelInput {
+  /** GGUF tensor name, e.g. "blk.3.attn_q.weight" (DARE derives its random stream from it). */
+  name: string;
+  /** ne order: shape[0] is the fastest-varying dimension (a GGUF row). */
+  shape: readonly number[];
+  /** One tensor per input model, all of the same length. */
+  tensors: readonly Float32Array[];
+  /** Index of the base model in `tensors`, or null when the method has none. */
+  baseIndex: number | null;
+  /** Global parameters, resolved for this tensor. */
+  params: Readonly<Record<string, ParamValue>>;
+  /** Per-model parameters, aligned with `tensors` (the base's entry holds what it was given). */
+  modelParams: readonly Readonly<Record<string, ParamValue>>[];
+  /** Seed of the merge (DARE's random drop); same seed + same tensor name → same result. */
+  seed: number;
+}
+
+/** Numbers that explain a merge, per tensor (shown live in the merge view). */
+export interface TensorStats {
+  name: string;
+  /** L2 norm of each non-base model's task vector (θ_i − θ_base), in input order; empty without a base. */
+  taskVectorNorms: number[];
+  /** Share of each task vector's entries kept by sparsification (TIES/DARE/breadcrumbs); 1 when none. */
+  kept: number[];
+  /**
+   * Share of non-zero (kept, weighted) task-vector entries whose sign agrees with the elected sign
+   * (TIES's "sum" rule); null with fewer than two task vectors.
+   */
+  signAgreement: number | null;
+  /** Method-specific numbers: slerp's angle and lerp fallback, model_stock's t, … */
+  extra: Record<string, number>;
+}
+
+export interface KernelResult {
+  data: Float32Array;
+  stats: TensorStats;
+}
+
+export interface MethodDescriptor {
+  /** mergekit's `merge_method` name. */
+  id: string;
+  /** Human name for the UI. */
+  name: string;
+  /** Paper (or reference) the method follows. */
+  paper: string;
+  /** One paragraph: what the method does. */
+  summary: string;
+  /** Whether `base_model` is required, optional or unused. */
+  base: 'required' | 'optional' | 'unused';
+  /** Fewest and most inputs (models ∪ base). */
+  minInputs: number;
+  maxInputs?: number;
+  /** Global parameters (`parameters:` at the top level of the config). */
+  parameters: ParameterDef[];
+  /** Per-model parameters (`models[].parameters`); globals of the same name act as defaults. */
+  perModelParameters: ParameterDef[];
+  /** Whether per-model parameters apply to the base model too (linear: yes; task arithmetic: no). */
+  baseTakesModelParameters: boolean;
+  /** Checks that need resolved values (e.g. weights summing to zero); returns a message or null. */
+  validate?(
+    params: Readonly<Record<string, ParamValue>>,
+    modelParams: readonly Readonly<Record<string, ParamValue>>[],
+    baseIndex: number | null,
+    nElements: number,
+  ): string | null;
+  kernel(input: KernelInput): KernelResult;
+}
+
+export class MergeMethodError extends Error {
+  override name = 'MergeMethodError';
+}
+
+export function num(p: Readonly<Record<string, ParamValue>>, key: string): number {
+  const v = p[key];
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  throw new MergeMethodError(`parameter "${key}" must be a number, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+}
+
+export function bool(p: Readonly<Record<string, ParamValue>>, key: string): boolean {
+  const v = p[key];
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  throw new MergeMethodError(`parameter "${key}" must be true or false, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
+}
+
+export function emptyStats(name: string): TensorStats {
+  return { name, taskVectorNorms: [], kept: [], signAgreement: null, extra: {} };
+}
+
+/** Euclidean norm, accumulated in double precision. */
+export function l2(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+  return Math.sqrt(s);
+}

@@ -1,0 +1,267 @@
+/**
+ * Every merge method against an independent, straightforward computation on small tensors
+ * (plain arrays, sorted index lists, no shared helpers), plus the edge cases the issue names:
+ * zero task vectors, density 1 and near 0, colinear SLERP inputs.
+ */
+import { describe, expect, it } from 'vitest';
+import { METHODS, getMethod, type ParamValue } from '../../src/lib/merge/methods/index.ts';
+import { keepRankRange, tensorRng } from '../../src/lib/merge/methods/sparsify.ts';
+import { taskArithmeticKernel } from '../../src/lib/merge/methods/task-arithmetic-core.ts';
+
+type P = Record<string, ParamValue>;
+
+function rand(seed: number, n: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
+  }
+  return out;
+}
+function run(id: string, tensors: Float32Array[], baseIndex: number | null, params: P, modelParams: P[], name = 'blk.0.attn_q.weight', seed = 0) {
+  return getMethod(id).kernel({ name, shape: [tensors[0]!.length], tensors, baseIndex, params, modelParams, seed });
+}
+function close(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `index ${i}: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(b[i]!)));
+}
+/** Indices sorted by |x| descending, ties by index: the documented total order. */
+function descOrder(x: ArrayLike<number>): number[] {
+  return Array.from({ length: x.length }, (_, i) => i).sort((a, b) => Math.abs(x[b]!) - Math.abs(x[a]!) || a - b);
+}
+function refMagnitude(x: number[], density: number): number[] {
+  if (density >= 1) return x.slice();
+  const k = Math.floor(density * x.length);
+  const keep = new Set(descOrder(x).slice(0, k));
+  return x.map((v, i) => (keep.has(i) ? v : 0));
+}
+function refOutliers(x: number[], density: number, gamma: number): number[] {
+  if (density >= 1) return x.slice();
+  const n = x.length;
+  const target = Math.floor(density * n);
+  let nTop = Math.floor(gamma * n);
+  let nBot = n - target - nTop;
+  if (nBot < 0) { nTop += nBot; nBot = 0; }
+  const keep = new Set(descOrder(x).slice(nTop, n - nBot));
+  return x.map((v, i) => (keep.has(i) ? v : 0));
+}
+/** Straightforward TIES / task arithmetic after the paper's three steps. */
+function refGta(base: Float32Array, models: Float32Array[], w: number[], o: { density?: number[]; sparsify?: 'magnitude' | 'outliers'; gamma?: number[]; consensus?: 'sum' | 'count'; normalize: boolean; lambda?: number }) {
+  const deltas = models.map((m, i) => {
+    let d = Array.from(m, (v, j) => v - base[j]!);
+    const dens = o.density?.[i] ?? 1;
+    if (o.sparsify === 'magnitude') d = refMagnitude(d, dens);
+    if (o.sparsify === 'outliers') d = refOutliers(d, dens, o.gamma?.[i] ?? 0.01);
+    return d.map((v) => v * w[i]!);
+  });
+  return Array.from(base, (b, j) => {
+    const col = deltas.map((d) => d[j]!);
+    let mask = col.map(() => true);
+    if (o.consensus) {
+      const elected = o.consensus === 'sum' ? (col.reduce((a, c) => a + c, 0) >= 0 ? 1 : -1) : (col.reduce((a, c) => a + Math.sign(c), 0) >= 0 ? 1 : -1);
+      mask = col.map((c) => Math.sign(c) === elected);
+    }
+    let mixed = col.reduce((a, c, i) => a + (mask[i] ? c : 0), 0);
+    let div = w.reduce((a, c, i) => a + (mask[i] ? c : 0), 0);
+    if (o.consensus ? div === 0 : Math.abs(div) < 1e-8) div = 1;
+    if (o.normalize) mixed /= div;
+    return b + mixed * (o.lambda ?? 1);
+  });
+}
+
+describe('registry', () => {
+  it('has every method of the issue, each with a paper and explained parameters', () => {
+    for (const id of ['linear', 'slerp', 'task_arithmetic', 'ties', 'dare_linear', 'dare_ties', 'breadcrumbs', 'model_stock', 'expo']) {
+      const m = METHODS.get(id)!;
+      expect(m, id).toBeDefined();
+      expect(m.paper.length).toBeGreaterThan(5);
+      for (const p of [...m.parameters, ...m.perModelParameters]) expect(p.help.length, `${id}.${p.name}`).toBeGreaterThan(10);
+    }
+    expect(() => getMethod('nope')).toThrow(/unknown merge_method "nope".*linear/);
+  });
+});
+
+describe('linear', () => {
+  const a = rand(1, 50), b = rand(2, 50), c = rand(3, 50);
+  it('normalised weighted average equals Σwθ/Σw', () => {
+    const r = run('linear', [a, b, c], null, { normalize: true }, [{ weight: 1 }, { weight: 2 }, { weight: 0.5 }]);
+    close(r.data, Array.from(a, (_, i) => (a[i]! + 2 * b[i]! + 0.5 * c[i]!) / 3.5));
+  });
+  it('without normalize is the plain weighted sum', () => {
+    const r = run('linear', [a, b], null, { normalize: false }, [{ weight: 0.3 }, { weight: 0.3 }]);
+    close(r.data, Array.from(a, (_, i) => 0.3 * a[i]! + 0.3 * b[i]!));
+  });
+  it('a model merged with itself at equal weights is itself, bit for bit', () => {
+    const r = run('linear', [a, a], null, { normalize: true }, [{ weight: 1 }, { weight: 1 }]);
+    expect(Array.from(r.data)).toEqual(Array.from(a));
+  });
+  it('refuses weights that sum to zero with normalize', () => {
+    expect(getMethod('linear').validate!({ normalize: true }, [{ weight: 1 }, { weight: -1 }], null, 4)).toMatch(/sum to 0/);
+  });
+});
+
+describe('slerp', () => {
+  const v0 = rand(4, 64), v1 = rand(5, 64);
+  it('matches the closed form on the arc for t = 0.3', () => {
+    const t = 0.3;
+    const n0 = Math.hypot(...v0), n1 = Math.hypot(...v1);
+    const dot = v0.reduce((s, x, i) => s + (x / n0) * (v1[i]! / n1), 0);
+    const th = Math.acos(dot);
+    const want = Array.from(v0, (x, i) => (Math.sin((1 - t) * th) / Math.sin(th)) * x + (Math.sin(t * th) / Math.sin(th)) * v1[i]!);
+    const r = run('slerp', [v0, v1], 0, { t }, [{}, {}]);
+    close(r.data, want);
+    expect(r.stats.extra.lerpFallback).toBe(0);
+  });
+  it('t = 0 is the base and t = 1 the other model, whichever input the base is', () => {
+    close(run('slerp', [v0, v1], 0, { t: 0 }, [{}, {}]).data, v0);
+    close(run('slerp', [v0, v1], 0, { t: 1 }, [{}, {}]).data, v1);
+    close(run('slerp', [v1, v0], 1, { t: 0 }, [{}, {}]).data, v0);
+  });
+  it('falls back to lerp for colinear inputs (v1 = 2·v0) and for anti-parallel ones', () => {
+    const v2 = v0.map((x) => 2 * x);
+    const r = run('slerp', [v0, v2], 0, { t: 0.25 }, [{}, {}]);
+    expect(r.stats.extra.lerpFallback).toBe(1);
+    close(r.data, Array.from(v0, (x) => 0.75 * x + 0.25 * 2 * x));
+    const neg = v0.map((x) => -x);
+    close(run('slerp', [v0, neg], 0, { t: 0.5 }, [{}, {}]).data, new Float32Array(64));
+  });
+  it('a zero tensor is not normalised (mergekit): dot 0, cos/sin weights', () => {
+    const z = new Float32Array(64);
+    const r = run('slerp', [z, v1], 0, { t: 0.5 }, [{}, {}]);
+    close(r.data, Array.from(v1, (x) => Math.sin(Math.PI / 4) * x));
+  });
+});
+
+describe('task arithmetic family', () => {
+  const base = rand(10, 200), m1 = rand(11, 200), m2 = rand(12, 200), m3 = rand(13, 200);
+  it('task_arithmetic = base + Σ w_i(θ_i − base), with lambda', () => {
+    const r = run('task_arithmetic', [base, m1, m2], 0, { normalize: false, lambda: 0.5, int8_mask: false }, [{}, { weight: 0.7 }, { weight: -0.2 }]);
+    close(r.data, refGta(base, [m1, m2], [0.7, -0.2], { normalize: false, lambda: 0.5 }));
+    expect(r.stats.taskVectorNorms[0]).toBeCloseTo(Math.hypot(...Array.from(m1, (x, i) => x - base[i]!)), 4);
+  });
+  it('weight 0 gives the base exactly', () => {
+    const r = run('task_arithmetic', [base, m1], 0, { normalize: false, lambda: 1, int8_mask: false }, [{}, { weight: 0 }]);
+    expect(Array.from(r.data)).toEqual(Array.from(base));
+  });
+  it('zero task vectors (models equal to the base) give the base, with sign agreement defined', () => {
+    for (const id of ['task_arithmetic', 'ties', 'dare_ties', 'breadcrumbs']) {
+      const r = run(id, [base, base, base], 0, { normalize: true, lambda: 1, rescale: true, int8_mask: false }, [{}, { weight: 1, density: 0.5, gamma: 0.01 }, { weight: 1, density: 0.5, gamma: 0.01 }]);
+      expect(Array.from(r.data), id).toEqual(Array.from(base));
+      expect(r.stats.taskVectorNorms).toEqual([0, 0]);
+    }
+  });
+  it('ties (sum consensus, magnitude trim, normalize) matches the straightforward computation', () => {
+    const r = run('ties', [base, m1, m2, m3], 0, { normalize: true, lambda: 1, rescale: false, int8_mask: false }, [{}, { weight: 1, density: 0.5 }, { weight: 0.6, density: 0.3 }, { weight: 0.9, density: 0.8 }]);
+    close(r.data, refGta(base, [m1, m2, m3], [1, 0.6, 0.9], { density: [0.5, 0.3, 0.8], sparsify: 'magnitude', consensus: 'sum', normalize: true }));
+    expect(r.stats.kept).toEqual([100 / 200, 60 / 200, 160 / 200]);
+    expect(r.stats.signAgreement).toBeGreaterThan(0.5);
+    expect(r.stats.signAgreement).toBeLessThan(1);
+  });
+  it('ties with density 1 keeps everything; density 0.5 keeps exactly half', () => {
+    const r1 = run('ties', [base, m1, m2], 0, { normalize: true, lambda: 1, rescale: false, int8_mask: false }, [{}, { weight: 1, density: 1 }, { weight: 1, density: 1 }]);
+    close(r1.data, refGta(base, [m1, m2], [1, 1], { consensus: 'sum', normalize: true }));
+    expect(r1.stats.kept).toEqual([1, 1]);
+    const d = Float32Array.from(m1, (x, i) => x - base[i]!);
+    expect(keepRankRange(d, 0, 100)).toBe(100);
+    expect(d.filter((x) => x !== 0).length).toBe(100);
+  });
+  it('ties with density near 0 keeps the single largest entry, and a density that keeps nothing is refused', () => {
+    const r = run('ties', [base, m1], 0, { normalize: true, lambda: 1, rescale: false, int8_mask: false }, [{}, { weight: 1, density: 0.005 }]);
+    const d = Array.from(m1, (x, i) => x - base[i]!);
+    const top = descOrder(d)[0]!;
+    close(r.data, Array.from(base, (b, i) => (i === top ? b + d[i]! : b)));
+    expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 0.001 }], 0, 200)).toMatch(/keeps .* = 0 of the 200 entries/);
+    expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 0 }], 0, 200)).toMatch(/greater than 0/);
+  });
+  it('ties ties-break at equal magnitudes toward the lower index', () => {
+    const x = Float32Array.from([1, -2, 2, 0.5, -2, 1]);
+    keepRankRange(x, 0, 2);
+    expect(Array.from(x)).toEqual([0, -2, 2, 0, 0, 0]);
+  });
+  it('count consensus (mergekit ConsensusMethod.count) elects the sign most entries have', () => {
+    const variant = { id: 'ties_count', name: 'x', paper: 'x', summary: 'x', consensus: 'count' as const, sparsify: 'magnitude' as const, defaultNormalize: true, defaultRescale: false };
+    const r = taskArithmeticKernel(variant, { name: 'x', shape: [200], tensors: [base, m1, m2, m3], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}, { weight: 1, density: 0.7 }, { weight: 2, density: 0.7 }, { weight: 1, density: 0.7 }], seed: 0 });
+    close(r.data, refGta(base, [m1, m2, m3], [1, 2, 1], { density: [0.7, 0.7, 0.7], sparsify: 'magnitude', consensus: 'count', normalize: true }));
+    // One element where count and sum disagree: deltas +1, +1, −5 → count elects +, sum elects −.
+    const b1 = new Float32Array([0]);
+    const one = (id: 'count' | 'sum') => taskArithmeticKernel({ ...variant, consensus: id, sparsify: null }, { name: 'y', shape: [1], tensors: [b1, new Float32Array([1]), new Float32Array([1]), new Float32Array([-5])], baseIndex: 0, params: { normalize: true, lambda: 1 }, modelParams: [{}, { weight: 1 }, { weight: 1 }, { weight: 1 }], seed: 0 }).data[0];
+    expect(one('count')).toBe(1);
+    expect(one('sum')).toBe(-5);
+  });
+  it('breadcrumbs drops the outliers and the smallest entries', () => {
+    const r = run('breadcrumbs', [base, m1, m2], 0, { normalize: false, lambda: 1, rescale: false, int8_mask: false }, [{}, { weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.5, density: 0.3, gamma: 0.1 }]);
+    close(r.data, refGta(base, [m1, m2], [1, 0.5], { density: [0.6, 0.3], sparsify: 'outliers', gamma: [0.05, 0.1], normalize: false }));
+  });
+  it('dare_linear: same seed same tensor, different seed or name different drop; kept share ≈ density; survivors ×1/density', () => {
+    const mp = [{}, { weight: 1, density: 0.3 }];
+    const p = { normalize: false, lambda: 1, rescale: true, int8_mask: false };
+    const big = rand(20, 20000), bigM = rand(21, 20000);
+    const a = run('dare_linear', [big, bigM], 0, p, mp, 'blk.1.ffn_up.weight', 7);
+    const b = run('dare_linear', [big, bigM], 0, p, mp, 'blk.1.ffn_up.weight', 7);
+    const c = run('dare_linear', [big, bigM], 0, p, mp, 'blk.1.ffn_up.weight', 8);
+    const d = run('dare_linear', [big, bigM], 0, p, mp, 'blk.2.ffn_up.weight', 7);
+    expect(Array.from(a.data)).toEqual(Array.from(b.data));
+    expect(Array.from(a.data)).not.toEqual(Array.from(c.data));
+    expect(Array.from(a.data)).not.toEqual(Array.from(d.data));
+    expect(Math.abs(a.stats.kept[0]! - 0.3)).toBeLessThan(0.02);
+    // Independent check: replay the documented PRNG stream.
+    const rng = tensorRng(7, 'blk.1.ffn_up.weight', 1);
+    const want = Array.from(big, (bv, i) => (rng() < 0.3 ? bv + (bigM[i]! - bv) / 0.3 : bv));
+    close(a.data, want, 1e-4);
+  });
+  it('dare_ties applies the random drop, then sign election', () => {
+    const p = { normalize: false, lambda: 1, rescale: true, int8_mask: false };
+    const r = run('dare_ties', [base, m1, m2], 0, p, [{}, { weight: 1, density: 0.5 }, { weight: 1, density: 0.5 }], 'x', 3);
+    const masks = [1, 2].map((m) => { const g = tensorRng(3, 'x', m); return Array.from(base, () => g() < 0.5); });
+    const d = [m1, m2].map((m, k) => Array.from(m, (v, i) => (masks[k]![i] ? (v - base[i]!) / 0.5 : 0)));
+    const want = Array.from(base, (b, i) => {
+      const col = [d[0]![i]!, d[1]![i]!];
+      const el = col[0]! + col[1]! >= 0 ? 1 : -1;
+      return b + col.filter((c) => Math.sign(c) === el).reduce((s, c) => s + c, 0);
+    });
+    close(r.data, want, 1e-4);
+  });
+});
+
+describe('model_stock', () => {
+  const w0 = rand(30, 96), w1 = rand(31, 96), w2 = rand(32, 96), w3 = rand(33, 96);
+  const ref = (rows: number) => {
+    const out: number[] = [];
+    const len = 96 / rows;
+    for (let r = 0; r < rows; r++) {
+      const sl = (x: Float32Array) => Array.from(x.slice(r * len, (r + 1) * len));
+      const b = sl(w0), ws = [sl(w1), sl(w2), sl(w3)];
+      const off = ws.map((w) => w.map((v, i) => v - b[i]!));
+      const cos: number[] = [];
+      for (let i = 0; i < 3; i++) for (let j = i + 1; j < 3; j++) {
+        const dot = off[i]!.reduce((s, v, k) => s + v * off[j]![k]!, 0);
+        cos.push(Math.min(1, Math.max(-1, dot / Math.max(Math.hypot(...off[i]!) * Math.hypot(...off[j]!), 1e-6))));
+      }
+      const c = cos.reduce((a, x) => a + x, 0) / cos.length;
+      const t = (3 * c) / (1 + 2 * c);
+      for (let k = 0; k < len; k++) out.push(t * (ws[0]![k]! + ws[1]![k]! + ws[2]![k]!) / 3 + (1 - t) * b[k]!);
+    }
+    return out;
+  };
+  it('whole-tensor t from the mean pairwise cosine', () => {
+    close(run('model_stock', [w0, w1, w2, w3], 0, { filter_wise: false }, [{}, {}, {}, {}]).data, ref(1), 1e-4);
+  });
+  it('filter_wise computes t per row', () => {
+    const r = getMethod('model_stock').kernel({ name: 'w', shape: [24, 4], tensors: [w0, w1, w2, w3], baseIndex: 0, params: { filter_wise: true }, modelParams: [{}, {}, {}, {}], seed: 0 });
+    close(r.data, ref(4), 1e-4);
+  });
+  it('models equal to the base give the base (zero task vectors → t = 0)', () => {
+    const r = run('model_stock', [w0, w0, w0], 0, { filter_wise: false }, [{}, {}, {}]);
+    expect(Array.from(r.data)).toEqual(Array.from(w0));
+    expect(r.stats.extra.t).toBe(0);
+  });
+});
+
+describe('expo', () => {
+  it('θ = θ_target + α(θ_target − θ_source); α = 0 is the target', () => {
+    const s = rand(40, 30), t = rand(41, 30);
+    close(run('expo', [t, s], 1, { alpha: 0.5 }, [{}, {}]).data, Array.from(t, (x, i) => x + 0.5 * (x - s[i]!)));
+    expect(Array.from(run('expo', [s, t], 0, { alpha: 0 }, [{}, {}]).data)).toEqual(Array.from(t));
+  });
+});
