@@ -1,0 +1,141 @@
+/**
+ * `debate`: multiagent debate (Du et al. 2023, "Improving Factuality and Reasoning in Language
+ * Models through Multiagent Debate", arXiv 2305.14325). Round 1: every agent answers alone. Each
+ * later round: every agent is shown the other agents' answers from the previous round and
+ * revises its own; all agents of a round are asked at once. The final answer is a majority vote
+ * over the last round (the paper's choice) or the verdict of a judge agent.
+ *
+ * Prompts, in the style of the paper's released prompts (github.com/composable-models/llm_multiagent_debate,
+ * gsm/gen_gsm.py), in our own words and general rather than maths-only:
+ *  - revision: "These are the answers to the question from other agents:" then, per other agent,
+ *    "One agent's answer: ```…```", then "Using the other agents' answers as additional
+ *    information, give your updated answer. The original question is: <prompt>".
+ *  - Context: the paper keeps each agent's whole conversation; tiny in-browser models have
+ *    contexts of a few hundred tokens, so an agent sees [its system prompt, the question, its own
+ *    previous answer, the revision prompt] — only the latest round, like the paper's summarised
+ *    variant (§3.1) but with the answers verbatim.
+ *  - judge: the question, every agent's final answer, "Which answer is correct? Reply with the
+ *    correct answer only."
+ */
+import { extractAnswer } from '../answers.ts';
+import type { ChatMessage } from '../engines/engine.ts';
+import type { Agent, Strategy, StrategyMeta } from './types.ts';
+import { ANSWER_KNOB, agentByNumber, answerTypeOf, callAll, callOne, firstMessages, knob, type CallResult, type CallSpec } from './common.ts';
+import { countVotes, type ScoredBallot } from './tally.ts';
+
+/** The revision request an agent gets in rounds ≥ 2: the others' previous answers, then the question again. */
+export function revisionPrompt(prompt: string, othersAnswers: string[]): string {
+  const shown = othersAnswers.map((a) => `One agent's answer: \`\`\`${a.trim()}\`\`\``).join('\n\n');
+  return (
+    `These are the answers to the question from other agents:\n\n${shown}\n\n` +
+    `Using the other agents' answers as additional information, give your updated answer. The original question is: ${prompt}`
+  );
+}
+
+/** The conversation for one agent's revision: system, question, its own previous answer, the others' answers. */
+export function revisionMessages(agent: Agent, prompt: string, ownPrevious: string, othersAnswers: string[]): ChatMessage[] {
+  return [
+    ...firstMessages(agent, prompt),
+    { role: 'assistant', content: ownPrevious },
+    { role: 'user', content: revisionPrompt(prompt, othersAnswers) },
+  ];
+}
+
+export function judgeMessages(judge: Agent, prompt: string, finals: { name: string; text: string }[]): ChatMessage[] {
+  const listed = finals.map((f) => `${f.name}: \`\`\`${f.text.trim()}\`\`\``).join('\n\n');
+  const messages: ChatMessage[] = [];
+  if (judge.system && judge.system.trim() !== '') messages.push({ role: 'system', content: judge.system });
+  messages.push({
+    role: 'user',
+    content: `Question: ${prompt}\n\nAfter a debate, the agents gave these final answers:\n\n${listed}\n\nWhich answer is correct? Reply with the correct answer only.`,
+  });
+  return messages;
+}
+
+const meta: StrategyMeta = {
+  id: 'debate',
+  name: 'Debate',
+  level: 'text',
+  description:
+    'Every agent answers; then, round after round, each sees the others’ previous answers and revises its own. The last round is settled by a vote or by a judge agent.',
+  paper: { title: 'Improving Factuality and Reasoning in Language Models through Multiagent Debate', url: 'https://arxiv.org/abs/2305.14325', year: 2023 },
+  knobs: [
+    { id: 'rounds', label: 'Rounds', help: 'Round 1 is the agents answering alone; each further round is one revision.', type: 'integer', default: 2, min: 1, max: 6, step: 1 },
+    {
+      id: 'final',
+      label: 'Final answer by',
+      help: 'Majority vote over the last round (as in the paper), or a judge agent who reads every final answer.',
+      type: 'select',
+      default: 'vote',
+      options: [
+        { value: 'vote', label: 'majority vote' },
+        { value: 'judge', label: 'judge agent' },
+      ],
+    },
+    { id: 'judge', label: 'Judge', help: 'Which agent (1 = first) judges when the final answer is by a judge.', type: 'integer', default: 1, min: 1, max: 8, step: 1 },
+    ANSWER_KNOB,
+  ],
+  needs: { minAgents: 2 },
+};
+
+export const debate: Strategy = {
+  meta,
+  async *run(ctx) {
+    const rounds = knob<number>(ctx, meta, 'rounds');
+    const byJudge = knob<string>(ctx, meta, 'final') === 'judge';
+    const type = answerTypeOf(ctx, meta);
+    // Check the judge before spending any tokens.
+    const judge = byJudge ? agentByNumber(ctx, knob<number>(ctx, meta, 'judge'), 'The judge') : undefined;
+    // Each agent's latest successful answer (undefined until it has one).
+    const latest: (CallResult | undefined)[] = ctx.agents.map(() => undefined);
+    for (let round = 1; round <= rounds; round++) {
+      yield { type: 'round', t: ctx.now(), round, label: round === 1 ? 'Round 1: answers' : `Round ${round}: revisions` };
+      const specs: CallSpec[] = ctx.agents.map((agent, agentIndex) => {
+        const own = latest[agentIndex];
+        const others = latest.filter((r, j): r is CallResult => j !== agentIndex && r !== undefined).map((r) => r.text);
+        const revise = round > 1 && own !== undefined && others.length > 0;
+        return {
+          agent,
+          agentIndex,
+          round,
+          sample: 0,
+          purpose: revise ? 'revision' : 'answer',
+          messages: revise ? revisionMessages(agent, ctx.prompt, own.text, others) : firstMessages(agent, ctx.prompt),
+        };
+      });
+      const results = yield* callAll(ctx, specs);
+      if (ctx.signal.aborted) return;
+      results.forEach((r, i) => {
+        if (r.error === undefined) latest[i] = r;
+      });
+      if (results.every((r) => r.error !== undefined)) throw new Error(`every agent failed in round ${round}; see the errors above`);
+    }
+    const finals = latest.filter((r): r is CallResult => r !== undefined);
+    if (judge) {
+      const step = rounds + 1;
+      yield { type: 'round', t: ctx.now(), round: step, label: `Judge: ${judge.agent.name}` };
+      const verdict = yield* callOne(ctx, {
+        agent: judge.agent,
+        agentIndex: judge.index,
+        round: step,
+        sample: 0,
+        purpose: 'judge',
+        messages: judgeMessages(judge.agent, ctx.prompt, finals.map((r) => ({ name: r.spec.agent.name, text: r.text }))),
+      });
+      if (ctx.signal.aborted) return;
+      if (verdict.error !== undefined) throw new Error(`the judge ${judge.agent.name} failed: ${verdict.error}`);
+      yield { type: 'final', t: ctx.now(), answer: extractAnswer(verdict.text, type).answer, text: verdict.text, agent: judge.agent.id };
+      return;
+    }
+    // Each agent's latest answer (the last round's, unless the agent failed in it).
+    const ballots: ScoredBallot[] = finals.map((r) => {
+      const b: ScoredBallot = { agent: r.spec.agent.id, answer: extractAnswer(r.text, type).answer, raw: r.text };
+      if (r.meanProb !== undefined) b.meanProb = r.meanProb;
+      return b;
+    });
+    const outcome = countVotes(ballots);
+    yield { type: 'vote', t: ctx.now(), round: rounds, ballots: outcome.ballots, tally: outcome.tally, winner: outcome.winner, rule: outcome.rule, tie: outcome.tie };
+    const chosen = outcome.winner === '' ? finals[0] : finals[ballots.findIndex((b) => b.answer === outcome.winner)];
+    yield { type: 'final', t: ctx.now(), answer: outcome.winner, text: chosen?.text ?? '', ...(chosen ? { agent: chosen.spec.agent.id } : {}) };
+  },
+};

@@ -1,0 +1,27 @@
+/**
+ * Strategy id → strategy. The playground lists `strategies`, draws knobs from each `meta.knobs`
+ * and runs one with `runStrategy` (src/lib/run.ts); adding a method is one file plus one line here.
+ */
+import type { Strategy, StrategyMeta } from './types.ts';
+import { single } from './single.ts';
+import { vote } from './vote.ts';
+import { cascade } from './cascade.ts';
+import { debate } from './debate.ts';
+
+/** In the order the UI lists them: the baseline first, then by increasing interaction. */
+export const strategies: readonly Strategy[] = [single, vote, cascade, debate];
+
+export const strategyById: ReadonlyMap<string, Strategy> = new Map(strategies.map((s) => [s.meta.id, s]));
+
+export const strategyIds: readonly string[] = strategies.map((s) => s.meta.id);
+
+/** The strategy with this id, or an error that lists the ones that exist. */
+export function getStrategy(id: string): Strategy {
+  const s = strategyById.get(id);
+  if (!s) throw new Error(`unknown method "${id}": choose one of ${strategyIds.join(', ')}`);
+  return s;
+}
+
+export function strategyMetas(): StrategyMeta[] {
+  return strategies.map((s) => s.meta);
+}

@@ -1,0 +1,78 @@
+/**
+ * Vote counting with a stated tie rule. Pure; used by `vote` and by `debate`'s final vote.
+ *
+ * Tie rule (the words below are what the trace's vote event reports in `rule`):
+ *   1. most votes;
+ *   2. among answers tied on votes, the highest SUM of the ballots' mean token probabilities
+ *      (a ballot without a probability adds 0) — the answer the models were jointly surest of;
+ *   3. then the answer whose first ballot comes earliest in ballot order.
+ * Ballot order is the order of the setup (agent 1's samples, then agent 2's, …), never the order
+ * in which concurrent calls happened to finish, so the same run always elects the same winner.
+ *
+ * Empty answers are abstentions: they are listed among the ballots but not counted.
+ */
+import type { Ballot, TallyEntry } from '../trace.ts';
+
+export interface ScoredBallot extends Ballot {
+  /** Mean token probability of the message the answer came from (exp of mean logprob), if known. */
+  meanProb?: number;
+}
+
+export interface VoteOutcome {
+  ballots: Ballot[];
+  /** Counted answers, most votes first, then by the tie rule. */
+  tally: TallyEntry[];
+  /** "" when every ballot abstained. */
+  winner: string;
+  tie: boolean;
+  rule: string;
+}
+
+export const TIE_RULE =
+  'most votes; ties → highest summed mean token probability among the tied answers, then earliest first ballot (setup order)';
+
+interface Group {
+  entry: TallyEntry;
+  probSum: number;
+  first: number;
+}
+
+/** Counts `ballots` (in setup order) and elects a winner by the tie rule above. */
+export function countVotes(ballots: ScoredBallot[]): VoteOutcome {
+  const groups = new Map<string, Group>();
+  ballots.forEach((b, i) => {
+    if (b.answer === '') return;
+    let g = groups.get(b.answer);
+    if (!g) {
+      g = { entry: { answer: b.answer, count: 0, agents: [] }, probSum: 0, first: i };
+      groups.set(b.answer, g);
+    }
+    g.entry.count += 1;
+    g.entry.agents.push(b.agent);
+    g.probSum += b.meanProb !== undefined && Number.isFinite(b.meanProb) ? b.meanProb : 0;
+  });
+  const ordered = [...groups.values()].sort(
+    (x, y) => y.entry.count - x.entry.count || y.probSum - x.probSum || x.first - y.first,
+  );
+  const plain: Ballot[] = ballots.map(({ agent, answer, raw }) => (raw === undefined ? { agent, answer } : { agent, answer, raw }));
+  const top = ordered[0];
+  if (!top) {
+    return { ballots: plain, tally: [], winner: '', tie: false, rule: 'no ballot had an answer: nothing to count' };
+  }
+  const tiedOnVotes = ordered.filter((g) => g.entry.count === top.entry.count);
+  let rule = TIE_RULE;
+  if (tiedOnVotes.length > 1) {
+    const tiedOnProb = tiedOnVotes.filter((g) => g.probSum === top.probSum);
+    rule +=
+      tiedOnProb.length > 1
+        ? ` — applied: ${tiedOnVotes.length} answers tied at ${top.entry.count} vote(s) and on probability; earliest first ballot wins`
+        : ` — applied: ${tiedOnVotes.length} answers tied at ${top.entry.count} vote(s); highest summed probability (${top.probSum.toFixed(3)}) wins`;
+  }
+  return {
+    ballots: plain,
+    tally: ordered.map((g) => g.entry),
+    winner: top.entry.answer,
+    tie: tiedOnVotes.length > 1,
+    rule,
+  };
+}
