@@ -9,6 +9,7 @@ import { keepRankRange, tensorRng } from '../../src/lib/merge/methods/sparsify.t
 import { taskArithmeticKernel } from '../../src/lib/merge/methods/task-arithmetic-core.ts';
 
 type P = Record<string, ParamValue>;
+const NO: P = {};
 
 function rand(seed: number, n: number, scale = 1): Float32Array {
   let s = seed >>> 0;
@@ -194,7 +195,7 @@ describe('task arithmetic family', () => {
     close(r.data, refGta(base, [m1, m2], [1, 0.5], { density: [0.6, 0.3], sparsify: 'outliers', gamma: [0.05, 0.1], normalize: false }));
   });
   it('dare_linear: same seed same tensor, different seed or name different drop; kept share ≈ density; survivors ×1/density', () => {
-    const mp = [{}, { weight: 1, density: 0.3 }];
+    const mp: P[] = [NO, { weight: 1, density: 0.3 }];
     const p = { normalize: false, lambda: 1, rescale: true, int8_mask: false };
     const big = rand(20, 20000), bigM = rand(21, 20000);
     const a = run('dare_linear', [big, bigM], 0, p, mp, 'blk.1.ffn_up.weight', 7);
