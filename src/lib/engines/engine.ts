@@ -71,6 +71,11 @@ export type ChatChunk =
 export interface CallOptions {
   /** Aborting ends the stream promptly with finish_reason 'abort' (no error is thrown). */
   signal?: AbortSignal;
+  /**
+   * Who is asking (an agent id). Engines shared by several agents queue requests fairly:
+   * round-robin between callers, FIFO within one (src/lib/engines/queue.ts). Default "default".
+   */
+  caller?: string;
 }
 
 export type EngineKind = 'wllama' | 'webllm' | 'openai';

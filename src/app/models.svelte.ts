@@ -1,0 +1,508 @@
+/**
+ * The model registry: every model the app knows (built-in, imported, downloaded, merged, web-llm,
+ * OpenAI-compatible endpoints), where its bytes are, and which are loaded.
+ *
+ * API (stable; other views build on it):
+ *
+ *   const registry = getRegistry();              // one per page; or `new ModelRegistry()` + setContext
+ *   await registry.init();                       // reads IndexedDB, OPFS, public/models/index.json
+ *   registry.models: ModelEntry[]                // reactive ($state.raw), replaced on every change
+ *   registry.get(id): ModelEntry | undefined
+ *   registry.storage: { usage, quota, persisted } | null   // navigator.storage.estimate()/persisted()
+ *   await registry.refreshStorage(); await registry.persist(): boolean   // "keep my models"
+ *
+ *   await registry.importFile(file, { signal, onProgress })  → ModelEntry  (source 'imported')
+ *   await registry.importUrl(url, { signal, onProgress, name }) → ModelEntry (source 'url')
+ *     Both read the GGUF header with the project's own reader FIRST; a file that is not GGUF or is
+ *     truncated throws EngineError('invalid-model', <the reader's message>) and nothing is stored.
+ *     Bytes go to OPFS under a temporary name and are renamed only after validation.
+ *   await registry.addOpfsModel(fileName, { name, source: 'merged', provenance }) → ModelEntry
+ *     Registers a GGUF that someone (the merge worker) already wrote to OPFS at
+ *     `${registry.modelsDir}/${fileName}` (i.e. navigator.storage.getDirectory() → "models" → file).
+ *   await registry.addOpenAI({ baseUrl, model, apiKey?, saveKey? }) → ModelEntry (source 'openai')
+ *   await registry.addWebLLM(mlcModelId) → ModelEntry (source 'webllm')
+ *
+ *   await registry.load(id, { signal, onProgress, gpu }) → Engine   // starts one worker per model
+ *   registry.engineFor(id): Engine | undefined   // the shared, loaded engine (agents share it)
+ *   await registry.unload(id)                    // ends the worker, status back to 'stored'
+ *   await registry.remove(id)                    // unloads, deletes the cached bytes and the record
+ *   await registry.file(id): File                // the GGUF bytes (for merging, export)
+ *
+ * ModelEntry.status: 'available' (known but not on this device: a built-in not yet cached, a
+ * web-llm model not yet downloaded) → 'stored' → 'loading' → 'loaded'; 'error' with `error` set
+ * (load failure or a crashed worker: call load(id) again to reload).
+ *
+ * Threads: each wllama model gets threadsForNextModel(hardwareConcurrency, loadedCount)
+ * (src/lib/engines/threads.ts): half the logical cores, divided among loaded models.
+ */
+import { EngineError, type Engine, type EngineInfo } from '../lib/engines/engine.ts';
+import { threadsForNextModel } from '../lib/engines/threads.ts';
+import type { GpuPreference } from '../lib/engines/wllama.ts';
+import { blobSource, readGGUF, summarize, type ModelSummary } from '../lib/merge/gguf/index.ts';
+import { openChorusDb, type ModelRecord, type ModelSourceKind } from '../lib/store/db.ts';
+import { openUrl } from '../lib/store/download.ts';
+import { OpfsStore } from '../lib/store/opfs.ts';
+import { spawnWllamaWorker, type WorkerEngine } from './engines.ts';
+
+export type ModelStatus = 'available' | 'stored' | 'loading' | 'loaded' | 'error';
+
+export interface ModelEntry {
+  id: string;
+  name: string;
+  source: ModelSourceKind;
+  /** Bytes on disk (or to download, for 'available' entries); 0 when unknown. */
+  size: number;
+  status: ModelStatus;
+  /** What the project's GGUF header reader says (GGUF models only). */
+  summary?: ModelSummary;
+  /** Built-ins: the manifest's description and model card path. */
+  description?: string;
+  card?: string;
+  /** URL it was downloaded from, OpenAI base URL, or MLC model id. */
+  origin?: string;
+  provenance?: unknown;
+  /** OPFS file name, for GGUF models stored on this device. */
+  file?: string;
+  /** Where it runs once loaded ("CPU · wasm · 1 thread", "WebGPU · 5/5 layers", "HTTP"). */
+  backend?: EngineInfo;
+  /** Bytes loaded so far while status is 'loading'. */
+  progress?: { loaded: number; total: number };
+  error?: string;
+}
+
+export interface StorageState {
+  usage: number;
+  quota: number;
+  persisted: boolean;
+}
+
+export interface ProgressOptions {
+  signal?: AbortSignal;
+  onProgress?: (loaded: number, total: number) => void;
+}
+
+export interface BuiltinManifest {
+  models: { id: string; file: string; name: string; description?: string; size?: number; sha256?: string; card?: string }[];
+}
+
+export interface OpenAIConfig {
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  /** Save the key in IndexedDB (otherwise it lives in this page's memory only). */
+  saveKey?: boolean;
+}
+
+/** Engines other than wllama plug in here (OpenAI HTTP, web-llm), keyed by entry source. */
+export interface ExternalLoader {
+  load(entry: ModelEntry, opts: ProgressOptions & { apiKey?: string }): Promise<Engine>;
+}
+
+const GGUF_SOURCES: ModelSourceKind[] = ['built-in', 'imported', 'url', 'merged'];
+
+export class ModelRegistry {
+  readonly modelsDir: string;
+  readonly #store: OpfsStore;
+  readonly #dbName: string;
+  readonly #manifestUrl: string | null;
+  #entries = $state.raw<ModelEntry[]>([]);
+  #storage = $state.raw<StorageState | null>(null);
+  #ready = $state(false);
+  readonly #engines = new Map<string, Engine>();
+  readonly #loading = new Map<string, Promise<Engine>>();
+  /** OpenAI keys kept in memory only (unless saved). */
+  readonly #keys = new Map<string, string>();
+  readonly #loaders = new Map<ModelSourceKind, ExternalLoader>();
+  #initOnce: Promise<void> | null = null;
+
+  /**
+   * @param opts.manifestUrl where the built-in manifest lives (default `models/index.json` next to
+   *   the app); null for no built-ins. @param opts.dbName IndexedDB name (tests use their own).
+   */
+  constructor(opts: { manifestUrl?: string | null; dbName?: string; modelsDir?: string } = {}) {
+    this.#store = new OpfsStore(opts.modelsDir ?? 'models');
+    this.modelsDir = this.#store.dirName;
+    this.#dbName = opts.dbName ?? 'chorus';
+    this.#manifestUrl = opts.manifestUrl === undefined ? defaultManifestUrl() : opts.manifestUrl;
+  }
+
+  get models(): ModelEntry[] {
+    return this.#entries;
+  }
+
+  get storage(): StorageState | null {
+    return this.#storage;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get(id: string): ModelEntry | undefined {
+    return this.#entries.find((e) => e.id === id);
+  }
+
+  engineFor(id: string): Engine | undefined {
+    return this.#engines.get(id);
+  }
+
+  /** Lets the web-llm and OpenAI engine modules plug their loaders in without a hard import. */
+  registerLoader(source: ModelSourceKind, loader: ExternalLoader): void {
+    this.#loaders.set(source, loader);
+  }
+
+  init(): Promise<void> {
+    this.#initOnce ??= this.#init();
+    return this.#initOnce;
+  }
+
+  async #init(): Promise<void> {
+    await this.#store.sweepPartials().catch(() => 0);
+    const stored = new Map((await this.#store.list().catch(() => [])).map((f) => [f.name, f]));
+    const db = await this.#db();
+    const records = await db.getAll('models');
+    const secrets = await db.getAll('secrets');
+    db.close();
+    for (const s of secrets) this.#keys.set(s.key, s.value);
+    const entries: ModelEntry[] = [];
+    for (const manifest of (await this.#fetchManifest()).models) {
+      const file = builtinFileName(manifest.file);
+      const onDisk = stored.get(file);
+      entries.push({
+        id: `builtin:${manifest.id}`,
+        name: manifest.name,
+        source: 'built-in',
+        size: onDisk?.size ?? manifest.size ?? 0,
+        status: onDisk ? 'stored' : 'available',
+        ...(manifest.description !== undefined && { description: manifest.description }),
+        ...(manifest.card !== undefined && { card: manifest.card }),
+        origin: manifest.file,
+        file,
+      });
+    }
+    for (const rec of records) {
+      const missing = rec.file !== undefined && !stored.has(rec.file);
+      entries.push({
+        id: rec.id,
+        name: rec.name,
+        source: rec.source,
+        size: rec.size,
+        status: rec.source === 'webllm' ? 'available' : missing ? 'error' : 'stored',
+        ...(rec.summary !== undefined && { summary: rec.summary as ModelSummary }),
+        ...(rec.origin !== undefined && { origin: rec.origin }),
+        ...(rec.provenance !== undefined && { provenance: rec.provenance }),
+        ...(rec.file !== undefined && { file: rec.file }),
+        ...(missing && { error: `${rec.file} is no longer in the browser's storage (it may have been cleared) — import it again or remove this entry.` }),
+      });
+    }
+    // Built-in summaries come from the cached copy's header when there is one.
+    for (const e of entries) {
+      if (e.source === 'built-in' && e.status === 'stored' && e.file) {
+        e.summary = await this.#summaryOf(await this.#store.file(e.file)).catch(() => undefined);
+      }
+    }
+    this.#entries = entries;
+    this.#ready = true;
+    await this.refreshStorage();
+  }
+
+  async refreshStorage(): Promise<void> {
+    if (typeof navigator === 'undefined' || !navigator.storage?.estimate) return;
+    const [est, persisted] = await Promise.all([navigator.storage.estimate(), navigator.storage.persisted?.() ?? Promise.resolve(false)]);
+    this.#storage = { usage: est.usage ?? 0, quota: est.quota ?? 0, persisted };
+  }
+
+  /** Asks the browser not to evict our storage ("keep my models"). Resolves with the outcome. */
+  async persist(): Promise<boolean> {
+    const ok = (await navigator.storage?.persist?.()) ?? false;
+    await this.refreshStorage();
+    return ok;
+  }
+
+  async importFile(file: File, opts: ProgressOptions = {}): Promise<ModelEntry> {
+    await this.init();
+    const fileName = safeFileName(file.name);
+    // Validate before a single byte is stored: not GGUF / truncated → the reader's own message.
+    const summary = await this.#summaryOf(file);
+    await this.#store.write(fileName, file, { ...opts, validate: (tmp) => this.#summaryOf(tmp, file.name).then(() => undefined) });
+    return this.#addRecord({ id: `file:${fileName}`, name: file.name, source: 'imported', file: fileName, size: file.size, summary, addedAt: Date.now() });
+  }
+
+  async importUrl(url: string, opts: ProgressOptions & { name?: string } = {}): Promise<ModelEntry> {
+    await this.init();
+    const parsed = parseUrl(url);
+    const name = opts.name ?? decodeURIComponent(parsed.pathname.split('/').filter(Boolean).pop() ?? 'model.gguf');
+    const fileName = safeFileName(name);
+    const { body, total } = await openUrl(parsed.href, opts.signal);
+    let summary: ModelSummary | undefined;
+    const file = await this.#store.write(fileName, body, {
+      ...opts,
+      total,
+      validate: async (tmp) => {
+        summary = await this.#summaryOf(tmp, name);
+      },
+    });
+    return this.#addRecord({ id: `file:${fileName}`, name, source: 'url', file: fileName, size: file.size, summary, origin: parsed.href, addedAt: Date.now() });
+  }
+
+  async addOpfsModel(fileName: string, opts: { name?: string; source?: 'merged' | 'imported'; provenance?: unknown } = {}): Promise<ModelEntry> {
+    await this.init();
+    const file = await this.#store.file(fileName);
+    const summary = await this.#summaryOf(file, fileName);
+    return this.#addRecord({
+      id: `file:${fileName}`,
+      name: opts.name ?? fileName,
+      source: opts.source ?? 'merged',
+      file: fileName,
+      size: file.size,
+      summary,
+      ...(opts.provenance !== undefined && { provenance: opts.provenance }),
+      addedAt: Date.now(),
+    });
+  }
+
+  async addOpenAI(cfg: OpenAIConfig): Promise<ModelEntry> {
+    await this.init();
+    const base = parseUrl(cfg.baseUrl).href.replace(/\/+$/, '');
+    if (!cfg.model.trim()) throw new EngineError('bad-request', 'give the model name the server knows (e.g. "llama3.2:1b" for Ollama).');
+    const id = `openai:${base}#${cfg.model}`;
+    if (cfg.apiKey) {
+      this.#keys.set(id, cfg.apiKey);
+      const db = await this.#db();
+      if (cfg.saveKey) await db.put('secrets', { key: id, value: cfg.apiKey });
+      else await db.delete('secrets', id);
+      db.close();
+    }
+    return this.#addRecord({ id, name: `${cfg.model} @ ${new URL(base).host}`, source: 'openai', size: 0, origin: base, provenance: { model: cfg.model }, addedAt: Date.now() });
+  }
+
+  async addWebLLM(modelId: string, size = 0): Promise<ModelEntry> {
+    await this.init();
+    return this.#addRecord({ id: `webllm:${modelId}`, name: modelId, source: 'webllm', size, origin: modelId, addedAt: Date.now() });
+  }
+
+  /** Whether an OpenAI entry's key is saved in IndexedDB (vs memory only). */
+  async isKeySaved(id: string): Promise<boolean> {
+    const db = await this.#db();
+    const rec = await db.get('secrets', id);
+    db.close();
+    return rec !== undefined;
+  }
+
+  async file(id: string): Promise<File> {
+    const e = this.#require(id);
+    if (!e.file) throw new EngineError('bad-request', `${e.name} has no GGUF file on this device (source ${e.source}).`);
+    if (e.status === 'available') await this.#cacheBuiltin(e, {});
+    return this.#store.file(e.file);
+  }
+
+  load(id: string, opts: ProgressOptions & { gpu?: GpuPreference; nParallel?: number } = {}): Promise<Engine> {
+    const have = this.#engines.get(id);
+    if (have) return Promise.resolve(have);
+    const pending = this.#loading.get(id);
+    if (pending) return pending;
+    const p = this.#load(id, opts).finally(() => this.#loading.delete(id));
+    this.#loading.set(id, p);
+    return p;
+  }
+
+  async #load(id: string, opts: ProgressOptions & { gpu?: GpuPreference; nParallel?: number }): Promise<Engine> {
+    await this.init();
+    const entry = this.#require(id);
+    const progress = (loaded: number, total: number): void => {
+      this.#patch(id, { progress: { loaded, total } });
+      opts.onProgress?.(loaded, total);
+    };
+    this.#patch(id, { status: 'loading', error: undefined, progress: { loaded: 0, total: entry.size } });
+    try {
+      let engine: Engine;
+      if (GGUF_SOURCES.includes(entry.source)) {
+        if (entry.status === 'available') await this.#cacheBuiltin(entry, { ...opts, onProgress: progress });
+        const current = this.#require(id);
+        const worker: WorkerEngine = await spawnWllamaWorker(
+          { kind: 'opfs', path: this.#store.path(current.file!), name: current.name },
+          {
+            nThreads: threadsForNextModel(navigator.hardwareConcurrency, this.#engines.size),
+            gpu: opts.gpu ?? 'auto',
+            ...(opts.nParallel !== undefined && { nParallel: opts.nParallel }),
+            ...(current.summary?.vocabSize !== undefined && { expectedVocab: current.summary.vocabSize }),
+            ...(current.summary?.contextLength !== undefined && { contextLength: current.summary.contextLength }),
+          },
+          { ...opts, onProgress: progress, onCrash: (err) => this.#crashed(id, err) },
+        );
+        engine = worker;
+      } else {
+        const loader = this.#loaders.get(entry.source);
+        if (!loader) throw new EngineError('unsupported', `no engine for ${entry.source} models is available in this build.`);
+        engine = await loader.load(entry, { ...opts, onProgress: progress, ...(this.#keys.has(id) && { apiKey: this.#keys.get(id)! }) });
+      }
+      this.#engines.set(id, engine);
+      this.#patch(id, { status: 'loaded', backend: engine.info, progress: undefined });
+      return engine;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const aborted = err instanceof EngineError && err.code === 'aborted';
+      this.#patch(id, {
+        status: aborted ? this.#restingStatus(id) : 'error',
+        error: aborted ? undefined : message,
+        progress: undefined,
+      });
+      throw err;
+    } finally {
+      void this.refreshStorage();
+    }
+  }
+
+  async unload(id: string): Promise<void> {
+    const engine = this.#engines.get(id);
+    this.#engines.delete(id);
+    await engine?.unload();
+    if (this.get(id)) this.#patch(id, { status: this.#restingStatus(id), backend: undefined, progress: undefined });
+  }
+
+  async remove(id: string): Promise<void> {
+    const e = this.#require(id);
+    await this.unload(id);
+    if (e.file) await this.#store.remove(e.file);
+    if (e.source === 'built-in') {
+      this.#patch(id, { status: 'available', summary: undefined, error: undefined });
+    } else {
+      const db = await this.#db();
+      await db.delete('models', id);
+      await db.delete('secrets', id);
+      db.close();
+      this.#keys.delete(id);
+      this.#entries = this.#entries.filter((x) => x.id !== id);
+    }
+    await this.refreshStorage();
+  }
+
+  /** Unloads everything (page teardown, tests). */
+  async dispose(): Promise<void> {
+    for (const id of [...this.#engines.keys()]) await this.unload(id);
+  }
+
+  #crashed(id: string, err: EngineError): void {
+    this.#engines.delete(id);
+    this.#patch(id, { status: 'error', error: err.message, backend: undefined });
+  }
+
+  #restingStatus(id: string): ModelStatus {
+    const e = this.get(id);
+    if (!e) return 'stored';
+    if (e.source === 'built-in') return e.status === 'available' ? 'available' : 'stored';
+    if (e.source === 'webllm') return 'available';
+    return 'stored';
+  }
+
+  async #cacheBuiltin(entry: ModelEntry, opts: ProgressOptions): Promise<void> {
+    if (!this.#manifestUrl || !entry.origin || !entry.file) throw new EngineError('bad-request', `${entry.name} has nowhere to be fetched from.`);
+    const url = new URL(entry.origin, this.#manifestUrl).href;
+    const { body, total } = await openUrl(url, opts.signal);
+    let summary: ModelSummary | undefined;
+    const file = await this.#store.write(entry.file, body, {
+      ...opts,
+      total,
+      validate: async (tmp) => {
+        summary = await this.#summaryOf(tmp, entry.name);
+      },
+    });
+    this.#patch(entry.id, { status: 'stored', size: file.size, summary });
+  }
+
+  async #summaryOf(blob: Blob, name?: string): Promise<ModelSummary> {
+    const label = name ?? ('name' in blob ? (blob as File).name : 'model.gguf');
+    try {
+      return summarize(await readGGUF(blobSource(blob, label)));
+    } catch (err) {
+      throw new EngineError('invalid-model', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  async #addRecord(rec: ModelRecord & { summary?: ModelSummary }): Promise<ModelEntry> {
+    const db = await this.#db();
+    await db.put('models', JSON.parse(JSON.stringify(rec)) as ModelRecord);
+    db.close();
+    const entry: ModelEntry = {
+      id: rec.id,
+      name: rec.name,
+      source: rec.source,
+      size: rec.size,
+      status: rec.source === 'webllm' ? 'available' : 'stored',
+      ...(rec.summary !== undefined && { summary: rec.summary }),
+      ...(rec.origin !== undefined && { origin: rec.origin }),
+      ...(rec.provenance !== undefined && { provenance: rec.provenance }),
+      ...(rec.file !== undefined && { file: rec.file }),
+    };
+    // Re-importing a file of the same name replaces the entry (and its loaded engine).
+    if (this.#engines.has(rec.id)) await this.unload(rec.id);
+    this.#entries = [...this.#entries.filter((e) => e.id !== rec.id), entry];
+    void this.refreshStorage();
+    return entry;
+  }
+
+  #require(id: string): ModelEntry {
+    const e = this.get(id);
+    if (!e) throw new EngineError('bad-request', `no model with id "${id}" is known — import it first.`);
+    return e;
+  }
+
+  #patch(id: string, patch: Partial<ModelEntry>): void {
+    this.#entries = this.#entries.map((e) => {
+      if (e.id !== id) return e;
+      const next: ModelEntry = { ...e, ...patch };
+      for (const k of Object.keys(patch) as (keyof ModelEntry)[]) if (patch[k] === undefined) delete next[k];
+      return next;
+    });
+  }
+
+  #db() {
+    return openChorusDb(this.#dbName);
+  }
+
+  async #fetchManifest(): Promise<BuiltinManifest> {
+    if (!this.#manifestUrl) return { models: [] };
+    try {
+      const res = await fetch(this.#manifestUrl);
+      if (!res.ok) return { models: [] };
+      const json = (await res.json()) as Partial<BuiltinManifest>;
+      return { models: Array.isArray(json.models) ? json.models.filter((m) => m && typeof m.id === 'string' && typeof m.file === 'string') : [] };
+    } catch {
+      // No manifest (or offline without it cached): the app simply has no built-in models.
+      return { models: [] };
+    }
+  }
+}
+
+let shared: ModelRegistry | null = null;
+
+/** The page's registry (created on first use). */
+export function getRegistry(): ModelRegistry {
+  shared ??= new ModelRegistry();
+  return shared;
+}
+
+function defaultManifestUrl(): string | null {
+  if (typeof document === 'undefined') return null;
+  return new URL('models/index.json', document.baseURI).href;
+}
+
+function builtinFileName(file: string): string {
+  return `builtin-${safeFileName(file.split('/').pop() ?? file)}`;
+}
+
+/** A stored file name from a user-visible one: no path separators, no leading dots. */
+export function safeFileName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const clean = base.replace(/[^\w.+-]+/g, '_').replace(/^\.+/, '');
+  if (!clean) throw new EngineError('bad-request', `"${name}" is not a usable file name; rename the file.`);
+  return clean.slice(0, 200);
+}
+
+function parseUrl(url: string): URL {
+  try {
+    return new URL(url, typeof document === 'undefined' ? undefined : document.baseURI);
+  } catch {
+    throw new EngineError('bad-request', `"${url}" is not a valid URL; give a full address like https://host/path/model.gguf.`);
+  }
+}

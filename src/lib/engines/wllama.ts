@@ -1,0 +1,272 @@
+/**
+ * wllama engine: llama.cpp compiled to wasm (GGUF models), behind the Chorus Engine interface.
+ *
+ * This object lives inside Chorus's engine worker (workers/engine.worker.ts): one worker per
+ * loaded model, nothing heavy on the page. wllama itself starts one more worker from a blob URL
+ * for the wasm main loop (llama-server's server-context) and, when threads > 1, its pthreads;
+ * our CSP allows that (worker-src 'self' blob:). The same class also runs directly on a page
+ * (the bench's "bare" side uses plain Wllama instead, to measure our overhead).
+ *
+ * Facts this relies on (wllama 3.13, checked in headless Chromium):
+ * - OpenAI's `logprobs: N` is ignored; llama.cpp's `n_probs: k` yields
+ *   `choices[0].logprobs.content[i] = {token, logprob, top_logprobs[]}` per streamed chunk, the
+ *   alternatives being pre-sampling probabilities.
+ * - A request's `seed` is honoured unless a seed was given at load time (wllama then overrides
+ *   it), so we never pass one at load.
+ * - Models without `tokenizer.chat_template` would get llama-server's ChatML fallback, whose
+ *   special tokens a template-less model has never seen; we render such chats with our own
+ *   documented transcript format instead (prompt.ts).
+ * - A file llama.cpp cannot really use may still "load": we check the vocabulary size against
+ *   the GGUF header and fail loudly.
+ */
+import { Wllama, WllamaAbortError, type LoadModelParams } from '@wllama/wllama';
+import {
+  EngineError,
+  type CallOptions,
+  type ChatChunk,
+  type ChatRequest,
+  type CompletionRequest,
+  type Engine,
+  type EngineInfo,
+  type FinishReason,
+  type GenerationParams,
+  type TokenLogprob,
+} from './engine.ts';
+import { FALLBACK_STOP, renderFallbackChat } from './prompt.ts';
+
+export type GpuPreference = 'auto' | 'off';
+
+export interface WllamaLoadOptions {
+  /** URL of wllama.wasm as the bundler emitted it. */
+  wasmUrl: string;
+  /** Name the UI shows (file name). */
+  modelName: string;
+  /** llama.cpp threads (see threads.ts for the rule that picks it). */
+  nThreads: number;
+  /** 'auto': offload all layers to WebGPU when a hardware adapter exists; 'off': CPU only. */
+  gpu?: GpuPreference;
+  /** Context size; default the model's training context, at most 4096. */
+  nCtx?: number;
+  /** Parallel sequences (llama-server slots); requests beyond it wait. Default 1. */
+  nParallel?: number;
+  /** Vocabulary size from the GGUF header; a mismatch after load means llama.cpp misread the file. */
+  expectedVocab?: number;
+  /** Context length from the GGUF header. */
+  contextLength?: number;
+}
+
+interface RawLogprob {
+  token: string;
+  logprob: number;
+  top_logprobs?: { token: string; logprob: number }[];
+}
+interface RawChoice {
+  text?: string;
+  delta?: { content?: string | null };
+  logprobs?: { content?: RawLogprob[] } | null;
+  finish_reason?: string | null;
+}
+interface RawChunk {
+  choices?: RawChoice[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  timings?: { prompt_n?: number; predicted_n?: number; predicted_per_second?: number };
+}
+
+/** The little of WebGPU we touch (the project does not pull in @webgpu/types). */
+export interface MinimalGpu {
+  requestAdapter(): Promise<{
+    info: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean };
+    features: { has(name: string): boolean };
+  } | null>;
+}
+
+export function webGpuOf(scope: unknown): MinimalGpu | undefined {
+  return (scope as { navigator?: { gpu?: MinimalGpu } }).navigator?.gpu;
+}
+
+/** Picks WebGPU only for a real (non-software) adapter: SwiftShader is slower than wasm SIMD. */
+export async function detectWebGpu(): Promise<{ ok: boolean; reason: string }> {
+  const gpu = webGpuOf(globalThis);
+  if (!gpu) return { ok: false, reason: 'no WebGPU in this browser' };
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return { ok: false, reason: 'no WebGPU adapter' };
+    const info = adapter.info;
+    const soft = info.isFallbackAdapter === true || /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+    if (soft) return { ok: false, reason: 'only a software WebGPU adapter (SwiftShader)' };
+    return { ok: true, reason: `${info.vendor || 'GPU'} ${info.architecture || ''}`.trim() };
+  } catch (err) {
+    return { ok: false, reason: `WebGPU adapter request failed: ${String(err)}` };
+  }
+}
+
+export class WllamaEngine implements Engine {
+  readonly info: EngineInfo;
+  #wllama: Wllama | null;
+  readonly #hasTemplate: boolean;
+
+  private constructor(wllama: Wllama, info: EngineInfo, hasTemplate: boolean) {
+    this.#wllama = wllama;
+    this.info = info;
+    this.#hasTemplate = hasTemplate;
+  }
+
+  /** Loads a GGUF blob (File, OPFS file, downloaded Blob). */
+  static async load(blob: Blob, opts: WllamaLoadOptions): Promise<WllamaEngine> {
+    const gpu = opts.gpu === 'off' ? { ok: false, reason: 'CPU chosen' } : await detectWebGpu();
+    const wllama = new Wllama({ default: opts.wasmUrl }, { suppressNativeLog: true });
+    const nCtx = opts.nCtx ?? Math.min(opts.contextLength ?? 2048, 4096);
+    const nParallel = Math.max(1, opts.nParallel ?? 1);
+    const params: LoadModelParams = {
+      n_ctx: nCtx * nParallel,
+      n_threads: Math.max(1, opts.nThreads),
+      n_gpu_layers: gpu.ok ? 999 : 0,
+      n_parallel: nParallel,
+    };
+    try {
+      await wllama.loadModel([blob], params);
+    } catch (err) {
+      await wllama.exit().catch(() => undefined);
+      throw new EngineError(
+        'load-failed',
+        `${opts.modelName}: llama.cpp could not load this file (${errorText(err)}). Check that it is a complete GGUF model of an architecture llama.cpp supports, or re-import it.`,
+      );
+    }
+    const ctx = wllama.getLoadedContextInfo();
+    if (!(ctx.n_vocab > 0) || (opts.expectedVocab !== undefined && ctx.n_vocab !== opts.expectedVocab)) {
+      await wllama.exit().catch(() => undefined);
+      throw new EngineError(
+        'invalid-model',
+        `${opts.modelName}: llama.cpp loaded a vocabulary of ${ctx.n_vocab} tokens but the file's header declares ${opts.expectedVocab ?? 'a non-empty one'} — the file is damaged or not supported; re-import it.`,
+      );
+    }
+    const layers = ctx.n_layer;
+    const threads = wllama.getNumThreads();
+    const info: EngineInfo = {
+      kind: 'wllama',
+      model: opts.modelName,
+      backend: gpu.ok ? 'webgpu' : 'cpu',
+      detail: gpu.ok
+        ? `WebGPU · ${layers}/${layers} layers (${gpu.reason})`
+        : `CPU · wasm · ${threads} thread${threads === 1 ? '' : 's'}${opts.gpu === 'off' ? '' : ` (${gpu.reason})`}`,
+      supportsLogprobs: true,
+      contextLength: ctx.n_ctx / nParallel,
+    };
+    return new WllamaEngine(wllama, info, !!wllama.getChatTemplate());
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.#hasTemplate;
+  }
+
+  chat(request: ChatRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
+    if (this.#hasTemplate) return this.#run('chat', request, request.stop ?? [], options.signal);
+    const prompt = renderFallbackChat(request.messages);
+    const { messages: _messages, ...params } = request;
+    return this.#run('complete', { ...params, prompt }, [...(request.stop ?? []), ...FALLBACK_STOP], options.signal);
+  }
+
+  complete(request: CompletionRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
+    return this.#run('complete', request, request.stop ?? [], options.signal);
+  }
+
+  async unload(): Promise<void> {
+    const w = this.#wllama;
+    this.#wllama = null;
+    await w?.exit();
+  }
+
+  async *#run(
+    mode: 'chat' | 'complete',
+    request: (ChatRequest | CompletionRequest) & GenerationParams,
+    stop: string[],
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ChatChunk> {
+    const wllama = this.#wllama;
+    if (!wllama) throw new EngineError('unloaded', `${this.info.model} is unloaded — load it again before generating.`);
+    const t0 = performance.now();
+    let tFirst = 0;
+    let count = 0;
+    let promptTokens = 0;
+    let finish: FinishReason = 'stop';
+    let timedCount: number | undefined;
+    const nProbs = request.top_logprobs ?? (request.logprobs ? 1 : 0);
+    const wantLogprobs = !!request.logprobs || nProbs > 0;
+    const body: Record<string, unknown> = {
+      stream: true,
+      max_tokens: request.max_tokens ?? 256,
+      ...(request.temperature !== undefined && { temperature: request.temperature }),
+      ...(request.top_p !== undefined && { top_p: request.top_p }),
+      ...(request.top_k !== undefined && { top_k: request.top_k }),
+      ...(request.seed !== undefined && { seed: request.seed }),
+      ...(stop.length > 0 && { stop }),
+      ...(wantLogprobs && { n_probs: Math.max(1, Math.min(20, nProbs)) }),
+      ...(signal && { abortSignal: signal }),
+    };
+    if (signal?.aborted) {
+      yield done('abort', 0, 0, t0, t0);
+      return;
+    }
+    try {
+      const stream =
+        mode === 'chat'
+          ? await wllama.createChatCompletion({ ...body, messages: (request as ChatRequest).messages } as never)
+          : await wllama.createCompletion({ ...body, prompt: (request as CompletionRequest).prompt } as never);
+      for await (const raw of stream as unknown as AsyncIterable<RawChunk>) {
+        const choice = raw.choices?.[0];
+        const text = choice?.delta?.content ?? choice?.text ?? '';
+        const lps = choice?.logprobs?.content;
+        if (text || (lps && lps.length)) {
+          if (count === 0) tFirst = performance.now();
+          count += lps?.length || 1;
+          const chunk: ChatChunk = { type: 'delta', text };
+          if (wantLogprobs && lps) chunk.logprobs = lps.map((lp) => mapLogprob(lp, nProbs));
+          yield chunk;
+        }
+        if (choice?.finish_reason) finish = choice.finish_reason === 'length' ? 'length' : 'stop';
+        if (raw.usage?.prompt_tokens !== undefined) promptTokens = raw.usage.prompt_tokens;
+        if (raw.timings?.prompt_n !== undefined && promptTokens === 0) promptTokens = raw.timings.prompt_n;
+        if (raw.timings?.predicted_n !== undefined) timedCount = raw.timings.predicted_n;
+      }
+    } catch (err) {
+      if (err instanceof WllamaAbortError || signal?.aborted) {
+        yield done('abort', promptTokens, count, t0, tFirst);
+        return;
+      }
+      throw new EngineError('internal', `${this.info.model}: generation failed (${errorText(err)}). Try again; if it keeps failing, reload the model.`);
+    }
+    if (signal?.aborted) finish = 'abort';
+    yield done(finish, promptTokens, timedCount ?? count, t0, tFirst);
+  }
+}
+
+function mapLogprob(lp: RawLogprob, k: number): TokenLogprob {
+  return {
+    token: lp.token,
+    logprob: lp.logprob,
+    top_logprobs: (lp.top_logprobs ?? []).slice(0, k).map((t) => ({ token: t.token, logprob: t.logprob })),
+  };
+}
+
+function done(finish: FinishReason, promptTokens: number, completionTokens: number, t0: number, tFirst: number): ChatChunk {
+  const end = performance.now();
+  const first = tFirst || end;
+  const decodeMs = end - first;
+  return {
+    type: 'done',
+    finish_reason: finish,
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      time_to_first_token_ms: first - t0,
+      total_ms: end - t0,
+      // Decoding rate after the first token (the first one also pays for the prompt).
+      tokens_per_second: completionTokens > 1 && decodeMs > 0 ? ((completionTokens - 1) * 1000) / decodeMs : 0,
+    },
+  };
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

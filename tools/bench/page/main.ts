@@ -1,0 +1,107 @@
+/**
+ * Engine harness: exposes the real engine layer (workers, registry, store) on `window.chorus` so
+ * the engines e2e test (tests/e2e/engines.spec.ts) and the engine bench (tools/bench/engine.mjs)
+ * drive it in headless Chromium. Nothing here is shipped in the app's dist.
+ */
+import { Wllama } from '@wllama/wllama';
+import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
+import { collect, type ChatRequest, type CompletionRequest, type Engine } from '../../../src/lib/engines/engine.ts';
+import { spawnWllamaWorker, type WorkerEngine } from '../../../src/app/engines.ts';
+import { ModelRegistry } from '../../../src/app/models.svelte.ts';
+import { openChorusDb, DB_VERSION } from '../../../src/lib/store/db.ts';
+import { OpfsStore } from '../../../src/lib/store/opfs.ts';
+import type { ModelSource } from '../../../workers/engine.protocol.ts';
+
+const engines = new Map<number, Engine>();
+let nextHandle = 1;
+
+async function fetchBlob(url: string): Promise<Blob> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`harness: ${url} answered ${res.status}`);
+  return res.blob();
+}
+
+const chorus = {
+  DB_VERSION,
+  fetchBlob,
+  async spawn(source: ModelSource | { kind: 'fetch'; url: string; name: string }, params: { nThreads?: number; gpu?: 'auto' | 'off'; nParallel?: number } = {}) {
+    const src: ModelSource = source.kind === 'fetch' ? { kind: 'blob', blob: new File([await fetchBlob(source.url)], source.name), name: source.name } : source;
+    const progress: [number, number][] = [];
+    const engine = await spawnWllamaWorker(src, { nThreads: params.nThreads ?? 1, gpu: params.gpu ?? 'off', nParallel: params.nParallel ?? 1 }, { onProgress: (l, t) => progress.push([l, t]) });
+    const handle = nextHandle++;
+    engines.set(handle, engine);
+    return { handle, info: engine.info, progress };
+  },
+  /** Runs one request to completion; abortAfter cancels after that many deltas. */
+  async run(handle: number, mode: 'chat' | 'complete', request: ChatRequest | CompletionRequest, opts: { abortAfter?: number; caller?: string } = {}) {
+    const engine = engines.get(handle);
+    if (!engine) throw new Error(`harness: no engine ${handle}`);
+    const ac = new AbortController();
+    let deltas = 0;
+    const stream = mode === 'chat' ? engine.chat(request as ChatRequest, { signal: ac.signal, caller: opts.caller }) : engine.complete(request as CompletionRequest, { signal: ac.signal, caller: opts.caller });
+    const counted = (async function* () {
+      for await (const c of stream) {
+        if (c.type === 'delta' && ++deltas === opts.abortAfter) ac.abort();
+        yield c;
+      }
+    })();
+    const t0 = performance.now();
+    const out = await collect(counted);
+    return { ...out, deltas, wallMs: performance.now() - t0 };
+  },
+  state(handle: number) {
+    const e = engines.get(handle) as WorkerEngine | undefined;
+    return e ? { active: e.active, queued: e.queued, crashed: e.crashed?.message ?? null } : null;
+  },
+  crash(handle: number) {
+    (engines.get(handle) as WorkerEngine).simulateCrash();
+  },
+  async unload(handle: number) {
+    await engines.get(handle)?.unload();
+    engines.delete(handle);
+  },
+  /** Bare wllama on this page (its own worker, no Chorus layer): the bench's baseline. */
+  async bare(modelUrl: string, prompt: string, maxTokens: number, runs: number, nThreads = 1) {
+    const w = new Wllama({ default: wasmUrl }, { suppressNativeLog: true });
+    await w.loadModel([await fetchBlob(modelUrl)], { n_ctx: 512, n_threads: nThreads, n_gpu_layers: 0 });
+    const rates: number[] = [];
+    let text = '';
+    for (let i = 0; i < runs; i++) {
+      const stream = await w.createCompletion({ prompt, max_tokens: maxTokens, temperature: 0, stream: true });
+      let n = 0;
+      let tFirst = 0;
+      text = '';
+      for await (const c of stream) {
+        const t = c.choices[0]?.text ?? '';
+        if (t) {
+          if (n === 0) tFirst = performance.now();
+          n++;
+          text += t;
+        }
+      }
+      rates.push(((n - 1) * 1000) / (performance.now() - tFirst));
+    }
+    await w.exit();
+    return { rates, text };
+  },
+  registry: null as ModelRegistry | null,
+  newRegistry(opts: { dbName: string; manifestUrl?: string | null; modelsDir?: string }) {
+    chorus.registry = new ModelRegistry(opts);
+    return chorus.registry;
+  },
+  openChorusDb,
+  OpfsStore,
+  async opfsList(dir: string) {
+    return new OpfsStore(dir).list();
+  },
+  async opfsListAll(dir: string) {
+    const root = await navigator.storage.getDirectory();
+    const d = await root.getDirectoryHandle(dir, { create: true });
+    const names: string[] = [];
+    for await (const [name] of (d as unknown as { entries(): AsyncIterable<[string, unknown]> }).entries()) names.push(name);
+    return names.sort();
+  },
+};
+
+(window as unknown as { chorus: typeof chorus }).chorus = chorus;
+document.getElementById('status')!.textContent = 'ready';
