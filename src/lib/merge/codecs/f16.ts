@@ -1,0 +1,28 @@
+/** F16: IEEE binary16 (ggml's GGML_TYPE_F16; ggml_fp16_to_fp32_row / ggml_fp32_to_fp16_row). */
+import { GGML_TYPE_SIZE, GGMLType } from '../gguf/types.ts';
+import { f16Table, f32ToF16 } from './half.ts';
+import { checkDecode, checkEncode, type Codec } from './types.ts';
+
+const T = GGML_TYPE_SIZE[GGMLType.F16];
+
+export const f16Codec: Codec = {
+  type: GGMLType.F16,
+  ...T,
+  decode(bytes, n, out) {
+    checkDecode(T, bytes, n, out);
+    const y = out ?? new Float32Array(n);
+    const tab = f16Table();
+    for (let i = 0, o = 0; i < n; i++, o += 2) y[i] = tab[bytes[o]! | (bytes[o + 1]! << 8)]!;
+    return y;
+  },
+  encode(values, out) {
+    checkEncode(T, values, out, false);
+    const y = out ?? new Uint8Array(values.length * 2);
+    for (let i = 0, o = 0; i < values.length; i++, o += 2) {
+      const h = f32ToF16(values[i]!);
+      y[o] = h & 0xff;
+      y[o + 1] = h >>> 8;
+    }
+    return y;
+  },
+};
