@@ -37,10 +37,11 @@ export interface QueueSnapshot {
 export class FairQueue {
   #concurrency: number;
   #active = 0;
-  /** Per-caller FIFO of waiting requests. */
+  /** Per-caller FIFO of waiting requests; Map order = order in which callers started waiting. */
   readonly #waiting = new Map<string, Waiter[]>();
-  /** Service order: the caller at the front is served next; a served caller moves to the back. */
-  #order: string[] = [];
+  /** When each caller was last served (a counter); never served counts as -1. */
+  readonly #servedAt = new Map<string, number>();
+  #serveCount = 0;
 
   constructor(concurrency = 1) {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -63,7 +64,7 @@ export class FairQueue {
     return {
       active: this.#active,
       concurrency: this.#concurrency,
-      waiting: this.#order.map((caller) => ({ caller, count: this.#waiting.get(caller)?.length ?? 0 })).filter((w) => w.count > 0),
+      waiting: this.#serviceOrder().map((caller) => ({ caller, count: this.#waiting.get(caller)!.length })),
     };
   }
 
@@ -92,7 +93,6 @@ export class FairQueue {
         this.#waiting.set(caller, list);
       }
       list.push(waiter);
-      if (!this.#order.includes(caller)) this.#order.push(caller);
       this.#pump();
     });
   }
@@ -106,7 +106,17 @@ export class FairQueue {
       }
     }
     this.#waiting.clear();
-    this.#order = [];
+  }
+
+  /**
+   * Waiting callers, next to be served first: the least recently served goes first (never served
+   * before anyone served), ties broken by who started waiting first. This is round-robin.
+   */
+  #serviceOrder(): string[] {
+    const callers = [...this.#waiting.keys()];
+    const rank = (c: string): number => this.#servedAt.get(c) ?? -1;
+    // Array.prototype.sort is stable, so equal ranks keep their waiting order.
+    return callers.sort((a, b) => rank(a) - rank(b));
   }
 
   #remove(waiter: Waiter): void {
@@ -115,22 +125,17 @@ export class FairQueue {
     if (!list) return;
     const i = list.indexOf(waiter);
     if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) {
-      this.#waiting.delete(waiter.caller);
-      this.#order = this.#order.filter((c) => c !== waiter.caller);
-    }
+    if (list.length === 0) this.#waiting.delete(waiter.caller);
   }
 
   #pump(): void {
     while (this.#active < this.#concurrency) {
-      const caller = this.#order.find((c) => (this.#waiting.get(c)?.length ?? 0) > 0);
+      const caller = this.#serviceOrder()[0];
       if (caller === undefined) return;
       const list = this.#waiting.get(caller)!;
       const waiter = list.shift()!;
-      // The served caller goes to the back of the line: round-robin between callers.
-      this.#order = this.#order.filter((c) => c !== caller);
-      if (list.length > 0) this.#order.push(caller);
-      else this.#waiting.delete(caller);
+      if (list.length === 0) this.#waiting.delete(caller);
+      this.#servedAt.set(caller, this.#serveCount++);
       waiter.cleanup();
       this.#active++;
       let released = false;
