@@ -1,0 +1,51 @@
+import { test, expect } from '@playwright/test';
+import { openApp, watchErrors } from './helpers.ts';
+
+test.describe('app shell', () => {
+  test('loads cross-origin isolated with the strict CSP, and shows the backend', async ({ page }) => {
+    const errors = watchErrors(page);
+    const res = await page.goto('./');
+    expect(res?.headers()['content-security-policy']).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
+    // The same policy is in the page itself, so any static host enforces it.
+    const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    expect(meta).toContain("default-src 'self'");
+    expect(meta).not.toContain("'unsafe-eval'");
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await expect(page.getByLabel('Backend')).toContainText('CPU wasm');
+    await expect(page.getByLabel('Backend')).toContainText(/threads available/);
+    await expect(page.getByLabel('Backend')).toContainText(/WebGPU/);
+    expect(errors).toEqual([]);
+  });
+
+  test('tabs work from the keyboard and only working views are offered', async ({ page }) => {
+    await openApp(page);
+    const tabs = page.getByRole('tab');
+    const names = await tabs.allTextContents();
+    expect(names.slice(0, 2)).toEqual(['Models', 'Playground']);
+    await page.getByRole('tab', { name: 'Models' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await expect(page.getByRole('tab', { name: 'Playground' })).toHaveAttribute('aria-selected', 'true');
+    await expect(page.getByRole('tab', { name: 'Playground' })).toBeFocused();
+    await expect(page.getByRole('tabpanel', { name: 'Playground' })).toBeVisible();
+    await expect(page.getByRole('tabpanel', { name: 'Models' })).toBeHidden();
+    await page.keyboard.press('Home');
+    await expect(page.getByRole('tab', { name: 'Models' })).toHaveAttribute('aria-selected', 'true');
+    // The playground lists every registered method; knobs come from the method's metadata.
+    await page.getByRole('tab', { name: 'Playground' }).click();
+    const methods = await page.getByLabel('Method').locator('option').allTextContents();
+    expect(methods.join(' ')).toMatch(/vote/i);
+    expect(methods.join(' ')).toMatch(/debate/i);
+    await page.getByLabel('Method').selectOption('debate');
+    await expect(page.getByLabel(/rounds/i).first()).toBeVisible();
+  });
+
+  test('is an installable PWA: manifest and an active service worker', async ({ page }) => {
+    await openApp(page);
+    const manifest = await (await page.request.get('./manifest.webmanifest')).json();
+    expect(manifest).toMatchObject({ display: 'standalone', start_url: './' });
+    expect(manifest.icons.length).toBeGreaterThan(0);
+    const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
+    expect(scope).toMatch(/\/$/);
+  });
+});
