@@ -18,8 +18,9 @@
  *    - choice: the option letter A–J, upper-cased; "(b)", "b)", "option b", "answer is b" count,
  *      a bare lower-case "a" inside prose does not (it is the article).
  *    - yesno: the first of yes/no/true/false/correct/incorrect, mapped to "yes" or "no".
- *    - text: the first sentence/line of the focus, lower-cased, punctuation removed, the articles
- *      a/an/the removed, whitespace collapsed (the SQuAD normalisation, Rajpurkar et al. 2016).
+ *    - text: the first sentence/line of the focus, lower-cased, punctuation removed (except a
+ *      decimal point or separator between digits), the articles a/an/the removed, whitespace
+ *      collapsed (the SQuAD normalisation, Rajpurkar et al. 2016, keeping numbers intact).
  * 4. No answer. When the reading finds nothing the answer is "" (an abstention: votes skip it).
  */
 
@@ -49,7 +50,8 @@ export function focusText(text: string): { focus: string; marked: boolean } {
   return { focus: text.slice(last), marked: true };
 }
 
-const NUMBER = /[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?/g;
+/** A number token; a fresh RegExp per use, since a shared global RegExp carries lastIndex between calls. */
+const numberPattern = () => /[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?/g;
 
 /** Canonical form of one number token: "1,000" → "1000", "+4" → "4", "42.50" → "42.5", "-0" → "0". */
 export function normaliseNumber(token: string): string {
@@ -69,7 +71,7 @@ export function normaliseNumber(token: string): string {
 /** Reading `number`: the first number after a marker, else the last number in the text. */
 export function readNumber(text: string): string {
   const { focus, marked } = focusText(text);
-  const all = [...focus.matchAll(NUMBER)].map((m) => m[0]);
+  const all = [...focus.matchAll(numberPattern())].map((m) => m[0]);
   const pick = marked ? all[0] : all[all.length - 1];
   return pick === undefined ? '' : normaliseNumber(pick);
 }
@@ -119,7 +121,9 @@ export function readYesNo(text: string): string {
 export function normaliseText(text: string): string {
   return text
     .toLowerCase()
-    .replace(/[\p{P}\p{S}]+/gu, ' ')
+    // Punctuation goes, except a decimal point or separator between digits ("3.5" stays "3.5").
+    .replace(/(?<!\d)[.,]|[.,](?!\d)/g, ' ')
+    .replace(/[^\P{P}.,]+|\p{S}+/gu, ' ')
     .replace(/\b(?:a|an|the)\b/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
@@ -144,8 +148,7 @@ export function detectType(text: string): ResolvedAnswerType {
   }
   if (/^\(?[A-J]\)/.test(head) || /\b(?:option|choice)\s+[A-Ja-j]\b/i.test(head)) return 'choice';
   if (/^(?:yes|no|true|false)\b/i.test(head)) return 'yesno';
-  NUMBER.lastIndex = 0;
-  if (NUMBER.test(focus)) return 'number';
+  if (numberPattern().test(focus)) return 'number';
   return 'text';
 }
 

@@ -99,7 +99,8 @@ export async function runCall(ctx: StrategyContext, spec: CallSpec, emit: (e: Tr
         max_tokens: ctx.maxTokens,
         ...(wantLogprobs ? { logprobs: true, top_logprobs: TOP_LOGPROBS } : {}),
       },
-      { signal: ctx.signal },
+      // caller: the engine queues agents sharing one model round-robin (src/lib/engines/queue.ts).
+      { signal: ctx.signal, caller: agent.id },
     );
     for await (const chunk of stream) {
       if (chunk.type === 'delta') {
