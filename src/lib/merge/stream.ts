@@ -1,0 +1,128 @@
+/**
+ * The one executor of a merge plan (plan.ts): for each tensor, read each input's slice, decode to
+ * f32 (codecs), combine (the method's kernel), encode to the output type, append to the sink
+ * through the project's GGUF writer. Only the current tensor's buffers are alive, so peak memory
+ * is a few tensors, never a model. Reports progress (tensors, bytes, rate, ETA) and per-tensor
+ * statistics, and stops at the next tensor when the AbortSignal fires (throwing MergeAbortedError;
+ * the caller deletes the partial output — see workers/merge.worker.ts and tools/cli/merge.ts).
+ */
+import { getCodec } from './codecs/index.ts';
+import { GGUFWriter, readTensorData, type ByteSink, type GGMLType } from './gguf/index.ts';
+import type { MergePlan } from './plan.ts';
+import type { TensorStats } from './methods/index.ts';
+
+export interface MergeProgress {
+  tensorsDone: number;
+  tensorsTotal: number;
+  /** Bytes read from the inputs so far and in all. */
+  bytesRead: number;
+  bytesTotal: number;
+  bytesWritten: number;
+  outputSize: number;
+  elapsedMs: number;
+  /** MB of input per second so far. */
+  rateMBps: number;
+  /** Seconds left at the current rate; null before the first tensor. */
+  etaSeconds: number | null;
+  /** Name of the tensor just finished. */
+  tensor: string;
+}
+
+export interface ExecuteOptions {
+  sink: ByteSink;
+  signal?: AbortSignal;
+  onProgress?(p: MergeProgress): void;
+  onStats?(s: TensorStats): void;
+  /** Minimum milliseconds between progress reports (the last tensor is always reported). */
+  progressIntervalMs?: number;
+}
+
+export interface MergeResult {
+  outputSize: number;
+  seconds: number;
+  tensors: number;
+  /** MB of input per second over the whole merge. */
+  rateMBps: number;
+}
+
+export class MergeAbortedError extends Error {
+  override name = 'MergeAbortedError';
+  constructor() {
+    super('the merge was cancelled; nothing was kept');
+  }
+}
+
+export function hasDecoder(type: GGMLType): boolean {
+  try {
+    return typeof getCodec(type).decode === 'function';
+  } catch {
+    return false;
+  }
+}
+
+export function hasEncoder(type: GGMLType): boolean {
+  try {
+    return typeof getCodec(type).encode === 'function';
+  } catch {
+    return false;
+  }
+}
+
+export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promise<MergeResult> {
+  const { sink, signal } = opts;
+  const check = () => {
+    if (signal?.aborted) throw new MergeAbortedError();
+  };
+  check();
+  const started = performance.now();
+  const writer = new GGUFWriter(sink, { alignment: plan.alignment });
+  writer.addMetadata(plan.metadata);
+  for (const t of plan.tasks) writer.addTensorInfo({ name: t.name, shape: t.shape, type: t.outType });
+  const size = writer.plannedSize();
+  if (size !== plan.outputSize) throw new Error(`internal: planned ${plan.outputSize} bytes but the writer lays out ${size}`);
+
+  let bytesRead = 0;
+  let bytesWritten = 0;
+  let lastReport = -Infinity;
+  const interval = opts.progressIntervalMs ?? 100;
+  const total = plan.tasks.length;
+  for (let k = 0; k < total; k++) {
+    check();
+    const task = plan.tasks[k]!;
+    const tensors: Float32Array[] = [];
+    for (let i = 0; i < plan.inputs.length; i++) {
+      const inp = plan.inputs[i]!;
+      const info = task.inputs[i]!;
+      const bytes = await readTensorData(inp.source, inp.file, info);
+      tensors.push(getCodec(info.type).decode(bytes, info.nElements));
+      bytesRead += info.byteSize;
+    }
+    check();
+    const { data, stats } = plan.method.kernel({
+      name: task.name, shape: task.shape, tensors, baseIndex: plan.baseIndex,
+      params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
+    });
+    tensors.length = 0;
+    const codec = getCodec(task.outType);
+    if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
+    const out = codec.encode(data);
+    await writer.writeTensorData(task.name, out);
+    bytesWritten += out.byteLength;
+    opts.onStats?.(stats);
+    const now = performance.now();
+    if (opts.onProgress && (now - lastReport >= interval || k === total - 1)) {
+      lastReport = now;
+      const elapsedMs = now - started;
+      const rate = bytesRead / 1e6 / Math.max(elapsedMs / 1000, 1e-6);
+      opts.onProgress({
+        tensorsDone: k + 1, tensorsTotal: total, bytesRead, bytesTotal: plan.inputBytes, bytesWritten,
+        outputSize: plan.outputSize, elapsedMs, rateMBps: rate,
+        etaSeconds: rate > 0 ? (plan.inputBytes - bytesRead) / 1e6 / rate : null, tensor: task.name,
+      });
+    }
+  }
+  check();
+  await writer.finish();
+  const seconds = (performance.now() - started) / 1000;
+  return { outputSize: plan.outputSize, seconds, tensors: total, rateMBps: plan.inputBytes / 1e6 / Math.max(seconds, 1e-6) };
+}
