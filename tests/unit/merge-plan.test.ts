@@ -3,61 +3,25 @@
  * tensor, shapes and files; self-merges reproduce the model; gradients and filters reach the
  * right tensors; progress, statistics and cancel work; metadata keeps the tokenizer.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { storiesModel } from '../support/paths.ts';
+import { storiesBytes as loadStories, storiesVariant, type VariantEdit } from './merge-fixtures.ts';
 import { parseMergeConfig } from '../../src/lib/merge/config.ts';
 import {
-  GGUFWriter, bytesSource, getMeta, memorySink, readGGUF, readTensorData, setMeta, meta,
-  type GGUFFile, type GGUFMetadataEntry, type TensorSpec,
+  bytesSource, getMeta, memorySink, readGGUF, readTensorData, setMeta, meta,
+  type GGUFFile, type GGUFMetadataEntry,
 } from '../../src/lib/merge/gguf/index.ts';
 import { planMerge, MergePlanError, type MergeInput } from '../../src/lib/merge/plan.ts';
 import { executeMerge, MergeAbortedError, type MergeProgress } from '../../src/lib/merge/stream.ts';
 import type { TensorStats } from '../../src/lib/merge/methods/index.ts';
 
-// A plain Uint8Array (not a Buffer, whose slice() shares memory), so copies really are copies.
-const storiesBytes = new Uint8Array(readFileSync(storiesModel()));
+const storiesBytes = loadStories();
 
 async function open(bytes: Uint8Array, name: string, ref = name): Promise<MergeInput> {
   const source = bytesSource(bytes, name);
   return { ref, source, file: await readGGUF(source) };
 }
 
-/** Rewrites stories260K with edits: metadata, dropped tensors, replaced tensors (spec + f32 data). */
-async function variant(edit: {
-  metadata?: (m: GGUFMetadataEntry[]) => GGUFMetadataEntry[];
-  drop?: string[];
-  replace?: Record<string, { shape: number[]; data: Float32Array }>;
-  scale?: number;
-}): Promise<Uint8Array> {
-  const src = bytesSource(storiesBytes, 'stories260K.gguf');
-  const f = await readGGUF(src);
-  const sink = memorySink();
-  const w = new GGUFWriter(sink, { alignment: f.alignment });
-  w.addMetadata(edit.metadata ? edit.metadata(f.metadata) : f.metadata);
-  const kept = f.tensors.filter((t) => !edit.drop?.includes(t.name));
-  for (const t of kept) {
-    const r = edit.replace?.[t.name];
-    const spec: TensorSpec = { name: t.name, shape: r ? r.shape : t.shape, type: t.type };
-    w.addTensorInfo(spec);
-  }
-  for (const t of kept) {
-    const r = edit.replace?.[t.name];
-    let bytes: Uint8Array;
-    if (r) bytes = new Uint8Array(r.data.buffer.slice(0));
-    else {
-      bytes = await readTensorData(src, f, t);
-      if (edit.scale !== undefined) {
-        const v = new Float32Array(bytes.slice().buffer);
-        for (let i = 0; i < v.length; i++) v[i] = v[i]! * edit.scale;
-        bytes = new Uint8Array(v.buffer);
-      }
-    }
-    await w.writeTensorData(t.name, bytes);
-  }
-  await w.finish();
-  return sink.bytes();
-}
+const variant = (edit: VariantEdit) => storiesVariant(edit, storiesBytes);
 
 async function run(yaml: string, inputs: MergeInput[], opts: { signal?: AbortSignal; onProgress?: (p: MergeProgress) => void; onStats?: (s: TensorStats) => void } = {}) {
   const plan = planMerge(parseMergeConfig(yaml, 'test.yaml'), inputs, { created: '2026-01-01T00:00:00Z' });
