@@ -56,9 +56,9 @@ class WorkerLink {
     this.worker.onmessage = (e: MessageEvent<EngineReply>) => this.#receive(e.data);
     this.worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      this.crash(`the engine worker crashed (${e.message || 'uncaught error'})`);
+      this.crash(e.message || 'uncaught error');
     };
-    this.worker.onmessageerror = () => this.crash('the engine worker sent a message that could not be read');
+    this.worker.onmessageerror = () => this.crash('it sent a message that could not be read');
   }
 
   get dead(): EngineError | null {
@@ -97,7 +97,7 @@ class WorkerLink {
 
   crash(why: string): void {
     if (this.#dead) return;
-    const err = new EngineError('crashed', `${why}. Its model was dropped: reload the model to continue.`);
+    const err = new EngineError('crashed', `the engine worker crashed (${why}); its model was dropped — reload the model to continue.`);
     this.#dead = err;
     this.worker.terminate();
     for (const p of this.#pending.values()) p.reject(err);
@@ -187,7 +187,7 @@ export class WorkerEngine implements Engine {
 
   /** For tests of the crash path: makes the worker fail as a real crash would. */
   simulateCrash(): void {
-    this.#link.crash('the engine worker was terminated');
+    this.#link.crash('terminated on purpose by a test');
   }
 
   async *#generate(make: (id: number) => EngineRequest, options: CallOptions): AsyncGenerator<ChatChunk> {

@@ -23,9 +23,20 @@ async function fetchBlob(url: string): Promise<Blob> {
 
 const chorus = {
   DB_VERSION,
+  /** The file chosen through the page's real <input type=file>. */
+  picked(): File {
+    const f = (document.getElementById('file') as HTMLInputElement).files?.[0];
+    if (!f) throw new Error('harness: no file picked');
+    return f;
+  },
   fetchBlob,
-  async spawn(source: ModelSource | { kind: 'fetch'; url: string; name: string }, params: { nThreads?: number; gpu?: 'auto' | 'off'; nParallel?: number } = {}) {
-    const src: ModelSource = source.kind === 'fetch' ? { kind: 'blob', blob: new File([await fetchBlob(source.url)], source.name), name: source.name } : source;
+  async spawn(source: ModelSource | { kind: 'fetch'; url: string; name: string } | { kind: 'picked' }, params: { nThreads?: number; gpu?: 'auto' | 'off'; nParallel?: number } = {}) {
+    const src: ModelSource =
+      source.kind === 'fetch'
+        ? { kind: 'blob', blob: new File([await fetchBlob(source.url)], source.name), name: source.name }
+        : source.kind === 'picked'
+          ? { kind: 'blob', blob: chorus.picked(), name: chorus.picked().name }
+          : source;
     const progress: [number, number][] = [];
     const engine = await spawnWllamaWorker(src, { nThreads: params.nThreads ?? 1, gpu: params.gpu ?? 'off', nParallel: params.nParallel ?? 1 }, { onProgress: (l, t) => progress.push([l, t]) });
     const handle = nextHandle++;

@@ -1,0 +1,264 @@
+/**
+ * The engine layer end to end, in real headless Chromium with the real stories260K model:
+ * real engine workers running real wllama (llama.cpp wasm), the real registry on real OPFS and
+ * IndexedDB. The page is the engine harness (tools/bench/page/), built here and served by the
+ * project's own static server with the app's COOP/COEP/CSP headers, so CSP and worker rules are
+ * exactly the app's.
+ */
+import { test, expect, type Page } from '@playwright/test';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, storiesModel } from '../support/paths.ts';
+
+declare global {
+  interface Window {
+    /** tools/bench/page/main.ts; untyped here because results are checked by value below. */
+    chorus: any;
+  }
+}
+
+const PORT = Number(process.env.E2E_PORT ?? 4179) + 1000;
+const BASE = `http://127.0.0.1:${PORT}/`;
+let server: ChildProcess | null = null;
+let model: Buffer;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  test.setTimeout(180_000);
+  model = readFileSync(storiesModel());
+  const out = process.env.H3_HARNESS_DIST ?? mkdtempSync(join(tmpdir(), 'chorus-harness-'));
+  if (!process.env.H3_HARNESS_DIST) {
+    execFileSync('npx', ['vite', 'build', '--config', 'tools/bench/vite.config.ts', '--outDir', out, '--emptyOutDir'], { cwd: REPO_ROOT, stdio: 'pipe' });
+  }
+  server = spawn('node', ['tools/serve.mjs', out, '--port', String(PORT)], { cwd: REPO_ROOT, stdio: 'pipe' });
+  await new Promise<void>((resolve, reject) => {
+    server!.stdout!.on('data', (d: Buffer) => d.toString().includes('running at') && resolve());
+    server!.on('exit', (code) => reject(new Error(`harness server exited with ${code}`)));
+  });
+});
+
+test.afterAll(() => {
+  server?.kill();
+});
+
+/** Opens the harness with the model served at /m/stories260K.gguf (and a built-in manifest at /bi/). */
+async function open(page: Page): Promise<void> {
+  const headers = { 'content-type': 'application/octet-stream', 'cross-origin-resource-policy': 'same-origin' };
+  await page.route('**/m/stories260K.gguf', (r) => r.fulfill({ body: model, headers }));
+  await page.route('**/bi/stories.gguf', (r) => r.fulfill({ body: model, headers }));
+  await page.route('**/bi/index.json', (r) =>
+    r.fulfill({
+      json: { models: [{ id: 'stories', file: 'stories.gguf', name: 'Stories 260K', description: 'TinyStories base', size: model.length }] },
+      headers: { 'cross-origin-resource-policy': 'same-origin' },
+    }),
+  );
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(BASE);
+  await expect(page.locator('#status')).toHaveText('ready');
+  expect(errors).toEqual([]);
+}
+
+const GREEDY = { prompt: 'Once upon a time', max_tokens: 48, temperature: 0 };
+
+test('wllama in an engine worker: load from a picked File, greedy output exact and repeatable, logprobs, seeds', async ({ page }) => {
+  await open(page);
+  await page.locator('#file').setInputFiles(storiesModel());
+  const r = await page.evaluate(async (greedy) => {
+    const c = window.chorus;
+    const { handle, info } = await c.spawn({ kind: 'picked' });
+    const a = await c.run(handle, 'complete', greedy);
+    const b = await c.run(handle, 'complete', greedy);
+    const lp = await c.run(handle, 'complete', { ...greedy, max_tokens: 12, top_logprobs: 3 });
+    const s1 = await c.run(handle, 'complete', { prompt: 'Once upon a time', max_tokens: 40, temperature: 0.9, seed: 42 });
+    const s2 = await c.run(handle, 'complete', { prompt: 'Once upon a time', max_tokens: 40, temperature: 0.9, seed: 42 });
+    const s3 = await c.run(handle, 'complete', { prompt: 'Once upon a time', max_tokens: 40, temperature: 0.9, seed: 43 });
+    const chat = await c.run(handle, 'chat', { messages: [{ role: 'user', content: 'Tell me about a cat.' }], max_tokens: 24, temperature: 0 });
+    await c.unload(handle);
+    return { info, a, b, lp, s1: s1.text, s2: s2.text, s3: s3.text, chat };
+  }, GREEDY);
+  expect(r.info).toMatchObject({ kind: 'wllama', model: 'stories260K.gguf', backend: 'cpu', supportsLogprobs: true });
+  expect(r.info.detail).toMatch(/CPU · wasm · \d+ thread/);
+  expect(r.a.text.length).toBeGreaterThan(20);
+  expect(r.a.text).toBe(r.b.text);
+  expect(r.a.finish_reason).toBe('length');
+  expect(r.a.usage.completion_tokens).toBe(48);
+  expect(r.a.usage.prompt_tokens).toBeGreaterThan(0);
+  expect(r.a.usage.tokens_per_second).toBeGreaterThan(0);
+  expect(r.a.usage.time_to_first_token_ms).toBeGreaterThan(0);
+  // Logprobs: one per token, each with 3 pre-sampling alternatives, the greedy choice the top one.
+  expect(r.lp.logprobs).toHaveLength(12);
+  for (const t of r.lp.logprobs) {
+    expect(t.logprob).toBeLessThanOrEqual(0);
+    expect(t.top_logprobs).toHaveLength(3);
+    expect(t.top_logprobs[0].token).toBe(t.token);
+    expect(t.top_logprobs.reduce((s: number, x: { logprob: number }) => s + Math.exp(x.logprob), 0)).toBeLessThanOrEqual(1.0001);
+  }
+  expect(r.lp.text).toBe(r.lp.logprobs.map((t: { token: string }) => t.token).join(''));
+  expect(r.a.text.startsWith(r.lp.text)).toBe(true);
+  // Same seed → same sample; another seed → another sample.
+  expect(r.s1).toBe(r.s2);
+  expect(r.s1).not.toBe(r.s3);
+  // Template-less model: the documented fallback transcript, stopped before a new "User:" turn.
+  expect(r.chat.text.length).toBeGreaterThan(0);
+  expect(r.chat.text).not.toContain('\nUser:');
+});
+
+test('abort mid-generation ends the stream promptly and leaves the worker idle and usable; queued callers share it fairly', async ({ page }) => {
+  await open(page);
+  const r = await page.evaluate(async (greedy) => {
+    const c = window.chorus;
+    const { handle } = await c.spawn({ kind: 'fetch', url: '/m/stories260K.gguf', name: 'stories260K.gguf' });
+    const ref = await c.run(handle, 'complete', greedy);
+    const aborted = await c.run(handle, 'complete', { ...greedy, max_tokens: 400 }, { abortAfter: 3 });
+    const after = c.state(handle);
+    const again = await c.run(handle, 'complete', greedy);
+    // Three agents on one engine at once: each gets the same greedy answer as alone.
+    const three = await Promise.all(['a1', 'a2', 'a3'].map((caller) => c.run(handle, 'complete', greedy, { caller })));
+    const idle = c.state(handle);
+    await c.unload(handle);
+    return { ref: ref.text, aborted, after, again: again.text, three: three.map((x: { text: string }) => x.text), idle };
+  }, GREEDY);
+  expect(r.aborted.finish_reason).toBe('abort');
+  expect(r.aborted.deltas).toBeLessThan(20);
+  expect(r.after).toEqual({ active: 0, queued: 0, crashed: null });
+  expect(r.again).toBe(r.ref);
+  expect(r.three).toEqual([r.ref, r.ref, r.ref]);
+  expect(r.idle).toEqual({ active: 0, queued: 0, crashed: null });
+});
+
+test('registry: import a File into OPFS, load it from OPFS, same greedy output; built-in from the manifest; crash → error → reload', async ({ page }) => {
+  await open(page);
+  const r = await page.evaluate(async (greedy) => {
+    const c = window.chorus;
+    const reg = c.newRegistry({ dbName: `reg-${Date.now()}`, manifestUrl: new URL('/bi/index.json', location.href).href, modelsDir: `t-${Date.now()}` });
+    await reg.init();
+    const builtinBefore = reg.get('builtin:stories');
+    const file = new File([await c.fetchBlob('/m/stories260K.gguf')], 'stories260K.gguf');
+    const progress: number[] = [];
+    const entry = await reg.importFile(file, { onProgress: (l: number) => progress.push(l) });
+    const stored = await c.opfsListAll(reg.modelsDir);
+    const engine = await reg.load(entry.id);
+    const loaded = reg.get(entry.id);
+    const { collect } = { collect: async (s: AsyncIterable<{ type: string; text?: string }>) => { let t = ''; for await (const x of s) if (x.type === 'delta') t += x.text; return t; } };
+    const text = await collect(engine.complete(greedy));
+    const shared = reg.engineFor(entry.id) === engine && (await reg.load(entry.id)) === engine;
+    // A crash (the worker is killed as a real crash would) fails pending calls and marks the entry.
+    const pending = collect(engine.complete({ ...greedy, max_tokens: 400 })).then(() => 'finished', (e: Error & { code?: string }) => `${e.code}: ${e.message}`);
+    await new Promise((res) => setTimeout(res, 50));
+    engine.simulateCrash();
+    const pendingResult = await pending;
+    const crashed = reg.get(entry.id);
+    const reloaded = await reg.load(entry.id);
+    const text2 = await collect(reloaded.complete(greedy));
+    // Built-in: fetched from the app's origin, validated, cached in OPFS, then loaded from there.
+    const bi = await reg.load('builtin:stories');
+    const biText = await collect(bi.complete(greedy));
+    const biEntry = reg.get('builtin:stories');
+    const storedAfter = await c.opfsListAll(reg.modelsDir);
+    await reg.dispose();
+    const afterUnload = reg.get(entry.id).status;
+    await reg.remove(entry.id);
+    const removed = { entry: reg.get(entry.id) ?? null, files: await c.opfsListAll(reg.modelsDir) };
+    return { builtinBefore, entry, progress, stored, loaded, text, shared, pendingResult, crashed, text2, biText, biEntry, storedAfter, afterUnload, removed };
+  }, GREEDY);
+  expect(r.builtinBefore).toMatchObject({ source: 'built-in', status: 'available', name: 'Stories 260K' });
+  expect(r.entry).toMatchObject({ id: 'file:stories260K.gguf', source: 'imported', status: 'stored', size: model.length });
+  expect(r.entry.summary).toMatchObject({ architecture: 'llama', vocabSize: 512, hasChatTemplate: false });
+  expect(r.progress.at(-1)).toBe(model.length);
+  expect(r.stored).toEqual(['stories260K.gguf']);
+  expect(r.loaded.status).toBe('loaded');
+  expect(r.loaded.backend.detail).toMatch(/CPU/);
+  expect(r.text.length).toBeGreaterThan(20);
+  expect(r.shared).toBe(true);
+  expect(r.pendingResult).toMatch(/^crashed: .*reload the model/);
+  expect(r.crashed.status).toBe('error');
+  expect(r.crashed.error).toMatch(/crashed/);
+  expect(r.text2).toBe(r.text);
+  expect(r.biText).toBe(r.text);
+  expect(r.biEntry).toMatchObject({ status: 'loaded', source: 'built-in' });
+  expect(r.biEntry.summary.vocabSize).toBe(512);
+  expect(r.storedAfter).toEqual(['builtin-stories.gguf', 'stories260K.gguf']);
+  expect(r.afterUnload).toBe('stored');
+  expect(r.removed).toEqual({ entry: null, files: ['builtin-stories.gguf'] });
+});
+
+test('truncated and random-bytes files are rejected with the reader\'s message and nothing is stored', async ({ page }) => {
+  await open(page);
+  const r = await page.evaluate(async () => {
+    const c = window.chorus;
+    const dbName = `bad-${Date.now()}`;
+    const reg = c.newRegistry({ dbName, manifestUrl: null, modelsDir: `bad-${Date.now()}` });
+    await reg.init();
+    const bytes = new Uint8Array(await (await c.fetchBlob('/m/stories260K.gguf')).arrayBuffer());
+    const truncated = new File([bytes.slice(0, 600_000)], 'truncated.gguf');
+    const random = new File([crypto.getRandomValues(new Uint8Array(65536))], 'random.gguf');
+    const attempt = (f: File) => reg.importFile(f).then(() => 'stored!', (e: Error & { code?: string }) => ({ code: e.code, message: e.message }));
+    const t = await attempt(truncated);
+    const x = await attempt(random);
+    // A URL import whose bytes turn out not to be GGUF is written to a temporary file, rejected, removed.
+    const u = await reg.importUrl(URL.createObjectURL(random)).then(() => 'stored!', (e: Error & { code?: string }) => ({ code: e.code, message: e.message }));
+    const files = await c.opfsListAll(reg.modelsDir);
+    const db = await c.openChorusDb(dbName);
+    const records = await db.getAll('models');
+    db.close();
+    const models = reg.models.map((m: { id: string }) => m.id);
+    // The registry still works after the failures.
+    const ok = await reg.importFile(new File([bytes], 'good.gguf'));
+    return { t, x, u, files, records, models, ok: ok.id };
+  });
+  expect(r.t).toMatchObject({ code: 'invalid-model' });
+  expect(r.t.message).toMatch(/truncated\.gguf/);
+  expect(r.t.message).toMatch(/truncat/i);
+  expect(r.x).toMatchObject({ code: 'invalid-model' });
+  expect(r.x.message).toMatch(/random\.gguf/);
+  expect(r.x.message).toMatch(/GGUF/);
+  expect(r.u).toMatchObject({ code: 'invalid-model' });
+  expect(r.files).toEqual([]);
+  expect(r.records).toEqual([]);
+  expect(r.models).toEqual([]);
+  expect(r.ok).toBe('file:good.gguf');
+});
+
+test('store: IndexedDB migrations carry v1 data forward; URL download reports progress and cancel keeps nothing', async ({ page }) => {
+  await open(page);
+  const r = await page.evaluate(async () => {
+    const c = window.chorus;
+    const name = `mig-${Date.now()}`;
+    const v1 = await c.openChorusDb(name, 1);
+    const v1Stores = [...v1.objectStoreNames];
+    await v1.put('models', { id: 'file:old.gguf', name: 'old', source: 'imported', size: 3, file: 'old.gguf' });
+    v1.close();
+    const db = await c.openChorusDb(name);
+    const version = db.version;
+    const stores = [...db.objectStoreNames];
+    const old = await db.get('models', 'file:old.gguf');
+    const bySource = await db.getAllFromIndex('models', 'bySource', 'imported');
+    db.close();
+
+    const reg = c.newRegistry({ dbName: `dl-${Date.now()}`, manifestUrl: null, modelsDir: `dl-${Date.now()}` });
+    await reg.init();
+    const progress: [number, number][] = [];
+    const e = await reg.importUrl(new URL('/m/stories260K.gguf', location.href).href, { onProgress: (l: number, t: number) => progress.push([l, t]) });
+    const ac = new AbortController();
+    const p = reg.importUrl(new URL('/m/stories260K.gguf?again', location.href).href, { signal: ac.signal, name: 'cancelled.gguf' });
+    ac.abort();
+    const cancelled = await p.then(() => 'stored!', (err: Error & { code?: string }) => err.code);
+    const files = await c.opfsListAll(reg.modelsDir);
+    const badUrl = await reg.importUrl('http://127.0.0.1:9/nothing.gguf').then(() => 'stored!', (err: Error & { code?: string }) => `${err.code}: ${err.message}`);
+    return { v1Stores, version, stores, old, bySource: bySource.length, e, progress, cancelled, files, badUrl, dbv: c.DB_VERSION };
+  });
+  expect(r.v1Stores.sort()).toEqual(['models', 'settings']);
+  expect(r.version).toBe(r.dbv);
+  expect(r.stores.sort()).toEqual(['models', 'secrets', 'settings']);
+  expect(r.old).toMatchObject({ id: 'file:old.gguf', addedAt: 0 });
+  expect(r.bySource).toBe(1);
+  expect(r.e).toMatchObject({ source: 'url', status: 'stored', size: model.length });
+  expect(r.progress.at(-1)).toEqual([model.length, model.length]);
+  expect(r.cancelled).toBe('aborted');
+  expect(r.files).toEqual(['stories260K.gguf']);
+  expect(r.badUrl).toMatch(/^network: could not download http:\/\/127\.0\.0\.1:9\/nothing\.gguf/);
+});
