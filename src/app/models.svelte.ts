@@ -36,6 +36,7 @@
  * (src/lib/engines/threads.ts): half the logical cores, divided among loaded models.
  */
 import { EngineError, type Engine, type EngineInfo } from '../lib/engines/engine.ts';
+import { OpenAIEngine } from '../lib/engines/openai.ts';
 import { threadsForNextModel } from '../lib/engines/threads.ts';
 import type { GpuPreference } from '../lib/engines/wllama.ts';
 import { blobSource, readGGUF, summarize, type ModelSummary } from '../lib/merge/gguf/index.ts';
@@ -124,6 +125,10 @@ export class ModelRegistry {
     this.modelsDir = this.#store.dirName;
     this.#dbName = opts.dbName ?? 'chorus';
     this.#manifestUrl = opts.manifestUrl === undefined ? defaultManifestUrl() : opts.manifestUrl;
+    this.registerLoader('openai', {
+      load: async (entry, o) =>
+        new OpenAIEngine({ baseUrl: entry.origin ?? '', model: (entry.provenance as { model?: string } | undefined)?.model ?? entry.name, ...(o.apiKey && { apiKey: o.apiKey }) }),
+    });
   }
 
   get models(): ModelEntry[] {
