@@ -163,6 +163,9 @@ describe('strategies on a scripted engine', () => {
     expect(vote.winner).toBe('4');
     expect(vote.tie).toBe(true);
     expect(only(events, 'final')).toMatchObject({ answer: '4', agent: 'a1', text: 'The answer is 4.' });
+    // Tokens of different messages arrive interleaved (every lane streams at once), not one message after another.
+    const firstEndAt = events.findIndex((e) => e.type === 'message-end');
+    expect(new Set(events.slice(0, firstEndAt).filter((e) => e.type === 'token').map((e) => (e as { msgId: string }).msgId)).size).toBeGreaterThan(1);
     expect(ofType(events, 'message-start')).toHaveLength(6);
     expect(new Set(ofType(events, 'message-start').map((m) => m.msgId)).size).toBe(6);
   });
