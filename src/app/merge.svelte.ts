@@ -1,0 +1,357 @@
+/**
+ * The merge view's state: inputs (models from the registry or files), method, parameters, the plan,
+ * a run with live progress and per-tensor statistics, the registered result, and a side-by-side
+ * check (same prompt, greedy) of the merged model against an input. Talks to the merge worker
+ * (workers/merge.worker.ts) through its protocol; the config it sends is parsed from the same
+ * mergekit YAML the CLI takes (shown in the view), so the browser and `npm run merge` agree.
+ */
+import { stringify } from 'yaml';
+import { parseMergeConfig, type MergeConfig, type OutDtype } from '../lib/merge/config.ts';
+import { METHODS, getMethod, type MethodDescriptor, type ParamValue, type TensorStats } from '../lib/merge/methods/index.ts';
+import type { MergeProgress } from '../lib/merge/stream.ts';
+import { MergeError, type MergeInputRef, type MergeReply, type MergeRequest, type PlanSummary, type RunResult } from '../../workers/merge.protocol.ts';
+import { safeFileName, type ModelEntry, type ModelRegistry } from './models.svelte.ts';
+
+export interface InputSlot {
+  key: number;
+  /** A registry model id, or a picked file. */
+  modelId: string | null;
+  file: File | null;
+  params: Record<string, ParamValue>;
+}
+
+export type MergePhase = 'idle' | 'planning' | 'planned' | 'running' | 'done' | 'error' | 'cancelled';
+
+export interface CompareResult {
+  prompt: string;
+  reference: { name: string; text: string };
+  merged: { name: string; text: string };
+  identical: boolean;
+}
+
+/** Page side of the merge worker: one worker per page, requests matched by id. */
+class MergeWorkerClient {
+  #worker: Worker | null = null;
+  #next = 1;
+  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onProgress?(p: MergeProgress): void; onStats?(s: TensorStats): void }>();
+
+  #ensure(): Worker {
+    if (this.#worker) return this.#worker;
+    const w = new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'chorus-merge' });
+    w.onmessage = (e: MessageEvent<MergeReply>) => {
+      const r = e.data;
+      const p = this.#pending.get(r.id);
+      if (!p) return;
+      if (r.type === 'progress') p.onProgress?.(r.progress);
+      else if (r.type === 'stats') p.onStats?.(r.stats);
+      else {
+        this.#pending.delete(r.id);
+        if (r.type === 'result') p.resolve(r.value);
+        else p.reject(new MergeError(r.code, r.message));
+      }
+    };
+    w.onerror = (e) => {
+      e.preventDefault();
+      for (const p of this.#pending.values()) p.reject(new MergeError('internal', `the merge worker crashed: ${e.message || 'unknown error'}; try again`));
+      this.#pending.clear();
+      this.#worker?.terminate();
+      this.#worker = null;
+    };
+    this.#worker = w;
+    return w;
+  }
+
+  call<T>(make: (id: number) => MergeRequest, hooks: { onProgress?(p: MergeProgress): void; onStats?(s: TensorStats): void; signal?: AbortSignal } = {}): Promise<T> {
+    const w = this.#ensure();
+    const id = this.#next++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, ...hooks });
+      hooks.signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id: this.#next++, target: id } satisfies MergeRequest), { once: true });
+      w.postMessage(make(id));
+    });
+  }
+}
+
+let slotKey = 1;
+
+export class MergeState {
+  readonly registry: ModelRegistry;
+  readonly methods: MethodDescriptor[] = [...METHODS.values()];
+  #client = new MergeWorkerClient();
+
+  #inputs = $state<InputSlot[]>([]);
+  #baseKey = $state<number | null>(null);
+  #methodId = $state('linear');
+  #params = $state<Record<string, ParamValue>>({});
+  #dtype = $state<OutDtype>('keep');
+  #seed = $state(0);
+  #outputName = $state('');
+  #phase = $state<MergePhase>('idle');
+  #error = $state<string | null>(null);
+  #errorCode = $state<string | null>(null);
+  #plan = $state.raw<PlanSummary | null>(null);
+  #progress = $state.raw<MergeProgress | null>(null);
+  #stats = $state.raw<TensorStats[]>([]);
+  #result = $state.raw<{ run: RunResult; entry: ModelEntry } | null>(null);
+  #compare = $state.raw<CompareResult | null>(null);
+  #comparing = $state(false);
+  #abort: AbortController | null = null;
+
+  constructor(registry: ModelRegistry) {
+    this.registry = registry;
+    this.setMethod('linear');
+    this.addInput();
+    this.addInput();
+  }
+
+  get inputs(): InputSlot[] { return this.#inputs; }
+  get baseKey(): number | null { return this.#baseKey; }
+  get method(): MethodDescriptor { return getMethod(this.#methodId); }
+  get params(): Record<string, ParamValue> { return this.#params; }
+  get dtype(): OutDtype { return this.#dtype; }
+  get seed(): number { return this.#seed; }
+  get outputName(): string { return this.#outputName; }
+  get phase(): MergePhase { return this.#phase; }
+  get error(): string | null { return this.#error; }
+  get errorCode(): string | null { return this.#errorCode; }
+  get plan(): PlanSummary | null { return this.#plan; }
+  get progress(): MergeProgress | null { return this.#progress; }
+  get stats(): TensorStats[] { return this.#stats; }
+  get result(): { run: RunResult; entry: ModelEntry } | null { return this.#result; }
+  get comparison(): CompareResult | null { return this.#compare; }
+  get comparing(): boolean { return this.#comparing; }
+  get busy(): boolean { return this.#phase === 'planning' || this.#phase === 'running'; }
+
+  /** Registry models that have a GGUF file (merge inputs). */
+  get candidates(): ModelEntry[] {
+    return this.registry.models.filter((m) => m.file !== undefined || m.source === 'built-in');
+  }
+
+  #touch(): void {
+    if (this.busy) return;
+    this.#plan = null;
+    this.#error = null;
+    this.#errorCode = null;
+    if (this.#phase !== 'done') this.#phase = 'idle';
+  }
+
+  addInput(): void {
+    const params: Record<string, ParamValue> = {};
+    for (const p of this.method.perModelParameters) params[p.name] = p.default ?? (p.name === 'weight' ? 1 : 0);
+    this.#inputs.push({ key: slotKey++, modelId: null, file: null, params });
+    this.#touch();
+  }
+  removeInput(key: number): void {
+    this.#inputs = this.#inputs.filter((i) => i.key !== key);
+    if (this.#baseKey === key) this.#baseKey = null;
+    this.#touch();
+  }
+  setInputModel(key: number, modelId: string): void {
+    const s = this.#inputs.find((i) => i.key === key);
+    if (!s) return;
+    s.modelId = modelId || null;
+    s.file = null;
+    this.#touch();
+  }
+  setInputFile(key: number, file: File | null): void {
+    const s = this.#inputs.find((i) => i.key === key);
+    if (!s) return;
+    s.file = file;
+    s.modelId = null;
+    this.#touch();
+  }
+  setBase(key: number | null): void {
+    this.#baseKey = key;
+    this.#touch();
+  }
+  setModelParam(key: number, name: string, value: ParamValue): void {
+    const s = this.#inputs.find((i) => i.key === key);
+    if (!s) return;
+    s.params[name] = value;
+    this.#touch();
+  }
+  setMethod(id: string): void {
+    const m = getMethod(id);
+    this.#methodId = m.id;
+    const params: Record<string, ParamValue> = {};
+    for (const p of m.parameters) params[p.name] = p.default ?? (p.name === 't' ? 0.5 : 0);
+    this.#params = params;
+    for (const s of this.#inputs) {
+      for (const p of m.perModelParameters) if (!(p.name in s.params)) s.params[p.name] = p.default ?? (p.name === 'weight' ? 1 : 0);
+    }
+    if (m.base === 'required' && this.#baseKey === null && this.#inputs[0]) this.#baseKey = this.#inputs[0].key;
+    this.#touch();
+  }
+  setParam(name: string, value: ParamValue): void {
+    this.#params[name] = value;
+    this.#touch();
+  }
+  setDtype(d: OutDtype): void {
+    this.#dtype = d;
+    this.#touch();
+  }
+  setSeed(n: number): void {
+    this.#seed = Number.isInteger(n) ? n : 0;
+    this.#touch();
+  }
+  setOutputName(name: string): void {
+    this.#outputName = name;
+  }
+
+  /** Display name of an input slot. */
+  slotName(s: InputSlot): string {
+    if (s.file) return s.file.name;
+    if (s.modelId) return this.registry.get(s.modelId)?.name ?? s.modelId;
+    return '';
+  }
+
+  /** Config refs: the input's name, made unique by position ("x.gguf", "x.gguf (2)"). */
+  #refs(): Map<number, string> {
+    const out = new Map<number, string>();
+    const seen = new Map<string, number>();
+    for (const s of this.#inputs) {
+      const name = this.slotName(s);
+      if (!name) continue;
+      const n = (seen.get(name) ?? 0) + 1;
+      seen.set(name, n);
+      out.set(s.key, n === 1 ? name : `${name} (${n})`);
+    }
+    return out;
+  }
+
+  /** The mergekit YAML equivalent of the current settings (also what `npm run merge` takes). */
+  get yaml(): string {
+    const refs = this.#refs();
+    const m = this.method;
+    const base = this.#baseKey !== null && m.base !== 'unused' ? refs.get(this.#baseKey) : undefined;
+    const doc: Record<string, unknown> = { merge_method: m.id };
+    if (base) doc.base_model = base;
+    doc.models = this.#inputs
+      .filter((s) => refs.has(s.key))
+      .map((s) => {
+        const isBase = s.key === this.#baseKey && !m.baseTakesModelParameters;
+        const params = Object.fromEntries(m.perModelParameters.map((p) => [p.name, s.params[p.name]]).filter(([, v]) => v !== undefined));
+        return isBase || Object.keys(params).length === 0 ? { model: refs.get(s.key) } : { model: refs.get(s.key), parameters: params };
+      });
+    if (m.parameters.length) doc.parameters = Object.fromEntries(m.parameters.filter((p) => p.name !== 'int8_mask').map((p) => [p.name, this.#params[p.name]]));
+    if (this.#dtype !== 'keep') doc.dtype = this.#dtype;
+    if (m.id === 'dare_linear' || m.id === 'dare_ties') doc.seed = this.#seed;
+    if (this.#outputName.trim()) doc.name = this.#outputName.trim();
+    return stringify(doc);
+  }
+
+  async #inputRefs(): Promise<MergeInputRef[]> {
+    const refs = this.#refs();
+    const out: MergeInputRef[] = [];
+    for (const s of this.#inputs) {
+      const ref = refs.get(s.key);
+      if (!ref) throw new MergeError('config', 'every input needs a model or a file — pick one or remove the empty row');
+      const blob = s.file ?? (await this.registry.file(s.modelId!));
+      out.push({ ref, name: this.slotName(s), blob });
+    }
+    return out;
+  }
+
+  #config(): MergeConfig {
+    return parseMergeConfig(this.yaml, 'merge settings');
+  }
+
+  #fail(err: unknown): void {
+    this.#error = err instanceof Error ? err.message : String(err);
+    this.#errorCode = err instanceof MergeError ? err.code : 'config';
+    this.#phase = err instanceof MergeError && err.code === 'cancelled' ? 'cancelled' : 'error';
+  }
+
+  async makePlan(): Promise<PlanSummary | null> {
+    this.#phase = 'planning';
+    this.#error = null;
+    this.#plan = null;
+    try {
+      const config = this.#config();
+      const inputs = await this.#inputRefs();
+      this.#plan = await this.#client.call<PlanSummary>((id) => ({ type: 'plan', id, config, inputs }));
+      this.#phase = 'planned';
+      return this.#plan;
+    } catch (err) {
+      this.#fail(err);
+      return null;
+    }
+  }
+
+  async run(): Promise<void> {
+    this.#phase = 'running';
+    this.#error = null;
+    this.#progress = null;
+    this.#stats = [];
+    this.#result = null;
+    this.#compare = null;
+    const abort = new AbortController();
+    this.#abort = abort;
+    let pendingStats: TensorStats[] = [];
+    let flush: ReturnType<typeof setTimeout> | null = null;
+    try {
+      const config = this.#config();
+      const inputs = await this.#inputRefs();
+      const name = this.#outputName.trim() || `${config.mergeMethod}-merge`;
+      const fileName = `${safeFileName(name).replace(/\.gguf$/i, '')}.gguf`;
+      const run = await this.#client.call<RunResult>((id) => ({ type: 'run', id, config, inputs, dir: this.registry.modelsDir, fileName }), {
+        signal: abort.signal,
+        onProgress: (p) => (this.#progress = p),
+        onStats: (s) => {
+          // Batch statistics into one state change per frame-ish, not one per tensor.
+          pendingStats.push(s);
+          flush ??= setTimeout(() => {
+            this.#stats = [...this.#stats, ...pendingStats];
+            pendingStats = [];
+            flush = null;
+          }, 50);
+        },
+      });
+      if (flush) clearTimeout(flush);
+      this.#stats = [...this.#stats, ...pendingStats];
+      const entry = await this.registry.addOpfsModel(run.fileName, { name: this.#outputName.trim() || run.fileName, source: 'merged', provenance: run.provenance });
+      this.#result = { run, entry };
+      this.#phase = 'done';
+    } catch (err) {
+      if (flush) clearTimeout(flush);
+      this.#fail(err);
+    } finally {
+      this.#abort = null;
+    }
+  }
+
+  cancel(): void {
+    this.#abort?.abort();
+  }
+
+  /**
+   * Generates greedily (temperature 0, fixed seed) from the same prompt with the merged model and
+   * with one input, so a person sees at once whether (and how) the merge changed behaviour.
+   */
+  async compare(prompt: string, referenceId: string, maxTokens = 48): Promise<void> {
+    const res = this.#result;
+    if (!res) return;
+    this.#comparing = true;
+    this.#error = null;
+    try {
+      const gen = async (id: string): Promise<string> => {
+        const engine = this.registry.engineFor(id) ?? (await this.registry.load(id));
+        let text = '';
+        for await (const c of engine.complete({ prompt, temperature: 0, seed: 42, max_tokens: maxTokens })) if (c.type === 'delta') text += c.text;
+        return text;
+      };
+      const refText = await gen(referenceId);
+      const mergedText = await gen(res.entry.id);
+      this.#compare = {
+        prompt,
+        reference: { name: this.registry.get(referenceId)?.name ?? referenceId, text: refText },
+        merged: { name: res.entry.name, text: mergedText },
+        identical: refText === mergedText,
+      };
+    } catch (err) {
+      this.#error = err instanceof Error ? err.message : String(err);
+    } finally {
+      this.#comparing = false;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The merge worker's protocol, shared by both sides (workers/merge.worker.ts and
+ * src/app/merge.svelte.ts). Requests carry an `id`; every reply names the request it answers:
+ * - `result`   plan → PlanSummary, run → RunResult;
+ * - `error`    the request failed; the error crosses as data {code, message} and the page rebuilds
+ *              a MergeError whose message says what was wrong and what to do;
+ * - `progress` tensors/bytes done, rate and ETA while a run goes;
+ * - `stats`    per-tensor statistics (task-vector norms, kept share, sign agreement) as they come.
+ */
+import type { MergeConfig } from '../src/lib/merge/config.ts';
+import type { TensorStats } from '../src/lib/merge/methods/index.ts';
+import type { MergeProgress } from '../src/lib/merge/stream.ts';
+
+/** An input: a File/Blob (file picker, or a registry model's OPFS file) under its config ref. */
+export interface MergeInputRef {
+  ref: string;
+  name: string;
+  blob: Blob;
+}
+
+export interface PlanSummary {
+  method: string;
+  inputs: { ref: string; name: string; size: number }[];
+  baseIndex: number | null;
+  tensors: { name: string; shape: number[]; inTypes: string[]; outType: string; inBytes: number; outBytes: number }[];
+  inputBytes: number;
+  outputSize: number;
+  estimatedSeconds: number;
+  notes: string[];
+}
+
+export interface RunResult {
+  /** Final OPFS file name inside `dir`. */
+  fileName: string;
+  dir: string;
+  size: number;
+  seconds: number;
+  rateMBps: number;
+  provenance: { method: string; inputs: string[]; config: MergeConfig };
+}
+
+export type MergeRequest =
+  | { type: 'plan'; id: number; config: MergeConfig; inputs: MergeInputRef[] }
+  /** Writes `<dir>/<fileName>` in OPFS (a free name is chosen when it exists). */
+  | { type: 'run'; id: number; config: MergeConfig; inputs: MergeInputRef[]; dir: string; fileName: string }
+  | { type: 'cancel'; id: number; target: number };
+
+export type MergeErrorCode = 'config' | 'file' | 'incompatible' | 'cancelled' | 'storage' | 'internal';
+
+export type MergeReply =
+  | { type: 'result'; id: number; value: PlanSummary | RunResult }
+  | { type: 'error'; id: number; code: MergeErrorCode; message: string }
+  | { type: 'progress'; id: number; progress: MergeProgress }
+  | { type: 'stats'; id: number; stats: TensorStats };
+
+/** A merge failure rebuilt on the page side; `code` lets the UI pick what to show. */
+export class MergeError extends Error {
+  override name = 'MergeError';
+  constructor(
+    readonly code: MergeErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The merge worker: plans and runs merges off the page's thread (src/lib/merge), reading inputs as
+ * Blob slices and writing the output to OPFS through a sync access handle (only available in
+ * workers; fast, no copies). The output goes to a temporary name `.partial-<random>-<name>` and is
+ * renamed only when the last byte is written; on failure or cancel the temporary file is deleted,
+ * so a cancelled or failed merge leaves nothing behind. Protocol: ./merge.protocol.ts.
+ */
+/// <reference lib="webworker" />
+import { MergeConfigError } from '../src/lib/merge/config.ts';
+import { GGUFError, blobSource, ggmlTypeName, readGGUF, type ByteSink } from '../src/lib/merge/gguf/index.ts';
+import { MergeMethodError } from '../src/lib/merge/methods/index.ts';
+import { MergePlanError, planMerge, type MergeInput, type MergePlan } from '../src/lib/merge/plan.ts';
+import { MergeAbortedError, executeMerge } from '../src/lib/merge/stream.ts';
+import type { MergeErrorCode, MergeInputRef, MergeReply, MergeRequest, PlanSummary, RunResult } from './merge.protocol.ts';
+import type { MergeConfig } from '../src/lib/merge/config.ts';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const running = new Map<number, AbortController>();
+
+function reply(r: MergeReply): void {
+  scope.postMessage(r);
+}
+
+scope.onmessage = (e: MessageEvent<MergeRequest>) => {
+  const req = e.data;
+  if (req.type === 'cancel') {
+    running.get(req.target)?.abort();
+    return;
+  }
+  const ctl = new AbortController();
+  running.set(req.id, ctl);
+  const work = req.type === 'plan' ? plan(req.config, req.inputs).then(summarize) : run(req.id, req.config, req.inputs, req.dir, req.fileName, ctl.signal);
+  work.then(
+    (value) => reply({ type: 'result', id: req.id, value }),
+    (err: unknown) => {
+      const { code, message } = classify(err);
+      reply({ type: 'error', id: req.id, code, message });
+    },
+  ).finally(() => running.delete(req.id));
+};
+
+function classify(err: unknown): { code: MergeErrorCode; message: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof MergeAbortedError) return { code: 'cancelled', message };
+  if (err instanceof MergeConfigError || err instanceof MergeMethodError) return { code: 'config', message };
+  if (err instanceof MergePlanError) return { code: err.code === 'parameter' || err.code === 'inputs' ? 'config' : 'incompatible', message };
+  if (err instanceof GGUFError) return { code: 'file', message };
+  if (err instanceof DOMException && (err.name === 'QuotaExceededError' || err.name === 'NoModificationAllowedError')) {
+    return { code: 'storage', message: `the browser refused to store the merged model (${err.name}: ${err.message}); free space in the model manager and try again` };
+  }
+  return { code: 'internal', message };
+}
+
+async function plan(config: MergeConfig, refs: MergeInputRef[]): Promise<MergePlan> {
+  const inputs: MergeInput[] = [];
+  for (const r of refs) {
+    const source = blobSource(r.blob, r.name);
+    inputs.push({ ref: r.ref, source, file: await readGGUF(source) });
+  }
+  return planMerge(config, inputs);
+}
+
+function summarize(p: MergePlan): PlanSummary {
+  return {
+    method: p.method.id,
+    inputs: p.inputs.map((i) => ({ ref: i.ref, name: i.source.name, size: i.source.size })),
+    baseIndex: p.baseIndex,
+    tensors: p.tasks.map((t) => ({
+      name: t.name, shape: t.shape, inTypes: t.inputs.map((i) => ggmlTypeName(i.type)), outType: ggmlTypeName(t.outType),
+      inBytes: t.inBytes, outBytes: t.outBytes,
+    })),
+    inputBytes: p.inputBytes,
+    outputSize: p.outputSize,
+    estimatedSeconds: p.estimatedSeconds,
+    notes: p.notes,
+  };
+}
+
+type SyncHandle = {
+  write(buffer: Uint8Array, options?: { at?: number }): number;
+  flush(): void;
+  close(): void;
+  truncate(size: number): void;
+};
+type MovableHandle = FileSystemFileHandle & { move(name: string): Promise<void>; createSyncAccessHandle(): Promise<SyncHandle> };
+
+async function freeName(dir: FileSystemDirectoryHandle, fileName: string): Promise<string> {
+  const dot = fileName.lastIndexOf('.');
+  const stem = dot > 0 ? fileName.slice(0, dot) : fileName;
+  const ext = dot > 0 ? fileName.slice(dot) : '';
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? fileName : `${stem}-${i}${ext}`;
+    try {
+      await dir.getFileHandle(name);
+    } catch {
+      return name;
+    }
+  }
+}
+
+async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirName: string, fileName: string, signal: AbortSignal): Promise<RunResult> {
+  // Plan first: an incompatible merge fails here, before any file exists.
+  const p = await plan(config, refs);
+  const root = await navigator.storage.getDirectory();
+  const dir = await root.getDirectoryHandle(dirName, { create: true });
+  const finalName = await freeName(dir, fileName);
+  const tmpName = `.partial-${Math.random().toString(36).slice(2)}-${finalName}`;
+  const handle = (await dir.getFileHandle(tmpName, { create: true })) as MovableHandle;
+  let access: SyncHandle | null = null;
+  try {
+    access = await handle.createSyncAccessHandle();
+    const h = access;
+    let at = 0;
+    const sink: ByteSink = {
+      write(bytes) {
+        let done = 0;
+        while (done < bytes.byteLength) done += h.write(bytes.subarray(done), { at: at + done });
+        at += bytes.byteLength;
+      },
+      close() {
+        h.flush();
+      },
+    };
+    const result = await executeMerge(p, {
+      sink,
+      signal,
+      progressIntervalMs: 100,
+      onProgress: (progress) => reply({ type: 'progress', id, progress }),
+      onStats: (stats) => reply({ type: 'stats', id, stats }),
+    });
+    access.close();
+    access = null;
+    await handle.move(finalName);
+    return {
+      fileName: finalName, dir: dirName, size: result.outputSize, seconds: result.seconds, rateMBps: result.rateMBps,
+      provenance: { method: p.method.id, inputs: p.inputs.map((i) => i.source.name), config },
+    };
+  } catch (err) {
+    try {
+      access?.close();
+    } catch {
+      // already closed
+    }
+    await dir.removeEntry(tmpName).catch(() => undefined);
+    throw err;
+  }
+}
