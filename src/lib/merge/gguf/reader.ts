@@ -90,13 +90,24 @@ class Cursor {
     if (end > this.buf.byteLength) throw new NeedMore(end);
   }
 
-  /** Rejects a count whose smallest possible encoding does not fit in the rest of the file. */
+  /**
+   * Rejects a count whose smallest possible encoding does not fit in the rest of the file. A count
+   * that could not fit in any real file (over 1 TB) means damage; a smaller one means the file was cut.
+   */
   checkCount(count: bigint, minEach: number, what: string): number {
-    const max = BigInt(Math.floor(this.remaining / Math.max(1, minEach)));
-    if (count > max) {
+    const each = BigInt(Math.max(1, minEach));
+    const needed = count * each;
+    if (needed > BigInt(this.remaining)) {
+      if (needed > 1n << 40n) {
+        throw new GGUFError(
+          'corrupt',
+          `${this.fileName} is corrupt: it declares ${count} ${what}, but only ${this.remaining} bytes remain — the file is damaged; download it again.`,
+          this.fileName,
+        );
+      }
       throw new GGUFError(
-        'corrupt',
-        `${this.fileName} is corrupt or truncated: it declares ${count} ${what}, but only ${this.remaining} bytes remain, room for at most ${max} — the file is damaged; download it again.`,
+        'truncated',
+        `${this.fileName} is truncated: it declares ${count} ${what}, which need at least ${needed} bytes, but only ${this.remaining} bytes remain — download or copy it again.`,
         this.fileName,
       );
     }
@@ -342,15 +353,12 @@ function parse(buf: Uint8Array, src: ByteSource): GGUFFile {
       throw new GGUFError('duplicate-tensor', `${name} is corrupt: tensor ${tname} appears twice — re-export the model.`, name);
     }
     seenNames.add(tname);
+    if (offset64 > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has data offset ${offset64} — download the file again.`, name);
+    }
     const offset = Number(offset64);
-    if (offset64 > BigInt(src.size) || offset % alignment !== 0) {
-      throw new GGUFError(
-        offset64 > BigInt(src.size) ? 'truncated' : 'misaligned',
-        offset64 > BigInt(src.size)
-          ? `${name} is truncated or corrupt: tensor ${tname} starts at data offset ${offset64}, past the end of the file (${src.size} bytes) — download it again.`
-          : `${name} is corrupt: tensor ${tname} starts at data offset ${offset}, not a multiple of the alignment ${alignment} — re-export the model.`,
-        name,
-      );
+    if (offset % alignment !== 0) {
+      throw new GGUFError('misaligned', `${name} is corrupt: tensor ${tname} starts at data offset ${offset}, not a multiple of the alignment ${alignment} — re-export the model.`, name);
     }
     tensors.push({ name: tname, shape, type: type as GGMLType, offset, nElements, byteSize: (nElements / blockSize) * typeSize });
   }
