@@ -1,0 +1,149 @@
+/**
+ * Merging in the browser, through the merge view, with real wllama: stories260K merged with
+ * itself (linear, equal weights) loads and generates exactly what the original generates (greedy,
+ * same seed); task arithmetic with weight 0 equals the base; corrupt, truncated and differently
+ * shaped inputs give clear errors and leave nothing in OPFS.
+ */
+import { test, expect, type Page } from '@playwright/test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { importStories, modelCard, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
+import { storiesVariant } from '../unit/merge-fixtures.ts';
+
+/** Every file in OPFS's models directory, temporary ones included. */
+async function opfsFiles(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('models', { create: true });
+    const names: string[] = [];
+    for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+    return names.sort();
+  });
+}
+
+async function pickModel(page: Page, input: number, id: string) {
+  await page.getByLabel(`Input ${input} model`).selectOption(id);
+}
+async function setNumber(page: Page, label: string, v: number) {
+  const f = page.getByLabel(label, { exact: true });
+  await f.fill(String(v));
+  await f.dispatchEvent('change');
+}
+async function mergeAndWait(page: Page) {
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByRole('region', { name: 'Merge result' }).or(page.getByRole('alert', { name: 'Merge error' }))).toBeVisible({ timeout: 60_000 });
+}
+async function compare(page: Page, prompt: string) {
+  const result = page.getByRole('region', { name: 'Merge result' });
+  await result.getByLabel('Compare prompt').fill(prompt);
+  await result.getByRole('button', { name: 'Generate both' }).click();
+  await expect(result.getByLabel('Comparison verdict')).toBeVisible({ timeout: 90_000 });
+  return {
+    verdict: await result.getByLabel('Comparison verdict').textContent(),
+    reference: await result.getByLabel('Reference output').textContent(),
+    merged: await result.getByLabel('Merged output').textContent(),
+  };
+}
+
+test.describe('merge view', () => {
+  test('stories260K merged with itself (linear, equal weights) generates exactly what the original generates', async ({ page }) => {
+    const errors = watchErrors(page);
+    await page.goto('./');
+    await importStories(page);
+    await showTab(page, 'Merge');
+    await page.getByLabel('Merge method').selectOption('linear');
+    await pickModel(page, 1, STORIES_ID);
+    await pickModel(page, 2, STORIES_ID);
+    await expect(page.getByLabel('Input 1 weight')).toHaveValue('1');
+    await expect(page.getByLabel('Input 2 weight')).toHaveValue('1');
+    await page.getByLabel('Output name').fill('stories-self');
+
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    const plan = page.getByRole('table', { name: 'Plan summary' });
+    await expect(plan).toContainText('48');
+    await expect(plan).toContainText('stories260K.gguf');
+    await expect(plan).toContainText(/output size/);
+
+    await mergeAndWait(page);
+    const result = page.getByRole('region', { name: 'Merge result' });
+    await expect(result.getByRole('status').first()).toContainText('Saved stories-self');
+    await expect(page.getByRole('progressbar', { name: 'Merge progress' })).toHaveAttribute('value', '48');
+    await expect(page.getByRole('table', { name: 'Tensor statistics' })).toContainText('output.weight');
+
+    const c = await compare(page, 'Once upon a time');
+    expect(c.reference!.length).toBeGreaterThan(10);
+    expect(c.merged).toBe(c.reference);
+    expect(c.verdict).toBe('Identical outputs.');
+
+    // It is a model like any other: in the manager, and one click from the playground.
+    await showTab(page, 'Models');
+    await expect(modelCard(page, 'stories-self')).toBeVisible();
+    await showTab(page, 'Merge');
+    await result.getByRole('button', { name: 'Open in playground' }).click();
+    await expect(page.getByRole('tab', { name: 'Playground' })).toHaveAttribute('aria-selected', 'true');
+    expect((await opfsFiles(page)).filter((n) => n.startsWith('.partial'))).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  test('task arithmetic with weight 0 equals the base; weight 1 of a changed model does not', async ({ page }) => {
+    const dir = tempDir();
+    const scaled = join(dir, 'scaled.gguf');
+    writeFileSync(scaled, await storiesVariant({ scale: 1.3 }));
+    await page.goto('./');
+    await importStories(page);
+    await showTab(page, 'Merge');
+    await page.getByLabel('Merge method').selectOption('task_arithmetic');
+    await pickModel(page, 1, STORIES_ID);
+    await page.getByLabel('Input 1 is the base').check();
+    await page.getByLabel('Input 2 file').setInputFiles(scaled);
+    await setNumber(page, 'Input 2 weight', 0);
+    await page.getByLabel('Output name').fill('ta-zero');
+    await mergeAndWait(page);
+    const zero = await compare(page, 'The little dog');
+    expect(zero.verdict).toBe('Identical outputs.');
+    expect(zero.merged).toBe(zero.reference);
+
+    await setNumber(page, 'Input 2 weight', 1);
+    await page.getByLabel('Output name').fill('ta-one');
+    await mergeAndWait(page);
+    const one = await compare(page, 'The little dog');
+    expect(one.verdict).toBe('The outputs differ.');
+  });
+
+  test('truncated, corrupt and differently shaped inputs give clear errors and leave nothing in OPFS', async ({ page }) => {
+    const dir = tempDir();
+    const truncated = truncatedStories(dir, 0.6);
+    const corrupt = join(dir, 'corrupt.gguf');
+    writeFileSync(corrupt, 'GGUF but not really a model file'.repeat(40));
+    const reshaped = join(dir, 'reshaped.gguf');
+    writeFileSync(reshaped, await storiesVariant({ replace: { 'blk.2.ffn_up.weight': { shape: [64, 86], data: new Float32Array(64 * 86) } } }));
+
+    await page.goto('./');
+    await importStories(page);
+    const before = await opfsFiles(page);
+    const listed = await page.getByRole('list', { name: 'Model list' }).getByRole('listitem').count();
+    await showTab(page, 'Merge');
+    await page.getByLabel('Merge method').selectOption('linear');
+    await pickModel(page, 1, STORIES_ID);
+    const alert = page.getByRole('alert', { name: 'Merge error' });
+
+    await page.getByLabel('Input 2 file').setInputFiles(truncated);
+    await mergeAndWait(page);
+    await expect(alert).toContainText('A file could not be read');
+    await expect(alert).toContainText(/truncated-stories\.gguf is truncated/);
+    await expect(alert).toContainText('Nothing was written.');
+
+    await page.getByLabel('Input 2 file').setInputFiles(corrupt);
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await expect(alert).toContainText('corrupt.gguf');
+
+    await page.getByLabel('Input 2 file').setInputFiles(reshaped);
+    await mergeAndWait(page);
+    await expect(alert).toContainText('These models cannot be merged');
+    await expect(alert).toContainText('reshaped.gguf: tensor blk.2.ffn_up.weight is [64, 86] here and [64, 172] in stories260K.gguf');
+
+    expect(await opfsFiles(page)).toEqual(before);
+    await showTab(page, 'Models');
+    await expect(page.getByRole('list', { name: 'Model list' }).getByRole('listitem')).toHaveCount(listed);
+  });
+});
