@@ -1,7 +1,6 @@
-#!/usr/bin/env node
 // Stages the bare-wllama harness into a directory that tools/serve.mjs can serve:
 // harness page + wllama's ESM bundle and wasm + links to the model files it will load.
-// Usage: node tools/pool/stage.mjs <outDir> [name=path.gguf ...]
+// Usage: npx tsx tools/pool/stage.ts <outDir> [name=path.gguf ...]
 import { mkdirSync, copyFileSync, symlinkSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { resolve, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 
-export function stageHarness(outDir, models = {}) {
+export function stageHarness(outDir: string, models: Record<string, string> = {}): string {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(join(outDir, 'wllama'), { recursive: true });
   mkdirSync(join(outDir, 'models'), { recursive: true });
@@ -26,7 +25,7 @@ export function stageHarness(outDir, models = {}) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [out, ...rest] = process.argv.slice(2);
-  if (!out) { console.error('usage: node tools/pool/stage.mjs <outDir> [name=path ...]'); process.exit(2); }
-  stageHarness(resolve(out), Object.fromEntries(rest.map((a) => a.split('='))));
+  if (!out) { console.error('usage: npx tsx tools/pool/stage.ts <outDir> [name=path ...]'); process.exit(2); }
+  stageHarness(resolve(out), Object.fromEntries(rest.map((a) => a.split('=') as [string, string])));
   console.log(`staged harness in ${out}`);
 }

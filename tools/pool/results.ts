@@ -1,0 +1,282 @@
+/**
+ * `npm run pool:results` — the results table of the built-in pool, computed with the real engine:
+ * every model runs in llama.cpp (wllama 3.13) in headless Chromium on the bare harness page
+ * (tools/pool/harness), greedy unless stated, on the test split of every task (the mixed test set).
+ * Choices that need tuning (which three models vote, which model is sampled, which merge
+ * configuration ships, the router) are made on the dev splits only.
+ *
+ * Writes tools/pool/results.json and tools/pool/results.md, the merged model
+ * public/models/pool-merge.gguf, and regenerates public/models/index.json and the model cards.
+ *
+ * Options: --skip-merge (reuse public/models/pool-merge.gguf), --outputs <file> (raw outputs,
+ * default /tmp/chorus-pool-outputs.json), --rerun <task>=<gguf> (a second training run of that
+ * task's specialist with the same seed, compared with the shipped one; see tools/train/run_all.sh).
+ */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseManifest, loadTask, type DatasetItem, type TaskInfo } from '../../src/lib/eval/datasets.ts';
+import { scoreOutput, answerKey } from '../../src/lib/eval/metrics.ts';
+import { bootstrapCI, pairedBootstrap, emergenceRate, majorityVote, mean, type Interval } from '../../src/lib/eval/stats.ts';
+import { trainRouter } from '../../src/lib/eval/router.ts';
+import { nodeSandbox } from './node-sandbox.ts';
+import { stageHarness } from './stage.ts';
+import { openHarness } from './browser.ts';
+import { writeCards } from './cards.ts';
+import { readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
+import { fileSource } from '../lib/node-source.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const DATA = resolve(ROOT, 'public/datasets');
+const MODELS = resolve(ROOT, 'public/models');
+const BASE = resolve(ROOT, '../shared/models/stories260K.gguf');
+const SEED = 1;
+const SAMPLE_TEMPERATURE = 0.7;
+
+const args = process.argv.slice(2);
+const flag = (n: string): string | undefined => {
+  const i = args.indexOf(n);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+type Split = 'dev' | 'test';
+interface Row { id: string; kind: string; description: string; perTask: Record<string, Interval>; mixed: Interval;
+  vsBest?: { diff: number; lo: number; hi: number; significant: boolean }; emergence?: { unsolvedByAll: number; solved: number; rate: number; members: string[] } }
+
+async function main(): Promise<void> {
+  const manifest = parseManifest(readFileSync(resolve(DATA, 'index.json'), 'utf8'));
+  const tasks = manifest.tasks;
+  const data: Record<string, { dev: DatasetItem[]; test: DatasetItem[]; info: TaskInfo }> = {};
+  for (const t of tasks) {
+    const s = await loadTask(t, async (p) => readFileSync(resolve(DATA, p), 'utf8'), ['dev', 'test']);
+    data[t.id] = { dev: s.dev!, test: s.test!, info: t };
+  }
+  const items = (split: Split) => tasks.flatMap((t) => data[t.id]![split].map((it) => ({ task: t, item: it })));
+  const mixed = { dev: items('dev'), test: items('test') };
+
+  const specialists = tasks.map((t) => `${t.id}-specialist`);
+  const singles = [...specialists, 'generalist'];
+  for (const id of singles) {
+    if (!existsSync(resolve(MODELS, `${id}.gguf`))) throw new Error(`public/models/${id}.gguf is missing — train and export it first (tools/train/run_all.sh, tools/train/export.ts)`);
+  }
+
+  // --- merge candidates (chosen on dev) -------------------------------------------------------
+  const mergeDir = '/tmp/chorus-pool-merge';
+  mkdirSync(mergeDir, { recursive: true });
+  const candidates = [
+    { id: 'ties-d0.5-norm', method: 'ties', params: 'normalize: true', per: 'weight: 1.0, density: 0.5' },
+    { id: 'ties-d0.5-sum', method: 'ties', params: 'normalize: false', per: 'weight: 1.0, density: 0.5' },
+    { id: 'task-arith-0.5', method: 'task_arithmetic', params: 'normalize: false', per: 'weight: 0.5' },
+  ];
+  const skipMerge = args.includes('--skip-merge');
+  if (!skipMerge) {
+    for (const c of candidates) {
+      const yaml = [`merge_method: ${c.method}`, `base_model: ${BASE}`, 'models:',
+        ...specialists.map((s) => `  - model: ${resolve(MODELS, `${s}.gguf`)}\n    parameters: {${c.per}}`),
+        `parameters: {${c.params}}`, 'dtype: float32', `out: ${resolve(mergeDir, `${c.id}.gguf`)}`, ''].join('\n');
+      writeFileSync(resolve(mergeDir, `${c.id}.yaml`), yaml);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'tools/cli/merge.ts'), resolve(mergeDir, `${c.id}.yaml`)], { cwd: ROOT, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`merge ${c.id} failed: ${r.stderr.trim()}`);
+      console.error(r.stdout.trim() || r.stderr.trim());
+    }
+  }
+
+  // --- generation in the browser ---------------------------------------------------------------
+  const staged: Record<string, string> = { 'base.gguf': BASE };
+  for (const id of singles) staged[`${id}.gguf`] = resolve(MODELS, `${id}.gguf`);
+  if (!skipMerge) for (const c of candidates) staged[`merge-${c.id}.gguf`] = resolve(mergeDir, `${c.id}.gguf`);
+  else staged['pool-merge.gguf'] = resolve(MODELS, 'pool-merge.gguf');
+  const rerunArg = flag('--rerun');
+  const [rerunTask, rerun] = rerunArg ? (rerunArg.split('=') as [string, string]) : [undefined, undefined];
+  if (rerunArg && (!rerunTask || !rerun || !data[rerunTask])) throw new Error(`--rerun wants <task>=<file.gguf> with a task of index.json, got ${rerunArg}`);
+  if (rerun) staged['rerun.gguf'] = resolve(rerun);
+  const dir = stageHarness('/tmp/chorus-pool-harness', staged);
+  const { page, close } = await openHarness(dir, Number(process.env.H6_PORT ?? 4186));
+  const outputs: Record<string, Record<string, string[]>> = {};
+  const t0 = Date.now();
+  async function generate(model: string, file: string, split: Split, p: { temperature?: number; seed?: number; tasks?: string[] } = {}): Promise<string[]> {
+    const key = `${model}|${split}|${p.temperature ?? 0}|${p.seed ?? 0}`;
+    const out: string[] = [];
+    await page.evaluate(([id, url]) => (window as any).harness.load(id, url), [model, `./models/${file}`]);
+    for (const t of tasks) {
+      if (p.tasks && !p.tasks.includes(t.id)) continue;
+      const prompts = data[t.id]![split].map((it) => it.prompt);
+      const texts = await page.evaluate(
+        ([id, ps, mt, temp, seed]) => (window as any).harness.completeMany(id, ps, { max_tokens: mt, temperature: temp, seed, stop: ['\n'] }),
+        [model, prompts, t.maxTokens ?? 16, p.temperature ?? 0, p.seed ?? 0] as const,
+      ) as string[];
+      out.push(...texts);
+    }
+    (outputs[key] ??= {}).all = out;
+    console.error(`${key}: ${out.length} outputs (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    return out;
+  }
+  const sandbox = nodeSandbox();
+  async function score(outs: string[], split: Split, taskFilter?: string[]): Promise<number[]> {
+    const list = mixed[split].filter((x) => !taskFilter || taskFilter.includes(x.task.id));
+    if (list.length !== outs.length) throw new Error(`internal: ${outs.length} outputs for ${list.length} items`);
+    return Promise.all(list.map((x, i) => scoreOutput(x.task.metric, outs[i]!, x.item, sandbox)));
+  }
+
+  const testScores: Record<string, number[]> = {};
+  const devScores: Record<string, number[]> = {};
+  const testOut: Record<string, string[]> = {};
+  const devOut: Record<string, string[]> = {};
+  try {
+    testOut.base = await generate('base', 'base.gguf', 'test');
+    testScores.base = await score(testOut.base, 'test');
+    for (const id of singles) {
+      devOut[id] = await generate(id, `${id}.gguf`, 'dev');
+      devScores[id] = await score(devOut[id], 'dev');
+      testOut[id] = await generate(id, `${id}.gguf`, 'test');
+      testScores[id] = await score(testOut[id], 'test');
+      await page.evaluate((m) => (window as any).harness.unload(m), id);
+    }
+    // merge: pick on dev, evaluate the pick on test
+    let mergePick = 'pool-merge';
+    const mergeDev: Record<string, number> = {};
+    if (!skipMerge) {
+      for (const c of candidates) {
+        const o = await generate(`merge-${c.id}`, `merge-${c.id}.gguf`, 'dev');
+        mergeDev[c.id] = mean(await score(o, 'dev'));
+        await page.evaluate((m) => (window as any).harness.unload(m), `merge-${c.id}`);
+      }
+      const best = candidates.reduce((a, b) => ((mergeDev[b.id] ?? 0) > (mergeDev[a.id] ?? 0) ? b : a));
+      mergePick = best.id;
+      writeFileSync(resolve(MODELS, 'pool-merge.gguf'), readFileSync(resolve(mergeDir, `${best.id}.gguf`)));
+      writeFileSync(resolve(MODELS, 'pool-merge.yaml'), readFileSync(resolve(mergeDir, `${best.id}.yaml`), 'utf8')
+        .replaceAll(`${MODELS}/`, '').replace(BASE, '../../../shared/models/stories260K.gguf').replace(/out: .*/, 'out: pool-merge.gguf'));
+      testOut.merge = await generate(`merge-${best.id}`, `merge-${best.id}.gguf`, 'test');
+    } else {
+      testOut.merge = await generate('pool-merge', 'pool-merge.gguf', 'test');
+    }
+    testScores.merge = await score(testOut.merge, 'test');
+
+    // best single model by dev (mixed), sampled three times
+    const bestDev = singles.reduce((a, b) => (mean(devScores[b]!) > mean(devScores[a]!) ? b : a));
+    const samples: string[][] = [];
+    for (const seed of [1, 2, 3]) samples.push(await generate(bestDev, `${bestDev}.gguf`, 'test', { temperature: SAMPLE_TEMPERATURE, seed }));
+    const rerunInfo: Record<string, unknown> = {};
+    if (rerun && rerunTask) {
+      const o = await generate('rerun', 'rerun.gguf', 'test', { tasks: [rerunTask] });
+      const s = await score(o, 'test', [rerunTask]);
+      const start = mixed.test.findIndex((x) => x.task.id === rerunTask);
+      const shippedOut = testOut[`${rerunTask}-specialist`]!.slice(start, start + s.length);
+      const shippedScores = testScores[`${rerunTask}-specialist`]!.slice(start, start + s.length);
+      rerunInfo.task = rerunTask;
+      rerunInfo.file = rerun;
+      rerunInfo.tensorsSha256 = await tensorDigest(rerun);
+      rerunInfo.shippedTensorsSha256 = await tensorDigest(resolve(MODELS, `${rerunTask}-specialist.gguf`));
+      rerunInfo.identicalWeights = rerunInfo.tensorsSha256 === rerunInfo.shippedTensorsSha256;
+      rerunInfo.sameOutputs = o.every((x, i) => x === shippedOut[i]);
+      rerunInfo.testAccuracy = { rerun: mean(s), shipped: mean(shippedScores) };
+    }
+
+    // --- collaborations --------------------------------------------------------------------------
+    const test = mixed.test;
+    const keyOf = (outs: string[], i: number) => answerKey(test[i]!.task.metric, outs[i]!);
+    // vote over three different models: the three best singles on dev, in that order (ties → first)
+    const voters = [...singles].sort((a, b) => mean(devScores[b]!) - mean(devScores[a]!)).slice(0, 3);
+    const vote = (outsList: string[][]) => test.map((_, i) => {
+      const w = majorityVote(outsList.map((o) => keyOf(o, i)));
+      return outsList[w < 0 ? 0 : w]![i]!;
+    });
+    testOut['vote-different'] = vote(voters.map((v) => testOut[v]!));
+    testScores['vote-different'] = await score(testOut['vote-different'], 'test');
+    testOut['vote-samples'] = vote(samples);
+    testScores['vote-samples'] = await score(testOut['vote-samples'], 'test');
+    // router trained on dev prompts → the specialist of the predicted task
+    const router = trainRouter(mixed.dev.map((x) => ({ prompt: x.item.prompt, label: x.task.id })));
+    const routes = test.map((x) => router.route(x.item.prompt).label);
+    const routerAccuracy = mean(routes.map((r, i) => (r === test[i]!.task.id ? 1 : 0)));
+    testOut.router = test.map((_, i) => testOut[`${routes[i]}-specialist`]![i]!);
+    testScores.router = await score(testOut.router, 'test');
+
+    // --- table ---------------------------------------------------------------------------------
+    const ci = (xs: number[]) => bootstrapCI(xs, { seed: SEED, iterations: 2000 });
+    const bestTest = singles.reduce((a, b) => (mean(testScores[b]!) > mean(testScores[a]!) ? b : a));
+    const perTask = (xs: number[]) => {
+      const r: Record<string, Interval> = {};
+      let at = 0;
+      for (const t of tasks) {
+        const n = data[t.id]!.test.length;
+        r[t.id] = ci(xs.slice(at, at + n));
+        at += n;
+      }
+      return r;
+    };
+    const row = (id: string, kind: string, description: string, members?: string[]): Row => {
+      const xs = testScores[id]!;
+      const r: Row = { id, kind, description, perTask: perTask(xs), mixed: ci(xs) };
+      if (kind !== 'single' && kind !== 'base') {
+        const d = pairedBootstrap(xs, testScores[bestTest]!, { seed: SEED });
+        r.vsBest = { diff: d.estimate, lo: d.lo, hi: d.hi, significant: d.lo > 0 || d.hi < 0 };
+        if (members) {
+          const e = emergenceRate(xs, members.map((m) => testScores[m]!));
+          r.emergence = { unsolvedByAll: e.unsolvedByAll, solved: e.solvedByCollaboration, rate: e.rate, members };
+        }
+      }
+      return r;
+    };
+    const rows: Row[] = [
+      row('base', 'base', 'stories260K, not fine-tuned'),
+      ...singles.map((id) => row(id, 'single', id === 'generalist' ? 'one model trained on the mixture, same steps × batch as one specialist' : `fine-tuned on ${id.replace('-specialist', '')} only`)),
+      row('vote-different', 'vote', `majority vote of three different models (best three on dev: ${voters.join(', ')})`, voters),
+      row('vote-samples', 'vote', `majority vote of three samples (temperature ${SAMPLE_TEMPERATURE}, seeds 1–3) of the best single model on dev (${bestDev})`, [bestDev]),
+      row('router', 'router', `naive-Bayes router trained on dev prompts → specialist (routing accuracy on test ${(routerAccuracy * 100).toFixed(1)}%)`, specialists),
+      row('merge', 'merge', `${skipMerge ? 'pool-merge.gguf' : candidates.find((c) => c.id === mergePick)!.method + ' merge of the six specialists (' + mergePick + ', chosen on dev)'}`, specialists),
+    ];
+    const results = {
+      generated: new Date().toISOString(), engine: 'wllama 3.13 (llama.cpp wasm, CPU, 1 thread) in headless Chromium', decoding: 'greedy, stop at newline, max 16 tokens',
+      bootstrap: { iterations: 2000, seed: SEED, level: 0.95, method: 'percentile; paired for differences' },
+      mixedTest: { items: test.length, perTask: Object.fromEntries(tasks.map((t) => [t.id, data[t.id]!.test.length])) },
+      bestSingleOnTest: bestTest, bestSingleOnDev: bestDev, voters, routerAccuracy,
+      mergeCandidatesDev: mergeDev, mergePick, devMixed: Object.fromEntries(singles.map((s) => [s, mean(devScores[s]!)])),
+      reproducibility: rerunInfo, rows, seconds: Math.round((Date.now() - t0) / 1000),
+    };
+    writeFileSync(resolve(ROOT, 'tools/pool/results.json'), JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(resolve(ROOT, 'tools/pool/results.md'), markdown(results, tasks.map((t) => t.id)));
+    writeFileSync(flag('--outputs') ?? '/tmp/chorus-pool-outputs.json', JSON.stringify({ testOut, devOut }, null, 1));
+    await writeCards(rows, tasks);
+    console.log(readFileSync(resolve(ROOT, 'tools/pool/results.md'), 'utf8'));
+  } finally {
+    await close();
+  }
+}
+
+/** sha256 over every tensor's bytes in file order (metadata such as general.name is left out). */
+async function tensorDigest(path: string): Promise<string> {
+  const src = await fileSource(path);
+  try {
+    const f = await readGGUF(src);
+    const h = createHash('sha256');
+    for (const t of f.tensors) h.update(await readTensorData(src, f, t));
+    return h.digest('hex');
+  } finally {
+    await src.close();
+  }
+}
+
+const pct = (x: number) => (x * 100).toFixed(1);
+const fmt = (i: Interval) => `${pct(i.estimate)} [${pct(i.lo)}, ${pct(i.hi)}]`;
+
+function markdown(r: { rows: Row[]; mixedTest: { items: number }; bestSingleOnTest: string; engine: string; decoding: string }, taskIds: string[]): string {
+  const head = `| system | ${taskIds.join(' | ')} | mixed test (${r.mixedTest.items}) | vs best single (${r.bestSingleOnTest}) | emergence |`;
+  const sep = `|${' --- |'.repeat(taskIds.length + 4)}`;
+  const lines = r.rows.map((row) => {
+    const vs = row.vsBest ? `${row.vsBest.diff >= 0 ? '+' : ''}${pct(row.vsBest.diff)} [${pct(row.vsBest.lo)}, ${pct(row.vsBest.hi)}]${row.vsBest.significant ? ' *' : ''}` : '';
+    const em = row.emergence ? (Number.isNaN(row.emergence.rate) ? 'n/a' : `${pct(row.emergence.rate)}% (${row.emergence.solved}/${row.emergence.unsolvedByAll})`) : '';
+    return `| ${row.id} | ${taskIds.map((t) => fmt(row.perTask[t]!)).join(' | ')} | ${fmt(row.mixed)} | ${vs} | ${em} |`;
+  });
+  const notes = r.rows.map((row) => `- **${row.id}**: ${row.description}`);
+  return [`Accuracy in % with 95% bootstrap intervals; ${r.engine}; ${r.decoding}.`,
+    '"vs best single" is the paired-bootstrap difference to the best single model on the mixed test set (* = interval excludes 0).',
+    '"emergence" is the share of test items that no member solves and the collaboration solves.', '', head, sep, ...lines, '', ...notes, ''].join('\n');
+}
+
+main().catch((e: unknown) => {
+  console.error(`pool:results: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
