@@ -13,6 +13,8 @@ import { OpfsStore } from '../../../src/lib/store/opfs.ts';
 import type { ModelSource } from '../../../workers/engine.protocol.ts';
 
 const engines = new Map<number, Engine>();
+const bares = new Map<number, Wllama>();
+const bareWorkers = new Map<number, Worker>();
 let nextHandle = 1;
 
 async function fetchBlob(url: string): Promise<Blob> {
@@ -72,28 +74,87 @@ const chorus = {
     engines.delete(handle);
   },
   /** Bare wllama on this page (its own worker, no Chorus layer): the bench's baseline. */
-  async bare(modelUrl: string, prompt: string, maxTokens: number, runs: number, nThreads = 1) {
+  async bareLoad(modelUrl: string, nThreads: number) {
     const w = new Wllama({ default: wasmUrl }, { suppressNativeLog: true });
-    await w.loadModel([await fetchBlob(modelUrl)], { n_ctx: 512, n_threads: nThreads, n_gpu_layers: 0 });
-    const rates: number[] = [];
+    await w.loadModel([await fetchBlob(modelUrl)], { n_ctx: 2048, n_threads: nThreads, n_gpu_layers: 0, n_parallel: 1 });
+    const handle = nextHandle++;
+    bares.set(handle, w);
+    return handle;
+  },
+  /** One greedy completion on bare wllama, timed on the page exactly as `timedRun` times ours. */
+  async bareRun(handle: number, prompt: string, maxTokens: number) {
+    const w = bares.get(handle)!;
+    const t0 = performance.now();
+    let tFirst = 0;
+    let n = 0;
     let text = '';
-    for (let i = 0; i < runs; i++) {
-      const stream = await w.createCompletion({ prompt, max_tokens: maxTokens, temperature: 0, stream: true });
-      let n = 0;
-      let tFirst = 0;
-      text = '';
-      for await (const c of stream) {
-        const t = c.choices[0]?.text ?? '';
-        if (t) {
+    const stream = await w.createCompletion({ prompt, max_tokens: maxTokens, temperature: 0, stream: true });
+    for await (const c of stream) {
+      const t = c.choices[0]?.text ?? '';
+      if (t) {
+        if (n === 0) tFirst = performance.now();
+        n++;
+        text += t;
+      }
+    }
+    const end = performance.now();
+    return { text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
+  },
+  /** Bare wllama in its own minimal worker (bare.worker.ts), timed on the page the same way. */
+  async bareWorkerLoad(modelUrl: string, nThreads: number) {
+    const worker = new Worker(new URL('./bare.worker.ts', import.meta.url), { type: 'module' });
+    const blob = await fetchBlob(modelUrl);
+    await new Promise<void>((res) => {
+      worker.onmessage = () => res();
+      worker.postMessage({ type: 'load', blob, nThreads });
+    });
+    const handle = nextHandle++;
+    bareWorkers.set(handle, worker);
+    return handle;
+  },
+  bareWorkerRun(handle: number, prompt: string, maxTokens: number) {
+    const worker = bareWorkers.get(handle)!;
+    const t0 = performance.now();
+    let tFirst = 0;
+    let n = 0;
+    let text = '';
+    return new Promise<{ text: string; tokens: number; tokensPerSecond: number; wallMs: number }>((res) => {
+      worker.onmessage = (e: MessageEvent<{ type: string; text?: string }>) => {
+        if (e.data.type === 'token') {
           if (n === 0) tFirst = performance.now();
           n++;
-          text += t;
+          text += e.data.text;
+        } else {
+          const end = performance.now();
+          res({ text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 });
         }
+      };
+      worker.postMessage({ type: 'run', prompt, maxTokens });
+    });
+  },
+  async bareUnload(handle: number) {
+    bareWorkers.get(handle)?.terminate();
+    bareWorkers.delete(handle);
+    await bares.get(handle)?.exit();
+    bares.delete(handle);
+  },
+  /** The same greedy completion through Chorus's engine worker, timed on the page. */
+  async timedRun(handle: number, prompt: string, maxTokens: number, extra: { temperature?: number; seed?: number; caller?: string } = {}) {
+    const engine = engines.get(handle)!;
+    const t0 = performance.now();
+    let tFirst = 0;
+    let n = 0;
+    let text = '';
+    const { caller, ...sampling } = extra;
+    for await (const c of engine.complete({ prompt, max_tokens: maxTokens, temperature: 0, ...sampling }, { caller })) {
+      if (c.type === 'delta' && c.text) {
+        if (n === 0) tFirst = performance.now();
+        n++;
+        text += c.text;
       }
-      rates.push(((n - 1) * 1000) / (performance.now() - tFirst));
     }
-    await w.exit();
-    return { rates, text };
+    const end = performance.now();
+    return { text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
   },
   registry: null as ModelRegistry | null,
   newRegistry(opts: { dbName: string; manifestUrl?: string | null; modelsDir?: string }) {

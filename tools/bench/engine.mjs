@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// Engine bench (`npm run bench` calls it; `node tools/bench/engine.mjs` alone works too).
+// In one headless Chromium run on ../shared/models/stories260K.gguf, side by side:
+//  1. tokens/s of the same greedy generation three ways, in rotating order so machine noise hits
+//     all alike: bare wllama on the page; bare wllama in a minimal worker of its own
+//     (tools/bench/page/bare.worker.ts, no Chorus code); and Chorus's engine worker
+//     (page → engine worker → WllamaEngine → wllama). Target: Chorus / bare ≥ 0.95 — reported
+//     against both baselines, the minimal worker being the strict one (it isolates our overhead);
+//  2. three agents on one loaded model: all three at once vs one after another, with one
+//     llama.cpp slot (requests queued fairly) and with three slots (n_parallel = 3, batched).
+// Prints a table and, as the LAST stdout line, one JSON object.
+// Options: --runs N (default 5), --tokens N (default 200), --port N (default 4290),
+//          --harness DIR (use an already built harness instead of building one).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const MODEL = resolve(ROOT, '../shared/models/stories260K.gguf');
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const RUNS = Number(arg('runs', 5));
+const TOKENS = Number(arg('tokens', 200));
+const PORT = Number(arg('port', 4290));
+const PROMPT = 'Once upon a time';
+
+if (!existsSync(MODEL)) {
+  console.error(`engine bench: ${MODEL} not found — place stories260K.gguf in ../shared/models (see its README).`);
+  process.exit(1);
+}
+const log = (...a) => console.log(...a);
+
+let harness = arg('harness', '');
+if (!harness) {
+  harness = mkdtempSync(join(tmpdir(), 'chorus-bench-'));
+  log(`building the engine harness into ${harness} …`);
+  execFileSync('npx', ['vite', 'build', '--config', 'tools/bench/vite.config.ts', '--outDir', harness, '--emptyOutDir'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+const server = spawn('node', ['tools/serve.mjs', harness, '--port', String(PORT)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise((res, rej) => {
+  server.stdout.on('data', (d) => String(d).includes('running at') && res());
+  server.on('exit', (c) => rej(new Error(`static server exited with ${c} (is port ${PORT} free? use --port)`)));
+});
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
+try {
+  const page = await browser.newPage();
+  const model = readFileSync(MODEL);
+  await page.route('**/m/stories260K.gguf', (r) => r.fulfill({ body: model, headers: { 'content-type': 'application/octet-stream', 'cross-origin-resource-policy': 'same-origin' } }));
+  await page.goto(`http://127.0.0.1:${PORT}/`);
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+
+  const setup = await page.evaluate(async () => {
+    const threads = Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / 2));
+    const bare = await window.chorus.bareLoad('/m/stories260K.gguf', threads);
+    const bareWorker = await window.chorus.bareWorkerLoad('/m/stories260K.gguf', threads);
+    const w = await window.chorus.spawn({ kind: 'fetch', url: '/m/stories260K.gguf', name: 'stories260K.gguf' }, { nThreads: threads, gpu: 'off' });
+    return { threads, bare, bareWorker, worker: w.handle, detail: w.info.detail, hc: navigator.hardwareConcurrency };
+  });
+  log(`stories260K · ${setup.detail} · hardwareConcurrency ${setup.hc} · ${RUNS} runs × ${TOKENS} tokens, greedy`);
+
+  // Warm-up (first runs pay for wasm tier-up and caches), then rotate the three sides.
+  const SIDES = ['bare', 'bareWorker', 'worker'];
+  const runSide = (side, n) =>
+    page.evaluate(
+      ({ s, p, n, side }) =>
+        side === 'bare' ? window.chorus.bareRun(s.bare, p, n) : side === 'bareWorker' ? window.chorus.bareWorkerRun(s.bareWorker, p, n) : window.chorus.timedRun(s.worker, p, n),
+      { s: setup, p: PROMPT, n, side },
+    );
+  for (const side of SIDES) await runSide(side, 32);
+  const runs = { bare: [], bareWorker: [], worker: [] };
+  for (let i = 0; i < RUNS; i++) {
+    for (let j = 0; j < SIDES.length; j++) {
+      const side = SIDES[(i + j) % SIDES.length];
+      runs[side].push(await runSide(side, TOKENS));
+    }
+  }
+  const all = [...runs.bare, ...runs.bareWorker, ...runs.worker];
+  const sameText = all.every((r) => r.text === all[0].text);
+  const tps = Object.fromEntries(SIDES.map((k) => [k, median(runs[k].map((r) => r.tokensPerSecond))]));
+  const ratioPage = tps.worker / tps.bare;
+  const ratioWorker = tps.worker / tps.bareWorker;
+
+  // Three agents on one model.
+  const agents = await page.evaluate(async ({ s, p, n }) => {
+    const c = window.chorus;
+    const three = (h) => ['a1', 'a2', 'a3'].map((caller, i) => ({ h, caller, seed: i + 1 }));
+    const runOne = (x) => c.timedRun(x.h, p, n, { temperature: 0.7, seed: x.seed, caller: x.caller });
+    // Alternate "one by one" and "together" REPEAT times and keep the medians (noisy machine).
+    const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const measure = async (h) => {
+      const seqMs = [];
+      const togMs = [];
+      let tokens = 0;
+      let sameOutputs = true;
+      for (let r = 0; r < 3; r++) {
+        let t = performance.now();
+        const seq = [];
+        for (const x of three(h)) seq.push(await runOne(x));
+        seqMs.push(performance.now() - t);
+        t = performance.now();
+        const together = await Promise.all(three(h).map(runOne));
+        togMs.push(performance.now() - t);
+        tokens = seq.reduce((a, x) => a + x.tokens, 0);
+        sameOutputs &&= seq.every((x, i) => x.text === together[i].text);
+      }
+      return { sequentialMs: med(seqMs), togetherMs: med(togMs), tokens, sameOutputs };
+    };
+    const oneSlot = await measure(s.worker);
+    const par = await c.spawn({ kind: 'fetch', url: '/m/stories260K.gguf', name: 'stories260K.gguf' }, { nThreads: s.threads, gpu: 'off', nParallel: 3 });
+    await c.timedRun(par.handle, p, 16);
+    const threeSlots = await measure(par.handle);
+    await c.unload(par.handle);
+    return { oneSlot, threeSlots };
+  }, { s: setup, p: PROMPT, n: TOKENS });
+  await page.evaluate((s) => Promise.all([window.chorus.bareUnload(s.bare), window.chorus.bareUnload(s.bareWorker), window.chorus.unload(s.worker)]), setup);
+
+  const row = (a, b, c, d) => log(`${a.padEnd(34)}${String(b).padStart(12)}${String(c).padStart(14)}${String(d).padStart(12)}`);
+  log('');
+  row('generation (median of runs)', 'tok/s', 'runs (tok/s)', '');
+  row('bare wllama on the page', round(tps.bare), runs.bare.map((r) => Math.round(r.tokensPerSecond)).join(' '), '');
+  row('bare wllama in a minimal worker', round(tps.bareWorker), runs.bareWorker.map((r) => Math.round(r.tokensPerSecond)).join(' '), '');
+  row('Chorus engine worker', round(tps.worker), runs.worker.map((r) => Math.round(r.tokensPerSecond)).join(' '), '');
+  row('ratio Chorus / bare on the page', round(ratioPage, 3), '', '');
+  row('ratio Chorus / bare in a worker', round(ratioWorker, 3), sameText ? 'same text' : 'TEXT DIFFERS', '');
+  log('');
+  row('3 agents × 1 model', 'one by one', 'together', 'speed-up');
+  for (const [label, m] of [['1 slot (fair queue)', agents.oneSlot], ['3 slots (n_parallel 3)', agents.threeSlots]]) {
+    row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`);
+  }
+  const result = {
+    model: 'stories260K.gguf',
+    backend: setup.detail,
+    hardwareConcurrency: setup.hc,
+    runs: RUNS,
+    tokens: TOKENS,
+    bare_page_tokens_per_second: round(tps.bare, 2),
+    bare_worker_tokens_per_second: round(tps.bareWorker, 2),
+    chorus_worker_tokens_per_second: round(tps.worker, 2),
+    ratio_vs_bare_page: round(ratioPage, 4),
+    ratio_vs_bare_worker: round(ratioWorker, 4),
+    ratio_target: 0.95,
+    ratio_met: Math.min(ratioPage, ratioWorker) >= 0.95,
+    greedy_text_identical: sameText,
+    three_agents: Object.fromEntries(
+      Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), tokens: m.tokens, same_outputs: m.sameOutputs }]),
+    ),
+  };
+  log(JSON.stringify(result));
+} finally {
+  await browser.close();
+  server.kill();
+}
