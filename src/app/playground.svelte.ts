@@ -146,7 +146,11 @@ export class Playground {
         engines.set(id, engine);
       }
       this.#preparing = null;
-      const agents = controller.signal.aborted ? [] : agentsFromSetup(setup.agents, (model) => engines.get(model) as Engine);
+      // Agents are named after the model's display name, not its storage id ("Agent 2 · stories260K.gguf").
+      const agents = agentsFromSetup(setup.agents, (model) => engines.get(model) as Engine).map((a, i) => ({
+        ...a,
+        name: `Agent ${i + 1} · ${this.#models.models.find((m) => m.id === a.model)?.name ?? a.model}`,
+      }));
       if (controller.signal.aborted) {
         this.#fail('cancelled before the run started', 'cancelled');
         return;

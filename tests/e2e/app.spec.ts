@@ -33,11 +33,11 @@ test.describe('app shell', () => {
     await expect(page.getByRole('tab', { name: 'Models' })).toHaveAttribute('aria-selected', 'true');
     // The playground lists every registered method; knobs come from the method's metadata.
     await page.getByRole('tab', { name: 'Playground' }).click();
-    const methods = await page.getByLabel('Method').locator('option').allTextContents();
+    const methods = await page.getByRole('tabpanel', { name: 'Playground' }).getByLabel('Method').locator('option').allTextContents();
     expect(methods.join(' ')).toMatch(/vote/i);
     expect(methods.join(' ')).toMatch(/debate/i);
-    await page.getByLabel('Method').selectOption('debate');
-    await expect(page.getByLabel(/rounds/i).first()).toBeVisible();
+    await page.getByRole('tabpanel', { name: 'Playground' }).getByLabel('Method').selectOption('debate');
+    await expect(page.getByRole('tabpanel', { name: 'Playground' }).getByLabel(/rounds/i).first()).toBeVisible();
   });
 
   test('is an installable PWA: manifest and an active service worker', async ({ page }) => {

@@ -76,35 +76,41 @@ export function randomBytesFile(dir: string, size = 64 * 1024): string {
   return path;
 }
 
+/** The playground's tab panel: playground selectors are scoped to it (other views have their own "Method"). */
+export function playground(page: Page): Locator {
+  return page.getByRole('tabpanel', { name: 'Playground' });
+}
+
 /** Sets up the playground: method, agents (all on one model), prompt, seed, max tokens. */
 export async function setupPlayground(
   page: Page,
   opts: { method: string; agents: number; model?: string; prompt: string; seed?: number; maxTokens?: number; temperature?: number },
 ): Promise<void> {
   await showTab(page, 'Playground');
-  const rows = page.getByRole('row', { name: /^Agent \d+$/ });
-  while ((await rows.count()) < opts.agents) await page.getByRole('button', { name: 'Add agent' }).click();
-  while ((await rows.count()) > opts.agents) await page.getByRole('button', { name: `Remove agent ${await rows.count()}` }).click();
+  const pg = playground(page);
+  const rows = pg.getByRole('row', { name: /^Agent \d+$/ });
+  while ((await rows.count()) < opts.agents) await pg.getByRole('button', { name: 'Add agent' }).click();
+  while ((await rows.count()) > opts.agents) await pg.getByRole('button', { name: `Remove agent ${await rows.count()}` }).click();
   for (let i = 1; i <= opts.agents; i++) {
-    await page.getByLabel(`Agent ${i} model`).selectOption(opts.model ?? STORIES_ID);
-    if (opts.temperature !== undefined) await page.getByLabel(`Agent ${i} temperature`).fill(String(opts.temperature));
-    if (opts.temperature !== undefined) await page.getByLabel(`Agent ${i} temperature`).dispatchEvent('change');
+    await pg.getByLabel(`Agent ${i} model`).selectOption(opts.model ?? STORIES_ID);
+    if (opts.temperature !== undefined) await pg.getByLabel(`Agent ${i} temperature`).fill(String(opts.temperature));
+    if (opts.temperature !== undefined) await pg.getByLabel(`Agent ${i} temperature`).dispatchEvent('change');
   }
-  await page.getByLabel('Method').selectOption(opts.method);
-  await page.getByRole('textbox', { name: 'Prompt' }).fill(opts.prompt);
+  await pg.getByLabel('Method').selectOption(opts.method);
+  await pg.getByRole('textbox', { name: 'Prompt', exact: true }).fill(opts.prompt);
   if (opts.seed !== undefined) {
-    await page.getByLabel('Seed').fill(String(opts.seed));
-    await page.getByLabel('Seed').dispatchEvent('change');
+    await pg.getByLabel('Seed').fill(String(opts.seed));
+    await pg.getByLabel('Seed').dispatchEvent('change');
   }
   if (opts.maxTokens !== undefined) {
-    await page.getByLabel('Max tokens').fill(String(opts.maxTokens));
-    await page.getByLabel('Max tokens').dispatchEvent('change');
+    await pg.getByLabel('Max tokens').fill(String(opts.maxTokens));
+    await pg.getByLabel('Max tokens').dispatchEvent('change');
   }
 }
 
 export async function runAndWait(page: Page, timeout = 90_000): Promise<void> {
-  await page.getByRole('button', { name: 'Run', exact: true }).click();
-  await expect(page.getByRole('status', { name: 'Run status' })).toHaveText(/^(done|error|cancelled)$/, { timeout });
+  await playground(page).getByRole('button', { name: 'Run', exact: true }).click();
+  await expect(playground(page).getByRole('status', { name: 'Run status' })).toHaveText(/^(done|error|cancelled)$/, { timeout });
 }
 
 /** The messages drawn in one agent's lane. */

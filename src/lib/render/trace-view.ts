@@ -82,16 +82,20 @@ export function emptyTraceView(): TraceView {
   };
 }
 
+// Objects are always read back from the view after being inserted: in the page the view is a
+// Svelte $state proxy, and only mutations made through the proxy are seen by the UI.
 function sectionFor(view: TraceView, round: number, label?: string): SectionView {
-  let s = view.sections.find((x) => x.round === round);
-  if (!s) {
-    s = { round, label: label ?? (round === 0 ? 'Start' : `Round ${round}`), lanes: {}, decisions: [] };
-    // Keep sections in round order even if a strategy announces rounds out of order.
-    const at = view.sections.findIndex((x) => x.round > round);
-    if (at < 0) view.sections.push(s);
-    else view.sections.splice(at, 0, s);
-  } else if (label) s.label = label;
-  return s;
+  const found = view.sections.find((x) => x.round === round);
+  if (found) {
+    if (label) found.label = label;
+    return found;
+  }
+  const fresh: SectionView = { round, label: label ?? (round === 0 ? 'Start' : `Round ${round}`), lanes: {}, decisions: [] };
+  // Keep sections in round order even if a strategy announces rounds out of order.
+  const at = view.sections.findIndex((x) => x.round > round);
+  if (at < 0) view.sections.push(fresh);
+  else view.sections.splice(at, 0, fresh);
+  return view.sections.find((x) => x.round === round) as SectionView;
 }
 
 /** Decisions without a round number belong to the section that was active when they happened. */
@@ -115,7 +119,8 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
       break;
     case 'message-start': {
       const s = sectionFor(view, ev.round);
-      (s.lanes[ev.agent] ??= []).push(ev.msgId);
+      if (!s.lanes[ev.agent]) s.lanes[ev.agent] = [];
+      s.lanes[ev.agent]?.push(ev.msgId);
       view.messages[ev.msgId] = {
         msgId: ev.msgId, agent: ev.agent, round: ev.round, purpose: ev.purpose, prompt: ev.messages,
         tokens: [], text: '', status: 'streaming', startedAt: ev.t,
