@@ -25,7 +25,7 @@ async function runLink(page: Page, query: string): Promise<void> {
   await page.goto(`./#${query}`);
   await page.reload();
   await page.getByRole('tab', { name: 'Playground' }).click();
-  await expect(page.getByLabel('Method')).toHaveValue(new URLSearchParams(query).get('m')!);
+  await expect(page.getByRole('region', { name: 'Setup' }).getByRole('combobox', { name: 'Method', exact: true })).toHaveValue(new URLSearchParams(query).get('m')!);
   await runAgain(page);
 }
 
