@@ -129,6 +129,16 @@ export class ModelRegistry {
       load: async (entry, o) =>
         new OpenAIEngine({ baseUrl: entry.origin ?? '', model: (entry.provenance as { model?: string } | undefined)?.model ?? entry.name, ...(o.apiKey && { apiKey: o.apiKey }) }),
     });
+    this.registerLoader('webllm', {
+      load: async (entry, o) => {
+        const { spawnWebLLM } = await import('./webllm.ts');
+        return spawnWebLLM(entry.origin ?? entry.name, {
+          ...(o.signal && { signal: o.signal }),
+          ...(o.onProgress && { onProgress: o.onProgress }),
+          onDeviceLost: (err) => this.#crashed(entry.id, err),
+        });
+      },
+    });
   }
 
   get models(): ModelEntry[] {
@@ -199,6 +209,13 @@ export class ModelRegistry {
         ...(rec.file !== undefined && { file: rec.file }),
         ...(missing && { error: `${rec.file} is no longer in the browser's storage (it may have been cleared) — import it again or remove this entry.` }),
       });
+    }
+    // web-llm models keep their weights in web-llm's own cache: 'stored' when it has them.
+    const mlc = entries.filter((e) => e.source === 'webllm');
+    if (mlc.length) {
+      const { listCachedModels } = await import('./webllm.ts');
+      const cached = new Set(await listCachedModels(mlc.map((e) => e.origin ?? e.name)).catch(() => []));
+      for (const e of mlc) if (cached.has(e.origin ?? e.name)) e.status = 'stored';
     }
     // Built-in summaries come from the cached copy's header when there is one.
     for (const e of entries) {
@@ -281,9 +298,16 @@ export class ModelRegistry {
     return this.#addRecord({ id, name: `${cfg.model} @ ${new URL(base).host}`, source: 'openai', size: 0, origin: base, provenance: { model: cfg.model }, addedAt: Date.now() });
   }
 
+  /** Adds an MLC model from web-llm's prebuilt list (listPrebuiltModels() in src/app/webllm.ts). */
   async addWebLLM(modelId: string, size = 0): Promise<ModelEntry> {
     await this.init();
-    return this.#addRecord({ id: `webllm:${modelId}`, name: modelId, source: 'webllm', size, origin: modelId, addedAt: Date.now() });
+    const { listCachedModels, listPrebuiltModels } = await import('./webllm.ts');
+    const model = listPrebuiltModels().find((m) => m.id === modelId);
+    if (!model) throw new EngineError('bad-request', `${modelId} is not in web-llm's prebuilt model list; pick one from the list.`);
+    const entry = await this.#addRecord({ id: `webllm:${modelId}`, name: modelId, source: 'webllm', size: size || (model.approxBytes ?? 0), origin: modelId, provenance: { vramMB: model.vramMB }, addedAt: Date.now() });
+    const cached = (await listCachedModels([modelId]).catch(() => [])).length > 0;
+    if (!cached) this.#patch(entry.id, { status: 'available' });
+    return this.get(entry.id)!;
   }
 
   /** Whether an OpenAI entry's key is saved in IndexedDB (vs memory only). */
@@ -369,6 +393,10 @@ export class ModelRegistry {
     const e = this.#require(id);
     await this.unload(id);
     if (e.file) await this.#store.remove(e.file);
+    if (e.source === 'webllm') {
+      const { deleteCachedModel } = await import('./webllm.ts');
+      await deleteCachedModel(e.origin ?? e.name);
+    }
     if (e.source === 'built-in') {
       this.#patch(id, { status: 'available', summary: undefined, error: undefined });
     } else {
@@ -396,7 +424,6 @@ export class ModelRegistry {
     const e = this.get(id);
     if (!e) return 'stored';
     if (e.source === 'built-in') return e.status === 'available' ? 'available' : 'stored';
-    if (e.source === 'webllm') return 'available';
     return 'stored';
   }
 
@@ -433,7 +460,7 @@ export class ModelRegistry {
       name: rec.name,
       source: rec.source,
       size: rec.size,
-      status: rec.source === 'webllm' ? 'available' : 'stored',
+      status: 'stored',
       ...(rec.summary !== undefined && { summary: rec.summary }),
       ...(rec.origin !== undefined && { origin: rec.origin }),
       ...(rec.provenance !== undefined && { provenance: rec.provenance }),

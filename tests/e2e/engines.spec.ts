@@ -262,3 +262,23 @@ test('store: IndexedDB migrations carry v1 data forward; URL download reports pr
   expect(r.files).toEqual(['stories260K.gguf']);
   expect(r.badUrl).toMatch(/^network: could not download http:\/\/127\.0\.0\.1:9\/nothing\.gguf/);
 });
+
+test('web-llm without weights: WebGPU/shader-f16 detection, prebuilt list, empty cache, f16 model refused with the q4f32 offer, load fails with a clear network error', async ({ page }) => {
+  // Nothing outside 127.0.0.1 is reachable here; make that explicit and fast.
+  await page.route(/^https?:\/\/(?!127\.0\.0\.1)/, (r) => r.abort('internetdisconnected'));
+  await open(page);
+  const r = await page.evaluate(() => window.chorus.webllm());
+  expect(r.count).toBeGreaterThan(50);
+  expect(r.cached).toEqual([]);
+  if (!r.support.webgpu) {
+    expect(r.f32.code).toBe('no-webgpu');
+    expect(r.f32.message).toMatch(/needs WebGPU/);
+    return;
+  }
+  // Headless Chromium's SwiftShader adapter has no shader-f16.
+  expect(r.support.shaderF16).toBe(false);
+  expect(r.f16.code).toBe('unsupported');
+  expect(r.f16.message).toMatch(/shader-f16.*Choose Llama-3\.2-1B-Instruct-q4f32_1-MLC instead/);
+  expect(r.f32.code).toBe('network');
+  expect(r.f32.message).toMatch(/SmolLM2-135M-Instruct-q0f32-MLC: downloading the model failed .*Check your connection/);
+});

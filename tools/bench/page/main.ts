@@ -156,6 +156,21 @@ const chorus = {
     const end = performance.now();
     return { text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
   },
+  /** web-llm pieces that work without weights (feature detection, list, cache, failing load). */
+  async webllm() {
+    const w = await import('../../../src/app/webllm.ts');
+    const support = await w.detectWebGpuSupport();
+    const list = w.listPrebuiltModels();
+    const cached = await w.listCachedModels(list.slice(0, 10).map((m) => m.id));
+    const attempt = (id: string) =>
+      w.spawnWebLLM(id).then(
+        () => ({ code: 'loaded', message: '' }),
+        (e: Error & { code?: string }) => ({ code: e.code ?? 'none', message: e.message }),
+      );
+    const f16 = await attempt('Llama-3.2-1B-Instruct-q4f16_1-MLC');
+    const f32 = await attempt('SmolLM2-135M-Instruct-q0f32-MLC');
+    return { support, count: list.length, cached, f16, f32 };
+  },
   registry: null as ModelRegistry | null,
   newRegistry(opts: { dbName: string; manifestUrl?: string | null; modelsDir?: string }) {
     chorus.registry = new ModelRegistry(opts);
