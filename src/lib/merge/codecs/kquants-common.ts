@@ -174,11 +174,21 @@ export function packScaleMinK4(ls: number[], lm: number[], q: Uint8Array, o: num
   }
 }
 
+/** Per-call scratch of quantizeKx: encoders are synchronous, so one set per realm is enough. */
+const scratch = {
+  L: new Uint8Array(QK_K),
+  Laux: new Uint8Array(32),
+  weights: new Float32Array(32),
+  scales: new Float32Array(8),
+  mins: new Float32Array(8),
+};
+
 /**
  * The shared body of quantize_row_q4_K_ref and quantize_row_q5_K_ref for one super-block: per
  * sub-block of 32, weights av_x + |x| and make_qkx2_quants; then 6-bit scales and mins relative
  * to the largest, f16 d and dmin, and a final re-quantisation with the stored scales.
- * Writes d, dmin and the 12 scale bytes at `o`, returns the levels L (0..nmax) of the 256 values.
+ * Writes d, dmin and the 12 scale bytes at `o`, returns the levels L (0..nmax) of the 256 values
+ * in a scratch buffer that the next call overwrites.
  */
 export function quantizeKx(
   x: Float32Array,
@@ -191,11 +201,7 @@ export function quantizeKx(
   writeF16: (b: Uint8Array, at: number, v: number) => void,
   readF16: (b: Uint8Array, at: number) => number,
 ): Uint8Array {
-  const L = new Uint8Array(QK_K);
-  const Laux = new Uint8Array(32);
-  const weights = new Float32Array(32);
-  const scales = new Float32Array(8);
-  const mins = new Float32Array(8);
+  const { L, Laux, weights, scales, mins } = scratch;
   let maxScale = 0;
   let maxMin = 0;
   for (let j = 0; j < 8; j++) {
