@@ -13,7 +13,7 @@ import type { Interval } from '../../src/lib/eval/stats.ts';
 import { fileSource } from '../lib/node-source.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const MODELS = resolve(ROOT, 'public/models');
+const DEFAULT_MODELS = resolve(ROOT, 'public/models');
 
 export interface ScoredRow { id: string; perTask: Record<string, Interval>; mixed: Interval }
 
@@ -42,7 +42,7 @@ function round(x: number): number {
   return Math.round(x * 10000) / 10000;
 }
 
-export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[]): Promise<PoolModel[]> {
+export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = DEFAULT_MODELS): Promise<PoolModel[]> {
   const ids = [...tasks.map((t) => `${t.id}-specialist`), 'generalist', 'pool-merge'];
   const models: PoolModel[] = [];
   for (const id of ids) {

@@ -30,7 +30,6 @@ import { fileSource } from '../lib/node-source.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DATA = resolve(ROOT, 'public/datasets');
-const MODELS = resolve(ROOT, 'public/models');
 const BASE = resolve(ROOT, '../shared/models/stories260K.gguf');
 const SEED = 1;
 const SAMPLE_TEMPERATURE = 0.7;
@@ -40,6 +39,11 @@ const flag = (n: string): string | undefined => {
   const i = args.indexOf(n);
   return i >= 0 ? args[i + 1] : undefined;
 };
+// --models/--out/--limit exist for trying the pipeline on other files or a few items per task;
+// the shipped table uses the defaults (public/models, tools/pool, every item).
+const MODELS = resolve(flag('--models') ?? resolve(ROOT, 'public/models'));
+const OUT = resolve(flag('--out') ?? resolve(ROOT, 'tools/pool'));
+const LIMIT = flag('--limit') === undefined ? Infinity : Number(flag('--limit'));
 
 type Split = 'dev' | 'test';
 interface Row { id: string; kind: string; description: string; perTask: Record<string, Interval>; mixed: Interval;
@@ -51,7 +55,7 @@ async function main(): Promise<void> {
   const data: Record<string, { dev: DatasetItem[]; test: DatasetItem[]; info: TaskInfo }> = {};
   for (const t of tasks) {
     const s = await loadTask(t, async (p) => readFileSync(resolve(DATA, p), 'utf8'), ['dev', 'test']);
-    data[t.id] = { dev: s.dev!, test: s.test!, info: t };
+    data[t.id] = { dev: s.dev!.slice(0, LIMIT), test: s.test!.slice(0, LIMIT), info: t };
   }
   const items = (split: Split) => tasks.flatMap((t) => data[t.id]![split].map((it) => ({ task: t, item: it })));
   const mixed = { dev: items('dev'), test: items('test') };
@@ -228,19 +232,32 @@ async function main(): Promise<void> {
       row('router', 'router', `naive-Bayes router trained on dev prompts → specialist (routing accuracy on test ${(routerAccuracy * 100).toFixed(1)}%)`, specialists),
       row('merge', 'merge', `${skipMerge ? 'pool-merge.gguf' : candidates.find((c) => c.id === mergePick)!.method + ' merge of the six specialists (' + mergePick + ', chosen on dev)'}`, specialists),
     ];
+    // Each specialist against the base on its own task: paired bootstrap of the difference.
+    const specialistVsBase: Record<string, { specialist: number; base: number; diff: number; lo: number; hi: number }> = {};
+    {
+      let at = 0;
+      for (const t of tasks) {
+        const n = data[t.id]!.test.length;
+        const a = testScores[`${t.id}-specialist`]!.slice(at, at + n);
+        const b = testScores.base!.slice(at, at + n);
+        const d = pairedBootstrap(a, b, { seed: SEED });
+        specialistVsBase[t.id] = { specialist: mean(a), base: mean(b), diff: d.estimate, lo: d.lo, hi: d.hi };
+        at += n;
+      }
+    }
     const results = {
       generated: new Date().toISOString(), engine: 'wllama 3.13 (llama.cpp wasm, CPU, 1 thread) in headless Chromium', decoding: 'greedy, stop at newline, max 16 tokens',
       bootstrap: { iterations: 2000, seed: SEED, level: 0.95, method: 'percentile; paired for differences' },
       mixedTest: { items: test.length, perTask: Object.fromEntries(tasks.map((t) => [t.id, data[t.id]!.test.length])) },
       bestSingleOnTest: bestTest, bestSingleOnDev: bestDev, voters, routerAccuracy,
       mergeCandidatesDev: mergeDev, mergePick, devMixed: Object.fromEntries(singles.map((s) => [s, mean(devScores[s]!)])),
-      reproducibility: rerunInfo, rows, seconds: Math.round((Date.now() - t0) / 1000),
+      specialistVsBase, reproducibility: rerunInfo, rows, seconds: Math.round((Date.now() - t0) / 1000),
     };
-    writeFileSync(resolve(ROOT, 'tools/pool/results.json'), JSON.stringify(results, null, 2) + '\n');
-    writeFileSync(resolve(ROOT, 'tools/pool/results.md'), markdown(results, tasks.map((t) => t.id)));
+    writeFileSync(resolve(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(resolve(OUT, 'results.md'), markdown(results, tasks.map((t) => t.id)));
     writeFileSync(flag('--outputs') ?? '/tmp/chorus-pool-outputs.json', JSON.stringify({ testOut, devOut }, null, 1));
-    await writeCards(rows, tasks);
-    console.log(readFileSync(resolve(ROOT, 'tools/pool/results.md'), 'utf8'));
+    await writeCards(rows, tasks, MODELS);
+    console.log(readFileSync(resolve(OUT, 'results.md'), 'utf8'));
   } finally {
     await close();
   }

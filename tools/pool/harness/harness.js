@@ -1,6 +1,7 @@
 // Bare wllama page for the pool tools and tests: no app code, only llama.cpp wasm.
 // Playwright drives it through window.harness. Models are fetched from this origin (./models/…).
 import { Wllama } from './wllama/index.js';
+import { workerSandbox } from './code.js';
 
 const loaded = new Map();
 
@@ -47,5 +48,8 @@ async function unload(id) {
   if (m) { await m.w.exit(); loaded.delete(id); }
 }
 
-window.harness = { load, complete, completeMany, chat, unload };
+const sandbox = workerSandbox();
+const runCode = (code, tests, timeoutMs) => sandbox.run(code, tests, timeoutMs);
+
+window.harness = { load, complete, completeMany, chat, unload, runCode };
 document.getElementById('status').textContent = 'ready';
