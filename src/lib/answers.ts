@@ -143,10 +143,10 @@ export function readText(text: string): string {
 export function detectType(text: string): ResolvedAnswerType {
   const { focus } = focusText(text);
   const head = focus.trim();
-  if (new RegExp(`^(?:\\(?([A-J])\\)?|option\\s+[${LETTER}])[).:]?\\s*$`, 'i').test(head.split('\n')[0] ?? '')) {
-    return 'choice';
-  }
-  if (/^\(?[A-J]\)/.test(head) || /\b(?:option|choice)\s+[A-Ja-j]\b/i.test(head)) return 'choice';
+  const firstLine = head.split('\n')[0] ?? '';
+  // A capital letter alone on the line ("B", "(B)", "B."), "(b)"/"B)" leading, or "option b".
+  if (/^\(?[A-J]\)?[).:]?$/.test(firstLine)) return 'choice';
+  if (/^\([A-Ja-j]\)/.test(head) || /^[A-J]\)/.test(head) || /\b(?:option|choice)\s+[A-Ja-j]\b/i.test(head)) return 'choice';
   if (/^(?:yes|no|true|false)\b/i.test(head)) return 'yesno';
   if (numberPattern().test(focus)) return 'number';
   return 'text';

@@ -226,6 +226,9 @@ export async function* runStrategy(req: RunRequest): AsyncGenerator<TraceEvent, 
       }
     }
   } finally {
+    // Ended early (cancel past the grace time, or the consumer stopped reading): let the strategy's
+    // own finally blocks run when it next reaches a yield.
+    if (end?.status !== 'done') void it.return?.(undefined).catch(() => undefined);
     if (graceTimer !== undefined) clearTimeout(graceTimer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }

@@ -65,6 +65,9 @@ describe('answer extraction rules', () => {
     expect(detectType('No, never')).toBe('yesno');
     expect(detectType('about 12 of them')).toBe('number');
     expect(detectType('a blue bird')).toBe('text');
+    // A lone lower-case "a" is the article, not option A.
+    expect(detectType('a')).toBe('text');
+    expect(detectType('B.')).toBe('choice');
     expect(extractAnswer('No, never', 'auto').type).toBe('yesno');
   });
 
