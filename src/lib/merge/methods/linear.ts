@@ -3,7 +3,7 @@
  * mergekit `linear.py`): θ = Σ w_i θ_i, divided by Σ w_i when `normalize` (default true).
  * A base model, when given, is one more input with its own weight (as in mergekit).
  */
-import { MergeMethodError, bool, l2, num, type MethodDescriptor } from './types.ts';
+import { MergeMethodError, bool, num, type MethodDescriptor } from './types.ts';
 
 export const linear: MethodDescriptor = {
   id: 'linear',
@@ -34,20 +34,40 @@ export const linear: MethodDescriptor = {
       if (divisor === 0) throw new MergeMethodError(`linear: weights sum to 0 for ${name}`);
     }
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let m = 0; m < tensors.length; m++) s += weights[m]! * tensors[m]![i]!;
-      out[i] = s / divisor;
-    }
-    // Task vectors relative to the base, or to the first input when there is none.
-    const ref = tensors[baseIndex ?? 0]!;
+    const refIndex = baseIndex ?? 0;
     const norms: number[] = [];
-    const d = new Float32Array(n);
-    for (let m = 0; m < tensors.length; m++) {
-      if (m === (baseIndex ?? 0)) continue;
-      const x = tensors[m]!;
-      for (let i = 0; i < n; i++) d[i] = x[i]! - ref[i]!;
-      norms.push(l2(d));
+    if (tensors.length === 2) {
+      // The common case (two checkpoints) in one fused pass: average and task-vector norm.
+      const a = tensors[0]!, b = tensors[1]!;
+      const wa = weights[0]!, wb = weights[1]!;
+      let sq = 0;
+      for (let i = 0; i < n; i++) {
+        const x = a[i]!, y = b[i]!;
+        out[i] = (wa * x + wb * y) / divisor;
+        const d = refIndex === 0 ? y - x : x - y;
+        sq += d * d;
+      }
+      norms.push(Math.sqrt(sq));
+    } else {
+      // Σ w_m θ_m accumulated model by model (sequential, vectorisable loops), then ÷ Σ w.
+      for (let m = 0; m < tensors.length; m++) {
+        const x = tensors[m]!;
+        const w = weights[m]!;
+        for (let i = 0; i < n; i++) out[i] = out[i]! + w * x[i]!;
+      }
+      if (divisor !== 1) for (let i = 0; i < n; i++) out[i] = out[i]! / divisor;
+      // Task vectors relative to the base, or to the first input when there is none.
+      const ref = tensors[refIndex]!;
+      for (let m = 0; m < tensors.length; m++) {
+        if (m === refIndex) continue;
+        const x = tensors[m]!;
+        let sq = 0;
+        for (let i = 0; i < n; i++) {
+          const d = x[i]! - ref[i]!;
+          sq += d * d;
+        }
+        norms.push(Math.sqrt(sq));
+      }
     }
     return { data: out, stats: { name, taskVectorNorms: norms, kept: norms.map(() => 1), signAgreement: null, extra: {} } };
   },

@@ -16,7 +16,7 @@ export type SparsifyMethod = 'magnitude' | 'magnitude_outliers' | 'random';
 
 /**
  * Zeroes every entry of `x` whose rank (0 = largest |x|, ties → lower index first) is outside
- * [from, to). O(n log n) for one sort of the magnitudes, no index array.
+ * [from, to). Linear time: two quickselects over a copy of the magnitudes, no index array.
  */
 export function keepRankRange(x: Float32Array, from: number, to: number): number {
   const n = x.length;
@@ -27,22 +27,16 @@ export function keepRankRange(x: Float32Array, from: number, to: number): number
   }
   const mags = new Float32Array(n);
   for (let i = 0; i < n; i++) mags[i] = Math.abs(x[i]!);
-  mags.sort();
-  // mags ascending; rank r (descending) ↔ ascending position n-1-r.
-  const vHi = mags[n - 1 - from]!; // magnitude at rank `from` (largest kept)
-  const vLo = mags[n - to]!; // magnitude at rank `to-1` (smallest kept)
-  // Number of entries strictly larger than v: n − upperBound(v) in ascending order.
-  const greater = (v: number): number => {
-    let lo = 0, hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (mags[mid]! <= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return n - lo;
-  };
-  const gHi = greater(vHi);
-  const gLo = greater(vLo);
+  // Descending rank r ↔ ascending position n-1-r. Two linear-time selections, no full sort.
+  const vHi = select(mags, n - 1 - from); // magnitude at rank `from` (largest kept)
+  const vLo = select(mags, n - to); // magnitude at rank `to-1` (smallest kept)
+  let gHi = 0; // entries strictly larger than vHi
+  let gLo = 0; // … than vLo
+  for (let i = 0; i < n; i++) {
+    const a = mags[i]!;
+    if (a > vHi) gHi++;
+    if (a > vLo) gLo++;
+  }
   let seenHi = 0; // entries equal to vHi met so far (in index order)
   let seenLo = 0;
   let kept = 0;
@@ -102,6 +96,44 @@ export function bernoulli(x: Float32Array, density: number, rescale: boolean, rn
     } else x[i] = 0;
   }
   return kept;
+}
+
+/**
+ * The k-th smallest value of `a` (0-based), reordering `a` in place: Hoare's quickselect
+ * (FIND, CACM 1961) with a median-of-three pivot; expected linear time.
+ */
+export function select(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three, moved to a[mid].
+    if (a[mid]! < a[lo]!) swap(a, mid, lo);
+    if (a[hi]! < a[lo]!) swap(a, hi, lo);
+    if (a[hi]! < a[mid]!) swap(a, hi, mid);
+    const pivot = a[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+function swap(a: Float32Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }
 
 function scale(x: Float32Array, s: number): void {

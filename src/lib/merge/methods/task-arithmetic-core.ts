@@ -15,7 +15,7 @@
  */
 import { bernoulli, magnitude, magnitudeOutliers, tensorRng, type SparsifyMethod } from './sparsify.ts';
 import {
-  MergeMethodError, bool, l2, num,
+  MergeMethodError, bool, num,
   type KernelInput, type KernelResult, type MethodDescriptor, type ParamValue, type ParameterDef,
 } from './types.ts';
 
@@ -107,8 +107,13 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
     if (m === baseIndex) continue;
     const x = tensors[m]!;
     const d = new Float32Array(n);
-    for (let i = 0; i < n; i++) d[i] = x[i]! - base[i]!;
-    norms.push(l2(d));
+    let sq = 0;
+    for (let i = 0; i < n; i++) {
+      const di = x[i]! - base[i]!;
+      d[i] = di;
+      sq += di * di;
+    }
+    norms.push(Math.sqrt(sq));
     const mp = modelParams[m]!;
     let k = n;
     if (v.sparsify) {
@@ -119,7 +124,7 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
     }
     kept.push(n === 0 ? 1 : k / n);
     const w = num(mp, 'weight');
-    for (let i = 0; i < n; i++) d[i] = d[i]! * w;
+    if (w !== 1) for (let i = 0; i < n; i++) d[i] = d[i]! * w;
     deltas.push(d);
     weights.push(w);
   }
@@ -136,6 +141,7 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
   let plainDivisor = 0;
   for (const w of weights) plainDivisor += w;
   if (Math.abs(plainDivisor) < 1e-8) plainDivisor = 1;
+  const consensus = v.consensus;
 
   for (let i = 0; i < n; i++) {
     let sum = 0;
@@ -143,30 +149,25 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
     for (let t = 0; t < T; t++) {
       const x = deltas[t]![i]!;
       sum += x;
-      signCount += Math.sign(x);
+      signCount += x > 0 ? 1 : x < 0 ? -1 : 0;
     }
     // The sign elected by the "sum" rule is what the statistic reports, for every variant.
     const sumSign = sum >= 0 ? 1 : -1;
+    const elected = consensus === 'count' ? (signCount >= 0 ? 1 : -1) : sumSign;
+    let mixed = 0;
+    let divisor = 0;
     for (let t = 0; t < T; t++) {
-      const s = Math.sign(deltas[t]![i]!);
-      if (s !== 0) {
-        nonzero++;
-        if (s === sumSign) agree++;
+      const x = deltas[t]![i]!;
+      if (x === 0) continue;
+      const s = x > 0 ? 1 : -1;
+      nonzero++;
+      if (s === sumSign) agree++;
+      if (s === elected) {
+        mixed += x;
+        divisor += weights[t]!;
       }
     }
-    let mixed: number;
-    let divisor: number;
-    if (v.consensus) {
-      const elected = v.consensus === 'sum' ? sumSign : signCount >= 0 ? 1 : -1;
-      mixed = 0;
-      divisor = 0;
-      for (let t = 0; t < T; t++) {
-        const x = deltas[t]![i]!;
-        if (Math.sign(x) === elected) {
-          mixed += x;
-          divisor += weights[t]!;
-        }
-      }
+    if (consensus) {
       if (divisor === 0) divisor = 1;
     } else {
       mixed = sum;

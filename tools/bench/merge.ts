@@ -1,0 +1,135 @@
+/**
+ * Merge benchmark (`npm run bench` runs it; alone: `npx tsx tools/bench/merge.ts [--sizes 2,6,12]`).
+ * Generates llama-shaped F16 models of a few hundred MB with the project's writer in a temp dir
+ * (deleted after), then in the same run measures, per size:
+ *   - merge throughput (MB of input per second) of linear (2 inputs) and TIES (base + 2, density
+ *     0.5) through the real library and Node file I/O, against a plain read of the same inputs,
+ *     tensor by tensor, plus a write of the same number of output bytes (ratio target ≥ 0.5);
+ *   - peak memory of each merge, in a fresh child process (max RSS, and peak heap + ArrayBuffers
+ *     sampled per tensor), against model size (target: flat, since only a few tensors are alive).
+ * Prints a table, then one JSON object as the last line of stdout.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseMergeConfig } from '../../src/lib/merge/config.ts';
+import { readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
+import { planMerge, type MergeInput } from '../../src/lib/merge/plan.ts';
+import { executeMerge } from '../../src/lib/merge/stream.ts';
+import { fileSink, fileSource } from '../lib/node-source.ts';
+import { writeSyntheticModel } from './merge-model.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+
+interface ChildResult {
+  mode: 'linear' | 'ties' | 'copy';
+  seconds: number;
+  inputBytes: number;
+  outputBytes: number;
+  mbps: number;
+  maxRssMB: number;
+  peakHeapMB: number;
+}
+
+/** One measured run, in this (fresh) process: a merge, or the plain read + write baseline. */
+async function child(mode: ChildResult['mode'], dir: string): Promise<ChildResult> {
+  const yaml =
+    mode === 'ties'
+      ? 'merge_method: ties\nbase_model: base.gguf\nmodels:\n  - model: a.gguf\n    parameters: {weight: 1, density: 0.5}\n  - model: b.gguf\n    parameters: {weight: 1, density: 0.5}\n'
+      : 'merge_method: linear\nmodels:\n  - model: a.gguf\n    parameters: {weight: 1}\n  - model: b.gguf\n    parameters: {weight: 1}\n';
+  const cfg = parseMergeConfig(yaml, 'bench');
+  const refs = mode === 'ties' ? ['a.gguf', 'b.gguf', 'base.gguf'] : ['a.gguf', 'b.gguf'];
+  const sources = await Promise.all(refs.map((r) => fileSource(join(dir, r))));
+  const inputs: MergeInput[] = [];
+  for (const [i, s] of sources.entries()) inputs.push({ ref: refs[i]!, source: s, file: await readGGUF(s) });
+  const plan = planMerge(cfg, inputs);
+  let peakHeap = 0;
+  const sample = () => {
+    const m = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, m.heapUsed + m.arrayBuffers);
+  };
+  const out = join(dir, `out-${mode}.gguf`);
+  const sink = await fileSink(out);
+  const t0 = performance.now();
+  if (mode === 'copy') {
+    // The same reads, tensor by tensor, and a write of as many output bytes: pure I/O.
+    for (const task of plan.tasks) {
+      let first: Uint8Array | null = null;
+      for (const [i, inp] of plan.inputs.entries()) {
+        const b = await readTensorData(inp.source, inp.file, task.inputs[i]!);
+        first ??= b;
+      }
+      await sink.write(first!.byteLength === task.outBytes ? first! : new Uint8Array(task.outBytes));
+      sample();
+    }
+    await sink.close();
+  } else {
+    await executeMerge(plan, { sink, onStats: sample });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const outputBytes = statSync(out).size;
+  rmSync(out, { force: true });
+  await Promise.all(sources.map((s) => s.close()));
+  return {
+    mode, seconds, inputBytes: plan.inputBytes, outputBytes, mbps: plan.inputBytes / 1e6 / seconds,
+    maxRssMB: process.resourceUsage().maxRSS / 1024, peakHeapMB: peakHeap / 2 ** 20,
+  };
+}
+
+function runChild(mode: ChildResult['mode'], dir: string): ChildResult {
+  const r = spawnSync(process.execPath, [...process.execArgv, SELF, '--child', mode, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`child ${mode} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child') {
+    process.stdout.write(JSON.stringify(await child(argv[1] as ChildResult['mode'], argv[2]!)) + '\n');
+    return;
+  }
+  const si = argv.indexOf('--sizes');
+  const sizes = si >= 0 ? argv[si + 1]!.split(',').map(Number) : [2, 6, 12];
+  const rows: Record<string, unknown>[] = [];
+  for (const layers of sizes) {
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-merge-bench-'));
+    try {
+      for (const [name, seed] of [['base.gguf', 1], ['a.gguf', 2], ['b.gguf', 3]] as const) {
+        const sink = await fileSink(join(dir, name));
+        await writeSyntheticModel(sink, { layers, seed });
+      }
+      const modelMB = statSync(join(dir, 'a.gguf')).size / 1e6;
+      // Warm the page cache once so the first measurement is not the only one reading from disk.
+      runChild('copy', dir);
+      const copy = runChild('copy', dir);
+      const linear = runChild('linear', dir);
+      const ties = runChild('ties', dir);
+      const copyTies = runChild('copy', dir); // I/O baseline has the 2-input shape; TIES reads 3 inputs at the same rate
+      const base = (copy.mbps + copyTies.mbps) / 2;
+      rows.push({
+        layers, modelMB: +modelMB.toFixed(1),
+        copyMBps: +base.toFixed(1),
+        linearMBps: +linear.mbps.toFixed(1), linearRatio: +(linear.mbps / base).toFixed(2),
+        tiesMBps: +ties.mbps.toFixed(1), tiesRatio: +(ties.mbps / base).toFixed(2),
+        linearMaxRssMB: Math.round(linear.maxRssMB), tiesMaxRssMB: Math.round(ties.maxRssMB), copyMaxRssMB: Math.round(copy.maxRssMB),
+        linearPeakHeapMB: Math.round(linear.peakHeapMB), tiesPeakHeapMB: Math.round(ties.peakHeapMB),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  console.log('layers  model MB  read+write MB/s  linear MB/s (ratio)  TIES MB/s (ratio)  peak RSS linear/TIES/copy MB  peak heap linear/TIES MB');
+  for (const r of rows) {
+    console.log(
+      `${String(r.layers).padStart(6)}  ${String(r.modelMB).padStart(8)}  ${String(r.copyMBps).padStart(15)}  ${`${r.linearMBps} (${r.linearRatio})`.padStart(19)}  ${`${r.tiesMBps} (${r.tiesRatio})`.padStart(17)}  ${`${r.linearMaxRssMB}/${r.tiesMaxRssMB}/${r.copyMaxRssMB}`.padStart(27)}  ${`${r.linearPeakHeapMB}/${r.tiesPeakHeapMB}`.padStart(23)}`,
+    );
+  }
+  console.log(JSON.stringify({ unit: 'MB of input per second; memory in MB', note: 'F16 llama-shaped synthetic models (dim 1024, ffn 2816, vocab 8192); linear: 2 inputs; TIES: base + 2, density 0.5; ratio = merge / (plain read + write)', rows }));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack : String(e));
+  process.exit(1);
+});
