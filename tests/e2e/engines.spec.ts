@@ -107,11 +107,17 @@ test('wllama in an engine worker: load from a picked File, greedy output exact a
   expect(r.chat.text).not.toContain('\nUser:');
 });
 
-test('abort mid-generation ends the stream promptly and leaves the worker idle and usable; queued callers share it fairly', async ({ page }) => {
+test('load from a URL in the worker (progress, cancel); abort mid-generation ends the stream promptly and leaves the worker idle and usable; queued callers share it fairly', async ({ page }) => {
   await open(page);
   const r = await page.evaluate(async (greedy) => {
     const c = window.chorus;
-    const { handle } = await c.spawn({ kind: 'fetch', url: '/m/stories260K.gguf', name: 'stories260K.gguf' });
+    // Load from a URL inside the worker: byte progress up to the full size; cancel leaves no engine.
+    const url = new URL('/m/stories260K.gguf', location.href).href;
+    const cancelled = await c.spawn({ kind: 'url', url, name: 'stories260K.gguf' }, { cancelAtFirstProgress: true }).then(
+      () => 'loaded!',
+      (e: Error & { code?: string }) => e.code,
+    );
+    const { handle, progress } = await c.spawn({ kind: 'url', url, name: 'stories260K.gguf' });
     const ref = await c.run(handle, 'complete', greedy);
     const aborted = await c.run(handle, 'complete', { ...greedy, max_tokens: 400 }, { abortAfter: 3 });
     const after = c.state(handle);
@@ -120,8 +126,11 @@ test('abort mid-generation ends the stream promptly and leaves the worker idle a
     const three = await Promise.all(['a1', 'a2', 'a3'].map((caller) => c.run(handle, 'complete', greedy, { caller })));
     const idle = c.state(handle);
     await c.unload(handle);
-    return { ref: ref.text, aborted, after, again: again.text, three: three.map((x: { text: string }) => x.text), idle };
+    return { cancelled, progress, ref: ref.text, aborted, after, again: again.text, three: three.map((x: { text: string }) => x.text), idle };
   }, GREEDY);
+  expect(r.cancelled).toBe('aborted');
+  expect(r.progress.length).toBeGreaterThan(0);
+  expect(r.progress.at(-1)).toEqual([model.length, model.length]);
   expect(r.aborted.finish_reason).toBe('abort');
   expect(r.aborted.deltas).toBeLessThan(20);
   expect(r.after).toEqual({ active: 0, queued: 0, crashed: null });

@@ -32,7 +32,10 @@ const chorus = {
     return f;
   },
   fetchBlob,
-  async spawn(source: ModelSource | { kind: 'fetch'; url: string; name: string } | { kind: 'picked' }, params: { nThreads?: number; gpu?: 'auto' | 'off'; nParallel?: number } = {}) {
+  async spawn(
+    source: ModelSource | { kind: 'fetch'; url: string; name: string } | { kind: 'picked' },
+    params: { nThreads?: number; gpu?: 'auto' | 'off'; nParallel?: number; cancelAtFirstProgress?: boolean } = {},
+  ) {
     const src: ModelSource =
       source.kind === 'fetch'
         ? { kind: 'blob', blob: new File([await fetchBlob(source.url)], source.name), name: source.name }
@@ -40,7 +43,18 @@ const chorus = {
           ? { kind: 'blob', blob: chorus.picked(), name: chorus.picked().name }
           : source;
     const progress: [number, number][] = [];
-    const engine = await spawnWllamaWorker(src, { nThreads: params.nThreads ?? 1, gpu: params.gpu ?? 'off', nParallel: params.nParallel ?? 1 }, { onProgress: (l, t) => progress.push([l, t]) });
+    const ac = new AbortController();
+    const engine = await spawnWllamaWorker(
+      src,
+      { nThreads: params.nThreads ?? 1, gpu: params.gpu ?? 'off', nParallel: params.nParallel ?? 1 },
+      {
+        signal: ac.signal,
+        onProgress: (l, t) => {
+          progress.push([l, t]);
+          if (params.cancelAtFirstProgress) ac.abort();
+        },
+      },
+    );
     const handle = nextHandle++;
     engines.set(handle, engine);
     return { handle, info: engine.info, progress };
