@@ -30,7 +30,7 @@ import {
   type ByteSource,
 } from '../../src/lib/merge/gguf/index.ts';
 import { fileSink, fileSource } from '../../tools/lib/node-source.ts';
-import { storiesModel } from '../support/paths.ts';
+import { REPO_ROOT, storiesModel } from '../support/paths.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'chorus-gguf-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -207,6 +207,32 @@ async function build(entries: GGUFMetadataEntry[], tensors: { name: string; shap
   await w.finish();
   return sink.bytes();
 }
+
+describe('interoperability with llama.cpp\'s gguf-py writer (tests/fixtures/make_reference.py)', () => {
+  it('reads every value type gguf-py wrote, and rewrites the file byte for byte with offsets the writer plans', async () => {
+    const original = new Uint8Array(readFileSync(`${REPO_ROOT}/tests/fixtures/gguf-py-every-type.gguf`));
+    const src = bytesSource(original, 'gguf-py-every-type.gguf');
+    const f = await readGGUF(src);
+    const typeOf = (k: string): string => GGUFValueType[f.metadata.find((e) => e.key === k)!.type]!;
+    expect(getMeta(f, 't.u64')).toBe(2n ** 64n - 1n);
+    expect(typeOf('t.u64')).toBe('UINT64');
+    expect(getMeta(f, 't.i64')).toBe(-(2n ** 63n));
+    expect(getMeta(f, 't.i8')).toBe(-128);
+    expect(getMeta(f, 't.f32')).toBe(Math.fround(-1.25e-7));
+    expect(getMeta(f, 't.f64')).toBe(Math.PI);
+    expect(getMeta(f, 't.string')).toBe('héllo {{ bos_token }} 🙂\n');
+    expect(getMeta(f, 't.strings')).toEqual(['<unk>', '', 'ünï', 'a b']);
+    expect(getMeta(f, 't.ints')).toEqual([-7, 7, 1000]);
+    expect(getMeta(f, 't.bools')).toEqual([true, false, true]);
+    expect(summarize(f)).toMatchObject({ architecture: 'test', name: 'every-type', hasChatTemplate: true, tensorTypes: { F32: 1, F16: 1, Q8_0: 1 } });
+    const a = f.tensors.find((t) => t.name === 'a.weight')!;
+    expect(a.shape).toEqual([32, 2]); // numpy shape (2, 32) is ne [32, 2]
+    const values = new Float32Array((await readTensorData(src, f, a)).slice().buffer);
+    expect(Array.from(values)).toEqual(Array.from({ length: 64 }, (_, i) => (i - 32) / 8));
+    const out = await rewrite(src, f, f.metadata, false);
+    expect(Buffer.compare(Buffer.from(out), Buffer.from(original))).toBe(0);
+  });
+});
 
 describe('writer', () => {
   it('round-trips every metadata value type, 64-bit integers as bigint, arrays of strings', async () => {
