@@ -44,6 +44,12 @@ test.describe('playground with the real model', () => {
     await expect(vote).toBeVisible();
     await expect(vote).toContainText('Tie rule:');
     await expect(trace(page).getByRole('region', { name: 'Final answer' })).toBeVisible();
+    // Same seed, same run: sampled (temperature 0.7) yet identical when run again.
+    const first = await trace(page).getByRole('article').locator('pre').allInnerTexts();
+    const answer = await trace(page).getByRole('region', { name: 'Final answer' }).innerText();
+    await runAndWait(page);
+    expect(await trace(page).getByRole('article').locator('pre').allInnerTexts()).toEqual(first);
+    expect(await trace(page).getByRole('region', { name: 'Final answer' }).innerText()).toBe(answer);
     // All three agents ran on ONE loaded engine: the model manager lists one loaded stories260K.
     await showTab(page, 'Models');
     await expect(modelCard(page, 'stories260K.gguf').getByRole('status')).toHaveText('idle');
@@ -64,6 +70,23 @@ test.describe('playground with the real model', () => {
     }
     await expect(trace(page).getByRole('region', { name: 'Final answer' })).toBeVisible();
     await screenshot(page, info, 'playground-debate.png');
+  });
+
+  test('cascade: the deferral decision is drawn with the confidence that drove it against the threshold', async ({ page }) => {
+    await ready(page);
+    await setupPlayground(page, { method: 'cascade', agents: 2, prompt: 'Once upon a time', seed: 9, maxTokens: 16 });
+    // A threshold no tiny model reaches: the first tier must defer to the second.
+    await playground(page).getByLabel('Confidence threshold').fill('0.99');
+    await playground(page).getByLabel('Confidence threshold').dispatchEvent('change');
+    await runAndWait(page);
+    await expect(playground(page).getByRole('status', { name: 'Run status' })).toHaveText('done');
+    const route = trace(page).getByRole('group', { name: 'Route decision' }).first();
+    await expect(route).toContainText('defer');
+    await expect(route).toContainText(/confidence 0\.\d{3} vs threshold 0\.99/);
+    await expect(laneMessages(page, /^Agent 2 .* lane$/)).toHaveCount(1);
+    // Tokens carry their probability: hovering shows it with the alternatives.
+    const tok = trace(page).locator('.tok').first();
+    await expect(tok).toHaveAttribute('title', /^p = \d+\.\d%/);
   });
 
   test('cancel mid-generation stops every worker: all agents end, the model goes idle', async ({ page }) => {
