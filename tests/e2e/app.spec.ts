@@ -47,5 +47,10 @@ test.describe('app shell', () => {
     expect(manifest.icons.length).toBeGreaterThan(0);
     const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
     expect(scope).toMatch(/\/$/);
+    // Chromium's own installability check (the one behind its "Install app" button) finds nothing missing.
+    const cdp = await page.context().newCDPSession(page);
+    const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: { errorId: string }[] };
+    // "in-incognito" is the test browser's context (Playwright contexts are off-the-record), not the app.
+    expect(installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito')).toEqual([]);
   });
 });
