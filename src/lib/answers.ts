@@ -12,7 +12,7 @@
  *    yesno; any number → number; otherwise text.
  * 3. Readings.
  *    - number: after a marker, the FIRST number after it; without one, the LAST number in the text
- *      (working comes before the result, as self-consistency assumes, Wang et al. 2022 §3).
+ *      (working comes before the result, as self-consistency's answer parsing assumes, Wang et al. 2022).
  *      Thousands separators dropped ("1,000" → "1000"), a leading "+" dropped, trailing decimal
  *      zeros dropped ("42.50" → "42.5", "3.0" → "3"), "-0" → "0". Number words are not read.
  *    - choice: the option letter A–J, upper-cased; "(b)", "b)", "option b", "answer is b" count,

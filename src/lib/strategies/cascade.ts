@@ -1,10 +1,10 @@
 /**
- * `cascade`: FrugalGPT-style LLM cascade (Chen et al. 2023, arXiv 2305.05176, §3 "LLM cascade").
+ * `cascade`: FrugalGPT-style LLM cascade (Chen et al. 2023, arXiv 2305.05176).
  * Agents are tried in the order of the setup — put the cheapest first. Each answers; its
  * confidence is the mean token probability of its answer, defined as exp(mean natural-log
  * probability of the generated tokens), i.e. the geometric mean of the token probabilities
- * (FrugalGPT trains a scorer; with no training data in the tab we use the model's own
- * probabilities, the simplest scorer it compares against). Confidence ≥ threshold → accept; under
+ * (FrugalGPT learns a small scoring model; with no training data in the tab the score is the
+ * answering model's own token probabilities, as reported by the engine). Confidence ≥ threshold → accept; under
  * it → defer to the next agent. The last agent's answer is accepted whatever its confidence.
  */
 import { extractAnswer } from '../answers.ts';
