@@ -12,8 +12,8 @@
  *    information, give your updated answer. The original question is: <prompt>".
  *  - Context: the paper keeps each agent's whole conversation; tiny in-browser models have
  *    contexts of a few hundred tokens, so an agent sees [its system prompt, the question, its own
- *    previous answer, the revision prompt] — only the latest round (the paper also shortens
- *    context, by summarising the other answers; we keep them verbatim).
+ *    previous answer, the revision prompt] — only the latest round, verbatim, so the
+ *    conversation stays short.
  *  - judge: the question, every agent's final answer, "Which answer is correct? Reply with the
  *    correct answer only."
  */
