@@ -1,7 +1,8 @@
 /**
- * Codecs against an independent implementation: reference vectors written by llama.cpp's own
- * Python package (gguf-py quants.py, numpy ports of ggml-quants.c) with
- * tests/fixtures/make_reference.py. Encodes must give identical bytes, decodes identical f32 bits.
+ * Codecs against independent implementations. Reference vectors written by ggml's own C reference
+ * quantisers (quantize_row_*_ref, tests/fixtures/make_ggml_reference.sh) and by llama.cpp's Python
+ * package (gguf-py quants.py, tests/fixtures/make_reference.py). Encodes must give identical
+ * bytes, decodes identical f32 bits.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +47,30 @@ describe(`codecs match ${ref.generator}`, () => {
         const diff = got.findIndex((b, i) => b !== want[i]);
         expect(diff, `first differing value ${diff}`).toBe(-1);
       }
+    });
+  }
+});
+
+const ggml = JSON.parse(readFileSync(`${REPO_ROOT}/tests/fixtures/ggml-reference.json`, 'utf8')) as {
+  generator: string;
+  blocks: string[];
+  input: string;
+  encoded: Record<string, string>;
+};
+
+describe(`encoders match ${ggml.generator}`, () => {
+  const x = f32(ggml.input);
+  it(`covers the k-quants and legacy types on ${ggml.blocks.length} kinds of super-block (${ggml.blocks.join(', ')})`, () => {
+    expect(Object.keys(ggml.encoded)).toEqual(['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q8_1', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_K']);
+    expect(x.length).toBe(256 * ggml.blocks.length);
+  });
+  for (const [name, b64] of Object.entries(ggml.encoded)) {
+    it(`${name}: identical bytes`, () => {
+      const want = bytes(b64);
+      const got = encodeTensor(ggmlTypeFromName(name)!, x);
+      expect(got.byteLength).toBe(want.byteLength);
+      const diff = got.findIndex((b, i) => b !== want[i]);
+      expect(diff, `first differing byte ${diff}`).toBe(-1);
     });
   }
 });

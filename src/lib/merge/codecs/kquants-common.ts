@@ -53,8 +53,7 @@ export function makeQkx2Quants(
     L.fill(0, lo, lo + n);
     return [0, -min];
   }
-  const range = fr(max - min);
-  let iscale = fr(nmax / range);
+  let iscale = fr(nmax / fr(max - min));
   let scale = fr(1 / iscale);
   let bestError = 0;
   for (let i = 0; i < n; i++) {
@@ -66,7 +65,8 @@ export function makeQkx2Quants(
   }
   if (nstep < 1) return [scale, -min];
   for (let is = 0; is <= nstep; is++) {
-    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / range);
+    // `min` is the best fit so far, as in C: later trials measure from it.
+    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
