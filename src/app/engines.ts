@@ -165,6 +165,13 @@ export class WorkerEngine implements Engine {
     this.#link.onCrash = fn;
   }
 
+  /** Called whenever the running/queued counts change (the registry shows "busy" from it). */
+  onActivity: ((active: number, queued: number) => void) | undefined;
+
+  #notify(): void {
+    this.onActivity?.(this.#queue.active, this.#queue.pending);
+  }
+
   chat(request: ChatRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
     return this.#generate((id) => ({ type: 'generate', id, mode: 'chat', request: plain(request) }), options);
   }
@@ -197,8 +204,12 @@ export class WorkerEngine implements Engine {
     if (dead) throw dead;
     let release: () => void;
     try {
-      release = await this.#queue.acquire(options.caller ?? 'default', signal);
+      const granted = this.#queue.acquire(options.caller ?? 'default', signal);
+      this.#notify();
+      release = await granted;
+      this.#notify();
     } catch (err) {
+      this.#notify();
       if (err instanceof QueueAbortedError) {
         yield abortedBeforeStart();
         return;
@@ -223,6 +234,7 @@ export class WorkerEngine implements Engine {
       // A consumer that stops iterating early also stops the generation in the worker.
       if (!channel.closed) onAbort();
       release();
+      this.#notify();
     }
   }
 }

@@ -28,6 +28,8 @@
  *   await registry.remove(id)                    // unloads, deletes the cached bytes and the record
  *   await registry.file(id): File                // the GGUF bytes (for merging, export)
  *
+ * ModelEntry.activity: {active, queued} requests on a loaded wllama engine (a run is idle when every
+ * loaded model shows 0/0).
  * ModelEntry.status: 'available' (known but not on this device: a built-in not yet cached, a
  * web-llm model not yet downloaded) → 'stored' → 'loading' → 'loaded'; 'error' with `error` set
  * (load failure or a crashed worker: call load(id) again to reload).
@@ -66,6 +68,8 @@ export interface ModelEntry {
   file?: string;
   /** Where it runs once loaded ("CPU · wasm · 1 thread", "WebGPU · 5/5 layers", "HTTP"). */
   backend?: EngineInfo;
+  /** Requests running / waiting on the loaded engine (wllama workers); 0/0 when idle. */
+  activity?: { active: number; queued: number };
   /** Bytes loaded so far while status is 'loading'. */
   progress?: { loaded: number; total: number };
   error?: string;
@@ -359,6 +363,7 @@ export class ModelRegistry {
           },
           { ...opts, onProgress: progress, onCrash: (err) => this.#crashed(id, err) },
         );
+        worker.onActivity = (active, queued) => this.#patch(id, { activity: { active, queued } });
         engine = worker;
       } else {
         const loader = this.#loaders.get(entry.source);
@@ -386,7 +391,7 @@ export class ModelRegistry {
     const engine = this.#engines.get(id);
     this.#engines.delete(id);
     await engine?.unload();
-    if (this.get(id)) this.#patch(id, { status: this.#restingStatus(id), backend: undefined, progress: undefined });
+    if (this.get(id)) this.#patch(id, { status: this.#restingStatus(id), backend: undefined, progress: undefined, activity: undefined });
   }
 
   async remove(id: string): Promise<void> {
@@ -417,7 +422,7 @@ export class ModelRegistry {
 
   #crashed(id: string, err: EngineError): void {
     this.#engines.delete(id);
-    this.#patch(id, { status: 'error', error: err.message, backend: undefined });
+    this.#patch(id, { status: 'error', error: err.message, backend: undefined, activity: undefined });
   }
 
   #restingStatus(id: string): ModelStatus {

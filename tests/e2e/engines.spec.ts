@@ -153,7 +153,14 @@ test('registry: import a File into OPFS, load it from OPFS, same greedy output; 
     const engine = await reg.load(entry.id);
     const loaded = reg.get(entry.id);
     const { collect } = { collect: async (s: AsyncIterable<{ type: string; text?: string }>) => { let t = ''; for await (const x of s) if (x.type === 'delta') t += x.text; return t; } };
-    const text = await collect(engine.complete(greedy));
+    const busy: string[] = [];
+    const watch = setInterval(() => {
+      const a = reg.get(entry.id).activity;
+      if (a) busy.push(`${a.active}/${a.queued}`);
+    }, 1);
+    const [text] = await Promise.all([collect(engine.complete(greedy, { caller: 'a1' })), collect(engine.complete(greedy, { caller: 'a2' }))]);
+    clearInterval(watch);
+    const activityAfter = reg.get(entry.id).activity;
     const shared = reg.engineFor(entry.id) === engine && (await reg.load(entry.id)) === engine;
     // A crash (the worker is killed as a real crash would) fails pending calls and marks the entry.
     const pending = collect(engine.complete({ ...greedy, max_tokens: 400 })).then(() => 'finished', (e: Error & { code?: string }) => `${e.code}: ${e.message}`);
@@ -172,7 +179,7 @@ test('registry: import a File into OPFS, load it from OPFS, same greedy output; 
     const afterUnload = reg.get(entry.id).status;
     await reg.remove(entry.id);
     const removed = { entry: reg.get(entry.id) ?? null, files: await c.opfsListAll(reg.modelsDir) };
-    return { builtinBefore, entry, progress, stored, loaded, text, shared, pendingResult, crashed, text2, biText, biEntry, storedAfter, afterUnload, removed };
+    return { builtinBefore, entry, progress, stored, loaded, text, busy, activityAfter, shared, pendingResult, crashed, text2, biText, biEntry, storedAfter, afterUnload, removed };
   }, GREEDY);
   expect(r.builtinBefore).toMatchObject({ source: 'built-in', status: 'available', name: 'Stories 260K' });
   expect(r.entry).toMatchObject({ id: 'file:stories260K.gguf', source: 'imported', status: 'stored', size: model.length });
@@ -183,6 +190,9 @@ test('registry: import a File into OPFS, load it from OPFS, same greedy output; 
   expect(r.loaded.backend.detail).toMatch(/CPU/);
   expect(r.text.length).toBeGreaterThan(20);
   expect(r.shared).toBe(true);
+  // Two agents on one engine: one runs, one waits, then both finish and the model shows idle.
+  expect(r.busy).toContain('1/1');
+  expect(r.activityAfter).toEqual({ active: 0, queued: 0 });
   expect(r.pendingResult).toMatch(/^crashed: .*reload the model/);
   expect(r.crashed.status).toBe('error');
   expect(r.crashed.error).toMatch(/crashed/);
