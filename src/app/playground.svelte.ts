@@ -96,11 +96,21 @@ export class Playground {
     this.#setup.agents.splice(index, 1);
     this.#sync();
   }
-  /** Points every agent without a model (or with an unknown one) at `id`: used after an import. */
-  fillModel(id: string): void {
+  /**
+   * Points every agent without a model (or with an unknown one) at `id`: used after an import, and
+   * at start-up with the first known model (then without touching the URL, so a plain visit does not
+   * become a "link").
+   */
+  fillModel(id: string, opts: { sync?: boolean } = {}): void {
     const known = new Set(this.#models.models.map((m) => m.id));
-    for (const a of this.#setup.agents) if (a.model === '' || !known.has(a.model)) a.model = id;
-    this.#sync();
+    let changed = false;
+    for (const a of this.#setup.agents) {
+      if (a.model === '' || !known.has(a.model)) {
+        a.model = id;
+        changed = true;
+      }
+    }
+    if (changed && opts.sync !== false) this.#sync();
   }
   setMethod(method: string): void {
     this.#setup = withMethod($state.snapshot(this.#setup) as Setup, method);
