@@ -319,6 +319,25 @@ describe('writer', () => {
     expect(() => w.addTensorInfo({ name: 'v', shape: [4], type: 77 as GGMLType })).toThrow(/unknown GGML type 77/);
   });
 
+  it('reads a header far larger than the first read (a 40,000-token vocabulary) in a few growing reads', async () => {
+    const tokens = Array.from({ length: 40000 }, (_, i) => (i % 3 === 0 ? `▁wörd${i}` : `tok${i}`));
+    const out = await build([meta.string('general.architecture', 'llama'), meta.stringArray('tokenizer.ggml.tokens', tokens), meta.f32Array('tokenizer.ggml.scores', tokens.map((_, i) => -i))], [
+      { name: 'token_embd.weight', shape: [32, 40000], type: GGMLType.Q8_0 },
+    ]);
+    const reads: number[] = [];
+    const inner = bytesSource(out, 'vocab.gguf');
+    const counting: ByteSource = { name: inner.name, size: inner.size, read: (o, l) => (reads.push(l), inner.read(o, l)) };
+    const f = await readGGUF(counting);
+    expect(f.dataOffset).toBeGreaterThan(500_000);
+    expect(getMeta(f, 'tokenizer.ggml.tokens')).toEqual(tokens);
+    expect((getMeta(f, 'tokenizer.ggml.scores') as number[])[39999]).toBe(-39999);
+    expect(summarize(f).vocabSize).toBe(40000);
+    expect(reads.length).toBeGreaterThan(1);
+    expect(reads.length).toBeLessThanOrEqual(6);
+    // Never more than twice the header is read to parse it.
+    expect(reads.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2 * f.dataOffset + 65536);
+  });
+
   it('writes a file with no tensors', async () => {
     const sink = memorySink();
     const w = new GGUFWriter(sink);

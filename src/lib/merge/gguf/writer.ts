@@ -154,6 +154,11 @@ class Out {
     this.buf.set(b, this.length);
     this.length += b.byteLength;
   }
+  append(b: Uint8Array): void {
+    this.room(b.byteLength);
+    this.buf.set(b, this.length);
+    this.length += b.byteLength;
+  }
   pad(alignment: number): void {
     const n = alignUp(this.length, alignment) - this.length;
     this.room(n);
@@ -249,6 +254,8 @@ export interface GGUFWriterOptions {
 export class GGUFWriter {
   private state: State = 'metadata';
   private readonly metadata: GGUFMetadataEntry[] = [];
+  /** The key/value section, encoded (and so validated) once as entries are added. */
+  private readonly metaOut = new Out();
   private readonly keys = new Set<string>();
   private readonly specs: TensorSpec[] = [];
   private infos: GGUFTensorInfo[] = [];
@@ -286,8 +293,14 @@ export class GGUFWriter {
     for (const e of list) {
       if (typeof e.key !== 'string' || e.key.length === 0) throw new GGUFError('invalid-argument', 'Metadata keys must be non-empty strings.');
       if (this.keys.has(e.key)) throw new GGUFError('invalid-argument', `Metadata ${e.key} was added twice; each key appears once in a GGUF file.`);
-      // Validate now, so a bad value fails at the call that added it, not at the first data write.
-      writeEntry(new Out(), e);
+      // Encode now: a bad value fails at the call that added it, and no entry is encoded twice.
+      const mark = this.metaOut.length;
+      try {
+        writeEntry(this.metaOut, e);
+      } catch (err) {
+        this.metaOut.length = mark;
+        throw err;
+      }
       if (e.key === 'general.alignment') {
         const a = Number(e.value);
         checkAlignment(a);
@@ -352,20 +365,23 @@ export class GGUFWriter {
     this.infos = infos;
   }
 
-  private headerMetadata(): GGUFMetadataEntry[] {
-    if (this.alignment === GGUF_DEFAULT_ALIGNMENT || this.keys.has('general.alignment')) return this.metadata;
-    // Readers assume 32 unless told otherwise (gguf.md), so a different alignment must be recorded.
-    return [...this.metadata, { key: 'general.alignment', type: GGUFValueType.UINT32, value: this.alignment }];
+  /** Readers assume alignment 32 unless told otherwise (gguf.md), so another one is recorded. */
+  private needsAlignmentKey(): boolean {
+    return this.alignment !== GGUF_DEFAULT_ALIGNMENT && !this.keys.has('general.alignment');
   }
 
+  private headerCache: { infos: GGUFTensorInfo[]; bytes: Uint8Array } | undefined;
+
   private headerBytes(): Uint8Array {
+    if (this.headerCache?.infos === this.infos) return this.headerCache.bytes;
     const o = new Out();
-    const meta = this.headerMetadata();
+    const extra = this.needsAlignmentKey();
     o.u32(GGUF_MAGIC);
     o.u32(this.version);
     o.u64(BigInt(this.infos.length));
-    o.u64(BigInt(meta.length));
-    for (const e of meta) writeEntry(o, e);
+    o.u64(BigInt(this.metadata.length + (extra ? 1 : 0)));
+    o.append(this.metaOut.bytes());
+    if (extra) writeEntry(o, { key: 'general.alignment', type: GGUFValueType.UINT32, value: this.alignment });
     for (const t of this.infos) {
       o.string(t.name);
       o.u32(t.shape.length);
@@ -374,7 +390,9 @@ export class GGUFWriter {
       o.u64(BigInt(t.offset));
     }
     o.pad(this.alignment);
-    return o.bytes();
+    const bytes = o.bytes();
+    this.headerCache = { infos: this.infos, bytes };
+    return bytes;
   }
 
   private async emit(bytes: Uint8Array): Promise<void> {
