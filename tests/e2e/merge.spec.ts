@@ -5,10 +5,13 @@
  * shaped inputs give clear errors and leave nothing in OPFS.
  */
 import { test, expect, type Page } from '@playwright/test';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importStories, modelCard, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
 import { storiesVariant } from '../unit/merge-fixtures.ts';
+import { writeSyntheticModel } from '../../tools/bench/merge-model.ts';
+import { fileSink } from '../../tools/lib/node-source.ts';
+import { bytesSource, getMeta, readGGUF } from '../../src/lib/merge/gguf/index.ts';
 
 /** Every file in OPFS's models directory, temporary ones included. */
 async function opfsFiles(page: Page): Promise<string[]> {
@@ -74,6 +77,14 @@ test.describe('merge view', () => {
     expect(c.reference!.length).toBeGreaterThan(10);
     expect(c.merged).toBe(c.reference);
     expect(c.verdict).toBe('Identical outputs.');
+
+    // It can be downloaded as a GGUF file the project's reader accepts, with the merge's provenance.
+    const [download] = await Promise.all([page.waitForEvent('download'), result.getByRole('button', { name: 'Download' }).click()]);
+    expect(download.suggestedFilename()).toBe('stories-self.gguf');
+    const saved = new Uint8Array(readFileSync((await download.path())!));
+    const header = await readGGUF(bytesSource(saved, 'stories-self.gguf'));
+    expect(getMeta(header, 'chorus.provenance.method')).toBe('linear');
+    expect(header.tensors).toHaveLength(48);
 
     // It is a model like any other: in the manager, and one click from the playground.
     await showTab(page, 'Models');
@@ -142,6 +153,31 @@ test.describe('merge view', () => {
     await expect(alert).toContainText('These models cannot be merged');
     await expect(alert).toContainText('reshaped.gguf: tensor blk.2.ffn_up.weight is [64, 86] here and [64, 172] in stories260K.gguf');
 
+    expect(await opfsFiles(page)).toEqual(before);
+    await showTab(page, 'Models');
+    await expect(page.getByRole('list', { name: 'Model list' }).getByRole('listitem')).toHaveCount(listed);
+  });
+
+  test('a cancelled merge leaves no partial output in OPFS and registers nothing', async ({ page }) => {
+    const dir = tempDir();
+    const paths = [join(dir, 'synth-a.gguf'), join(dir, 'synth-b.gguf')];
+    for (const [i, p] of paths.entries()) await writeSyntheticModel(await fileSink(p), { layers: 2, seed: i + 1 });
+    await page.goto('./');
+    await showTab(page, 'Models');
+    const listed = await page.getByRole('list', { name: 'Model list' }).getByRole('listitem').count();
+    const before = await opfsFiles(page);
+    await showTab(page, 'Merge');
+    await page.getByLabel('Merge method').selectOption('linear');
+    await page.getByLabel('Input 1 file').setInputFiles(paths[0]!);
+    await page.getByLabel('Input 2 file').setInputFiles(paths[1]!);
+    await page.getByRole('button', { name: 'Merge', exact: true }).click();
+    // Cancel once the first tensors are written (the output file exists under its temporary name).
+    await expect(page.getByRole('progressbar', { name: 'Merge progress' })).toBeVisible({ timeout: 30_000 });
+    expect((await opfsFiles(page)).some((n) => n.startsWith('.partial-'))).toBe(true);
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    const alert = page.getByRole('alert', { name: 'Merge error' });
+    await expect(alert).toContainText('Cancelled');
+    await expect(alert).toContainText('nothing was kept');
     expect(await opfsFiles(page)).toEqual(before);
     await showTab(page, 'Models');
     await expect(page.getByRole('list', { name: 'Model list' }).getByRole('listitem')).toHaveCount(listed);
