@@ -115,6 +115,8 @@ export class ModelRegistry {
   #ready = $state(false);
   readonly #engines = new Map<string, Engine>();
   readonly #loading = new Map<string, Promise<Engine>>();
+  /** Cancels an in-flight load when unload/remove is called meanwhile. */
+  readonly #loadAborts = new Map<string, AbortController>();
   /** OpenAI keys kept in memory only (unless saved). */
   readonly #keys = new Map<string, string>();
   readonly #loaders = new Map<ModelSourceKind, ExternalLoader>();
@@ -325,7 +327,10 @@ export class ModelRegistry {
   async file(id: string): Promise<File> {
     const e = this.#require(id);
     if (!e.file) throw new EngineError('bad-request', `${e.name} has no GGUF file on this device (source ${e.source}).`);
-    if (e.status === 'available') await this.#cacheBuiltin(e, {});
+    if (e.status === 'available') {
+      await this.#cacheBuiltin(e, {});
+      this.#patch(id, { status: 'stored' });
+    }
     return this.#store.file(e.file);
   }
 
@@ -334,7 +339,14 @@ export class ModelRegistry {
     if (have) return Promise.resolve(have);
     const pending = this.#loading.get(id);
     if (pending) return pending;
-    const p = this.#load(id, opts).finally(() => this.#loading.delete(id));
+    const ac = new AbortController();
+    opts.signal?.addEventListener('abort', () => ac.abort(), { once: true });
+    if (opts.signal?.aborted) ac.abort();
+    this.#loadAborts.set(id, ac);
+    const p = this.#load(id, { ...opts, signal: ac.signal }).finally(() => {
+      this.#loading.delete(id);
+      this.#loadAborts.delete(id);
+    });
     this.#loading.set(id, p);
     return p;
   }
@@ -342,6 +354,7 @@ export class ModelRegistry {
   async #load(id: string, opts: ProgressOptions & { gpu?: GpuPreference; nParallel?: number }): Promise<Engine> {
     await this.init();
     const entry = this.#require(id);
+    const before = entry.status;
     const progress = (loaded: number, total: number): void => {
       this.#patch(id, { progress: { loaded, total } });
       opts.onProgress?.(loaded, total);
@@ -377,7 +390,7 @@ export class ModelRegistry {
       const message = err instanceof Error ? err.message : String(err);
       const aborted = err instanceof EngineError && err.code === 'aborted';
       this.#patch(id, {
-        status: aborted ? this.#restingStatus(id) : 'error',
+        status: aborted ? await this.#statusAfterCancel(id, before) : 'error',
         error: aborted ? undefined : message,
         progress: undefined,
       });
@@ -388,6 +401,11 @@ export class ModelRegistry {
   }
 
   async unload(id: string): Promise<void> {
+    const loading = this.#loading.get(id);
+    if (loading) {
+      this.#loadAborts.get(id)?.abort();
+      await loading.catch(() => undefined);
+    }
     const engine = this.#engines.get(id);
     this.#engines.delete(id);
     await engine?.unload();
@@ -425,6 +443,14 @@ export class ModelRegistry {
     this.#patch(id, { status: 'error', error: err.message, backend: undefined, activity: undefined });
   }
 
+  /** Where a cancelled load leaves an entry: on this device or not, as its bytes are. */
+  async #statusAfterCancel(id: string, before: ModelStatus): Promise<ModelStatus> {
+    const e = this.get(id);
+    if (e?.source === 'built-in' && e.file) return (await this.#store.has(e.file)) ? 'stored' : 'available';
+    if (e?.source === 'webllm') return before === 'available' ? 'available' : 'stored';
+    return 'stored';
+  }
+
   #restingStatus(id: string): ModelStatus {
     const e = this.get(id);
     if (!e) return 'stored';
@@ -444,7 +470,8 @@ export class ModelRegistry {
         summary = await this.#summaryOf(tmp, entry.name);
       },
     });
-    this.#patch(entry.id, { status: 'stored', size: file.size, summary });
+    // Status stays 'loading' (the caller is loading it); size and header are known now.
+    this.#patch(entry.id, { size: file.size, summary });
   }
 
   async #summaryOf(blob: Blob, name?: string): Promise<ModelSummary> {

@@ -170,6 +170,10 @@ test('registry: import a File into OPFS, load it from OPFS, same greedy output; 
     const crashed = reg.get(entry.id);
     const reloaded = await reg.load(entry.id);
     const text2 = await collect(reloaded.complete(greedy));
+    // Unloading a model while it loads cancels the load; a built-in not yet cached stays 'available'.
+    const racing = reg.load('builtin:stories').then(() => 'loaded', (e: Error & { code?: string }) => e.code);
+    await reg.unload('builtin:stories');
+    const raced = { result: await racing, status: reg.get('builtin:stories').status, files: await c.opfsListAll(reg.modelsDir) };
     // Built-in: fetched from the app's origin, validated, cached in OPFS, then loaded from there.
     const bi = await reg.load('builtin:stories');
     const biText = await collect(bi.complete(greedy));
@@ -179,7 +183,7 @@ test('registry: import a File into OPFS, load it from OPFS, same greedy output; 
     const afterUnload = reg.get(entry.id).status;
     await reg.remove(entry.id);
     const removed = { entry: reg.get(entry.id) ?? null, files: await c.opfsListAll(reg.modelsDir) };
-    return { builtinBefore, entry, progress, stored, loaded, text, busy, activityAfter, shared, pendingResult, crashed, text2, biText, biEntry, storedAfter, afterUnload, removed };
+    return { raced, builtinBefore, entry, progress, stored, loaded, text, busy, activityAfter, shared, pendingResult, crashed, text2, biText, biEntry, storedAfter, afterUnload, removed };
   }, GREEDY);
   expect(r.builtinBefore).toMatchObject({ source: 'built-in', status: 'available', name: 'Stories 260K' });
   expect(r.entry).toMatchObject({ id: 'file:stories260K.gguf', source: 'imported', status: 'stored', size: model.length });
@@ -197,6 +201,7 @@ test('registry: import a File into OPFS, load it from OPFS, same greedy output; 
   expect(r.crashed.status).toBe('error');
   expect(r.crashed.error).toMatch(/crashed/);
   expect(r.text2).toBe(r.text);
+  expect(r.raced).toEqual({ result: 'aborted', status: 'available', files: ['stories260K.gguf'] });
   expect(r.biText).toBe(r.text);
   expect(r.biEntry).toMatchObject({ status: 'loaded', source: 'built-in' });
   expect(r.biEntry.summary.vocabSize).toBe(512);
