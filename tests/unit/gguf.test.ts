@@ -313,6 +313,8 @@ describe('writer', () => {
     w.addMetadata(meta.string('k', 'v'));
     expect(() => w.addMetadata(meta.string('k', 'again'))).toThrow(/added twice/);
     expect(() => new GGUFWriter(memorySink(), { alignment: 48 })).toThrow(/power of two/);
+    expect(() => w.addMetadata(meta.u32('general.alignment', 48))).toThrow(/power of two, got 48/);
+    expect(() => new GGUFWriter(memorySink(), { alignment: 64 }).addMetadata(meta.u32('general.alignment', 32))).toThrow(/general\.alignment is 32 but the writer was created with alignment 64/);
     w.addTensorInfo({ name: 't', shape: [32], type: GGMLType.Q8_0 });
     expect(() => w.addTensorInfo({ name: 't', shape: [32], type: GGMLType.Q8_0 })).toThrow(/Tensor t was added twice/);
     expect(() => w.addTensorInfo({ name: 'u', shape: [1, 2, 3, 4, 5], type: GGMLType.F32 })).toThrow(/at most 4/);
@@ -336,6 +338,19 @@ describe('writer', () => {
     expect(reads.length).toBeLessThanOrEqual(6);
     // Never more than twice the header is read to parse it.
     expect(reads.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(2 * f.dataOffset + 65536);
+  });
+
+  it('a rejected entry leaves nothing behind: the file has exactly the accepted entries', async () => {
+    const sink = memorySink();
+    const w = new GGUFWriter(sink);
+    w.addMetadata(meta.string('a', 'x'));
+    expect(() => w.addMetadata([meta.string('b', 'y'), meta.i8('c', 1000)])).toThrow(/c: 1000/);
+    expect(() => w.addMetadata(meta.u32('general.alignment', 3))).toThrow(/power of two/);
+    w.addMetadata(meta.string('d', 'z'));
+    await w.finish();
+    const f = await readGGUF(bytesSource(sink.bytes(), 'partial.gguf'));
+    expect(f.metadata.map((e) => e.key)).toEqual(['a', 'b', 'd']);
+    expect(f.alignment).toBe(32);
   });
 
   it('writes a file with no tensors', async () => {

@@ -258,6 +258,7 @@ export class GGUFWriter {
   private readonly metaOut = new Out();
   private readonly keys = new Set<string>();
   private readonly specs: TensorSpec[] = [];
+  private readonly names = new Set<string>();
   private infos: GGUFTensorInfo[] = [];
   private readonly version: 2 | 3;
   private alignment: number;
@@ -293,6 +294,14 @@ export class GGUFWriter {
     for (const e of list) {
       if (typeof e.key !== 'string' || e.key.length === 0) throw new GGUFError('invalid-argument', 'Metadata keys must be non-empty strings.');
       if (this.keys.has(e.key)) throw new GGUFError('invalid-argument', `Metadata ${e.key} was added twice; each key appears once in a GGUF file.`);
+      let alignment = this.alignment;
+      if (e.key === 'general.alignment') {
+        alignment = Number(e.value);
+        checkAlignment(alignment);
+        if (this.alignmentGiven && alignment !== this.alignment) {
+          throw new GGUFError('invalid-argument', `Metadata general.alignment is ${alignment} but the writer was created with alignment ${this.alignment}.`);
+        }
+      }
       // Encode now: a bad value fails at the call that added it, and no entry is encoded twice.
       const mark = this.metaOut.length;
       try {
@@ -301,14 +310,7 @@ export class GGUFWriter {
         this.metaOut.length = mark;
         throw err;
       }
-      if (e.key === 'general.alignment') {
-        const a = Number(e.value);
-        checkAlignment(a);
-        if (this.alignmentGiven && a !== this.alignment) {
-          throw new GGUFError('invalid-argument', `Metadata general.alignment is ${a} but the writer was created with alignment ${this.alignment}.`);
-        }
-        this.alignment = a;
-      }
+      this.alignment = alignment;
       this.keys.add(e.key);
       this.metadata.push(e);
     }
@@ -318,12 +320,13 @@ export class GGUFWriter {
   /** Declares one tensor; all infos must be added before any tensor data is written. */
   addTensorInfo(spec: TensorSpec): this {
     if (this.state !== 'metadata' && this.state !== 'tensors') this.refuse('addTensorInfo', 'every tensor info must be added before the first tensor data');
-    if (this.specs.some((s) => s.name === spec.name)) throw new GGUFError('duplicate-tensor', `Tensor ${spec.name} was added twice; tensor names must be unique.`);
+    if (this.names.has(spec.name)) throw new GGUFError('duplicate-tensor', `Tensor ${spec.name} was added twice; tensor names must be unique.`);
     const hasOffset = spec.offset !== undefined;
     if (this.specs.length > 0 && (this.specs[0]!.offset !== undefined) !== hasOffset) {
       throw new GGUFError('invalid-argument', `Tensor ${spec.name}: give an offset for every tensor or for none.`);
     }
     completeInfo(spec, 0);
+    this.names.add(spec.name);
     this.specs.push({ ...spec, shape: [...spec.shape] });
     this.state = 'tensors';
     return this;
