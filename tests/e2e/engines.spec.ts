@@ -306,3 +306,34 @@ test('web-llm without weights: WebGPU/shader-f16 detection, prebuilt list, empty
   expect(r.f32.code).toBe('network');
   expect(r.f32.message).toMatch(/SmolLM2-135M-Instruct-q0f32-MLC: downloading the model failed .*Check your connection/);
 });
+
+test('a model WITH a chat template is chatted through llama.cpp\'s template (ChatML copy made with the project\'s GGUF writer)', async ({ page }) => {
+  await open(page);
+  const r = await page.evaluate(async () => {
+    const c = window.chorus;
+    const chatml =
+      "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    const file = await c.withChatTemplate(await c.fetchBlob('/m/stories260K.gguf'), 'stories-chatml.gguf', chatml);
+    const { handle } = await c.spawn({ kind: 'blob', blob: file, name: file.name });
+    const messages = [
+      { role: 'system', content: 'You tell stories.' },
+      { role: 'user', content: 'Once upon a time' },
+    ];
+    const chat = await c.run(handle, 'chat', { messages, max_tokens: 24, temperature: 0 });
+    const manual = await c.run(handle, 'complete', {
+      prompt: '<|im_start|>system\nYou tell stories.<|im_end|>\n<|im_start|>user\nOnce upon a time<|im_end|>\n<|im_start|>assistant\n',
+      max_tokens: 24,
+      temperature: 0,
+    });
+    const fallback = await c.spawn({ kind: 'fetch', url: '/m/stories260K.gguf', name: 'stories260K.gguf' });
+    const plain = await c.run(fallback.handle, 'chat', { messages, max_tokens: 24, temperature: 0 });
+    await c.unload(handle);
+    await c.unload(fallback.handle);
+    return { chat, manual, plain };
+  });
+  // The template path renders exactly the ChatML prompt (same greedy tokens, same prompt length) …
+  expect(r.chat.text).toBe(r.manual.text);
+  expect(r.chat.usage.prompt_tokens).toBe(r.manual.usage.prompt_tokens);
+  // … which is not what the template-less fallback sends.
+  expect(r.plain.usage.prompt_tokens).not.toBe(r.chat.usage.prompt_tokens);
+});

@@ -11,6 +11,7 @@ import { ModelRegistry } from '../../../src/app/models.svelte.ts';
 import { openChorusDb, DB_VERSION } from '../../../src/lib/store/db.ts';
 import { OpfsStore } from '../../../src/lib/store/opfs.ts';
 import type { ModelSource } from '../../../workers/engine.protocol.ts';
+import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, setMeta } from '../../../src/lib/merge/gguf/index.ts';
 
 const engines = new Map<number, Engine>();
 const bares = new Map<number, Wllama>();
@@ -184,6 +185,18 @@ const chorus = {
     const f16 = await attempt('Llama-3.2-1B-Instruct-q4f16_1-MLC');
     const f32 = await attempt('SmolLM2-135M-Instruct-q0f32-MLC');
     return { support, count: list.length, cached, f16, f32 };
+  },
+  /** A copy of a GGUF with `tokenizer.chat_template` set, written with the project's own writer. */
+  async withChatTemplate(blob: Blob, name: string, template: string): Promise<File> {
+    const src = blobSource(blob, name);
+    const file = await readGGUF(src);
+    const sink = memorySink();
+    const w = new GGUFWriter(sink, { alignment: file.alignment });
+    w.addMetadata(setMeta(file.metadata, meta.string('tokenizer.chat_template', template)));
+    for (const t of file.tensors) w.addTensorInfo({ name: t.name, shape: t.shape, type: t.type });
+    for (const t of file.tensors) await w.writeTensorData(t.name, await readTensorData(src, file, t));
+    await w.finish();
+    return new File([sink.bytes() as BlobPart], name);
   },
   registry: null as ModelRegistry | null,
   newRegistry(opts: { dbName: string; manifestUrl?: string | null; modelsDir?: string }) {
