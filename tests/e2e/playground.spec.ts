@@ -74,6 +74,15 @@ test.describe('playground with the real model', () => {
     }
     await expect(trace(page).getByRole('region', { name: 'Final answer' })).toBeVisible();
     await screenshot(page, info, 'playground-debate.png');
+    // The exported trace is the very event stream the view drew: every agent speaks in every round.
+    const [download] = await Promise.all([page.waitForEvent('download'), playground(page).getByRole('button', { name: 'Export trace' }).click()]);
+    const { readFileSync } = await import('node:fs');
+    const exported = JSON.parse(readFileSync((await download.path())!, 'utf8')) as { setup: string; events: { type: string; agent?: string; round?: number; strategy?: string }[] };
+    expect(exported.setup).toContain('m=debate');
+    expect(exported.events[0]).toMatchObject({ type: 'run-start', strategy: 'debate' });
+    const spoke = exported.events.filter((e) => e.type === 'message-start').map((e) => `${e.agent}@${e.round}`);
+    for (const a of ['a1', 'a2', 'a3']) for (const r of [1, 2]) expect(spoke).toContain(`${a}@${r}`);
+    expect(exported.events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
   });
 
   test('cascade: the deferral decision is drawn with the confidence that drove it against the threshold', async ({ page }) => {
