@@ -54,3 +54,13 @@ test.describe('app shell', () => {
     expect(installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito')).toEqual([]);
   });
 });
+
+test('running without any model explains what to do instead of failing silently', async ({ page }) => {
+  await openApp(page);
+  await page.getByRole('tab', { name: 'Playground' }).click();
+  const pg = page.getByRole('tabpanel', { name: 'Playground' });
+  await expect(pg.getByText(/No models yet/)).toBeVisible();
+  await pg.getByRole('button', { name: 'Run', exact: true }).click();
+  await expect(pg.getByRole('status', { name: 'Run status' })).toHaveText('error');
+  await expect(pg.getByRole('region', { name: 'Trace' }).getByRole('alert')).toContainText(/choose a model for every agent|import one/);
+});
