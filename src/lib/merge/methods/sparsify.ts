@@ -28,8 +28,8 @@ export function keepRankRange(x: Float32Array, from: number, to: number): number
   const mags = new Float32Array(n);
   for (let i = 0; i < n; i++) mags[i] = Math.abs(x[i]!);
   // Descending rank r ↔ ascending position n-1-r. Two linear-time selections, no full sort.
-  const vHi = select(mags, n - 1 - from); // magnitude at rank `from` (largest kept)
-  const vLo = select(mags, n - to); // magnitude at rank `to-1` (smallest kept)
+  const vHi = selectNonNegative(mags, n - 1 - from); // magnitude at rank `from` (largest kept)
+  const vLo = selectNonNegative(mags, n - to); // magnitude at rank `to-1` (smallest kept)
   let gHi = 0; // entries strictly larger than vHi
   let gLo = 0; // … than vLo
   for (let i = 0; i < n; i++) {
@@ -96,6 +96,30 @@ export function bernoulli(x: Float32Array, density: number, rescale: boolean, rn
     } else x[i] = 0;
   }
   return kept;
+}
+
+/**
+ * The k-th smallest (0-based) of non-negative floats, without reordering: a two-pass radix select
+ * on the IEEE-754 bit patterns, which order like the values when the sign bit is clear (high 16
+ * bits, then low 16 bits within the chosen bucket). Linear time with a small constant, and no
+ * worst case (quickselect degrades on the many equal magnitudes that F16 inputs produce).
+ */
+export function selectNonNegative(a: Float32Array, k: number): number {
+  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const hist = new Uint32Array(65536);
+  for (let i = 0; i < bits.length; i++) hist[bits[i]! >>> 16]!++;
+  let hi = 0;
+  let below = 0;
+  while (below + hist[hi]! <= k) below += hist[hi++]!;
+  hist.fill(0);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    if (b >>> 16 === hi) hist[b & 0xffff]!++;
+  }
+  let lo = 0;
+  while (below + hist[lo]! <= k) below += hist[lo++]!;
+  const out = new Uint32Array([((hi << 16) | lo) >>> 0]);
+  return new Float32Array(out.buffer)[0]!;
 }
 
 /**

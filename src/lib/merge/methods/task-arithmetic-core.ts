@@ -143,7 +143,40 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
   if (Math.abs(plainDivisor) < 1e-8) plainDivisor = 1;
   const consensus = v.consensus;
 
-  for (let i = 0; i < n; i++) {
+  if (T === 2) {
+    // The common case (base + two fine-tunes), unrolled: same arithmetic as the general loop.
+    const d0 = deltas[0]!, d1 = deltas[1]!;
+    const w0 = weights[0]!, w1 = weights[1]!;
+    for (let i = 0; i < n; i++) {
+      const x0 = d0[i]!, x1 = d1[i]!;
+      const sum = x0 + x1;
+      const s0 = x0 > 0 ? 1 : x0 < 0 ? -1 : 0;
+      const s1 = x1 > 0 ? 1 : x1 < 0 ? -1 : 0;
+      const sumSign = sum >= 0 ? 1 : -1;
+      const elected = consensus === 'count' ? (s0 + s1 >= 0 ? 1 : -1) : sumSign;
+      if (s0 !== 0) {
+        nonzero++;
+        if (s0 === sumSign) agree++;
+      }
+      if (s1 !== 0) {
+        nonzero++;
+        if (s1 === sumSign) agree++;
+      }
+      let mixed: number;
+      let divisor: number;
+      if (consensus) {
+        mixed = (s0 === elected ? x0 : 0) + (s1 === elected ? x1 : 0);
+        divisor = (s0 === elected ? w0 : 0) + (s1 === elected ? w1 : 0);
+        if (divisor === 0) divisor = 1;
+      } else {
+        mixed = sum;
+        divisor = plainDivisor;
+      }
+      if (normalize) mixed /= divisor;
+      if (lambda !== 1) mixed *= lambda;
+      out[i] = base[i]! + mixed;
+    }
+  } else for (let i = 0; i < n; i++) {
     let sum = 0;
     let signCount = 0;
     for (let t = 0; t < T; t++) {
