@@ -61,7 +61,7 @@ const ggml = JSON.parse(readFileSync(`${REPO_ROOT}/tests/fixtures/ggml-reference
 describe(`encoders match ${ggml.generator}`, () => {
   const x = f32(ggml.input);
   it(`covers the k-quants and legacy types on ${ggml.blocks.length} kinds of super-block (${ggml.blocks.join(', ')})`, () => {
-    expect(Object.keys(ggml.encoded)).toEqual(['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q8_1', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_K']);
+    expect(Object.keys(ggml.encoded)).toEqual(['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q8_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'Q8_K']);
     expect(x.length).toBe(256 * ggml.blocks.length);
   });
   for (const [name, b64] of Object.entries(ggml.encoded)) {

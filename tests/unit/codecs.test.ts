@@ -280,6 +280,11 @@ function bound(type: GGMLType, block: Float32Array, superAmax = 0): number {
       return (3 * (max - Math.min(min, 0))) / 31 + (1.5 * superAmax) / 63 + tiny;
     case GGMLType.Q6_K:
       return (3 * 2 * amax) / 63 + (1.5 * superAmax) / 63 + tiny;
+    // Q2_K and Q3_K: sub-blocks of 16, scales in 4 bits (Q2_K, with 4-bit mins) or 6 bits (Q3_K).
+    case GGMLType.Q2_K:
+      return (3 * (max - Math.min(min, 0))) / 3 + (1.5 * superAmax) / 15 + tiny;
+    case GGMLType.Q3_K:
+      return (3 * 2 * amax) / 7 + (1.5 * superAmax) / 31 + tiny;
     case GGMLType.F16:
       return fe(amax);
     case GGMLType.BF16:
@@ -307,7 +312,7 @@ describe('round trips within the quantisation error', () => {
       expect(b.byteLength).toBe((n / blockSize) * typeSize);
       const y = decodeTensor(type, b, n);
       // The unit a bound is computed on: the quantisation block, or the sub-block for k-quants.
-      const unit = type === GGMLType.Q4_K || type === GGMLType.Q5_K ? 32 : type === GGMLType.Q6_K ? 16 : blockSize;
+      const unit = type === GGMLType.Q4_K || type === GGMLType.Q5_K ? 32 : type === GGMLType.Q6_K || type === GGMLType.Q2_K || type === GGMLType.Q3_K ? 16 : blockSize;
       let worst = 0;
       for (let i = 0; i < n; i += unit) {
         const blk = x.subarray(i, i + unit);
@@ -343,7 +348,7 @@ describe('round trips within the quantisation error', () => {
   });
 });
 
-describe('k-quant encoders (quantize_row_q{4,5,6}_K_ref)', () => {
+describe('k-quant encoders (quantize_row_q{2,3,4,5,6}_K_ref)', () => {
   /** Gaussian values (Box–Muller) with a few outliers, deterministic. */
   function gaussian(n: number): Float32Array {
     let seed = 99;
@@ -366,9 +371,13 @@ describe('k-quant encoders (quantize_row_q{4,5,6}_K_ref)', () => {
     return Math.sqrt(e / s);
   };
 
-  it('more bits, less error: Q6_K < Q5_K < Q4_K, and each k-quant beats the legacy type of its size', () => {
+  it('more bits, less error: Q6_K < Q5_K < Q4_K < Q3_K < Q2_K, and each k-quant beats the legacy type of its size', () => {
     const x = gaussian(256 * 40);
-    const r = Object.fromEntries([GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q4_K, GGMLType.Q5_0, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.Q8_0].map((t) => [ggmlTypeName(t), relRmse(t, x)]));
+    const r = Object.fromEntries(
+      [GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_0, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.Q8_0].map((t) => [ggmlTypeName(t), relRmse(t, x)]),
+    );
+    expect(r.Q3_K!).toBeLessThan(r.Q2_K!);
+    expect(r.Q4_K!).toBeLessThan(r.Q3_K!);
     expect(r.Q6_K!).toBeLessThan(r.Q5_K!);
     expect(r.Q5_K!).toBeLessThan(r.Q4_K!);
     expect(r.Q4_K!).toBeLessThan(r.Q4_0!);
@@ -421,8 +430,8 @@ describe('registry', () => {
   it('names the type and the alternatives when a type is unsupported', () => {
     expect(() => getCodec(GGMLType.IQ2_XXS)).toThrow(GGUFError);
     expect(() => getCodec(GGMLType.IQ2_XXS)).toThrow(/cannot decode IQ2_XXS.*Q8_0/);
-    expect(canEncode(GGMLType.Q2_K)).toBe(false);
-    expect(() => encodeTensor(GGMLType.Q2_K, new Float32Array(256))).toThrow(/cannot encode Q2_K tensors; it can encode F32, .*Q4_K.* — choose one of them/);
+    expect(canEncode(GGMLType.IQ4_NL)).toBe(false);
+    expect(() => encodeTensor(GGMLType.IQ4_NL, new Float32Array(256))).toThrow(/cannot encode IQ4_NL tensors; it can encode F32, .*Q4_K.* — choose one of them/);
   });
 
   it('rejects partial blocks, short buffers and non-finite values for quantised types', () => {

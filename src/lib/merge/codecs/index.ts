@@ -75,8 +75,8 @@ export function decodeTensor(type: GGMLType, bytes: Uint8Array, nElements: numbe
 
 /** Encodes f32 values as `type`; a GGUFError when the type has no encoder. */
 export function encodeTensor(type: GGMLType, values: Float32Array, out?: Uint8Array): Uint8Array {
-  const c = getCodec(type);
-  if (!c.encode) throw unsupported(type, 'encode', encodableTypes().map(ggmlTypeName));
+  const c = CODECS.get(type);
+  if (!c?.encode) throw unsupported(type, 'encode', encodableTypes().map(ggmlTypeName));
   return c.encode(values, out);
 }
 

@@ -19,7 +19,7 @@ export const GROUP_MAX_EPS = Math.fround(1e-15);
 
 /**
  * make_qkx2_quants (ggml-quants.c): fits x ≈ scale·L − min with L in [0, nmax] for one sub-block,
- * minimising the weighted squared error over nstep+1 trial scales. Every float operation of the C
+ * minimising the weighted squared (or, with useMad, absolute) error over nstep+1 trial scales. Every float operation of the C
  * code is rounded to f32 here (no fused multiply-add, as in a build without FMA contraction).
  * Writes L; returns [scale, the_min] where the_min = −min ≥ 0.
  */
@@ -35,6 +35,7 @@ export function makeQkx2Quants(
   rmin: number,
   rdelta: number,
   nstep: number,
+  useMad = false,
 ): [number, number] {
   let min = x[xo]!;
   let max = x[xo]!;
@@ -60,7 +61,7 @@ export function makeQkx2Quants(
     const l = Math.max(0, Math.min(nmax, nearestInt(fr(iscale * fr(x[xo + i]! - min)))));
     L[lo + i] = l;
     let diff = fr(fr(fr(scale * l) + min) - x[xo + i]!);
-    diff = fr(diff * diff);
+    diff = useMad ? Math.abs(diff) : fr(diff * diff);
     bestError = fr(bestError + fr(weights[i]! * diff));
   }
   if (nstep < 1) return [scale, -min];
@@ -89,7 +90,7 @@ export function makeQkx2Quants(
       let curError = 0;
       for (let i = 0; i < n; i++) {
         let diff = fr(fr(fr(thisScale * Laux[i]!) + thisMin) - x[xo + i]!);
-        diff = fr(diff * diff);
+        diff = useMad ? Math.abs(diff) : fr(diff * diff);
         curError = fr(curError + fr(weights[i]! * diff));
       }
       if (curError < bestError) {
@@ -155,6 +156,74 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     }
   }
   return scale;
+}
+
+/**
+ * make_q3_quants with do_rmse (ggml-quants.c), as quantize_row_q3_K_ref calls it: symmetric levels
+ * in [−nmax, nmax − 1] from −nmax/max, then up to five passes that move single values to a level
+ * that improves the x²-weighted fit. Writes L (offset by nmax); returns the scale.
+ */
+export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[xo + i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + i]!;
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    L.fill(0, lo, lo + n);
+    return 0;
+  }
+  const clampL = (v: number): number => Math.max(-nmax, Math.min(nmax - 1, v));
+  const iscale = fr(-nmax / max);
+  let sumlx = 0;
+  let suml2 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[xo + i]!;
+    const l = clampL(nearestInt(fr(iscale * v)));
+    L[lo + i] = l;
+    const w = fr(v * v);
+    sumlx = fr(sumlx + fr(fr(w * v) * l));
+    suml2 = fr(suml2 + fr(fr(w * l) * l));
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[xo + i]!;
+      const w = fr(v * v);
+      const li = L[lo + i]!;
+      let slx = fr(sumlx - fr(fr(w * v) * li));
+      if (slx > 0) {
+        let sl2 = fr(suml2 - fr(fr(w * li) * li));
+        const nl = clampL(nearestInt(fr(fr(v * sl2) / slx)));
+        if (nl !== li) {
+          slx = fr(slx + fr(fr(w * v) * nl));
+          sl2 = fr(sl2 + fr(fr(w * nl) * nl));
+          if (sl2 > 0 && fr(fr(slx * slx) * suml2) > fr(fr(sumlx * sumlx) * sl2)) {
+            L[lo + i] = nl;
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (changed === 0) break;
+  }
+  for (let i = 0; i < n; i++) L[lo + i] = L[lo + i]! + nmax;
+  return suml2 > 0 ? fr(sumlx / suml2) : 0;
+}
+
+/** Packs 2-bit levels as Q2_K and Q3_K store them: four 32-value groups per byte column, per 128. */
+export function pack2Bit(L: ArrayLike<number>, y: Uint8Array, o: number): void {
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) {
+      y[o + j / 4 + l] = L[j + l]! | (L[j + l + 32]! << 2) | (L[j + l + 64]! << 4) | (L[j + l + 96]! << 6);
+    }
+  }
 }
 
 /** The q4_K/q5_K packing of eight 6-bit (scale, min) pairs, inverse of scaleMinK4. */
