@@ -38,7 +38,7 @@
  * (src/lib/engines/threads.ts): half the logical cores, divided among loaded models.
  */
 import { EngineError, type Engine, type EngineInfo } from '../lib/engines/engine.ts';
-import { OpenAIEngine } from '../lib/engines/openai.ts';
+import { normaliseBaseUrl, OpenAIEngine } from '../lib/engines/openai.ts';
 import { threadsForNextModel } from '../lib/engines/threads.ts';
 import type { GpuPreference } from '../lib/engines/wllama.ts';
 import { blobSource, readGGUF, summarize, type ModelSummary } from '../lib/merge/gguf/index.ts';
@@ -291,7 +291,8 @@ export class ModelRegistry {
 
   async addOpenAI(cfg: OpenAIConfig): Promise<ModelEntry> {
     await this.init();
-    const base = parseUrl(cfg.baseUrl).href.replace(/\/+$/, '');
+    // Same server, same id, whether the user typed ".../v1" or not.
+    const base = normaliseBaseUrl(cfg.baseUrl);
     if (!cfg.model.trim()) throw new EngineError('bad-request', 'give the model name the server knows (e.g. "llama3.2:1b" for Ollama).');
     const id = `openai:${base}#${cfg.model}`;
     if (cfg.apiKey) {

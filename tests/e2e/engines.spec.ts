@@ -273,7 +273,20 @@ test('store: IndexedDB migrations carry v1 data forward; URL download reports pr
     const cancelled = await p.then(() => 'stored!', (err: Error & { code?: string }) => err.code);
     const files = await c.opfsListAll(reg.modelsDir);
     const badUrl = await reg.importUrl('http://127.0.0.1:9/nothing.gguf').then(() => 'stored!', (err: Error & { code?: string }) => `${err.code}: ${err.message}`);
-    return { v1Stores, version, stores, old, bySource: bySource.length, e, progress, cancelled, files, badUrl, dbv: c.DB_VERSION };
+    // OpenAI-compatible endpoints: the key stays in memory unless the user chooses to save it.
+    const oaDb = `oa-${Date.now()}`;
+    const r1 = c.newRegistry({ dbName: oaDb, manifestUrl: null });
+    const memOnly = await r1.addOpenAI({ baseUrl: 'http://127.0.0.1:8080/v1', model: 'qwen', apiKey: 'sk-memory' });
+    const saved = await r1.addOpenAI({ baseUrl: 'http://127.0.0.1:8081', model: 'llama', apiKey: 'sk-saved', saveKey: true });
+    const keys = { memOnly: await r1.isKeySaved(memOnly.id), saved: await r1.isKeySaved(saved.id) };
+    const oaEngine = await r1.load(saved.id);
+    const db2 = await c.openChorusDb(oaDb);
+    const secrets = await db2.getAll('secrets');
+    db2.close();
+    const r2 = c.newRegistry({ dbName: oaDb, manifestUrl: null });
+    await r2.init();
+    const reopened = r2.models.map((m: { id: string; source: string; status: string }) => `${m.source}:${m.id}:${m.status}`);
+    return { keys, oaInfo: oaEngine.info, secrets, reopened, v1Stores, version, stores, old, bySource: bySource.length, e, progress, cancelled, files, badUrl, dbv: c.DB_VERSION };
   });
   expect(r.v1Stores.sort()).toEqual(['models', 'settings']);
   expect(r.version).toBe(r.dbv);
@@ -284,6 +297,10 @@ test('store: IndexedDB migrations carry v1 data forward; URL download reports pr
   expect(r.progress.at(-1)).toEqual([model.length, model.length]);
   expect(r.cancelled).toBe('aborted');
   expect(r.files).toEqual(['stories260K.gguf']);
+  expect(r.keys).toEqual({ memOnly: false, saved: true });
+  expect(r.secrets).toEqual([{ key: 'openai:http://127.0.0.1:8081#llama', value: 'sk-saved' }]);
+  expect(r.oaInfo).toMatchObject({ kind: 'openai', backend: 'http', model: 'llama', detail: 'HTTP · 127.0.0.1:8081' });
+  expect(r.reopened.sort()).toEqual(['openai:openai:http://127.0.0.1:8080#qwen:stored', 'openai:openai:http://127.0.0.1:8081#llama:stored']);
   expect(r.badUrl).toMatch(/^network: could not download http:\/\/127\.0\.0\.1:9\/nothing\.gguf/);
 });
 
