@@ -44,8 +44,13 @@ test.describe('model manager', () => {
     const summary = card.getByRole('table', { name: 'stories260K.gguf header summary' });
     await expect(summary).toContainText('architecture');
     await expect(summary).toContainText('llama');
-    await expect(summary.getByRole('row', { name: /context length/ })).toContainText('512');
-    await expect(summary.getByRole('row', { name: /vocabulary/ })).toContainText('512');
+    // Exactly what the file's header says: llama.context_length = 2048 (the model was trained on
+    // 512-token sequences, but the header declares 2048), 512 tokens of vocabulary, 5 layers, 8 heads (4 KV).
+    const ctxRow = summary.getByRole('row', { name: /context length/ }).getByRole('cell');
+    await expect(ctxRow.nth(0)).toHaveText('2048');
+    await expect(ctxRow.nth(1)).toHaveText('512');
+    await expect(summary.getByRole('row', { name: /layers/ }).getByRole('cell').nth(0)).toHaveText('5 · 8 (4 KV)');
+    await expect(summary.getByRole('row', { name: /parameters/ }).getByRole('cell').nth(1)).toHaveText(/^\d+(\.\d)?K$/);
     await expect(summary.getByRole('row', { name: /chat template/ })).toContainText(/chat template\s*no/);
     await expect(summary.getByRole('row', { name: /tensor types/ })).toContainText('F32');
     await expect(card.getByRole('status', { name: 'stories260K.gguf status' })).toHaveText('stored');
