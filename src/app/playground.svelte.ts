@@ -112,6 +112,11 @@ export class Playground {
     }
     if (changed && opts.sync !== false) this.#sync();
   }
+  /** Points every agent at `id` ("open this model in the playground", e.g. a fresh merge). */
+  useModel(id: string): void {
+    for (const a of this.#setup.agents) a.model = id;
+    this.#sync();
+  }
   setMethod(method: string): void {
     this.#setup = withMethod($state.snapshot(this.#setup) as Setup, method);
     this.#sync();
