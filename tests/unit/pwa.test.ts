@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// @ts-expect-error plain ES module (the build's Node side)
+import { precached, serviceWorker } from '../../tools/pwa/sw-plugin.mjs';
+
+interface SwPlugin {
+  configResolved(config: { root: string; build: { outDir: string } }): void;
+  closeBundle(): Promise<void>;
+}
+
+function fakeBuild(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-sw-'));
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), body);
+  }
+  return dir;
+}
+
+async function runPlugin(dir: string): Promise<{ version: string; precache: string[]; source: string }> {
+  const plugin = (serviceWorker as () => SwPlugin)();
+  plugin.configResolved({ root: '/', build: { outDir: dir } });
+  await plugin.closeBundle();
+  const source = readFileSync(join(dir, 'sw.js'), 'utf8');
+  const version = JSON.parse(/const VERSION = (".*?");/.exec(source)![1]!) as string;
+  const precache = JSON.parse(/const PRECACHE = (\[.*?\]);/.exec(source)![1]!) as string[];
+  return { version, precache, source };
+}
+
+describe('service worker generated at build (offline PWA)', () => {
+  it('precaches every build file, including wasm and worker chunks, but not maps, models or itself', async () => {
+    const dir = fakeBuild({
+      'index.html': '<html></html>', 'assets/index-a1.js': 'x', 'assets/engine.worker-b2.js': 'w', 'assets/wllama-c3.wasm': 'wasm',
+      'assets/index-a1.js.map': '{}', 'models/tiny.gguf': 'GGUF', 'models/index.json': '{}', 'manifest.webmanifest': '{}',
+    });
+    const { precache, source } = await runPlugin(dir);
+    expect(precache).toEqual([
+      './', './assets/engine.worker-b2.js', './assets/index-a1.js', './assets/wllama-c3.wasm', './index.html', './manifest.webmanifest', './models/index.json',
+    ]);
+    expect(source).toContain("addEventListener('fetch'");
+    expect(precached('sw.js')).toBe(false);
+  });
+
+  it('names its cache after the build contents, so a new build replaces the old cache', async () => {
+    const a = await runPlugin(fakeBuild({ 'index.html': 'one', 'assets/a.js': 'x' }));
+    const same = await runPlugin(fakeBuild({ 'index.html': 'one', 'assets/a.js': 'x' }));
+    const changed = await runPlugin(fakeBuild({ 'index.html': 'one', 'assets/a.js': 'y' }));
+    expect(a.version).toBe(same.version);
+    expect(a.version).not.toBe(changed.version);
+    expect(a.version).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
