@@ -1,6 +1,6 @@
 /** F16: IEEE binary16 (ggml's GGML_TYPE_F16; ggml_fp16_to_fp32_row / ggml_fp32_to_fp16_row). */
 import { GGML_TYPE_SIZE, GGMLType } from '../gguf/types.ts';
-import { f16Table, f32ToF16 } from './half.ts';
+import { f16Table, f32BitsToF16 } from './half.ts';
 import { checkDecode, checkEncode, type Codec } from './types.ts';
 
 const T = GGML_TYPE_SIZE[GGMLType.F16];
@@ -18,8 +18,9 @@ export const f16Codec: Codec = {
   encode(values, out) {
     checkEncode(T, values, out, false);
     const y = out ?? new Uint8Array(values.length * 2);
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     for (let i = 0, o = 0; i < values.length; i++, o += 2) {
-      const h = f32ToF16(values[i]!);
+      const h = f32BitsToF16(bits[i]!);
       y[o] = h & 0xff;
       y[o + 1] = h >>> 8;
     }

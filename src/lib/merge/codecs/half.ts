@@ -40,7 +40,11 @@ export function f16ToF32(h: number): number {
 /** f32 (any JS number, first rounded to f32 like a C float) → fp16 bits, round to nearest even. */
 export function f32ToF16(x: number): number {
   f32[0] = x;
-  const u = u32[0]!;
+  return f32BitsToF16(u32[0]!);
+}
+
+/** The same from the f32's bit pattern (the codec's hot loop reads bits straight from the input). */
+export function f32BitsToF16(u: number): number {
   const sign = (u >>> 16) & 0x8000;
   const a = u & 0x7fffffff;
   if (a >= 0x7f800000) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00);
@@ -49,8 +53,8 @@ export function f32ToF16(x: number): number {
   if (a < 0x38800000) {
     // Below the smallest normal half 2^-14: a multiple of 2^-24, rounded half to even. The product
     // is exact in a double, so the rounding below is the only one. 1024 is the smallest normal.
-    f32[0] = x;
-    const r = Math.abs(f32[0]) * 2 ** 24;
+    u32[0] = a;
+    const r = f32[0]! * 2 ** 24;
     let q = Math.floor(r);
     const frac = r - q;
     if (frac > 0.5 || (frac === 0.5 && (q & 1) === 1)) q++;
