@@ -9,6 +9,7 @@ import os from 'node:os';
 
 const BENCHES = [
   { id: 'engine', cmd: ['node', 'tools/bench/engine.mjs'] },
+  { id: 'codecs', cmd: ['npx', 'tsx', 'tools/bench/codecs.ts'] },
   { id: 'merge', cmd: existsSync('tools/bench/merge.ts') ? ['npx', 'tsx', 'tools/bench/merge.ts'] : ['node', 'tools/bench/merge.mjs'] },
 ];
 const only = process.argv.slice(2);
