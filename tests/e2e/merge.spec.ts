@@ -182,4 +182,36 @@ test.describe('merge view', () => {
     await showTab(page, 'Models');
     await expect(page.getByRole('list', { name: 'Model list' }).getByRole('listitem')).toHaveCount(listed);
   });
+
+  test('TIES shows per-tensor statistics as it runs: task-vector norms, kept share, sign agreement', async ({ page }) => {
+    const errors = watchErrors(page);
+    const dir = tempDir();
+    const up = join(dir, 'up.gguf'), down = join(dir, 'down.gguf');
+    writeFileSync(up, await storiesVariant({ scale: 1.1 }));
+    writeFileSync(down, await storiesVariant({ scale: 0.8 }));
+    await page.goto('./');
+    await importStories(page);
+    await showTab(page, 'Merge');
+    await page.getByLabel('Merge method').selectOption('ties');
+    await pickModel(page, 1, STORIES_ID);
+    await page.getByLabel('Input 1 is the base').check();
+    await page.getByLabel('Input 2 file').setInputFiles(up);
+    await page.getByRole('button', { name: 'Add input' }).click();
+    await page.getByLabel('Input 3 file').setInputFiles(down);
+    await setNumber(page, 'Input 2 density', 0.5);
+    await setNumber(page, 'Input 3 density', 0.5);
+    await mergeAndWait(page);
+    const table = page.getByRole('table', { name: 'Tensor statistics' });
+    await expect(table).toContainText('2: up.gguf');
+    await expect(table).toContainText('3: down.gguf');
+    const row = table.getByRole('row').filter({ hasText: 'output.weight' }).first();
+    // Both task vectors keep half their entries; they point in opposite directions (+0.1x vs −0.2x),
+    // so about half of the kept entries agree with the elected sign.
+    await expect(row).toContainText('50.0%');
+    const cells = await row.getByRole('cell').allTextContents();
+    const agreement = Number(cells[5]!.replace('%', ''));
+    expect(agreement).toBeGreaterThan(40);
+    expect(agreement).toBeLessThan(60);
+    expect(errors).toEqual([]);
+  });
 });
