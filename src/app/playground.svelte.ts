@@ -75,6 +75,16 @@ export class Playground {
     return `#${encodeSetup(this.#setup)}`;
   }
 
+  /** Replaces the setup with the one in a link's hash (a link pasted into an open tab); false when it holds none. */
+  openLink(hash: string): boolean {
+    const query = hash.replace(/^#/, '');
+    if (!/(^|&)v=/.test(query) || `#${query}` === this.link) return false;
+    const { setup, warnings } = decodeSetup(query);
+    this.#setup = setup;
+    this.#linkWarnings = warnings;
+    return true;
+  }
+
   dismissLinkWarnings(): void {
     this.#linkWarnings = [];
   }

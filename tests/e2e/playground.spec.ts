@@ -140,6 +140,16 @@ test.describe('playground with the real model', () => {
     await expect(playground(page).getByLabel('Agent 1 model')).toHaveValue(STORIES_ID);
   });
 
+  test('a link pasted into an open tab (hash change) replaces the setup', async ({ page }) => {
+    await openApp(page);
+    await page.evaluate(() => { location.hash = '#v=1&m=cascade&a=x@0.2&a=y@0.4&s=77&n=9&p=Hello+there'; });
+    await expect(page.getByRole('tab', { name: 'Playground' })).toHaveAttribute('aria-selected', 'true');
+    await expect(playground(page).getByLabel('Method')).toHaveValue('cascade');
+    await expect(playground(page).getByLabel('Seed')).toHaveValue('77');
+    await expect(playground(page).getByRole('textbox', { name: 'Prompt', exact: true })).toHaveValue('Hello there');
+    await expect(playground(page).getByLabel('Agent 2 temperature')).toHaveValue('0.4');
+  });
+
   test('a link naming a model this browser lacks says so and offers the import', async ({ page }) => {
     await openApp(page, './#v=1&m=single&a=file:not-here.gguf@0.5&s=1&n=8&p=hi');
     const alert = page.getByRole('alert', { name: 'Missing models' });
