@@ -92,6 +92,7 @@ test.describe('merge view', () => {
     await showTab(page, 'Merge');
     await result.getByRole('button', { name: 'Open in playground' }).click();
     await expect(page.getByRole('tab', { name: 'Playground' })).toHaveAttribute('aria-selected', 'true');
+    await expect(page.getByLabel('Agent 1 model')).toHaveValue('file:stories-self.gguf');
     expect((await opfsFiles(page)).filter((n) => n.startsWith('.partial'))).toEqual([]);
     expect(errors).toEqual([]);
   });
