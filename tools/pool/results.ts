@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseManifest, loadTask, type DatasetItem, type TaskInfo } from '../../src/lib/eval/datasets.ts';
@@ -25,6 +25,7 @@ import { nodeSandbox } from './node-sandbox.ts';
 import { stageHarness } from './stage.ts';
 import { openHarness } from './browser.ts';
 import { writeCards } from './cards.ts';
+import { poolPromptMeta, retag } from '../train/export.ts';
 import { readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
 import { fileSource } from '../lib/node-source.ts';
 
@@ -44,6 +45,11 @@ const flag = (n: string): string | undefined => {
 const MODELS = resolve(flag('--models') ?? resolve(ROOT, 'public/models'));
 const OUT = resolve(flag('--out') ?? resolve(ROOT, 'tools/pool'));
 const LIMIT = flag('--limit') === undefined ? Infinity : Number(flag('--limit'));
+// Dev choices (voters, sampled model, merge configuration) use the first 40 dev items of each task:
+// enough to rank the candidates, and it keeps the whole run within minutes on two shared cores.
+const CACHE = '/tmp/chorus-pool-cache';
+const WARM = args.includes('--warm');
+const DEV_LIMIT = Math.min(LIMIT, Number(flag('--dev-limit') ?? 40));
 
 type Split = 'dev' | 'test';
 interface Row { id: string; kind: string; description: string; perTask: Record<string, Interval>; mixed: Interval;
@@ -55,15 +61,16 @@ async function main(): Promise<void> {
   const data: Record<string, { dev: DatasetItem[]; test: DatasetItem[]; info: TaskInfo }> = {};
   for (const t of tasks) {
     const s = await loadTask(t, async (p) => readFileSync(resolve(DATA, p), 'utf8'), ['dev', 'test']);
-    data[t.id] = { dev: s.dev!.slice(0, LIMIT), test: s.test!.slice(0, LIMIT), info: t };
+    data[t.id] = { dev: s.dev!.slice(0, DEV_LIMIT), test: s.test!.slice(0, LIMIT), info: t };
   }
   const items = (split: Split) => tasks.flatMap((t) => data[t.id]![split].map((it) => ({ task: t, item: it })));
   const mixed = { dev: items('dev'), test: items('test') };
 
   const specialists = tasks.map((t) => `${t.id}-specialist`);
   const singles = [...specialists, 'generalist'];
+  mkdirSync(CACHE, { recursive: true });
   for (const id of singles) {
-    if (!existsSync(resolve(MODELS, `${id}.gguf`))) throw new Error(`public/models/${id}.gguf is missing — train and export it first (tools/train/run_all.sh, tools/train/export.ts)`);
+    if (!existsSync(resolve(MODELS, `${id}.gguf`)) && !WARM) throw new Error(`public/models/${id}.gguf is missing — train and export it first (tools/train/run_all.sh, tools/train/export.ts)`);
   }
 
   // --- merge candidates (chosen on dev) -------------------------------------------------------
@@ -74,7 +81,7 @@ async function main(): Promise<void> {
     { id: 'ties-d0.5-sum', method: 'ties', params: 'normalize: false', per: 'weight: 1.0, density: 0.5' },
     { id: 'task-arith-0.5', method: 'task_arithmetic', params: 'normalize: false', per: 'weight: 0.5' },
   ];
-  const skipMerge = args.includes('--skip-merge');
+  const skipMerge = args.includes('--skip-merge') || WARM;
   if (!skipMerge) {
     for (const c of candidates) {
       const yaml = [`merge_method: ${c.method}`, `base_model: ${BASE}`, 'models:',
@@ -84,14 +91,20 @@ async function main(): Promise<void> {
       const r = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'tools/cli/merge.ts'), resolve(mergeDir, `${c.id}.yaml`)], { cwd: ROOT, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`merge ${c.id} failed: ${r.stderr.trim()}`);
       console.error(r.stdout.trim() || r.stderr.trim());
+      const raw = resolve(mergeDir, `${c.id}.gguf`);
+      await retag(raw, resolve(mergeDir, `${c.id}.tagged.gguf`), poolPromptMeta('pool-merge'));
+      renameSync(resolve(mergeDir, `${c.id}.tagged.gguf`), raw);
     }
   }
 
   // --- generation in the browser ---------------------------------------------------------------
   const staged: Record<string, string> = { 'base.gguf': BASE };
-  for (const id of singles) staged[`${id}.gguf`] = resolve(MODELS, `${id}.gguf`);
-  if (!skipMerge) for (const c of candidates) staged[`merge-${c.id}.gguf`] = resolve(mergeDir, `${c.id}.gguf`);
-  else staged['pool-merge.gguf'] = resolve(MODELS, 'pool-merge.gguf');
+  for (const id of singles) if (existsSync(resolve(MODELS, `${id}.gguf`))) staged[`${id}.gguf`] = resolve(MODELS, `${id}.gguf`);
+  // --warm only fills the output cache for the models that exist now (no merge, no table).
+  if (!WARM) {
+    if (!skipMerge) for (const c of candidates) staged[`merge-${c.id}.gguf`] = resolve(mergeDir, `${c.id}.gguf`);
+    else staged['pool-merge.gguf'] = resolve(MODELS, 'pool-merge.gguf');
+  }
   const rerunArg = flag('--rerun');
   const [rerunTask, rerun] = rerunArg ? (rerunArg.split('=') as [string, string]) : [undefined, undefined];
   if (rerunArg && (!rerunTask || !rerun || !data[rerunTask])) throw new Error(`--rerun wants <task>=<file.gguf> with a task of index.json, got ${rerunArg}`);
@@ -103,16 +116,31 @@ async function main(): Promise<void> {
   async function generate(model: string, file: string, split: Split, p: { temperature?: number; seed?: number; tasks?: string[] } = {}): Promise<string[]> {
     const key = `${model}|${split}|${p.temperature ?? 0}|${p.seed ?? 0}`;
     const out: string[] = [];
-    await page.evaluate(([id, url]) => (window as any).harness.load(id, url), [model, `./models/${file}`]);
+    // Outputs are cached by model bytes + prompts + settings, so an interrupted or repeated run
+    // (or --warm while other models still train) never generates the same thing twice.
+    const fileHash = createHash('sha256').update(readFileSync(staged[file]!)).digest('hex');
+    let loaded = false;
     for (const t of tasks) {
       if (p.tasks && !p.tasks.includes(t.id)) continue;
       const prompts = data[t.id]![split].map((it) => it.prompt);
+      const settings = { max_tokens: t.maxTokens ?? 16, temperature: p.temperature ?? 0, seed: p.seed ?? 0, stop: ['\n'] };
+      const cacheFile = resolve(CACHE, createHash('sha256').update(JSON.stringify([fileHash, prompts, settings])).digest('hex') + '.json');
+      if (existsSync(cacheFile)) {
+        out.push(...(JSON.parse(readFileSync(cacheFile, 'utf8')) as string[]));
+        continue;
+      }
+      if (!loaded) {
+        await page.evaluate(([id, url]) => (window as any).harness.load(id, url), [model, `./models/${file}`]);
+        loaded = true;
+      }
       const texts = await page.evaluate(
-        ([id, ps, mt, temp, seed]) => (window as any).harness.completeMany(id, ps, { max_tokens: mt, temperature: temp, seed, stop: ['\n'] }),
-        [model, prompts, t.maxTokens ?? 16, p.temperature ?? 0, p.seed ?? 0] as const,
+        ([id, ps, st]) => (window as any).harness.completeMany(id, ps, st),
+        [model, prompts, settings] as const,
       ) as string[];
+      writeFileSync(cacheFile, JSON.stringify(texts));
       out.push(...texts);
     }
+    if (loaded) await page.evaluate((m) => (window as any).harness.unload(m), model);
     (outputs[key] ??= {}).all = out;
     console.error(`${key}: ${out.length} outputs (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     return out;
@@ -129,6 +157,15 @@ async function main(): Promise<void> {
   const testOut: Record<string, string[]> = {};
   const devOut: Record<string, string[]> = {};
   try {
+    if (WARM) {
+      await generate('base', 'base.gguf', 'test');
+      for (const id of singles) {
+        if (!staged[`${id}.gguf`]) continue;
+        await generate(id, `${id}.gguf`, 'dev');
+        await generate(id, `${id}.gguf`, 'test');
+      }
+      return;
+    }
     testOut.base = await generate('base', 'base.gguf', 'test');
     testScores.base = await score(testOut.base, 'test');
     for (const id of singles) {
@@ -136,7 +173,6 @@ async function main(): Promise<void> {
       devScores[id] = await score(devOut[id], 'dev');
       testOut[id] = await generate(id, `${id}.gguf`, 'test');
       testScores[id] = await score(testOut[id], 'test');
-      await page.evaluate((m) => (window as any).harness.unload(m), id);
     }
     // merge: pick on dev, evaluate the pick on test
     let mergePick = 'pool-merge';
@@ -145,7 +181,6 @@ async function main(): Promise<void> {
       for (const c of candidates) {
         const o = await generate(`merge-${c.id}`, `merge-${c.id}.gguf`, 'dev');
         mergeDev[c.id] = mean(await score(o, 'dev'));
-        await page.evaluate((m) => (window as any).harness.unload(m), `merge-${c.id}`);
       }
       const best = candidates.reduce((a, b) => ((mergeDev[b.id] ?? 0) > (mergeDev[a.id] ?? 0) ? b : a));
       mergePick = best.id;
@@ -249,6 +284,7 @@ async function main(): Promise<void> {
       generated: new Date().toISOString(), engine: 'wllama 3.13 (llama.cpp wasm, CPU, 1 thread) in headless Chromium', decoding: 'greedy, stop at newline, max 16 tokens',
       bootstrap: { iterations: 2000, seed: SEED, level: 0.95, method: 'percentile; paired for differences' },
       mixedTest: { items: test.length, perTask: Object.fromEntries(tasks.map((t) => [t.id, data[t.id]!.test.length])) },
+      devUsedForChoices: { items: mixed.dev.length, perTask: DEV_LIMIT },
       bestSingleOnTest: bestTest, bestSingleOnDev: bestDev, voters, routerAccuracy,
       mergeCandidatesDev: mergeDev, mergePick, devMixed: Object.fromEntries(singles.map((s) => [s, mean(devScores[s]!)])),
       specialistVsBase, reproducibility: rerunInfo, rows, seconds: Math.round((Date.now() - t0) / 1000),

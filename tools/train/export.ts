@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fileSink, fileSource } from '../lib/node-source.ts';
-import { GGMLType, GGUFWriter, meta, readGGUF, setMeta, withProvenance } from '../../src/lib/merge/gguf/index.ts';
+import { GGMLType, GGUFWriter, meta, readGGUF, readTensorData, setMeta, withProvenance, type GGUFMetadataEntry } from '../../src/lib/merge/gguf/index.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BASE_PATH = resolve(ROOT, '../shared/models/stories260K.gguf');
@@ -43,12 +43,7 @@ export async function exportModel(id: string, outDir: string, fromDir = resolve(
     if (weights.byteLength !== expected) {
       throw new Error(`${id}.f32 has ${weights.byteLength} bytes but the base's tensors need ${expected} — retrain with tools/train/train.py`);
     }
-    let entries = setMeta(
-      base.metadata,
-      meta.string('general.name', id),
-      meta.string('tokenizer.chat_template', CHAT_TEMPLATE),
-      meta.string('chorus.prompt_format', PROMPT_FORMAT),
-    );
+    let entries = setMeta(base.metadata, ...poolPromptMeta(id));
     entries = withProvenance(entries, {
       method: info.task === 'mix' ? 'finetune-mixture' : 'finetune',
       inputs: ['stories260K'],
@@ -79,6 +74,37 @@ export async function exportModel(id: string, outDir: string, fromDir = resolve(
   } finally {
     await src.close();
   }
+}
+
+/**
+ * Copies a GGUF with some metadata replaced (tensors byte for byte). Used to give the pool's merged
+ * model its name, the pool's chat template and prompt format: a merge takes the base's metadata,
+ * and stories260K has no chat template.
+ */
+export async function retag(inPath: string, outPath: string, updates: GGUFMetadataEntry[]): Promise<void> {
+  const src = await fileSource(inPath);
+  try {
+    const f = await readGGUF(src);
+    const sink = await fileSink(outPath);
+    try {
+      const w = new GGUFWriter(sink, { alignment: f.alignment });
+      w.addMetadata(setMeta(f.metadata, ...updates));
+      for (const t of f.tensors) w.addTensorInfo({ name: t.name, shape: t.shape, type: t.type });
+      for (const t of f.tensors) await w.writeTensorData(t.name, await readTensorData(src, f, t));
+      await w.finish();
+      await sink.close();
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/** The metadata every pool model carries so chat and completion see the same prompt format. */
+export function poolPromptMeta(name: string): GGUFMetadataEntry[] {
+  return [meta.string('general.name', name), meta.string('tokenizer.chat_template', CHAT_TEMPLATE), meta.string('chorus.prompt_format', PROMPT_FORMAT)];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
