@@ -194,6 +194,11 @@ export class WllamaEngine implements Engine {
     const wantLogprobs = !!request.logprobs || nProbs > 0;
     const body: Record<string, unknown> = {
       stream: true,
+      // llama-server reuses the KV cache of the slot's previous prompt by default. A reused
+      // prefix is computed in other batch shapes than a fresh one, so its logits differ in the
+      // last bits, and at temperature > 0 that can flip a sampled token: the same seed would not
+      // give the same run. Prompts here are short; recomputing them keeps runs reproducible.
+      cache_prompt: false,
       max_tokens: request.max_tokens ?? 256,
       ...(request.temperature !== undefined && { temperature: request.temperature }),
       ...(request.top_p !== undefined && { top_p: request.top_p }),
