@@ -13,6 +13,9 @@ const u32 = new Uint32Array(f32.buffer);
 
 let table: Float32Array | undefined;
 
+/** Whether typed-array views read little-endian (every platform a browser runs on; checked, not assumed). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** The f32 value of every f16 bit pattern. */
 export function f16Table(): Float32Array {
   if (table) return table;
@@ -60,11 +63,20 @@ export function f32BitsToF16(u: number): number {
     if (frac > 0.5 || (frac === 0.5 && (q & 1) === 1)) q++;
     return sign | q;
   }
-  let h = ((((a >>> 23) - 112) << 10) | ((a >>> 13) & 0x3ff)) >>> 0;
-  const rest = a & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent.
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++;
-  return sign | h;
+  return f32BitsToF16Normal(u, a);
+}
+
+/**
+ * The normal-half case of f32BitsToF16, for 2^-14 ≤ |x| < 65520 (a = bits without the sign), branch
+ * free (f16.ts's encode loop spells the same arithmetic out inline). Rebasing the exponent (127 → 15, i.e. subtracting
+ * 112 << 23) and shifting out 13 bits gives exponent and mantissa in place; adding 0xfff plus the
+ * kept bit's parity to the 13 dropped bits carries exactly when they exceed half, or equal half
+ * with an odd kept bit: round to nearest, ties to even. A carry out of the mantissa correctly
+ * bumps the exponent (up to infinity at 65520).
+ */
+export function f32BitsToF16Normal(u: number, a: number): number {
+  const h = (a - 0x38000000) >>> 13;
+  return ((u >>> 16) & 0x8000) | (h + (((a & 0x1fff) + 0xfff + (h & 1)) >>> 13));
 }
 
 /** bf16 bits → f32 value (exact). */
