@@ -76,15 +76,21 @@ async function main(): Promise<void> {
   // --- merge candidates (chosen on dev) -------------------------------------------------------
   const mergeDir = '/tmp/chorus-pool-merge';
   mkdirSync(mergeDir, { recursive: true });
+  // Candidate merges of the six specialists (mergekit parameter names); the one with the best dev
+  // accuracy ships as pool-merge.gguf. Linear averaging needs no base model.
   const candidates = [
-    { id: 'ties-d0.5-norm', method: 'ties', params: 'normalize: true', per: 'weight: 1.0, density: 0.5' },
-    { id: 'ties-d0.5-sum', method: 'ties', params: 'normalize: false', per: 'weight: 1.0, density: 0.5' },
-    { id: 'task-arith-0.5', method: 'task_arithmetic', params: 'normalize: false', per: 'weight: 0.5' },
+    { id: 'ties-d0.5-norm', method: 'ties', params: 'normalize: true', per: 'weight: 1.0, density: 0.5', base: true },
+    { id: 'ties-d0.2-norm', method: 'ties', params: 'normalize: true', per: 'weight: 1.0, density: 0.2', base: true },
+    { id: 'ties-d0.8-norm', method: 'ties', params: 'normalize: true', per: 'weight: 1.0, density: 0.8', base: true },
+    { id: 'ties-d0.5-sum', method: 'ties', params: 'normalize: false', per: 'weight: 1.0, density: 0.5', base: true },
+    { id: 'task-arith-0.5', method: 'task_arithmetic', params: 'normalize: false', per: 'weight: 0.5', base: true },
+    { id: 'task-arith-1.0', method: 'task_arithmetic', params: 'normalize: false', per: 'weight: 1.0', base: true },
+    { id: 'linear-avg', method: 'linear', params: 'normalize: true', per: 'weight: 1.0', base: false },
   ];
   const skipMerge = args.includes('--skip-merge') || WARM;
   if (!skipMerge) {
     for (const c of candidates) {
-      const yaml = [`merge_method: ${c.method}`, `base_model: ${BASE}`, 'models:',
+      const yaml = [`merge_method: ${c.method}`, ...(c.base ? [`base_model: ${BASE}`] : []), 'models:',
         ...specialists.map((s) => `  - model: ${resolve(MODELS, `${s}.gguf`)}\n    parameters: {${c.per}}`),
         `parameters: {${c.params}}`, 'dtype: float32', `out: ${resolve(mergeDir, `${c.id}.gguf`)}`, ''].join('\n');
       writeFileSync(resolve(mergeDir, `${c.id}.yaml`), yaml);
