@@ -16,7 +16,11 @@ export type SparsifyMethod = 'magnitude' | 'magnitude_outliers' | 'random';
 
 /**
  * Zeroes every entry of `x` whose rank (0 = largest |x|, ties → lower index first) is outside
- * [from, to). Linear time: two quickselects over a copy of the magnitudes, no index array.
+ * [from, to). Linear time, three passes and no copy: a histogram of the top 16 bits of |x|, one of
+ * the low 16 bits inside the bucket(s) that hold the two threshold ranks, then the zeroing pass.
+ * |x|'s IEEE-754 bits order like its values (sign cleared), so bit patterns rank the magnitudes.
+ * Tensors holding NaN take the two-selection path below, whose float comparisons define what a
+ * NaN does; both give the same result on every NaN-free input.
  */
 export function keepRankRange(x: Float32Array, from: number, to: number): number {
   const n = x.length;
@@ -25,6 +29,85 @@ export function keepRankRange(x: Float32Array, from: number, to: number): number
     x.fill(0);
     return 0;
   }
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  const hist = new Uint32Array(65536);
+  if (!histogramHigh(bits, hist)) return keepRankRangeWithNaN(x, from, to);
+  // Descending rank r ↔ ascending position n-1-r.
+  const pHi = n - 1 - Math.max(from, 0); // magnitude at rank `from` (largest kept)
+  const pLo = n - to; // magnitude at rank `to-1` (smallest kept)
+  const [bucketHi, belowBucketHi] = bucketOf(hist, pHi);
+  const [bucketLo, belowBucketLo] = bucketOf(hist, pLo);
+  const histHi = new Uint32Array(65536);
+  const histLo = bucketLo === bucketHi ? histHi : new Uint32Array(65536);
+  histogramLow(bits, bucketHi, histHi, bucketLo, histLo);
+  const [lowHi, belowHi] = bucketOf(histHi, pHi - belowBucketHi);
+  const [lowLo, belowLo] = bucketOf(histLo, pLo - belowBucketLo);
+  const vHi = ((bucketHi << 16) | lowHi) >>> 0;
+  const vLo = ((bucketLo << 16) | lowLo) >>> 0;
+  // Entries strictly larger than each threshold: all minus those below minus those equal.
+  const gHi = n - (belowBucketHi + belowHi) - histHi[lowHi]!;
+  const gLo = n - (belowBucketLo + belowLo) - histLo[lowLo]!;
+  return zeroOutsideRanks(x, bits, from, to, vHi, vLo, gHi, gLo);
+}
+
+/** hist[|bits| >>> 16]++ for every entry; false (histogram incomplete) at the first NaN. */
+function histogramHigh(bits: Uint32Array, hist: Uint32Array): boolean {
+  const n = bits.length;
+  for (let i = 0; i < n; i++) {
+    const a = bits[i]! & 0x7fffffff;
+    if (a > 0x7f800000) return false;
+    hist[a >>> 16]!++;
+  }
+  return true;
+}
+
+/** Low-16-bit histograms of the entries whose |bits| fall in bucket `b1` (into h1) or `b2` (h2). */
+function histogramLow(bits: Uint32Array, b1: number, h1: Uint32Array, b2: number, h2: Uint32Array): void {
+  const n = bits.length;
+  for (let i = 0; i < n; i++) {
+    const a = bits[i]! & 0x7fffffff;
+    const b = a >>> 16;
+    if (b === b1) h1[a & 0xffff]!++;
+    else if (b === b2) h2[a & 0xffff]!++;
+  }
+}
+
+/** The bucket holding ascending position p, and how many entries lie in the buckets before it. */
+function bucketOf(hist: Uint32Array, p: number): [number, number] {
+  let b = 0;
+  let below = 0;
+  while (below + hist[b]! <= p) below += hist[b++]!;
+  return [b, below];
+}
+
+/**
+ * The zeroing pass, on bit patterns: an entry equal to a threshold ranks after the entries
+ * strictly larger (g) and the equal ones met before it in index order (seen).
+ */
+function zeroOutsideRanks(x: Float32Array, bits: Uint32Array, from: number, to: number, vHi: number, vLo: number, gHi: number, gLo: number): number {
+  const n = x.length;
+  let seenHi = 0;
+  let seenLo = 0;
+  let kept = 0;
+  for (let i = 0; i < n; i++) {
+    const a = bits[i]! & 0x7fffffff;
+    let rank: number;
+    if (a > vHi) rank = -1; // above the kept range
+    else if (a < vLo) rank = n; // below it
+    else if (a === vHi) {
+      rank = gHi + seenHi++;
+      if (a === vLo) seenLo = seenHi;
+    } else if (a === vLo) rank = gLo + seenLo++;
+    else rank = from; // strictly inside
+    if (rank >= from && rank < to) kept++;
+    else x[i] = 0;
+  }
+  return kept;
+}
+
+/** keepRankRange for tensors that hold NaN: two selections over a copy of the magnitudes. */
+function keepRankRangeWithNaN(x: Float32Array, from: number, to: number): number {
+  const n = x.length;
   const mags = new Float32Array(n);
   for (let i = 0; i < n; i++) mags[i] = Math.abs(x[i]!);
   // Descending rank r ↔ ascending position n-1-r. Two linear-time selections, no full sort.
