@@ -32,6 +32,7 @@ export function keepRankRange(x: Float32Array, from: number, to: number): number
   const bits = new Uint32Array(x.buffer, x.byteOffset, n);
   const hist = new Uint32Array(65536);
   if (!histogramHigh(bits, hist)) return keepRankRangeWithNaN(x, from, to);
+  if (from <= 0) return keepTop(bits, hist, to);
   // Descending rank r ↔ ascending position n-1-r.
   const pHi = n - 1 - Math.max(from, 0); // magnitude at rank `from` (largest kept)
   const pLo = n - to; // magnitude at rank `to-1` (smallest kept)
@@ -50,14 +51,30 @@ export function keepRankRange(x: Float32Array, from: number, to: number): number
   return zeroOutsideRanks(x, bits, from, to, vHi, vLo, gHi, gLo);
 }
 
-/** hist[|bits| >>> 16]++ for every entry; false (histogram incomplete) at the first NaN. */
+/**
+ * hist[|bits| >>> 16]++ for every entry; false when some entry is NaN. Two interleaved tables,
+ * summed at the end, so that neighbours in the same bucket do not wait on each other's increment;
+ * NaN (|bits| > 0x7f800000) is the one case where adding 0x7fffff sets bit 31.
+ */
 function histogramHigh(bits: Uint32Array, hist: Uint32Array): boolean {
   const n = bits.length;
-  for (let i = 0; i < n; i++) {
+  const other = new Uint32Array(65536);
+  let nan = 0;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
     const a = bits[i]! & 0x7fffffff;
-    if (a > 0x7f800000) return false;
+    const b = bits[i + 1]! & 0x7fffffff;
     hist[a >>> 16]!++;
+    other[b >>> 16]!++;
+    nan |= (a + 0x7fffff) | (b + 0x7fffff);
   }
+  if (i < n) {
+    const a = bits[i]! & 0x7fffffff;
+    hist[a >>> 16]!++;
+    nan |= a + 0x7fffff;
+  }
+  if (nan < 0) return false;
+  for (let k = 0; k < 65536; k++) hist[k] = hist[k]! + other[k]!;
   return true;
 }
 
@@ -78,6 +95,43 @@ function bucketOf(hist: Uint32Array, p: number): [number, number] {
   let below = 0;
   while (below + hist[b]! <= p) below += hist[b++]!;
   return [b, below];
+}
+
+/**
+ * keepRankRange for from = 0 (TIES keeps the top ranks), in one full pass after the histogram:
+ * entries above the bucket that holds rank to−1 stay, entries below go (branch free: the mask
+ * (bucket − b) >> 31 is all ones exactly when b > bucket), and the bucket's own entries are
+ * collected in index order and settled afterwards: above the threshold vLo they stay, below they
+ * go, and of those equal to it the first to − (entries larger than vLo) stay — the general pass's
+ * rule when vHi is the maximum. Zeroed entries are +0, as there.
+ */
+function keepTop(bits: Uint32Array, hist: Uint32Array, to: number): number {
+  const n = bits.length;
+  const [bucket, belowBucket] = bucketOf(hist, n - to);
+  const inBucket = new Int32Array(hist[bucket]!);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bits[i]!;
+    const hb = (b & 0x7fffffff) >>> 16;
+    if (hb === bucket) inBucket[m++] = i;
+    else bits[i] = b & ((bucket - hb) >> 31);
+  }
+  const low = new Uint32Array(65536);
+  for (let j = 0; j < m; j++) low[bits[inBucket[j]!]! & 0xffff]!++;
+  const [lowLo, belowLo] = bucketOf(low, n - to - belowBucket);
+  const vLo = ((bucket << 16) | lowLo) >>> 0;
+  const larger = n - (belowBucket + belowLo) - low[lowLo]!;
+  let quota = to - larger;
+  for (let j = 0; j < m; j++) {
+    const i = inBucket[j]!;
+    const a = bits[i]! & 0x7fffffff;
+    if (a < vLo) bits[i] = 0;
+    else if (a === vLo) {
+      if (quota > 0) quota--;
+      else bits[i] = 0;
+    }
+  }
+  return to;
 }
 
 /**
