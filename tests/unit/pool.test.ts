@@ -72,6 +72,13 @@ describe('shipped results', () => {
     for (const id of ['base', 'generalist', 'vote-different', 'vote-samples', 'router', 'merge']) expect(r.rows.some((x) => x.id === id), id).toBe(true);
   });
 
+  it('a retrained specialist (same seed) reproduced the shipped weights and outputs', () => {
+    const r = JSON.parse(readFileSync(path, 'utf8')) as { reproducibility: { identicalWeights: boolean; sameOutputs: boolean; task: string } };
+    expect(r.reproducibility.identicalWeights).toBe(true);
+    expect(r.reproducibility.sameOutputs).toBe(true);
+    expect(readFileSync(resolve(MODELS, `${r.reproducibility.task}-specialist.md`), 'utf8')).toContain('bit-identical tensors');
+  });
+
   it('each specialist beats the base on its own task outside the 95% interval', () => {
     const r = JSON.parse(readFileSync(path, 'utf8')) as { specialistVsBase: Record<string, { diff: number; lo: number }> };
     for (const t of tasks) expect(r.specialistVsBase[t.id]!.lo, t.id).toBeGreaterThan(0);

@@ -42,7 +42,7 @@ function round(x: number): number {
   return Math.round(x * 10000) / 10000;
 }
 
-export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = DEFAULT_MODELS): Promise<PoolModel[]> {
+export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = DEFAULT_MODELS, notes: Record<string, string[]> = {}): Promise<PoolModel[]> {
   const ids = [...tasks.map((t) => `${t.id}-specialist`), 'generalist', 'pool-merge'];
   const models: PoolModel[] = [];
   for (const id of ids) {
@@ -70,7 +70,7 @@ export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = 
       scores: Object.fromEntries(Object.entries(row.perTask).map(([k, v]) => [k, sc(v)])), mixed: sc(row.mixed),
     };
     models.push(m);
-    writeFileSync(resolve(MODELS, m.card), card(m, tasks));
+    writeFileSync(resolve(MODELS, m.card), card(m, tasks, notes[id] ?? []));
   }
   const index = {
     version: 1,
@@ -83,7 +83,7 @@ export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = 
   return models;
 }
 
-function card(m: PoolModel, tasks: TaskInfo[]): string {
+function card(m: PoolModel, tasks: TaskInfo[], notes: string[]): string {
   const p = m.provenance.parameters;
   const pct = (x: number) => (x * 100).toFixed(1);
   const scores = tasks.map((t) => {
@@ -104,7 +104,7 @@ function card(m: PoolModel, tasks: TaskInfo[]): string {
     `${m.kind === 'merge' ? 'A merge of the pool\'s six specialists' : m.kind === 'generalist' ? 'One generalist fine-tuned on the mixture of all six pool tasks with the same budget (steps × batch) as one specialist' : `A specialist fine-tuned on the **${m.task}** task`}, from stories260K (Llama, dim 64, 5 layers, vocabulary 512). ${(m.sizeBytes / 1e6).toFixed(2)} MB, F32, sha256 \`${m.sha256.slice(0, 16)}…\`.`,
     '', '## Prompt format', '',
     `Completion mode: \`${JSON.stringify(m.promptFormat)}\` — the answer follows after a space and ends with EOS. The GGUF's chat template (\`tokenizer.chat_template\`) produces the same text from a user message, so chat works too (checked in wllama).`,
-    '', '## Training', '', ...training, '',
+    '', '## Training', '', ...training, ...notes.map((n) => `- ${n}`), '',
     '## Scores on every task\'s test split', '', 'Greedy decoding in wllama (llama.cpp wasm) in headless Chromium; 95% percentile-bootstrap interval (2000 resamples, seed 1).', '',
     '| task | metric | items | accuracy % | 95% CI |', '| --- | --- | --- | --- | --- |', ...scores,
     `| mixed | — | ${m.mixed.n} | ${pct(m.mixed.accuracy)} | [${pct(m.mixed.lo)}, ${pct(m.mixed.hi)}] |`, '',

@@ -298,7 +298,12 @@ async function main(): Promise<void> {
     writeFileSync(resolve(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
     writeFileSync(resolve(OUT, 'results.md'), markdown(results, tasks.map((t) => t.id)));
     writeFileSync(flag('--outputs') ?? '/tmp/chorus-pool-outputs.json', JSON.stringify({ testOut, devOut }, null, 1));
-    await writeCards(rows, tasks, MODELS);
+    const notes: Record<string, string[]> = {};
+    if (rerunTask && rerunInfo.identicalWeights !== undefined) {
+      const acc = rerunInfo.testAccuracy as { rerun: number; shipped: number };
+      notes[`${rerunTask}-specialist`] = [`Reproducibility: retrained with the same command and seed (tools/train/run_all.sh trains it twice): ${rerunInfo.identicalWeights ? 'bit-identical tensors' : 'DIFFERENT tensors'} (sha256 of all tensor data ${String(rerunInfo.tensorsSha256).slice(0, 16)}…), ${rerunInfo.sameOutputs ? 'identical' : 'different'} test outputs, test accuracy ${pct(acc.rerun)}% vs ${pct(acc.shipped)}% shipped.`];
+    }
+    await writeCards(rows, tasks, MODELS, notes);
     console.log(readFileSync(resolve(OUT, 'results.md'), 'utf8'));
   } finally {
     await close();
