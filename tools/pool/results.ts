@@ -337,7 +337,9 @@ function markdown(r: { rows: Row[]; mixedTest: { items: number }; bestSingleOnTe
   const notes = r.rows.map((row) => `- **${row.id}**: ${row.description}`);
   return [`Accuracy in % with 95% bootstrap intervals; ${r.engine}; ${r.decoding}.`,
     '"vs best single" is the paired-bootstrap difference to the best single model on the mixed test set (* = interval excludes 0).',
-    '"emergence" is the share of test items that no member solves and the collaboration solves.', '', head, sep, ...lines, '', ...notes, ''].join('\n');
+    '"emergence" is the share of test items that no member solves and the collaboration solves.', '', head, sep, ...lines, '', ...notes, '',
+    'Reading the table: chance on `reading` (three choices) is 33%, and the base scores 0 there only because it never answers with a letter;',
+    'the router returns one member\'s answer, so its emergence is 0 by construction; vote-samples\' members are the greedy run of the sampled model.', ''].join('\n');
 }
 
 main().catch((e: unknown) => {
