@@ -25,7 +25,7 @@ export const linear: MethodDescriptor = {
     for (const mp of modelParams) s += num(mp, 'weight');
     return s === 0 ? 'the weights sum to 0 and normalize is true, so the average is undefined; change a weight or set normalize: false' : null;
   },
-  kernel({ name, tensors, baseIndex, params, modelParams }) {
+  kernel({ name, tensors, baseIndex, params, modelParams, out: scratch }) {
     const n = tensors[0]?.length ?? 0;
     const weights = modelParams.map((mp) => num(mp, 'weight'));
     let divisor = 1;
@@ -33,7 +33,7 @@ export const linear: MethodDescriptor = {
       divisor = weights.reduce((a, b) => a + b, 0);
       if (divisor === 0) throw new MergeMethodError(`linear: weights sum to 0 for ${name}`);
     }
-    const out = new Float32Array(n);
+    const out = scratch?.length === n ? scratch : new Float32Array(n);
     const refIndex = baseIndex ?? 0;
     const norms: number[] = [];
     if (tensors.length === 2) {
@@ -42,6 +42,7 @@ export const linear: MethodDescriptor = {
       norms.push(Math.sqrt(average2(tensors[0]!, tensors[1]!, weights[0]!, weights[1]!, divisor, out)));
     } else {
       // Σ w_m θ_m accumulated model by model (sequential, vectorisable loops), then ÷ Σ w.
+      if (out === scratch) out.fill(0);
       for (let m = 0; m < tensors.length; m++) axpy(tensors[m]!, weights[m]!, out);
       if (divisor !== 1) divide(out, divisor);
       // Task vectors relative to the base, or to the first input when there is none.

@@ -91,7 +91,7 @@ function validateDensity(
 }
 
 export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInput): KernelResult {
-  const { tensors, baseIndex, params, modelParams, name, seed } = input;
+  const { tensors, baseIndex, params, modelParams, name, seed, out: scratch } = input;
   if (baseIndex === null) throw new MergeMethodError(`${v.id} needs a base_model`);
   const base = tensors[baseIndex]!;
   const n = base.length;
@@ -122,7 +122,7 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
     weights.push(w);
   }
 
-  const out = new Float32Array(n);
+  const out = scratch?.length === n ? scratch : new Float32Array(n);
   if (deltas.length === 0) {
     out.set(base);
     return { data: out, stats: { name, taskVectorNorms: [], kept: [], signAgreement: null, extra: {} } };

@@ -41,6 +41,12 @@ export interface KernelInput {
   modelParams: readonly Readonly<Record<string, ParamValue>>[];
   /** Seed of the merge (DARE's random drop); same seed + same tensor name → same result. */
   seed: number;
+  /**
+   * Optional scratch of the tensor's length, distinct from the inputs, with arbitrary contents: a
+   * kernel may write its result there and return it as `data` instead of allocating (the executor
+   * reuses one such buffer for every tensor).
+   */
+  out?: Float32Array;
 }
 
 /** Numbers that explain a merge, per tensor (shown live in the merge view). */
