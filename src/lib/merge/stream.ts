@@ -7,7 +7,8 @@
  * the caller deletes the partial output — see workers/merge.worker.ts and tools/cli/merge.ts).
  */
 import { getCodec } from './codecs/index.ts';
-import { GGUFWriter, readTensorData, type ByteSink, type GGMLType } from './gguf/index.ts';
+import { GGMLType, GGUFWriter, readTensorData, type ByteSink } from './gguf/index.ts';
+import { LITTLE_ENDIAN } from './codecs/half.ts';
 import type { MergePlan } from './plan.ts';
 import type { TensorStats } from './methods/index.ts';
 
@@ -106,21 +107,27 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
     const raw = await next!;
     next = k + 1 < total ? readTask(k + 1) : null;
     const n = task.nElements;
-    const tensors: Float32Array[] = [];
-    for (let i = 0; i < plan.inputs.length; i++) {
-      const info = task.inputs[i]!;
-      tensors.push(getCodec(info.type).decode(raw[i]!, n, scratch.get(i, n)));
-      bytesRead += info.byteSize;
-    }
+    for (const info of task.inputs) bytesRead += info.byteSize;
     check();
-    const { data, stats } = plan.method.kernel({
-      name: task.name, shape: task.shape, tensors, baseIndex: plan.baseIndex,
+    const common = {
+      name: task.name, shape: task.shape, baseIndex: plan.baseIndex,
       params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
-      out: scratch.get(plan.inputs.length, n),
-    });
-    const codec = getCodec(task.outType);
-    if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
-    const out = codec.encode(data);
+    };
+    let out: Uint8Array;
+    let stats: TensorStats;
+    if (plan.method.kernelF16 && LITTLE_ENDIAN && task.outType === GGMLType.F16 && task.inputs.every((t) => t.type === GGMLType.F16)) {
+      // F16 in, F16 out, and the method has a fused path: the same bytes as decode → kernel →
+      // encode (the descriptor's contract), without the whole-tensor f32 arrays.
+      out = new Uint8Array(n * 2);
+      stats = plan.method.kernelF16({ ...common, halves: raw.map((b) => halves(b, n)), out: new Uint16Array(out.buffer, 0, n) });
+    } else {
+      const tensors = raw.map((b, i) => getCodec(task.inputs[i]!.type).decode(b, n, scratch.get(i, n)));
+      const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });
+      stats = result.stats;
+      const codec = getCodec(task.outType);
+      if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
+      out = codec.encode(result.data);
+    }
     await writer.writeTensorData(task.name, out);
     bytesWritten += out.byteLength;
     opts.onStats?.(stats);
@@ -140,6 +147,12 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   await writer.finish();
   const seconds = (performance.now() - started) / 1000;
   return { outputSize: plan.outputSize, seconds, tensors: total, rateMBps: plan.inputBytes / 1e6 / Math.max(seconds, 1e-6) };
+}
+
+/** The fp16 bit patterns of F16 tensor bytes: a view when aligned, else a copy. */
+function halves(bytes: Uint8Array, n: number): Uint16Array {
+  if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  return new Uint16Array(bytes.slice(0, n * 2).buffer);
 }
 
 /** Float32Array buffers reused across tensors: slot i gives a view of exactly n values. */

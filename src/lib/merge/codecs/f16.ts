@@ -1,6 +1,6 @@
 /** F16: IEEE binary16 (ggml's GGML_TYPE_F16; ggml_fp16_to_fp32_row / ggml_fp32_to_fp16_row). */
 import { GGML_TYPE_SIZE, GGMLType } from '../gguf/types.ts';
-import { f16Table, f32BitsToF16, LITTLE_ENDIAN } from './half.ts';
+import { f16Table, f32BitsToF16, f32BitsToF16Array, LITTLE_ENDIAN } from './half.ts';
 import { checkDecode, checkEncode, type Codec } from './types.ts';
 
 const T = GGML_TYPE_SIZE[GGMLType.F16];
@@ -23,18 +23,7 @@ export const f16Codec: Codec = {
     const n = values.length;
     const bits = new Uint32Array(values.buffer, values.byteOffset, n);
     if (LITTLE_ENDIAN && y.byteOffset % 2 === 0) {
-      const h = new Uint16Array(y.buffer, y.byteOffset, n);
-      for (let i = 0; i < n; i++) {
-        const u = bits[i]!;
-        const a = u & 0x7fffffff;
-        if (a >= 0x38800000 && a < 0x477ff000) {
-          // Normal halves (nearly every weight): f32BitsToF16Normal written out, because a call
-          // here is not always inlined (5× slower under tsx). Byte-identical to ggml per the F16
-          // reference vectors (codecs-reference.test.ts); the function itself is tested exhaustively.
-          const m = (a - 0x38000000) >>> 13;
-          h[i] = ((u >>> 16) & 0x8000) | (m + (((a & 0x1fff) + 0xfff + (m & 1)) >>> 13));
-        } else h[i] = f32BitsToF16(u);
-      }
+      f32BitsToF16Array(bits, n, new Uint16Array(y.buffer, y.byteOffset, n), 0);
     } else {
       for (let i = 0, o = 0; i < n; i++, o += 2) {
         const v = f32BitsToF16(bits[i]!);

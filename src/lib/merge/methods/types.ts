@@ -65,6 +65,17 @@ export interface TensorStats {
   extra: Record<string, number>;
 }
 
+/**
+ * The same tensor with every input stored as F16 and an F16 output: raw binary16 bits in, raw
+ * bits out (see MethodDescriptor.kernelF16).
+ */
+export interface KernelInputF16 extends Omit<KernelInput, 'tensors' | 'out'> {
+  /** One array of fp16 bit patterns per input model, all of the same length. */
+  halves: readonly Uint16Array[];
+  /** Receives the result's fp16 bit patterns; same length as the inputs. */
+  out: Uint16Array;
+}
+
 export interface KernelResult {
   data: Float32Array;
   stats: TensorStats;
@@ -98,6 +109,13 @@ export interface MethodDescriptor {
     nElements: number,
   ): string | null;
   kernel(input: KernelInput): KernelResult;
+  /**
+   * Optional fused path for F16 inputs and an F16 output: exactly kernel()'s result, bit for bit,
+   * encoded as F16 (kernel() → Float32Array → F16 codec), and the same statistics — but computed
+   * in cache-sized pieces straight from and to binary16 bits, without whole-tensor f32 arrays.
+   * The executor uses it when every input and the output are F16.
+   */
+  kernelF16?(input: KernelInputF16): TensorStats;
 }
 
 export class MergeMethodError extends Error {
