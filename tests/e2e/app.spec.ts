@@ -56,6 +56,8 @@ test.describe('app shell', () => {
 });
 
 test('running without any model explains what to do instead of failing silently', async ({ page }) => {
+  // The built-in pool would give every agent a model; a host that serves no pool manifest leaves none.
+  await page.route('**/models/index.json', (route) => route.fulfill({ status: 404, body: 'not found' }));
   await openApp(page);
   await page.getByRole('tab', { name: 'Playground' }).click();
   const pg = page.getByRole('tabpanel', { name: 'Playground' });
