@@ -1,6 +1,7 @@
 // Statistics against straightforward computations.
 import { describe, expect, it } from 'vitest';
-import { bootstrapCI, emergenceRate, gainOverBestMember, majorityVote, mean, mulberry32, pairedBootstrap, quantile, winRate } from '../../src/lib/eval/stats.ts';
+import { bootstrapCI, emergenceRate, gainOverBestMember, majorityVote, mean, pairedBootstrap, quantile, winRate } from '../../src/lib/eval/stats.ts';
+import { mulberry32 } from '../../src/lib/random.ts';
 import { trainRouter } from '../../src/lib/eval/router.ts';
 
 describe('bootstrap confidence intervals', () => {

@@ -5,18 +5,7 @@
  * over settings, and the emergence rate (share of the items no member solves that the collaboration
  * solves). Pure functions on arrays of per-item scores (0/1 or fractions).
  */
-
-/** mulberry32: a small, fast, seedable 32-bit PRNG (public domain, Tommy Ettinger). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../random.ts';
 
 export function mean(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;

@@ -10,17 +10,7 @@
  * agentIndex is the agent's 0-based position in the setup, round is 1-based (debate round, cascade
  * tier, judge = rounds + 1), sample is the 0-based sample of that agent in that round.
  */
-
-/** MurmurHash3's 32-bit finaliser: a bijection on uint32 with full avalanche. */
-export function fmix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix32 } from '../random.ts';
 
 export function callSeed(runSeed: number, agentIndex: number, round: number, sample: number): number {
   let h = runSeed >>> 0;
