@@ -101,14 +101,22 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   // (grown to the largest tensor): fresh multi-megabyte arrays cost page faults and zero-filling.
   const scratch = new Scratch(plan.inputs.length + 1);
   let next = total > 0 ? readTask(0) : null;
+  let writing: Promise<void> | null = null;
+  // On cancel, let a write in flight finish first, so the caller deletes a file nothing writes to.
+  const stop = async () => {
+    if (signal?.aborted) {
+      await writing?.catch(() => undefined);
+      throw new MergeAbortedError();
+    }
+  };
   for (let k = 0; k < total; k++) {
-    check();
+    await stop();
     const task = plan.tasks[k]!;
     const raw = await next!;
     next = k + 1 < total ? readTask(k + 1) : null;
     const n = task.nElements;
     for (const info of task.inputs) bytesRead += info.byteSize;
-    check();
+    await stop();
     const common = {
       name: task.name, shape: task.shape, baseIndex: plan.baseIndex,
       params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
@@ -128,8 +136,16 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
       out = codec.encode(result.data);
     }
-    await writer.writeTensorData(task.name, out);
-    bytesWritten += out.byteLength;
+    // The previous tensor's write must be complete before the writer takes the next; this one
+    // proceeds while the next tensor is computed (awaited at once for the last tensor, so the
+    // final progress report counts every byte).
+    if (writing) await writing;
+    const bytes = out;
+    writing = writer.writeTensorData(task.name, bytes).then(() => {
+      bytesWritten += bytes.byteLength;
+    });
+    writing.catch(() => undefined);
+    if (k === total - 1) await writing;
     opts.onStats?.(stats);
     const now = performance.now();
     if (opts.onProgress && (now - lastReport >= interval || k === total - 1)) {
@@ -143,6 +159,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       });
     }
   }
+  if (writing) await writing;
   check();
   await writer.finish();
   const seconds = (performance.now() - started) / 1000;
