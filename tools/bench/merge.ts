@@ -5,7 +5,8 @@
  *   - merge throughput (MB of input per second) of linear (2 inputs) and TIES (base + 2, density
  *     0.5) through the real library and Node file I/O, each against a plain read of the same
  *     inputs (2 for linear, 3 for TIES), tensor by tensor with the executor's one-tensor read-ahead,
- *     plus a write of the same number of output bytes to a real file (ratio target ≥ 0.5);
+ *     plus a write of the same number of output bytes to a real file, one write in flight as in
+ *     the executor (ratio target ≥ 0.5);
  *   - peak memory of each merge, in a fresh child process (max RSS, and peak heap + ArrayBuffers
  *     sampled per tensor), against model size (target: flat, since only a few tensors are alive).
  * Prints a table, then one JSON object as the last line of stdout.
@@ -32,6 +33,8 @@ interface ChildResult {
   inputBytes: number;
   outputBytes: number;
   mbps: number;
+  /** MB of input per second of this process's CPU time (steadier than wall time on a shared machine). */
+  cpuMBps: number;
   maxRssMB: number;
   peakHeapMB: number;
 }
@@ -56,29 +59,36 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
   const out = join(dir, `out-${mode}.gguf`);
   const sink = await fileSink(out);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   if (mode === 'copy-linear' || mode === 'copy-ties') {
     // The same reads as the merge, tensor by tensor with the same one-tensor read-ahead, and a
     // write of as many output bytes: pure I/O, the bound the merge is compared with.
     const readTask = (k: number) => Promise.all(plan.inputs.map((inp, i) => readTensorData(inp.source, inp.file, plan.tasks[k]!.inputs[i]!)));
     let next = plan.tasks.length > 0 ? readTask(0) : null;
+    let writing: Promise<void> | null = null;
     for (let k = 0; k < plan.tasks.length; k++) {
       const task = plan.tasks[k]!;
       const raw = await next!;
       next = k + 1 < plan.tasks.length ? readTask(k + 1) : null;
       const first = raw[0]!;
-      await sink.write(first.byteLength === task.outBytes ? first : new Uint8Array(task.outBytes));
+      // One write in flight while the next tensor is read, as the executor does.
+      if (writing) await writing;
+      writing = Promise.resolve(sink.write(first.byteLength === task.outBytes ? first : new Uint8Array(task.outBytes)));
       sample();
     }
+    if (writing) await writing;
     await sink.close();
   } else {
     await executeMerge(plan, { sink, onStats: sample });
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
   const outputBytes = statSync(out).size;
   rmSync(out, { force: true });
   await Promise.all(sources.map((s) => s.close()));
   return {
     mode, seconds, inputBytes: plan.inputBytes, outputBytes, mbps: plan.inputBytes / 1e6 / seconds,
+    cpuMBps: plan.inputBytes / 1e6 / ((cpu.user + cpu.system) / 1e6),
     maxRssMB: process.resourceUsage().maxRSS / 1024, peakHeapMB: peakHeap / 2 ** 20,
   };
 }
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
         copyMBps: +copy.mbps.toFixed(1), copyTiesMBps: +copyTies.mbps.toFixed(1),
         linearMBps: +linear.mbps.toFixed(1), linearRatio: +(linear.mbps / copy.mbps).toFixed(2),
         tiesMBps: +ties.mbps.toFixed(1), tiesRatio: +(ties.mbps / copyTies.mbps).toFixed(2),
+        cpuMBps: { copyLinear: Math.round(copy.cpuMBps), linear: Math.round(linear.cpuMBps), copyTies: Math.round(copyTies.cpuMBps), ties: Math.round(ties.cpuMBps) },
         linearMaxRssMB: Math.round(linear.maxRssMB), tiesMaxRssMB: Math.round(ties.maxRssMB), copyMaxRssMB: Math.round(copy.maxRssMB),
         linearPeakHeapMB: Math.round(linear.peakHeapMB), tiesPeakHeapMB: Math.round(ties.peakHeapMB),
       });
