@@ -11,6 +11,7 @@
  * input always keeps the same entries (torch's argsort is not stable, mergekit's choice among
  * equal magnitudes is arbitrary). Functions work in place and return how many entries were kept.
  */
+import { fmix32, fnv1a, mulberry32 } from '../../random.ts';
 
 export type SparsifyMethod = 'magnitude' | 'magnitude_outliers' | 'random';
 
@@ -308,27 +309,5 @@ function scale(x: Float32Array, s: number): void {
  * which they are merged and the same seed always drops the same entries.
  */
 export function tensorRng(seed: number, tensorName: string, model: number): () => number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < tensorName.length; i++) {
-    h ^= tensorName.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  let state = fmix32((seed >>> 0) ^ h ^ Math.imul(model + 1, 0x9e3779b9));
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** MurmurHash3's 32-bit finaliser: spreads every input bit over the state. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mulberry32(fmix32((seed >>> 0) ^ fnv1a(tensorName) ^ Math.imul(model + 1, 0x9e3779b9)));
 }
