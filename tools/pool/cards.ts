@@ -101,7 +101,7 @@ function card(m: PoolModel, tasks: TaskInfo[], notes: string[]): string {
        `- Training time: ${String(p.train_seconds)} s on this shared 2-core CPU machine (one thread, no GPU; other jobs ran beside it)`,
        '- Export: `npx tsx tools/train/export.ts ' + m.id + '` (the project\'s GGUF writer; tensors, names, shapes and F32 types identical to the base)'];
   return [`# ${m.id}`, '',
-    `${m.kind === 'merge' ? 'A merge of the pool\'s six specialists' : m.kind === 'generalist' ? 'One generalist fine-tuned on the mixture of all six pool tasks with the same budget (steps × batch) as one specialist' : `A specialist fine-tuned on the **${m.task}** task`}, from stories260K (Llama, dim 64, 5 layers, vocabulary 512). ${(m.sizeBytes / 1e6).toFixed(2)} MB, F32, sha256 \`${m.sha256.slice(0, 16)}…\`.`,
+    `${m.kind === 'merge' ? 'A merge of the pool\'s six specialists' : m.kind === 'generalist' ? 'One generalist fine-tuned on the mixture of all six pool tasks with the same total budget (steps × batch) as the six specialists together' : `A specialist fine-tuned on the **${m.task}** task`}, from stories260K (Llama, dim 64, 5 layers, vocabulary 512). ${(m.sizeBytes / 1e6).toFixed(2)} MB, F32, sha256 \`${m.sha256.slice(0, 16)}…\`.`,
     '', '## Prompt format', '',
     `Completion mode: \`${JSON.stringify(m.promptFormat)}\` — the answer follows after a space and ends with EOS. The GGUF's chat template (\`tokenizer.chat_template\`) produces the same text from a user message, so chat works too (checked in wllama).`,
     '', '## Training', '', ...training, ...notes.map((n) => `- ${n}`), '',

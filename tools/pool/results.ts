@@ -28,6 +28,7 @@ import { writeCards } from './cards.ts';
 import { poolPromptMeta, retag } from '../train/export.ts';
 import { readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
 import { fileSource } from '../lib/node-source.ts';
+import { parse as parseYaml } from 'yaml';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DATA = resolve(ROOT, 'public/datasets');
@@ -267,11 +268,11 @@ async function main(): Promise<void> {
     };
     const rows: Row[] = [
       row('base', 'base', 'stories260K, not fine-tuned'),
-      ...singles.map((id) => row(id, 'single', id === 'generalist' ? 'one model trained on the mixture, same steps × batch as one specialist' : `fine-tuned on ${id.replace('-specialist', '')} only`)),
+      ...singles.map((id) => row(id, 'single', id === 'generalist' ? 'one model trained on the mixture, with the total steps × batch of the six specialists' : `fine-tuned on ${id.replace('-specialist', '')} only`)),
       row('vote-different', 'vote', `majority vote of three different models (best three on dev: ${voters.join(', ')})`, voters),
       row('vote-samples', 'vote', `majority vote of three samples (temperature ${SAMPLE_TEMPERATURE}, seeds 1–3) of the best single model on dev (${bestDev})`, [bestDev]),
       row('router', 'router', `naive-Bayes router trained on dev prompts → specialist (routing accuracy on test ${(routerAccuracy * 100).toFixed(1)}%)`, specialists),
-      row('merge', 'merge', `${skipMerge ? 'pool-merge.gguf' : candidates.find((c) => c.id === mergePick)!.method + ' merge of the six specialists (' + mergePick + ', chosen on dev)'}`, specialists),
+      row('merge', 'merge', `${skipMerge ? reusedMergeLabel(MODELS) : candidates.find((c) => c.id === mergePick)!.method + ' merge of the six specialists (' + mergePick + ', chosen on dev)'}`, specialists),
     ];
     // Each specialist against the base on its own task: paired bootstrap of the difference.
     const specialistVsBase: Record<string, { specialist: number; base: number; diff: number; lo: number; hi: number }> = {};
@@ -346,3 +347,9 @@ main().catch((e: unknown) => {
   console.error(`pool:results: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });
+
+/** How the table names the shipped merge when --skip-merge reuses it: from the config that made it. */
+function reusedMergeLabel(modelsDir: string): string {
+  const config = parseYaml(readFileSync(resolve(modelsDir, 'pool-merge.yaml'), 'utf8')) as { merge_method?: string };
+  return `${config.merge_method ?? 'unknown'} merge of the six specialists (pool-merge.gguf from public/models/pool-merge.yaml, the configuration a full run chose on dev)`;
+}
