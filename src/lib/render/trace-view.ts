@@ -7,7 +7,7 @@
  * `applyEvent` mutates the view in place so that, in the page, the view can be a Svelte `$state`
  * proxy and each token updates only the text it touches; in Node it is a plain object (tested alone).
  */
-import type { AgentInfo, Ballot, TallyEntry, TraceEvent } from '../trace.ts';
+import type { AgentInfo, TraceEvent } from '../trace.ts';
 import type { ChatMessage, FinishReason, TopLogprob, Usage } from '../engines/engine.ts';
 
 export interface TokenView {
@@ -32,20 +32,15 @@ export interface MessageView {
   endedAt?: number;
 }
 
-export type DecisionView =
-  | { kind: 'vote'; t: number; round: number; ballots: Ballot[]; tally: TallyEntry[]; winner: string; rule: string; tie: boolean }
-  | {
-      kind: 'route';
-      t: number;
-      from: string | null;
-      to: string;
-      decision: 'accept' | 'defer' | 'route';
-      reason: string;
-      confidence?: number;
-      threshold?: number;
-    }
-  | { kind: 'score'; t: number; target: string; metric: string; value: number; detail?: string }
-  | { kind: 'error'; t: number; message: string; agent?: string; fatal: boolean };
+type DecisionEvent = Extract<TraceEvent, { type: 'vote' | 'route' | 'score' | 'error' }>;
+
+/** A vote, route, score or error event as the view keeps it: the event's own fields, tagged by `kind`. */
+export type DecisionView = { [K in DecisionEvent['type']]: Omit<Extract<DecisionEvent, { type: K }>, 'type'> & { kind: K } }[DecisionEvent['type']];
+
+function decisionOf(ev: DecisionEvent): DecisionView {
+  const { type, ...fields } = ev;
+  return { kind: type, ...fields } as DecisionView;
+}
 
 export interface SectionView {
   round: number;
@@ -150,29 +145,13 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
       break;
     }
     case 'vote':
-      sectionFor(view, ev.round).decisions.push({
-        kind: 'vote', t: ev.t, round: ev.round, ballots: ev.ballots, tally: ev.tally, winner: ev.winner, rule: ev.rule, tie: ev.tie,
-      });
+      sectionFor(view, ev.round).decisions.push(decisionOf(ev));
       break;
-    case 'route': {
-      const d: DecisionView = { kind: 'route', t: ev.t, from: ev.from, to: ev.to, decision: ev.decision, reason: ev.reason };
-      if (ev.confidence !== undefined) d.confidence = ev.confidence;
-      if (ev.threshold !== undefined) d.threshold = ev.threshold;
-      currentSection(view).decisions.push(d);
+    case 'route':
+    case 'score':
+    case 'error':
+      currentSection(view).decisions.push(decisionOf(ev));
       break;
-    }
-    case 'score': {
-      const d: DecisionView = { kind: 'score', t: ev.t, target: ev.target, metric: ev.metric, value: ev.value };
-      if (ev.detail !== undefined) d.detail = ev.detail;
-      currentSection(view).decisions.push(d);
-      break;
-    }
-    case 'error': {
-      const d: DecisionView = { kind: 'error', t: ev.t, message: ev.message, fatal: ev.fatal };
-      if (ev.agent !== undefined) d.agent = ev.agent;
-      currentSection(view).decisions.push(d);
-      break;
-    }
     case 'final':
       view.final = ev.agent === undefined ? { answer: ev.answer, text: ev.text } : { answer: ev.answer, text: ev.text, agent: ev.agent };
       break;
