@@ -1,5 +1,5 @@
 /** Shared pieces of the k-quant codecs (ggml-quants.c), super-blocks of QK_K = 256 elements. */
-import { fr, nearestInt } from './round.ts';
+import { fr, maxByMagnitude, nearestInt } from './round.ts';
 
 export const QK_K = 256;
 
@@ -110,16 +110,8 @@ export function makeQkx2Quants(
  * 19 trial scales around −nmax/max. Writes L (offset by nmax); returns the scale.
  */
 export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Uint8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i]!;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = maxByMagnitude(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }
@@ -164,16 +156,8 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
  * that improves the x²-weighted fit. Writes L (offset by nmax); returns the scale.
  */
 export function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Int8Array, lo: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]!);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i]!;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = maxByMagnitude(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }

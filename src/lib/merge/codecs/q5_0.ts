@@ -5,7 +5,7 @@
  */
 import { GGML_TYPE_SIZE, GGMLType } from '../gguf/types.ts';
 import { readF16, writeF16 } from './half.ts';
-import { fr, trunc } from './round.ts';
+import { fr, maxByMagnitude, trunc } from './round.ts';
 import { checkDecode, checkEncode, type Codec } from './types.ts';
 
 const T = GGML_TYPE_SIZE[GGMLType.Q5_0];
@@ -36,15 +36,7 @@ export const q5_0Codec: Codec = {
     const y = out ?? new Uint8Array(nb * T.typeSize);
     for (let i = 0; i < nb; i++) {
       const o = i * T.typeSize;
-      let amax = 0;
-      let max = 0;
-      for (let j = 0; j < QK; j++) {
-        const v = x[i * QK + j]!;
-        if (amax < Math.abs(v)) {
-          amax = Math.abs(v);
-          max = v;
-        }
-      }
+      const max = maxByMagnitude(x, i * QK, QK);
       const d = fr(max / -16);
       const id = d !== 0 ? fr(1 / d) : 0;
       writeF16(y, o, d);

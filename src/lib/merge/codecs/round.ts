@@ -20,3 +20,21 @@ export function nearestInt(x: number): number {
 
 /** C conversion of a float to an integer type: truncation toward zero. */
 export const trunc = Math.trunc;
+
+/**
+ * The signed value of largest magnitude among x[start … start+n) — the first one on ties, NaN never
+ * chosen, 0 for an all-zero group — as ggml's quantisers find `max` (quantize_row_q4_0_ref and
+ * friends, make_qx_quants, make_q3_quants); its magnitude is their `amax`.
+ */
+export function maxByMagnitude(x: Float32Array, start: number, n: number): number {
+  let amax = 0;
+  let max = 0;
+  for (let i = start; i < start + n; i++) {
+    const ax = Math.abs(x[i]!);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i]!;
+    }
+  }
+  return max;
+}
