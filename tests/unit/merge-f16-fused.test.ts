@@ -3,8 +3,10 @@
  * path gives — decode each input with the F16 codec, run the f32 kernel, encode with the F16 codec —
  * since the executor picks the fused path whenever every input and the output are F16.
  */
-import { describe, it, expect } from 'vitest';
-import { METHODS } from '../../src/lib/merge/methods/index.ts';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
+import { METHODS, type MethodDescriptor, type TensorStats } from '../../src/lib/merge/methods/index.ts';
+import { taskArithmeticMethod } from '../../src/lib/merge/methods/task-arithmetic-core.ts';
+import { setSimdEnabled, simdKernels } from '../../src/lib/merge/wasm/index.ts';
 import { getCodec } from '../../src/lib/merge/codecs/index.ts';
 import { GGMLType } from '../../src/lib/merge/gguf/index.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
@@ -24,25 +26,87 @@ const canon = (h: Uint16Array) => Array.from(h, (x) => ((x & 0x7c00) === 0x7c00 
 
 const fused = [...METHODS.values()].filter((m) => m.kernelF16);
 
+/** A fine-tune of `base`: small changes (many exact ties and zeros after fp16 rounding), some large. */
+function fineTune(rnd: () => number, base: Uint16Array, f16: ReturnType<typeof getCodec>): Uint16Array {
+  const x = f16.decode(bytesOf(base), base.length);
+  for (let i = 0; i < x.length; i++) {
+    const r = rnd();
+    if (r < 0.2) continue; // unchanged: a zero task-vector entry
+    x[i] = x[i]! + (r < 0.95 ? (rnd() - 0.5) * 0.002 : (rnd() - 0.5) * 0.5);
+  }
+  const b = f16.encode!(x);
+  return new Uint16Array(b.buffer, b.byteOffset, base.length);
+}
+
+function general(method: MethodDescriptor, common: Record<string, unknown>, halves: Uint16Array[]): { bits: Uint16Array; stats: TensorStats } {
+  const f16 = getCodec(GGMLType.F16);
+  const n = halves[0]!.length;
+  const tensors = halves.map((h) => f16.decode(bytesOf(h), n));
+  const r = method.kernel({ ...common, tensors } as never);
+  const b = f16.encode!(r.data);
+  return { bits: new Uint16Array(b.buffer, b.byteOffset, n), stats: r.stats };
+}
+
+/** Statistics equal, NaN equal to NaN. */
+const sameStats = (a: TensorStats, b: TensorStats) => expect(JSON.stringify(a)).toEqual(JSON.stringify(b));
+
 describe('fused F16 kernels equal decode → kernel → encode', () => {
-  it('at least one method has a fused path (linear)', () => {
-    expect(fused.map((m) => m.id)).toContain('linear');
+  it('the fused paths exist (linear, task arithmetic, TIES) and WebAssembly SIMD is available here', () => {
+    expect(fused.map((m) => m.id)).toEqual(expect.arrayContaining(['linear', 'task_arithmetic', 'ties']));
+    expect(simdKernels()).not.toBeNull();
   });
-  for (const method of fused) {
-    for (const [inputs, anyBits, normalize] of [[2, false, true], [3, false, false], [1, true, true], [4, true, false]] as const) {
-      it(`${method.id}: ${inputs} input(s), ${anyBits ? 'any bit patterns' : 'ordinary weights'}, normalize ${normalize}`, () => {
-        const rnd = mulberry32(inputs * 31 + (anyBits ? 7 : 0));
-        const n = 5000;
-        const halves = Array.from({ length: inputs }, () => randomHalves(rnd, n, anyBits));
-        const modelParams = halves.map((_, i) => ({ weight: 0.25 + 0.5 * i }));
-        const common = { name: 'blk.0.ffn_up.weight', shape: [n], baseIndex: null, params: { normalize }, modelParams, seed: 1 };
-        const f16 = getCodec(GGMLType.F16);
-        const tensors = halves.map((h) => f16.decode(bytesOf(h), n));
-        const general = f16.encode!(method.kernel({ ...common, tensors } as never).data);
-        const out = new Uint16Array(n);
-        method.kernelF16!({ ...common, halves, out } as never);
-        expect(canon(out)).toEqual(canon(new Uint16Array(general.buffer, general.byteOffset, n)));
-      });
-    }
+  for (const simd of [true, false]) {
+    describe(simd ? 'WebAssembly SIMD' : 'JavaScript fallback', () => {
+      beforeAll(() => setSimdEnabled(simd));
+      afterAll(() => setSimdEnabled(true));
+      for (const method of fused.filter((m) => m.base !== 'required')) {
+        for (const [inputs, anyBits, normalize] of [[2, false, true], [3, false, false], [1, true, true], [4, true, false], [2, true, true]] as const) {
+          it(`${method.id}: ${inputs} input(s), ${anyBits ? 'any bit patterns' : 'ordinary weights'}, normalize ${normalize}`, () => {
+            const rnd = mulberry32(inputs * 31 + (anyBits ? 7 : 0));
+            const n = 5001;
+            const halves = Array.from({ length: inputs }, () => randomHalves(rnd, n, anyBits));
+            const modelParams = halves.map((_, i) => ({ weight: 0.25 + 0.5 * i }));
+            const common = { name: 'blk.0.ffn_up.weight', shape: [n], baseIndex: null, params: { normalize }, modelParams, seed: 1 };
+            const want = general(method, common, halves);
+            const out = new Uint16Array(n);
+            const stats = method.kernelF16!({ ...common, halves, out } as never);
+            expect(canon(out)).toEqual(canon(want.bits));
+            sameStats(stats, want.stats);
+          });
+        }
+      }
+      const count = taskArithmeticMethod({ id: 'ties_count', name: 'TIES (count)', paper: '', summary: '', consensus: 'count', sparsify: 'magnitude', defaultNormalize: true, defaultRescale: false });
+      for (const method of [...fused.filter((m) => m.base === 'required'), count]) {
+        const densities = method.perModelParameters.some((p) => p.name === 'density');
+        const cases: [string, number, boolean, number, Record<string, number | boolean>, number[], number[]][] = [
+          // [data, inputs, any bits, base index, globals, weights, densities]
+          ['fine-tunes', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [1, 1], [0.5, 0.5]],
+          ['fine-tunes', 3, false, 2, { normalize: true, lambda: 0.8, rescale: true }, [0.6, 1.3], [0.3, 0.9]],
+          ['fine-tunes', 3, false, 1, { normalize: false, lambda: 1.5, rescale: false }, [-0.7, 1], [1, 0.05]],
+          ['fine-tunes', 3, false, 0, { normalize: true, lambda: 1, rescale: true }, [1, -1], [0.999, 0.0005]],
+          ['any bits', 3, true, 0, { normalize: true, lambda: 1, rescale: false }, [1, 1], [1, 1]],
+          ['any bits', 3, true, 1, { normalize: true, lambda: 1, rescale: false }, [1, 0.5], [0.5, 0.5]],
+          ['fine-tunes', 4, false, 0, { normalize: true, lambda: 1, rescale: false }, [1, 0.5, 0.25], [0.5, 0.4, 0.3]],
+          ['fine-tunes', 2, false, 1, { normalize: true, lambda: 1, rescale: false }, [0.8], [0.5]],
+        ];
+        for (const [data, inputs, anyBits, baseIndex, globals, weights, dens] of cases) {
+          it(`${method.id}: ${data}, base ${baseIndex} + ${inputs - 1}, ${JSON.stringify(globals)}, weights ${weights}${densities ? `, densities ${dens}` : ''}`, () => {
+            const rnd = mulberry32(inputs * 131 + baseIndex * 17 + weights.length);
+            const n = 4099;
+            const f16 = getCodec(GGMLType.F16);
+            const base = randomHalves(rnd, n, anyBits);
+            const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
+            let t = 0;
+            const modelParams = halves.map((_, i) => (i === baseIndex ? {} : { weight: weights[t]!, density: dens[t++]! }));
+            const common = { name: 'blk.0.attn_q.weight', shape: [n], baseIndex, params: { ...globals, int8_mask: false }, modelParams, seed: 3 };
+            const want = general(method, common, halves);
+            const out = new Uint16Array(n);
+            const stats = method.kernelF16!({ ...common, halves, out } as never);
+            expect(canon(out)).toEqual(canon(want.bits));
+            sameStats(stats, want.stats);
+          });
+        }
+      }
+    });
   }
 });

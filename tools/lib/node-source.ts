@@ -11,20 +11,25 @@ export async function fileSource(path: string): Promise<ByteSource & { close(): 
   const fh = await open(path, 'r');
   const { size } = await fh.stat();
   const name = basename(path);
+  const readInto = async (offset: number, target: Uint8Array): Promise<void> => {
+    const length = target.byteLength;
+    checkRange(name, size, offset, length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(target, done, length - done, offset + done);
+      if (bytesRead === 0) throw new RangeError(`${name}: file shrank while reading at ${offset + done}`);
+      done += bytesRead;
+    }
+  };
   return {
     name,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      checkRange(name, size, offset, length);
       const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
-        if (bytesRead === 0) throw new RangeError(`${name}: file shrank while reading at ${offset + done}`);
-        done += bytesRead;
-      }
+      await readInto(offset, out);
       return out;
     },
+    readInto,
     close: () => fh.close(),
   };
 }

@@ -10,6 +10,11 @@ export interface ByteSource {
   readonly name: string;
   readonly size: number;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads exactly `target.byteLength` bytes at `offset` into `target`, allocating nothing
+   * (the merge reads F16 tensors straight into the SIMD kernels' memory this way).
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
 /**

@@ -7,8 +7,9 @@
  * the caller deletes the partial output — see workers/merge.worker.ts and tools/cli/merge.ts).
  */
 import { getCodec } from './codecs/index.ts';
-import { GGMLType, GGUFWriter, readTensorData, type ByteSink } from './gguf/index.ts';
+import { GGMLType, GGUFWriter, readTensorData, readTensorInto, type ByteSink } from './gguf/index.ts';
 import { LITTLE_ENDIAN } from './codecs/half.ts';
+import { loadSimdKernels, type SlotViews } from './wasm/index.ts';
 import type { MergePlan } from './plan.ts';
 import type { TensorStats } from './methods/index.ts';
 
@@ -75,6 +76,8 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
     if (signal?.aborted) throw new MergeAbortedError();
   };
   check();
+  // Compile the SIMD kernels before the first tensor (asynchronously: allowed on any thread).
+  const simd = await loadSimdKernels();
   const started = performance.now();
   const writer = new GGUFWriter(sink, { alignment: plan.alignment });
   writer.addMetadata(plan.metadata);
@@ -87,20 +90,39 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   let lastReport = -Infinity;
   const interval = opts.progressIntervalMs ?? 100;
   const total = plan.tasks.length;
+  // F16 in, F16 out, and the method has a fused path: the same bytes as decode → kernel → encode
+  // (the descriptor's contract), without whole-tensor f32 arrays.
+  const fused = (k: number): boolean => {
+    const task = plan.tasks[k]!;
+    return !!plan.method.kernelF16 && LITTLE_ENDIAN && task.outType === GGMLType.F16 && task.inputs.every((t) => t.type === GGMLType.F16);
+  };
+  // With SIMD kernels, fused tensors are read straight into the kernels' memory, in two slots
+  // (double buffering: tensor k + 1 is read into one while tensor k is computed from the other and
+  // its result written from there): no copies in or out and no garbage per tensor.
+  let maxFused = 0;
+  for (let k = 0; k < total; k++) if (fused(k)) maxFused = Math.max(maxFused, plan.tasks[k]!.nElements);
+  const slots = simd !== null && maxFused > 0 && simd.reserve(maxFused, plan.inputs.length) ? simd : null;
   // Reads of the next tensor are started before the current one is computed, so file I/O (the
   // browser's and Node's reads are asynchronous) overlaps the maths: one tensor of raw bytes per
   // input more in memory, still flat in the model's size. A read that fails after a cancel is
   // nobody's business: the rejection is observed here and otherwise dropped.
-  const readTask = (k: number): Promise<Uint8Array[]> => {
+  type Read = { raw: Uint8Array[]; views: SlotViews | null };
+  const readTask = (k: number): Promise<Read> => {
     const task = plan.tasks[k]!;
-    const p = Promise.all(plan.inputs.map((inp, i) => readTensorData(inp.source, inp.file, task.inputs[i]!)));
+    let p: Promise<Read>;
+    if (slots && fused(k)) {
+      const views = slots.slot((k % 2) as 0 | 1, task.nElements);
+      p = Promise.all(plan.inputs.map((inp, i) => readTensorInto(inp.source, inp.file, task.inputs[i]!, bytesOf(views.inputs[i]!)))).then(() => ({ raw: [], views }));
+    } else {
+      p = Promise.all(plan.inputs.map((inp, i) => readTensorData(inp.source, inp.file, task.inputs[i]!))).then((raw) => ({ raw, views: null }));
+    }
     p.catch(() => undefined);
     return p;
   };
   // Decoded inputs and the kernel's result live in scratch arrays reused from tensor to tensor
   // (grown to the largest tensor): fresh multi-megabyte arrays cost page faults and zero-filling.
   const scratch = new Scratch(plan.inputs.length + 1);
-  let next = total > 0 ? readTask(0) : null;
+  let next: Promise<Read> | null = null;
   let writing: Promise<void> | null = null;
   // On cancel, let a write in flight finish first, so the caller deletes a file nothing writes to.
   const stop = async () => {
@@ -109,61 +131,74 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       throw new MergeAbortedError();
     }
   };
-  for (let k = 0; k < total; k++) {
-    await stop();
-    const task = plan.tasks[k]!;
-    const raw = await next!;
-    next = k + 1 < total ? readTask(k + 1) : null;
-    const n = task.nElements;
-    for (const info of task.inputs) bytesRead += info.byteSize;
-    await stop();
-    const common = {
-      name: task.name, shape: task.shape, baseIndex: plan.baseIndex,
-      params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
-    };
-    let out: Uint8Array;
-    let stats: TensorStats;
-    if (plan.method.kernelF16 && LITTLE_ENDIAN && task.outType === GGMLType.F16 && task.inputs.every((t) => t.type === GGMLType.F16)) {
-      // F16 in, F16 out, and the method has a fused path: the same bytes as decode → kernel →
-      // encode (the descriptor's contract), without the whole-tensor f32 arrays.
-      out = new Uint8Array(n * 2);
-      stats = plan.method.kernelF16({ ...common, halves: raw.map((b) => halves(b, n)), out: new Uint16Array(out.buffer, 0, n) });
-    } else {
-      const tensors = raw.map((b, i) => getCodec(task.inputs[i]!.type).decode(b, n, scratch.get(i, n)));
-      const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });
-      stats = result.stats;
-      const codec = getCodec(task.outType);
-      if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
-      out = codec.encode(result.data);
-    }
-    // The previous tensor's write must be complete before the writer takes the next; this one
-    // proceeds while the next tensor is computed (awaited at once for the last tensor, so the
-    // final progress report counts every byte).
-    if (writing) await writing;
-    const bytes = out;
-    writing = writer.writeTensorData(task.name, bytes).then(() => {
-      bytesWritten += bytes.byteLength;
-    });
-    writing.catch(() => undefined);
-    if (k === total - 1) await writing;
-    opts.onStats?.(stats);
-    const now = performance.now();
-    if (opts.onProgress && (now - lastReport >= interval || k === total - 1)) {
-      lastReport = now;
-      const elapsedMs = now - started;
-      const rate = bytesRead / 1e6 / Math.max(elapsedMs / 1000, 1e-6);
-      opts.onProgress({
-        tensorsDone: k + 1, tensorsTotal: total, bytesRead, bytesTotal: plan.inputBytes, bytesWritten,
-        outputSize: plan.outputSize, elapsedMs, rateMBps: rate,
-        etaSeconds: rate > 0 ? (plan.inputBytes - bytesRead) / 1e6 / rate : null, tensor: task.name,
+  try {
+    next = total > 0 ? readTask(0) : null;
+    for (let k = 0; k < total; k++) {
+      await stop();
+      const task = plan.tasks[k]!;
+      const { raw, views } = await next!;
+      next = k + 1 < total ? readTask(k + 1) : null;
+      const n = task.nElements;
+      for (const info of task.inputs) bytesRead += info.byteSize;
+      await stop();
+      const common = {
+        name: task.name, shape: task.shape, baseIndex: plan.baseIndex,
+        params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
+      };
+      let out: Uint8Array;
+      let stats: TensorStats;
+      if (views) {
+        stats = plan.method.kernelF16!({ ...common, halves: views.inputs, out: views.out });
+        out = bytesOf(views.out);
+      } else if (fused(k)) {
+        out = new Uint8Array(n * 2);
+        stats = plan.method.kernelF16!({ ...common, halves: raw.map((b) => halves(b, n)), out: new Uint16Array(out.buffer, 0, n) });
+      } else {
+        const tensors = raw.map((b, i) => getCodec(task.inputs[i]!.type).decode(b, n, scratch.get(i, n)));
+        const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });
+        stats = result.stats;
+        const codec = getCodec(task.outType);
+        if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
+        out = codec.encode(result.data);
+      }
+      // The previous tensor's write must be complete before the writer takes the next (and before
+      // its slot is computed into again); this one proceeds while the next tensor is computed
+      // (awaited at once for the last tensor, so the final progress report counts every byte).
+      if (writing) await writing;
+      const bytes = out;
+      writing = writer.writeTensorData(task.name, bytes).then(() => {
+        bytesWritten += bytes.byteLength;
       });
+      writing.catch(() => undefined);
+      if (k === total - 1) await writing;
+      opts.onStats?.(stats);
+      const now = performance.now();
+      if (opts.onProgress && (now - lastReport >= interval || k === total - 1)) {
+        lastReport = now;
+        const elapsedMs = now - started;
+        const rate = bytesRead / 1e6 / Math.max(elapsedMs / 1000, 1e-6);
+        opts.onProgress({
+          tensorsDone: k + 1, tensorsTotal: total, bytesRead, bytesTotal: plan.inputBytes, bytesWritten,
+          outputSize: plan.outputSize, elapsedMs, rateMBps: rate,
+          etaSeconds: rate > 0 ? (plan.inputBytes - bytesRead) / 1e6 / rate : null, tensor: task.name,
+        });
+      }
     }
+    if (writing) await writing;
+  } finally {
+    // Nothing may still read into or write from the slots once they are given back.
+    await next?.catch(() => undefined);
+    await writing?.catch(() => undefined);
+    slots?.release();
   }
-  if (writing) await writing;
   check();
   await writer.finish();
   const seconds = (performance.now() - started) / 1000;
   return { outputSize: plan.outputSize, seconds, tensors: total, rateMBps: plan.inputBytes / 1e6 / Math.max(seconds, 1e-6) };
+}
+
+function bytesOf(h: Uint16Array): Uint8Array {
+  return new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
 }
 
 /** The fp16 bit patterns of F16 tensor bytes: a view when aligned, else a copy. */

@@ -3,7 +3,7 @@
  * TypeScript over ByteSource/ByteSink, so it runs in the merge worker, the page and Node alike.
  */
 export * from './types.ts';
-export { readGGUF, readTensorData, readTensorRows, rowByteSize, rowCount, getMeta, getTensor } from './reader.ts';
+export { readGGUF, readTensorData, readTensorInto, readTensorRows, rowByteSize, rowCount, getMeta, getTensor } from './reader.ts';
 export { GGUFWriter, layoutTensors, type TensorSpec, type GGUFWriterOptions } from './writer.ts';
 export { summarize, type ModelSummary } from './summary.ts';
 export { meta, setMeta, removeMeta, provenanceMetadata, withProvenance, PROVENANCE_PREFIX, type Provenance } from './metadata.ts';

@@ -468,7 +468,24 @@ export async function readTensorRows(
   return readTensorBytes(src, file, t, rowStart * rb, rows * rb);
 }
 
+/**
+ * The whole of `t`'s data into `target` (exactly t.byteSize bytes), without allocating when the source
+ * can read into a buffer (ByteSource.readInto; e.g. straight into the SIMD kernels' memory).
+ */
+export async function readTensorInto(src: ByteSource, file: GGUFFile, t: GGUFTensorInfo, target: Uint8Array): Promise<void> {
+  if (target.byteLength !== t.byteSize) throw new GGUFError('invalid-argument', `tensor ${t.name} has ${t.byteSize} bytes but the target holds ${target.byteLength}`, src.name);
+  checkTensorRange(src, file, t, 0, t.byteSize);
+  const at = file.dataOffset + t.offset;
+  if (src.readInto) await src.readInto(at, target);
+  else target.set(await src.read(at, t.byteSize));
+}
+
 async function readTensorBytes(src: ByteSource, file: GGUFFile, t: GGUFTensorInfo, start: number, length: number): Promise<Uint8Array> {
+  checkTensorRange(src, file, t, start, length);
+  return src.read(file.dataOffset + t.offset + start, length);
+}
+
+function checkTensorRange(src: ByteSource, file: GGUFFile, t: GGUFTensorInfo, start: number, length: number): void {
   if (start < 0 || length < 0 || start + length > t.byteSize) {
     throw new GGUFError('invalid-argument', `${src.name}: bytes ${start}..${start + length} are outside tensor ${t.name} (${t.byteSize} bytes).`, src.name);
   }
@@ -483,5 +500,4 @@ async function readTensorBytes(src: ByteSource, file: GGUFFile, t: GGUFTensorInf
   if (end > src.size) {
     throw new GGUFError('truncated', `${src.name} is truncated: tensor ${t.name} needs bytes up to ${end} but the file has ${src.size} — download it again.`, src.name);
   }
-  return src.read(file.dataOffset + t.offset + start, length);
 }

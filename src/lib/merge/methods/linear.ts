@@ -4,7 +4,8 @@
  * A base model, when given, is one more input with its own weight (as in mergekit).
  */
 import { f16Table, f32BitsToF16Array } from '../codecs/half.ts';
-import { MergeMethodError, bool, num, type MethodDescriptor, type ParamValue, type TensorStats } from './types.ts';
+import { simdKernels } from '../wasm/index.ts';
+import { MergeMethodError, bool, laneSum, num, type MethodDescriptor, type ParamValue, type TensorStats } from './types.ts';
 
 export const linear: MethodDescriptor = {
   id: 'linear',
@@ -52,27 +53,34 @@ export const linear: MethodDescriptor = {
     const refIndex = baseIndex ?? 0;
     const M = halves.length;
     const n = out.length;
+    const simd = simdKernels();
+    if (simd) {
+      // The same loops in WebAssembly SIMD (wasm/assembly/kernels.ts), bit for bit.
+      if (M === 2) return linearStats(name, [Math.sqrt(simd.linear2(halves[0]!, halves[1]!, out, weights[0]!, weights[1]!, divisor))]);
+      return linearStats(name, simd.linearN(halves, weights, divisor, refIndex, out).map(Math.sqrt));
+    }
     const tab = f16Table();
     // Pieces of CHUNK values: decoded, combined and rounded to f32 in `acc` (L1-resident), then
     // encoded from its bits — the very steps of kernel() and the F16 codec, in the same order.
     const acc = new Float32Array(CHUNK);
     const accBits = new Uint32Array(acc.buffer);
-    const sq = new Float64Array(M);
+    // Lane sums per input (laneSum); CHUNK is a multiple of 4, so lanes follow the whole tensor's index.
+    const sq = halves.map(() => new Float64Array(4));
     for (let at = 0; at < n; at += CHUNK) {
       const len = Math.min(CHUNK, n - at);
       if (M === 2) {
-        sq[0] = average2F16(halves[0]!, halves[1]!, tab, at, len, weights[0]!, weights[1]!, divisor, acc, sq[0]!);
+        average2F16(halves[0]!, halves[1]!, tab, at, len, weights[0]!, weights[1]!, divisor, acc, sq[0]!);
       } else {
         acc.fill(0, 0, len);
         for (let m = 0; m < M; m++) axpyF16(halves[m]!, tab, at, len, weights[m]!, acc);
         if (divisor !== 1) divide(acc.subarray(0, len), divisor);
-        for (let m = 0; m < M; m++) if (m !== refIndex) sq[m] = sqDistanceF16(halves[m]!, halves[refIndex]!, tab, at, len, sq[m]!);
+        for (let m = 0; m < M; m++) if (m !== refIndex) sqDistanceF16(halves[m]!, halves[refIndex]!, tab, at, len, sq[m]!);
       }
       f32BitsToF16Array(accBits, len, out, at);
     }
     const norms: number[] = [];
-    if (M === 2) norms.push(Math.sqrt(sq[0]!));
-    else for (let m = 0; m < M; m++) if (m !== refIndex) norms.push(Math.sqrt(sq[m]!));
+    if (M === 2) norms.push(Math.sqrt(laneSum(sq[0]!)));
+    else for (let m = 0; m < M; m++) if (m !== refIndex) norms.push(Math.sqrt(laneSum(sq[m]!)));
     return linearStats(name, norms);
   },
 };
@@ -101,17 +109,17 @@ function linearStats(name: string, norms: number[]): TensorStats {
 // The loops live in small functions of typed arrays and numbers only: V8 optimises these far
 // better than the same loop inside the kernel (measured 3–5 vs 15 ns per element).
 
-/** out = (wa·a + wb·b) / divisor, in double then rounded to f32; returns Σ (b − a)². */
+/** out = (wa·a + wb·b) / divisor, in double then rounded to f32; returns Σ (b − a)² (laneSum order). */
 function average2(a: Float32Array, b: Float32Array, wa: number, wb: number, divisor: number, out: Float32Array): number {
-  let sq = 0;
+  const q = new Float64Array(4);
   const n = out.length;
   for (let i = 0; i < n; i++) {
     const x = a[i]!, y = b[i]!;
     out[i] = (wa * x + wb * y) / divisor;
     const d = y - x;
-    sq += d * d;
+    q[i & 3]! += d * d;
   }
-  return sq;
+  return laneSum(q);
 }
 
 function axpy(x: Float32Array, w: number, out: Float32Array): void {
@@ -125,37 +133,35 @@ function divide(out: Float32Array, divisor: number): void {
 }
 
 function sqDistance(x: Float32Array, ref: Float32Array): number {
-  let sq = 0;
+  const q = new Float64Array(4);
   const n = x.length;
   for (let i = 0; i < n; i++) {
     const d = x[i]! - ref[i]!;
-    sq += d * d;
+    q[i & 3]! += d * d;
   }
-  return sq;
+  return laneSum(q);
 }
 
 // The same loops over fp16 bit patterns (decoded through the exact 65,536-entry table), writing
-// acc[0, len) for input positions [at, at + len). Sums of squares continue from the running value
-// `sq`, so they add up in exactly the order of the whole-tensor loops.
+// acc[0, len) for input positions [at, at + len) (`at` a multiple of 4). Sums of squares continue in
+// the lane sums `q`, so they add up in exactly the order of the whole-tensor loops.
 
-function average2F16(a: Uint16Array, b: Uint16Array, tab: Float32Array, at: number, len: number, wa: number, wb: number, divisor: number, acc: Float32Array, sq: number): number {
+function average2F16(a: Uint16Array, b: Uint16Array, tab: Float32Array, at: number, len: number, wa: number, wb: number, divisor: number, acc: Float32Array, q: Float64Array): void {
   for (let j = 0; j < len; j++) {
     const x = tab[a[at + j]!]!, y = tab[b[at + j]!]!;
     acc[j] = (wa * x + wb * y) / divisor;
     const d = y - x;
-    sq += d * d;
+    q[j & 3]! += d * d;
   }
-  return sq;
 }
 
 function axpyF16(x: Uint16Array, tab: Float32Array, at: number, len: number, w: number, acc: Float32Array): void {
   for (let j = 0; j < len; j++) acc[j] = acc[j]! + w * tab[x[at + j]!]!;
 }
 
-function sqDistanceF16(x: Uint16Array, ref: Uint16Array, tab: Float32Array, at: number, len: number, sq: number): number {
+function sqDistanceF16(x: Uint16Array, ref: Uint16Array, tab: Float32Array, at: number, len: number, q: Float64Array): void {
   for (let j = 0; j < len; j++) {
     const d = tab[x[at + j]!]! - tab[ref[at + j]!]!;
-    sq += d * d;
+    q[j & 3]! += d * d;
   }
-  return sq;
 }

@@ -13,10 +13,13 @@
  *                                            |Σ w_i| < 1e-8 counts as 1)
  *   θ = θ_base + λ·Δ
  */
+import { getCodec } from '../codecs/index.ts';
+import { GGMLType } from '../gguf/types.ts';
+import { simdKernels } from '../wasm/index.ts';
 import { bernoulli, magnitude, magnitudeOutliers, tensorRng, type SparsifyMethod } from './sparsify.ts';
 import {
-  MergeMethodError, bool, num,
-  type KernelInput, type KernelResult, type MethodDescriptor, type ParamValue, type ParameterDef,
+  MergeMethodError, bool, laneSum, num,
+  type KernelInput, type KernelInputF16, type KernelResult, type MethodDescriptor, type ParamValue, type ParameterDef, type TensorStats,
 } from './types.ts';
 
 export interface TaskArithmeticVariant {
@@ -67,7 +70,50 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
     baseTakesModelParameters: false,
     validate: (_p, modelParams, baseIndex, nElements) => validateDensity(v, modelParams, baseIndex, nElements),
     kernel: (input) => taskArithmeticKernel(v, input),
+    // Random drops (DARE) and outlier removal (breadcrumbs) have no SIMD form here.
+    ...(v.sparsify === null || v.sparsify === 'magnitude' ? { kernelF16: (input: KernelInputF16) => taskArithmeticF16(v, input) } : {}),
   };
+}
+
+/**
+ * The fused F16 path: base + two task vectors in WebAssembly SIMD (wasm/index.ts taskArithmetic2,
+ * three passes over the fp16 inputs and no f32 copies of the tensor), bit for bit what
+ * taskArithmeticKernel + the F16 codec give. Anything else — more or fewer task vectors, no SIMD, a
+ * NaN in a task vector that must be ranked — decodes, runs taskArithmeticKernel and encodes.
+ */
+function taskArithmeticF16(v: TaskArithmeticVariant, input: KernelInputF16): TensorStats {
+  const { halves, baseIndex, params, modelParams, name, out } = input;
+  if (baseIndex === null) throw new MergeMethodError(`${v.id} needs a base_model`);
+  const simd = halves.length === 3 ? simdKernels() : null;
+  if (simd) {
+    const others = [0, 1, 2].filter((m) => m !== baseIndex) as [number, number];
+    const rescale = v.sparsify ? bool(params, 'rescale') : false;
+    const setting = (m: number) => (v.sparsify ? { density: num(modelParams[m]!, 'density'), rescale } : null);
+    const r = simd.taskArithmetic2(halves[others[0]]!, halves[others[1]]!, halves[baseIndex]!, out, {
+      sparsify: [setting(others[0]), setting(others[1])],
+      weights: [num(modelParams[others[0]]!, 'weight'), num(modelParams[others[1]]!, 'weight')],
+      mode: v.consensus === 'sum' ? SUM : v.consensus === 'count' ? COUNT : NONE,
+      normalize: bool(params, 'normalize'),
+      lambda: num(params, 'lambda'),
+    });
+    if (r) {
+      const n = out.length;
+      return {
+        name,
+        taskVectorNorms: r.norms,
+        kept: r.kept.map((k) => (n === 0 ? 1 : k / n)),
+        signAgreement: r.nonzero === 0 ? 1 : r.agree / r.nonzero,
+        extra: {},
+      };
+    }
+  }
+  const f16 = getCodec(GGMLType.F16);
+  const n = out.length;
+  const tensors = halves.map((h) => f16.decode(new Uint8Array(h.buffer, h.byteOffset, h.byteLength), n));
+  const { data, stats } = taskArithmeticKernel(v, { ...input, tensors, out: undefined });
+  const bytes = f16.encode!(data);
+  out.set(new Uint16Array(bytes.buffer, bytes.byteOffset, n));
+  return stats;
 }
 
 function validateDensity(
@@ -154,20 +200,21 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
 // Hot loops as small functions of typed arrays and numbers, which V8 optimises far better than
 // the same loops inside the kernel (measured several times faster per element).
 
-const NONE = 0;
-const SUM = 1;
-const COUNT = 2;
+const NONE = 0 as const;
+const SUM = 1 as const;
+const COUNT = 2 as const;
 
-/** d = x − base; returns Σ d². */
+/** d = x − base; returns Σ d² (laneSum order). */
 function taskVector(x: Float32Array, base: Float32Array, d: Float32Array): number {
-  let sq = 0;
+  const q = new Float64Array(4);
   const n = d.length;
   for (let i = 0; i < n; i++) {
     const di = x[i]! - base[i]!;
     d[i] = di;
-    sq += di * di;
+    // di is d[i] read back (rounded to f32), as the SIMD kernel squares the f32 difference.
+    q[i & 3]! += d[i]! * d[i]!;
   }
-  return sq;
+  return laneSum(q);
 }
 
 function scaleBy(d: Float32Array, w: number): void {

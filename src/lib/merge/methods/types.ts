@@ -140,6 +140,15 @@ export function emptyStats(name: string): TensorStats {
   return { name, taskVectorNorms: [], kept: [], signAgreement: null, extra: {} };
 }
 
+/**
+ * Squared norms are summed in four interleaved lanes — entry i into q[i mod 4] — and then
+ * (q0 + q1) + (q2 + q3), in double: the order of the SIMD kernels (wasm/assembly/kernels.ts), fixed
+ * here so that the JavaScript and SIMD paths give the same statistics to the last bit.
+ */
+export function laneSum(q: Float64Array): number {
+  return (q[0]! + q[1]!) + (q[2]! + q[3]!);
+}
+
 /** Euclidean norm, accumulated in double precision. */
 export function l2(a: Float32Array): number {
   let s = 0;

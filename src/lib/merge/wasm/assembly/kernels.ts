@@ -1,0 +1,379 @@
+// AssemblyScript source of the merge's WebAssembly SIMD kernels (compiled by tools/wasm/build.mjs
+// into ../kernels.wasm.ts; `npm run build:wasm`). Not part of the TypeScript program: it uses
+// AssemblyScript's types (i32, f64, v128, usize) and builtins.
+//
+// Every kernel computes exactly what the JavaScript kernels in ../../methods compute, bit for bit:
+// - fp16 → f32 is exact (integer arithmetic on the bits, subnormals by the 2^-14 magic subtraction);
+// - f32 → fp16 rounds to nearest even as codecs/half.ts does (F. Giesen's float_to_half_fast3_rtne:
+//   subnormal halves by adding 0.5 in f32, normal ones by adding 0xfff plus the kept bit's parity);
+// - arithmetic that JavaScript does on doubles (weights, divisions, λ) is done here on f64 lanes, in
+//   the same order, then rounded to f32 once, as storing into a Float32Array does; a difference of two
+//   f32 values is the same in f32 as in double-then-f32 (53 ≥ 2·24 + 2 bits);
+// - squared norms are summed in four interleaved lanes (entry i into lane i mod 4), then
+//   (l0 + l1) + (l2 + l3), in double: the order methods/types.ts laneSum fixes for every path.
+// Elements are processed four at a time; a last partial group reads zero padding (the caller leaves
+// 16 zero bytes after every array) and counts only its real lanes.
+
+const SIGN16: i32 = 0x8000;
+
+/** Four fp16 bit patterns (zero-extended in i32 lanes) → four f32 (as v128), exactly. */
+@inline
+function halvesToF32(h: v128): v128 {
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(SIGN16)), 16);
+  let o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const exp = v128.and(o, i32x4.splat(0x0f800000));
+  o = i32x4.add(o, i32x4.splat(0x38000000));
+  // Inf/NaN: exponent 31 → 255.
+  o = i32x4.add(o, v128.and(i32x4.eq(exp, i32x4.splat(0x0f800000)), i32x4.splat(0x38000000)));
+  // Zero/subnormal: 2^-14·(1 + m/1024) − 2^-14 = m·2^-24, exact.
+  const sub = f32x4.sub(i32x4.add(o, i32x4.splat(0x00800000)), i32x4.splat(0x38800000));
+  o = v128.bitselect(sub, o, i32x4.eq(exp, i32x4.splat(0)));
+  return v128.or(o, sign);
+}
+
+/** Four f32 (bits in i32 lanes) → four fp16 bit patterns in i32 lanes, round to nearest even. */
+@inline
+function f32ToHalves(u: v128): v128 {
+  const sign = v128.and(u, i32x4.splat(<i32>0x80000000));
+  const a = v128.xor(u, sign);
+  // Normal halves: rebase the exponent, round on the 13 dropped bits (ties to even).
+  const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
+  const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(<i32>0xc8000fff)), odd), 13);
+  // Below 2^-14: adding 0.5 rounds to a multiple of 2^-24 in the mantissa (ties to even).
+  const small = i32x4.sub(f32x4.add(a, f32x4.splat(0.5)), i32x4.splat(0x3f000000));
+  // 65520 and above round to Inf (the normal path carries there); NaN → quiet NaN 0x7e00.
+  const big = v128.bitselect(i32x4.splat(0x7e00), i32x4.splat(0x7c00), i32x4.gt_u(a, i32x4.splat(0x7f800000)));
+  let o = v128.bitselect(small, normal, i32x4.lt_u(a, i32x4.splat(0x38800000)));
+  o = v128.bitselect(big, o, i32x4.ge_u(a, i32x4.splat(0x47800000)));
+  return v128.or(o, i32x4.shr_u(sign, 16));
+}
+
+@inline
+function load4(p: usize): v128 {
+  return halvesToF32(v128.load16x4_u(p));
+}
+
+@inline
+function store4(p: usize, f: v128): void {
+  const h = f32ToHalves(f);
+  v128.store64_lane(p, i16x8.narrow_i32x4_u(h, h), 0);
+}
+
+/** The low and high pairs of four f32 lanes as f64x2. */
+@inline
+function lo64(f: v128): v128 {
+  return f64x2.promote_low_f32x4(f);
+}
+@inline
+function hi64(f: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(f, f, 2, 3, 2, 3));
+}
+/** Two f64x2 rounded to f32 and joined into four lanes (lo, hi). */
+@inline
+function join32(lo: v128, hi: v128): v128 {
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** (l0 + l1) + (l2 + l3) of the lane sums in lo (lanes 0, 1) and hi (lanes 2, 3). */
+@inline
+function laneSum(lo: v128, hi: v128): f64 {
+  return (f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1)) + (f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// linear (methods/linear.ts)
+
+/**
+ * out = fp16((wa·a + wb·b) / divisor) computed in double; returns Σ (b − a)² (lane order). With
+ * `reciprocal` set (divisor a power of two) it multiplies by 1/divisor, which is then exactly dividing.
+ */
+export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64, divisor: f64, reciprocal: i32): f64 {
+  const va = f64x2.splat(wa);
+  const vb = f64x2.splat(wb);
+  const vd = f64x2.splat(reciprocal ? 1 / divisor : divisor);
+  let ql = f64x2.splat(0);
+  let qh = f64x2.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 1;
+    const x = load4(a + o);
+    const y = load4(b + o);
+    const xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
+    let rl = f64x2.add(f64x2.mul(va, xl), f64x2.mul(vb, yl));
+    let rh = f64x2.add(f64x2.mul(va, xh), f64x2.mul(vb, yh));
+    if (reciprocal) {
+      rl = f64x2.mul(rl, vd);
+      rh = f64x2.mul(rh, vd);
+    } else {
+      rl = f64x2.div(rl, vd);
+      rh = f64x2.div(rh, vd);
+    }
+    store4(out + o, join32(rl, rh));
+    // y − x of two f32 values is exact in double; its square and the sums are taken in double.
+    const dl = f64x2.sub(yl, xl);
+    const dh = f64x2.sub(yh, xh);
+    ql = f64x2.add(ql, f64x2.mul(dl, dl));
+    qh = f64x2.add(qh, f64x2.mul(dh, dh));
+  }
+  return laneSum(ql, qh);
+}
+
+/** acc (f32) = f32(acc + w·x) for fp16 x, in double. */
+export function axpy(x: usize, acc: usize, n: i32, w: f64): void {
+  const vw = f64x2.splat(w);
+  for (let i = 0; i < n; i += 4) {
+    const p = acc + (<usize>i << 2);
+    const v = load4(x + (<usize>i << 1));
+    const s = v128.load(p);
+    v128.store(p, join32(f64x2.add(lo64(s), f64x2.mul(vw, lo64(v))), f64x2.add(hi64(s), f64x2.mul(vw, hi64(v)))));
+  }
+}
+
+/** acc (f32) = f32(acc / divisor), in double. */
+export function divide(acc: usize, n: i32, divisor: f64): void {
+  const vd = f64x2.splat(divisor);
+  for (let i = 0; i < n; i += 4) {
+    const p = acc + (<usize>i << 2);
+    const s = v128.load(p);
+    v128.store(p, join32(f64x2.div(lo64(s), vd), f64x2.div(hi64(s), vd)));
+  }
+}
+
+/** Σ (x − ref)² over fp16 x and ref, in double, lane order. */
+export function sqDistance(x: usize, ref: usize, n: i32): f64 {
+  let ql = f64x2.splat(0);
+  let qh = f64x2.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 1;
+    const v = load4(x + o);
+    const r = load4(ref + o);
+    const dl = f64x2.sub(lo64(v), lo64(r));
+    const dh = f64x2.sub(hi64(v), hi64(r));
+    ql = f64x2.add(ql, f64x2.mul(dl, dl));
+    qh = f64x2.add(qh, f64x2.mul(dh, dh));
+  }
+  return laneSum(ql, qh);
+}
+
+/** out (fp16) = acc (f32), round to nearest even. */
+export function encode(acc: usize, out: usize, n: i32): void {
+  for (let i = 0; i < n; i += 4) store4(out + (<usize>i << 1), v128.load(acc + (<usize>i << 2)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// task arithmetic / TIES with two task vectors (methods/task-arithmetic-core.ts, sparsify.ts)
+
+/** Lane k of v (k a variable) through memory. */
+@inline
+function laneOf(v: v128, k: i32, tmp: usize): i32 {
+  v128.store(tmp, v);
+  return load<i32>(tmp + (<usize>k << 2));
+}
+
+@inline
+function bump(hist: usize, bucket: i32): void {
+  const p = hist + (<usize>bucket << 2);
+  store<u32>(p, load<u32>(p) + 1);
+}
+
+/** hist[h lane]++ for the first `lanes` lanes of h. */
+@inline
+function bump4(hist: usize, h: v128, lanes: i32): void {
+  bump(hist, i32x4.extract_lane(h, 0));
+  if (lanes > 1) bump(hist, i32x4.extract_lane(h, 1));
+  if (lanes > 2) bump(hist, i32x4.extract_lane(h, 2));
+  if (lanes > 3) bump(hist, i32x4.extract_lane(h, 3));
+}
+
+/**
+ * Pass 1 over the two task vectors δ_t = f32(x_t − base): their squared norms (lane order, double)
+ * to out[0], out[1] (f64), and when `histograms` is set, hist_t[|δ_t| bits >>> 16]++ (two 65,536-u32
+ * tables, zeroed by the caller) — the first step of magnitude sparsification. Returns 1 when some δ
+ * is NaN (the caller then takes the general path, whose float comparisons define what NaN does).
+ */
+export function deltaPass(x0: usize, x1: usize, base: usize, n: i32, histograms: i32, hist0: usize, hist1: usize, out: usize): i32 {
+  let nan = i32x4.splat(0);
+  const abs = i32x4.splat(0x7fffffff);
+  const inf = i32x4.splat(0x7f800000);
+  let q0l = f64x2.splat(0), q0h = f64x2.splat(0), q1l = f64x2.splat(0), q1h = f64x2.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 1;
+    const b = load4(base + o);
+    const d0 = f32x4.sub(load4(x0 + o), b);
+    const d1 = f32x4.sub(load4(x1 + o), b);
+    const a0 = v128.and(d0, abs);
+    const a1 = v128.and(d1, abs);
+    nan = v128.or(nan, v128.or(i32x4.gt_u(a0, inf), i32x4.gt_u(a1, inf)));
+    const d0l = lo64(d0), d0h = hi64(d0), d1l = lo64(d1), d1h = hi64(d1);
+    q0l = f64x2.add(q0l, f64x2.mul(d0l, d0l));
+    q0h = f64x2.add(q0h, f64x2.mul(d0h, d0h));
+    q1l = f64x2.add(q1l, f64x2.mul(d1l, d1l));
+    q1h = f64x2.add(q1h, f64x2.mul(d1h, d1h));
+    if (histograms) {
+      const lanes = min(4, n - i);
+      bump4(hist0, i32x4.shr_u(a0, 16), lanes);
+      bump4(hist1, i32x4.shr_u(a1, 16), lanes);
+    }
+  }
+  store<f64>(out, laneSum(q0l, q0h));
+  store<f64>(out, laneSum(q1l, q1h), 8);
+  return v128.any_true(nan) ? 1 : 0;
+}
+
+/**
+ * Pass 2: low_t[|δ_t| bits & 0xffff]++ for the δ_t whose high 16 bits equal bucket_t (−1: skip that
+ * task vector); the tables are zeroed by the caller.
+ */
+export function deltaLowPass(x0: usize, x1: usize, base: usize, n: i32, bucket0: i32, bucket1: i32, low0: usize, low1: usize, tmp: usize): void {
+  const abs = i32x4.splat(0x7fffffff);
+  const vb0 = i32x4.splat(bucket0);
+  const vb1 = i32x4.splat(bucket1);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 1;
+    const b = load4(base + o);
+    const a0 = v128.and(f32x4.sub(load4(x0 + o), b), abs);
+    const a1 = v128.and(f32x4.sub(load4(x1 + o), b), abs);
+    const hit0 = i32x4.eq(i32x4.shr_u(a0, 16), vb0);
+    const hit1 = i32x4.eq(i32x4.shr_u(a1, 16), vb1);
+    if (!v128.any_true(v128.or(hit0, hit1))) continue;
+    const lanes = min(4, n - i);
+    for (let k = 0; k < lanes; k++) {
+      if (laneOf(hit0, k, tmp) != 0) {
+        const p = low0 + (<usize>(laneOf(a0, k, tmp) & 0xffff) << 2);
+        store<u32>(p, load<u32>(p) + 1);
+      }
+      if (laneOf(hit1, k, tmp) != 0) {
+        const p = low1 + (<usize>(laneOf(a1, k, tmp) & 0xffff) << 2);
+        store<u32>(p, load<u32>(p) + 1);
+      }
+    }
+  }
+}
+
+/**
+ * The keep mask of magnitude sparsification for four δ: |δ| > threshold stays; |δ| = threshold
+ * stays while the quota (at `quotaPtr`) of equal entries lasts, in index order; smaller goes.
+ * `all` (all ones) keeps everything (density ≥ 1).
+ */
+@inline
+function keepMask(d: v128, threshold: v128, all: v128, quotaPtr: usize, tmp: usize, lanes: i32): v128 {
+  const a = v128.and(d, i32x4.splat(0x7fffffff));
+  let keep = v128.or(i32x4.gt_u(a, threshold), all);
+  const eq = v128.andnot(i32x4.eq(a, threshold), all);
+  if (v128.any_true(eq)) {
+    v128.store(tmp, keep);
+    for (let k = 0; k < lanes; k++) {
+      if (laneOf(eq, k, tmp + 16) != 0) {
+        const q = load<i32>(quotaPtr);
+        if (q > 0) {
+          store<i32>(quotaPtr, q - 1);
+          store<i32>(tmp + (<usize>k << 2), -1);
+        }
+      }
+    }
+    keep = v128.load(tmp);
+  }
+  return keep;
+}
+
+/** f32(v·s) in double (one rounding, as a Float32Array store of a double product). */
+@inline
+function scale(v: v128, s: v128): v128 {
+  return join32(f64x2.mul(lo64(v), s), f64x2.mul(hi64(v), s));
+}
+
+@inline
+function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
+  const d = load<f64>(args + 32 + k * 8);
+  return f64x2.splat(reciprocal ? 1 / d : d);
+}
+
+/**
+ * Pass 3: out = fp16(base + λ·Δ) for two task vectors, with Δ as task-arithmetic-core.ts combines
+ * them. Parameters at `args` (f64): [s0, w0, s1, w1, div00, div10, div01, div11, lambda] where s is the
+ * rescale factor (1 without), w the weight, div_jk the divisor when task vector 0 is kept (j) and 1 is
+ * kept (k) (all 1 without normalize); and (i32 at args + 72): [threshold0, threshold1, all0, all1,
+ * quota0, quota1, mode, reciprocal] with mode 0 = no consensus (every entry kept), 1 = "sum",
+ * 2 = "count", and reciprocal = 1 when every divisor is a power of two, so that multiplying by its
+ * reciprocal is exactly dividing. Factors equal to 1 are skipped (multiplying by 1 is exact).
+ * Writes [agree, nonzero] (i32) at `counts`; quotas are consumed in place.
+ */
+export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize): void {
+  const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
+  const lambdaV = load<f64>(args, 64);
+  const s0 = f64x2.splat(s0v), w0 = f64x2.splat(w0v), s1 = f64x2.splat(s1v), w1 = f64x2.splat(w1v);
+  const ints = args + 72;
+  const mode = load<i32>(ints, 24);
+  const reciprocal = load<i32>(ints, 28) != 0;
+  const d00 = divisorAt(args, 0, reciprocal), d10 = divisorAt(args, 1, reciprocal);
+  const d01 = divisorAt(args, 2, reciprocal), d11 = divisorAt(args, 3, reciprocal);
+  const lambda = f64x2.splat(lambdaV);
+  const scaled0 = s0v != 1, weighted0 = w0v != 1, scaled1 = s1v != 1, weighted1 = w1v != 1, lambdaOn = lambdaV != 1;
+  const t0 = i32x4.splat(load<i32>(ints));
+  const t1 = i32x4.splat(load<i32>(ints, 4));
+  const all0 = i32x4.splat(load<i32>(ints, 8));
+  const all1 = i32x4.splat(load<i32>(ints, 12));
+  const ranked0 = load<i32>(ints, 8) == 0, ranked1 = load<i32>(ints, 12) == 0;
+  const consensus = i32x4.splat(mode == 0 ? 0 : -1);
+  const count = i32x4.splat(mode == 2 ? -1 : 0);
+  const zero = f32x4.splat(0);
+  const iota = i32x4(0, 1, 2, 3);
+  let agree = i32x4.splat(0);
+  let nonzero = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 1;
+    const lanes = min(4, n - i);
+    const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
+    const bs = load4(base + o);
+    let x0 = f32x4.sub(load4(a + o), bs);
+    let x1 = f32x4.sub(load4(b + o), bs);
+    if (ranked0) x0 = v128.and(x0, keepMask(x0, t0, all0, ints + 16, tmp, lanes));
+    if (ranked1) x1 = v128.and(x1, keepMask(x1, t1, all1, ints + 20, tmp, lanes));
+    if (scaled0) x0 = scale(x0, s0);
+    if (weighted0) x0 = scale(x0, w0);
+    if (scaled1) x1 = scale(x1, s1);
+    if (weighted1) x1 = scale(x1, w1);
+    const p0 = f32x4.gt(x0, zero);
+    const n0 = f32x4.lt(x0, zero);
+    const p1 = f32x4.gt(x1, zero);
+    const n1 = f32x4.lt(x1, zero);
+    // sign(x0 + x1 ≥ 0): the sign of a rounded sum is the exact sum's, as in double.
+    const sumGe = f32x4.ge(f32x4.add(x0, x1), zero);
+    const k0sum = v128.or(v128.and(p0, sumGe), v128.andnot(n0, sumGe));
+    const k1sum = v128.or(v128.and(p1, sumGe), v128.andnot(n1, sumGe));
+    nonzero = i32x4.sub(i32x4.sub(nonzero, v128.and(v128.or(p0, n0), valid)), v128.and(v128.or(p1, n1), valid));
+    agree = i32x4.sub(i32x4.sub(agree, v128.and(k0sum, valid)), v128.and(k1sum, valid));
+    // "count": the sign most entries have (s0 + s1 ≥ 0 → +).
+    const s = i32x4.add(i32x4.sub(n0, p0), i32x4.sub(n1, p1));
+    const cntGe = i32x4.ge_s(s, i32x4.splat(0));
+    const k0cnt = v128.or(v128.and(p0, cntGe), v128.andnot(n0, cntGe));
+    const k1cnt = v128.or(v128.and(p1, cntGe), v128.andnot(n1, cntGe));
+    // Without consensus every entry counts (masks all ones).
+    const k0 = v128.or(v128.bitselect(k0cnt, k0sum, count), v128.not(consensus));
+    const k1 = v128.or(v128.bitselect(k1cnt, k1sum, count), v128.not(consensus));
+    const y0 = v128.and(x0, k0);
+    const y1 = v128.and(x1, k1);
+    // Divisor by which of the two were kept (lanes widened to 64-bit masks).
+    const k0l = i64x2.extend_low_i32x4_s(k0);
+    const k0h = i64x2.extend_high_i32x4_s(k0);
+    const k1l = i64x2.extend_low_i32x4_s(k1);
+    const k1h = i64x2.extend_high_i32x4_s(k1);
+    const dl = v128.bitselect(v128.bitselect(d11, d10, k1l), v128.bitselect(d01, d00, k1l), k0l);
+    const dh = v128.bitselect(v128.bitselect(d11, d10, k1h), v128.bitselect(d01, d00, k1h), k0h);
+    let ml = f64x2.add(lo64(y0), lo64(y1));
+    let mh = f64x2.add(hi64(y0), hi64(y1));
+    if (reciprocal) {
+      ml = f64x2.mul(ml, dl);
+      mh = f64x2.mul(mh, dh);
+    } else {
+      ml = f64x2.div(ml, dl);
+      mh = f64x2.div(mh, dh);
+    }
+    if (lambdaOn) {
+      ml = f64x2.mul(ml, lambda);
+      mh = f64x2.mul(mh, lambda);
+    }
+    store4(out + o, join32(f64x2.add(lo64(bs), ml), f64x2.add(hi64(bs), mh)));
+  }
+  store<i32>(counts, i32x4.extract_lane(agree, 0) + i32x4.extract_lane(agree, 1) + i32x4.extract_lane(agree, 2) + i32x4.extract_lane(agree, 3));
+  store<i32>(counts, i32x4.extract_lane(nonzero, 0) + i32x4.extract_lane(nonzero, 1) + i32x4.extract_lane(nonzero, 2) + i32x4.extract_lane(nonzero, 3), 4);
+}
