@@ -93,6 +93,15 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
   };
 }
 
+/** Measured pairs (baseline, merge) per size; the table shows medians. */
+const ROUNDS = Number(process.env.MERGE_BENCH_ROUNDS ?? 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 function runChild(mode: Mode, dir: string): ChildResult {
   const r = spawnSync(process.execPath, [...process.execArgv, SELF, '--child', mode, dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`child ${mode} failed: ${r.stderr}`);
@@ -118,31 +127,48 @@ async function main(): Promise<void> {
       const modelMB = statSync(join(dir, 'a.gguf')).size / 1e6;
       // Warm the page cache once so the first measurement is not the only one reading from disk.
       runChild('copy-ties', dir);
-      // Each merge right after its own I/O baseline (same inputs), so both see the same machine load.
-      const copy = runChild('copy-linear', dir);
-      const linear = runChild('linear', dir);
-      const copyTies = runChild('copy-ties', dir);
-      const ties = runChild('ties', dir);
+      // Each merge right after its own I/O baseline (same inputs), so both see the same machine
+      // load; ROUNDS such pairs, and the median of the per-pair ratios (this machine is noisy).
+      const runs: Record<Mode, ChildResult[]> = { 'copy-linear': [], linear: [], 'copy-ties': [], ties: [] };
+      const ratios = { linear: [] as number[], ties: [] as number[] };
+      for (let r = 0; r < ROUNDS; r++) {
+        const copy = runChild('copy-linear', dir);
+        const linear = runChild('linear', dir);
+        const copyTies = runChild('copy-ties', dir);
+        const ties = runChild('ties', dir);
+        runs['copy-linear'].push(copy);
+        runs.linear.push(linear);
+        runs['copy-ties'].push(copyTies);
+        runs.ties.push(ties);
+        ratios.linear.push(linear.mbps / copy.mbps);
+        ratios.ties.push(ties.mbps / copyTies.mbps);
+      }
+      const med = (mode: Mode, f: (c: ChildResult) => number) => median(runs[mode].map(f));
       rows.push({
-        layers, modelMB: +modelMB.toFixed(1),
-        copyMBps: +copy.mbps.toFixed(1), copyTiesMBps: +copyTies.mbps.toFixed(1),
-        linearMBps: +linear.mbps.toFixed(1), linearRatio: +(linear.mbps / copy.mbps).toFixed(2),
-        tiesMBps: +ties.mbps.toFixed(1), tiesRatio: +(ties.mbps / copyTies.mbps).toFixed(2),
-        cpuMBps: { copyLinear: Math.round(copy.cpuMBps), linear: Math.round(linear.cpuMBps), copyTies: Math.round(copyTies.cpuMBps), ties: Math.round(ties.cpuMBps) },
-        linearMaxRssMB: Math.round(linear.maxRssMB), tiesMaxRssMB: Math.round(ties.maxRssMB), copyMaxRssMB: Math.round(copy.maxRssMB),
-        linearPeakHeapMB: Math.round(linear.peakHeapMB), tiesPeakHeapMB: Math.round(ties.peakHeapMB),
+        layers, modelMB: +modelMB.toFixed(1), rounds: ROUNDS,
+        copyMBps: +med('copy-linear', (c) => c.mbps).toFixed(1), copyTiesMBps: +med('copy-ties', (c) => c.mbps).toFixed(1),
+        linearMBps: +med('linear', (c) => c.mbps).toFixed(1), linearRatio: +median(ratios.linear).toFixed(2),
+        tiesMBps: +med('ties', (c) => c.mbps).toFixed(1), tiesRatio: +median(ratios.ties).toFixed(2),
+        linearRatios: ratios.linear.map((x) => +x.toFixed(2)), tiesRatios: ratios.ties.map((x) => +x.toFixed(2)),
+        cpuMBps: {
+          copyLinear: Math.round(med('copy-linear', (c) => c.cpuMBps)), linear: Math.round(med('linear', (c) => c.cpuMBps)),
+          copyTies: Math.round(med('copy-ties', (c) => c.cpuMBps)), ties: Math.round(med('ties', (c) => c.cpuMBps)),
+        },
+        linearMaxRssMB: Math.round(med('linear', (c) => c.maxRssMB)), tiesMaxRssMB: Math.round(med('ties', (c) => c.maxRssMB)), copyMaxRssMB: Math.round(med('copy-linear', (c) => c.maxRssMB)),
+        linearPeakHeapMB: Math.round(med('linear', (c) => c.peakHeapMB)), tiesPeakHeapMB: Math.round(med('ties', (c) => c.peakHeapMB)),
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  console.log(`medians of ${ROUNDS} rounds; ratio = median of the per-round ratios`);
   console.log('layers  model MB  read+write MB/s (2 / 3 inputs)  linear MB/s (ratio)  TIES MB/s (ratio)  peak RSS linear/TIES/copy MB  peak heap linear/TIES MB');
   for (const r of rows) {
     console.log(
       `${String(r.layers).padStart(6)}  ${String(r.modelMB).padStart(8)}  ${`${r.copyMBps} / ${r.copyTiesMBps}`.padStart(31)}  ${`${r.linearMBps} (${r.linearRatio})`.padStart(19)}  ${`${r.tiesMBps} (${r.tiesRatio})`.padStart(17)}  ${`${r.linearMaxRssMB}/${r.tiesMaxRssMB}/${r.copyMaxRssMB}`.padStart(27)}  ${`${r.linearPeakHeapMB}/${r.tiesPeakHeapMB}`.padStart(23)}`,
     );
   }
-  console.log(JSON.stringify({ unit: 'MB of input per second; memory in MB', note: 'F16 llama-shaped synthetic models (dim 1024, ffn 2816, vocab 8192); linear: 2 inputs; TIES: base + 2, density 0.5; ratio = merge / (plain read of the same inputs + write of as many output bytes, same read-ahead)', rows }));
+  console.log(JSON.stringify({ unit: 'MB of input per second; memory in MB', note: 'F16 llama-shaped synthetic models (dim 1024, ffn 2816, vocab 8192); linear: 2 inputs; TIES: base + 2, density 0.5; ratio = median over rounds of merge / (plain read of the same inputs + write of as many output bytes, same read-ahead) measured just before it', rows }));
 }
 
 main().catch((e: unknown) => {
