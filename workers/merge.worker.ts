@@ -11,6 +11,8 @@ import { GGUFError, blobSource, ggmlTypeName, readGGUF, type ByteSink } from '..
 import { MergeMethodError } from '../src/lib/merge/methods/index.ts';
 import { MergePlanError, planMerge, type MergeInput, type MergePlan } from '../src/lib/merge/plan.ts';
 import { MergeAbortedError, executeMerge } from '../src/lib/merge/stream.ts';
+import { MAX_THREADS } from '../src/lib/merge/wasm/index.ts';
+import type { ThreadPort } from '../src/lib/merge/wasm/thread.ts';
 import type { MergeErrorCode, MergeInputRef, MergeReply, MergeRequest, PlanSummary, RunResult } from './merge.protocol.ts';
 import type { MergeConfig } from '../src/lib/merge/config.ts';
 
@@ -124,6 +126,7 @@ async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirNa
     const result = await executeMerge(p, {
       sink,
       signal,
+      threads: kernelThreads,
       progressIntervalMs: 100,
       onProgress: (progress) => reply({ type: 'progress', id, progress }),
       onStats: (stats) => reply({ type: 'stats', id, stats }),
@@ -144,4 +147,17 @@ async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirNa
     await dir.removeEntry(tmpName).catch(() => undefined);
     throw err;
   }
+}
+
+/** Kernel threads for the SIMD kernels: one nested Worker per spare core (the merge worker is the first). */
+function kernelThreads(): ThreadPort[] {
+  const total = Math.min(navigator.hardwareConcurrency || 1, MAX_THREADS);
+  return Array.from({ length: Math.max(0, total - 1) }, (_, i) => {
+    const w = new Worker(new URL('./kernel.worker.ts', import.meta.url), { type: 'module', name: `chorus-merge-kernels-${i + 1}` });
+    return {
+      post: (m: unknown) => w.postMessage(m),
+      onMessage: (h: (data: unknown) => void) => w.addEventListener('message', (e: MessageEvent) => h(e.data)),
+      onError: (h: (message: string) => void) => w.addEventListener('error', (e: ErrorEvent) => h(e.message || 'the kernel worker failed to start')),
+    };
+  });
 }

@@ -10,6 +10,7 @@ import { setSimdEnabled, simdKernels } from '../../src/lib/merge/wasm/index.ts';
 import { getCodec } from '../../src/lib/merge/codecs/index.ts';
 import { GGMLType } from '../../src/lib/merge/gguf/index.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
+import { nodeKernelThreads } from '../../tools/lib/kernel-threads.ts';
 
 function randomHalves(rnd: () => number, n: number, anyBits: boolean): Uint16Array {
   const h = new Uint16Array(n);
@@ -59,17 +60,31 @@ describe('fused F16 kernels equal decode → kernel → encode', () => {
     describe(simd ? 'WebAssembly SIMD' : 'JavaScript fallback', () => {
       beforeAll(() => setSimdEnabled(simd));
       afterAll(() => setSimdEnabled(true));
+      cases(5001, 4099);
+    });
+  }
+  describe('WebAssembly SIMD on three threads (tensors of several 65,536-entry blocks)', () => {
+    beforeAll(async () => {
+      await simdKernels()!.attachThreads(nodeKernelThreads(2));
+      expect(simdKernels()!.threads).toBe(3);
+    });
+    // 3 blocks + 3: every thread gets a block, the last one the tail.
+    cases(3 * 65536 + 3, 4 * 65536 + 1);
+  });
+});
+
+function cases(nPlain: number, nTask: number): void {
       for (const method of fused.filter((m) => m.base !== 'required')) {
         for (const [inputs, anyBits, normalize] of [[2, false, true], [3, false, false], [1, true, true], [4, true, false], [2, true, true]] as const) {
-          it(`${method.id}: ${inputs} input(s), ${anyBits ? 'any bit patterns' : 'ordinary weights'}, normalize ${normalize}`, () => {
+          it(`${method.id}: ${inputs} input(s), ${anyBits ? 'any bit patterns' : 'ordinary weights'}, normalize ${normalize}`, async () => {
             const rnd = mulberry32(inputs * 31 + (anyBits ? 7 : 0));
-            const n = 5001;
+            const n = nPlain;
             const halves = Array.from({ length: inputs }, () => randomHalves(rnd, n, anyBits));
             const modelParams = halves.map((_, i) => ({ weight: 0.25 + 0.5 * i }));
             const common = { name: 'blk.0.ffn_up.weight', shape: [n], baseIndex: null, params: { normalize }, modelParams, seed: 1 };
             const want = general(method, common, halves);
             const out = new Uint16Array(n);
-            const stats = method.kernelF16!({ ...common, halves, out } as never);
+            const stats = await method.kernelF16!({ ...common, halves, out } as never);
             expect(canon(out)).toEqual(canon(want.bits));
             sameStats(stats, want.stats);
           });
@@ -90,9 +105,9 @@ describe('fused F16 kernels equal decode → kernel → encode', () => {
           ['fine-tunes', 2, false, 1, { normalize: true, lambda: 1, rescale: false }, [0.8], [0.5]],
         ];
         for (const [data, inputs, anyBits, baseIndex, globals, weights, dens] of cases) {
-          it(`${method.id}: ${data}, base ${baseIndex} + ${inputs - 1}, ${JSON.stringify(globals)}, weights ${weights}${densities ? `, densities ${dens}` : ''}`, () => {
+          it(`${method.id}: ${data}, base ${baseIndex} + ${inputs - 1}, ${JSON.stringify(globals)}, weights ${weights}${densities ? `, densities ${dens}` : ''}`, async () => {
             const rnd = mulberry32(inputs * 131 + baseIndex * 17 + weights.length);
-            const n = 4099;
+            const n = nTask;
             const f16 = getCodec(GGMLType.F16);
             const base = randomHalves(rnd, n, anyBits);
             const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
@@ -101,12 +116,11 @@ describe('fused F16 kernels equal decode → kernel → encode', () => {
             const common = { name: 'blk.0.attn_q.weight', shape: [n], baseIndex, params: { ...globals, int8_mask: false }, modelParams, seed: 3 };
             const want = general(method, common, halves);
             const out = new Uint16Array(n);
-            const stats = method.kernelF16!({ ...common, halves, out } as never);
+            const stats = await method.kernelF16!({ ...common, halves, out } as never);
             expect(canon(out)).toEqual(canon(want.bits));
             sameStats(stats, want.stats);
           });
         }
       }
-    });
-  }
-});
+
+}

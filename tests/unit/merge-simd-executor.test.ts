@@ -15,6 +15,8 @@ import { MergeAbortedError, executeMerge } from '../../src/lib/merge/stream.ts';
 import type { TensorStats } from '../../src/lib/merge/methods/index.ts';
 import { setSimdEnabled, simdKernels } from '../../src/lib/merge/wasm/index.ts';
 import { fileSink, fileSource } from '../../tools/lib/node-source.ts';
+import { nodeKernelThreads } from '../../tools/lib/kernel-threads.ts';
+import type { ThreadPort } from '../../src/lib/merge/wasm/thread.ts';
 import { writeSyntheticModel } from '../../tools/bench/merge-model.ts';
 
 let dir = '';
@@ -25,6 +27,8 @@ beforeAll(async () => {
   // dim 62 × vocab 131 = 8122 values (a tail of 2), norms of 62 (F16 here: every tensor fused).
   for (const [i, name] of refs.entries()) {
     await writeSyntheticModel(await fileSink(join(dir, name)), { layers: 2, dim: 62, ffn: 93, vocab: 131, seed: i + 11 });
+    // Tensors of several 65,536-entry blocks (256 × 1031 = 263,936), for the threaded runs.
+    await writeSyntheticModel(await fileSink(join(dir, `big-${name}`)), { layers: 1, dim: 256, ffn: 300, vocab: 1031, seed: i + 21 });
   }
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,17 +40,17 @@ const CONFIGS: Record<string, string> = {
   task_arithmetic: 'merge_method: task_arithmetic\nbase_model: base.gguf\nmodels:\n  - model: a.gguf\n    parameters: {weight: 0.5}\n  - model: b.gguf\n    parameters: {weight: -0.25}\nparameters: {lambda: 1.5}\n',
 };
 
-async function merge(yaml: string, kind: 'files' | 'bytes', signal?: AbortSignal): Promise<{ bytes: Uint8Array; stats: TensorStats[] }> {
+async function merge(yaml: string, kind: 'files' | 'bytes', signal?: AbortSignal, prefix = '', threads?: () => ThreadPort[]): Promise<{ bytes: Uint8Array; stats: TensorStats[] }> {
   const cfg = parseMergeConfig(yaml, 'test.yaml');
   const sources: ByteSource[] = [];
-  for (const r of refs) sources.push(kind === 'files' ? await fileSource(join(dir, r)) : bytesSource(new Uint8Array(readFileSync(join(dir, r))), r));
+  for (const r of refs) sources.push(kind === 'files' ? await fileSource(join(dir, prefix + r)) : bytesSource(new Uint8Array(readFileSync(join(dir, prefix + r))), r));
   const inputs: MergeInput[] = [];
   for (const [i, s] of sources.entries()) inputs.push({ ref: refs[i]!, source: s, file: await readGGUF(s) });
   const plan = planMerge(cfg, inputs.filter((inp) => yaml.includes(inp.ref)), { created: '2026-01-01T00:00:00.000Z' });
   const sink = memorySink();
   const stats: TensorStats[] = [];
   try {
-    await executeMerge(plan, { sink, signal, onStats: (s) => stats.push(s) });
+    await executeMerge(plan, { sink, signal, onStats: (s) => stats.push(s), threads });
   } finally {
     for (const s of sources) await (s as { close?(): Promise<void> }).close?.();
   }
@@ -95,4 +99,23 @@ describe('merge executor with SIMD kernels and slots', () => {
       setSimdEnabled(true);
     }
   });
+});
+
+describe('merge executor on three kernel threads', () => {
+  for (const [name, yaml] of Object.entries(CONFIGS)) {
+    it(`${name}: tensors of several blocks split over three threads give the bytes and statistics of the JavaScript path`, async () => {
+      const threaded = await merge(yaml, 'files', undefined, 'big-', () => nodeKernelThreads(2));
+      expect(simdKernels()!.threads).toBe(3);
+      setSimdEnabled(false);
+      let js;
+      try {
+        js = await merge(yaml, 'files', undefined, 'big-');
+      } finally {
+        setSimdEnabled(true);
+      }
+      expect(threaded.bytes.byteLength).toBeGreaterThan(1_000_000);
+      expect(Buffer.from(threaded.bytes).equals(Buffer.from(js.bytes))).toBe(true);
+      expect(JSON.stringify(threaded.stats)).toBe(JSON.stringify(js.stats));
+    });
+  }
 });

@@ -21,6 +21,7 @@ import { readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
 import { planMerge, type MergeInput } from '../../src/lib/merge/plan.ts';
 import { executeMerge } from '../../src/lib/merge/stream.ts';
 import { fileSink, fileSource } from '../lib/node-source.ts';
+import { nodeKernelThreads } from '../lib/kernel-threads.ts';
 import { writeSyntheticModel } from './merge-model.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -79,7 +80,7 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
     if (writing) await writing;
     await sink.close();
   } else {
-    await executeMerge(plan, { sink, onStats: sample });
+    await executeMerge(plan, { sink, onStats: sample, threads: () => nodeKernelThreads() });
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);

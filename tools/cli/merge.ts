@@ -12,6 +12,7 @@ import { readGGUF } from '../../src/lib/merge/gguf/index.ts';
 import { planMerge, type MergeInput } from '../../src/lib/merge/plan.ts';
 import { executeMerge, MergeAbortedError } from '../../src/lib/merge/stream.ts';
 import { fileSink, fileSource } from '../lib/node-source.ts';
+import { nodeKernelThreads } from '../lib/kernel-threads.ts';
 
 class CliError extends Error {}
 
@@ -72,6 +73,7 @@ async function main(argv: string[]): Promise<void> {
     const tty = process.stderr.isTTY;
     try {
       const result = await executeMerge(plan, {
+        threads: () => nodeKernelThreads(),
         sink,
         signal: controller.signal,
         progressIntervalMs: 200,

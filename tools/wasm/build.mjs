@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SOURCE = 'src/lib/merge/wasm/assembly/kernels.ts';
 const TARGET = 'src/lib/merge/wasm/kernels.wasm.ts';
-// Release build: SIMD on, no runtime (the kernels allocate nothing), no assertions.
-const FLAGS = ['-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd'];
+// Release build: SIMD on, no runtime (the kernels allocate nothing), no assertions; one shared
+// memory (imported, up to 4 GiB) that several threads run the kernels on, each on its own range.
+const FLAGS = ['-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd', '--enable', 'threads', '--sharedMemory', '--importMemory', '--maximumMemory', '65536'];
 
 export async function compile() {
   let wasm = null;

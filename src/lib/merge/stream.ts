@@ -10,6 +10,10 @@ import { getCodec } from './codecs/index.ts';
 import { GGMLType, GGUFWriter, readTensorData, readTensorInto, type ByteSink } from './gguf/index.ts';
 import { LITTLE_ENDIAN } from './codecs/half.ts';
 import { loadSimdKernels, type SlotViews } from './wasm/index.ts';
+import type { ThreadPort } from './wasm/thread.ts';
+
+/** Kernel threads are started once per thread that runs merges. */
+let threadsAsked = false;
 import type { MergePlan } from './plan.ts';
 import type { TensorStats } from './methods/index.ts';
 
@@ -37,6 +41,11 @@ export interface ExecuteOptions {
   onStats?(s: TensorStats): void;
   /** Minimum milliseconds between progress reports (the last tensor is always reported). */
   progressIntervalMs?: number;
+  /**
+   * Starts kernel threads for the SIMD kernels (workers of the platform: the merge worker's nested
+   * Workers, Node's worker_threads); called at most once per thread that runs merges.
+   */
+  threads?(): ThreadPort[];
 }
 
 export interface MergeResult {
@@ -78,6 +87,10 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   check();
   // Compile the SIMD kernels before the first tensor (asynchronously: allowed on any thread).
   const simd = await loadSimdKernels();
+  if (simd && opts.threads && !threadsAsked) {
+    threadsAsked = true;
+    await simd.attachThreads(opts.threads());
+  }
   const started = performance.now();
   const writer = new GGUFWriter(sink, { alignment: plan.alignment });
   writer.addMetadata(plan.metadata);
@@ -148,11 +161,11 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       let out: Uint8Array;
       let stats: TensorStats;
       if (views) {
-        stats = plan.method.kernelF16!({ ...common, halves: views.inputs, out: views.out });
+        stats = await plan.method.kernelF16!({ ...common, halves: views.inputs, out: views.out });
         out = bytesOf(views.out);
       } else if (fused(k)) {
         out = new Uint8Array(n * 2);
-        stats = plan.method.kernelF16!({ ...common, halves: raw.map((b) => halves(b, n)), out: new Uint16Array(out.buffer, 0, n) });
+        stats = await plan.method.kernelF16!({ ...common, halves: raw.map((b) => halves(b, n)), out: new Uint16Array(out.buffer, 0, n) });
       } else {
         const tensors = raw.map((b, i) => getCodec(task.inputs[i]!.type).decode(b, n, scratch.get(i, n)));
         const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });

@@ -5,7 +5,7 @@
  */
 import { f16Table, f32BitsToF16Array } from '../codecs/half.ts';
 import { simdKernels } from '../wasm/index.ts';
-import { MergeMethodError, bool, laneSum, num, type MethodDescriptor, type ParamValue, type TensorStats } from './types.ts';
+import { MergeMethodError, NORM_BLOCK, NormSum, bool, num, type MethodDescriptor, type ParamValue, type TensorStats } from './types.ts';
 
 export const linear: MethodDescriptor = {
   id: 'linear',
@@ -48,7 +48,7 @@ export const linear: MethodDescriptor = {
     }
     return { data: out, stats: linearStats(name, norms) };
   },
-  kernelF16({ name, halves, baseIndex, params, modelParams, out }) {
+  async kernelF16({ name, halves, baseIndex, params, modelParams, out }) {
     const { weights, divisor } = resolve(name, params, modelParams);
     const refIndex = baseIndex ?? 0;
     const M = halves.length;
@@ -56,31 +56,33 @@ export const linear: MethodDescriptor = {
     const simd = simdKernels();
     if (simd) {
       // The same loops in WebAssembly SIMD (wasm/assembly/kernels.ts), bit for bit.
-      if (M === 2) return linearStats(name, [Math.sqrt(simd.linear2(halves[0]!, halves[1]!, out, weights[0]!, weights[1]!, divisor))]);
-      return linearStats(name, simd.linearN(halves, weights, divisor, refIndex, out).map(Math.sqrt));
+      if (M === 2) return linearStats(name, [Math.sqrt(await simd.linear2(halves[0]!, halves[1]!, out, weights[0]!, weights[1]!, divisor))]);
+      return linearStats(name, (await simd.linearN(halves, weights, divisor, refIndex, out)).map(Math.sqrt));
     }
     const tab = f16Table();
     // Pieces of CHUNK values: decoded, combined and rounded to f32 in `acc` (L1-resident), then
     // encoded from its bits — the very steps of kernel() and the F16 codec, in the same order.
     const acc = new Float32Array(CHUNK);
     const accBits = new Uint32Array(acc.buffer);
-    // Lane sums per input (laneSum); CHUNK is a multiple of 4, so lanes follow the whole tensor's index.
-    const sq = halves.map(() => new Float64Array(4));
+    // Norm sums per input (NormSum); CHUNK divides NORM_BLOCK, so lanes and blocks follow the
+    // whole tensor's index.
+    const sq = halves.map(() => new NormSum());
     for (let at = 0; at < n; at += CHUNK) {
       const len = Math.min(CHUNK, n - at);
+      for (const s of sq) s.boundary(at);
       if (M === 2) {
-        average2F16(halves[0]!, halves[1]!, tab, at, len, weights[0]!, weights[1]!, divisor, acc, sq[0]!);
+        average2F16(halves[0]!, halves[1]!, tab, at, len, weights[0]!, weights[1]!, divisor, acc, sq[0]!.q);
       } else {
         acc.fill(0, 0, len);
         for (let m = 0; m < M; m++) axpyF16(halves[m]!, tab, at, len, weights[m]!, acc);
         if (divisor !== 1) divide(acc.subarray(0, len), divisor);
-        for (let m = 0; m < M; m++) if (m !== refIndex) sqDistanceF16(halves[m]!, halves[refIndex]!, tab, at, len, sq[m]!);
+        for (let m = 0; m < M; m++) if (m !== refIndex) sqDistanceF16(halves[m]!, halves[refIndex]!, tab, at, len, sq[m]!.q);
       }
       f32BitsToF16Array(accBits, len, out, at);
     }
     const norms: number[] = [];
-    if (M === 2) norms.push(Math.sqrt(laneSum(sq[0]!)));
-    else for (let m = 0; m < M; m++) if (m !== refIndex) norms.push(Math.sqrt(laneSum(sq[m]!)));
+    if (M === 2) norms.push(Math.sqrt(sq[0]!.total()));
+    else for (let m = 0; m < M; m++) if (m !== refIndex) norms.push(Math.sqrt(sq[m]!.total()));
     return linearStats(name, norms);
   },
 };
@@ -109,17 +111,22 @@ function linearStats(name: string, norms: number[]): TensorStats {
 // The loops live in small functions of typed arrays and numbers only: V8 optimises these far
 // better than the same loop inside the kernel (measured 3–5 vs 15 ns per element).
 
-/** out = (wa·a + wb·b) / divisor, in double then rounded to f32; returns Σ (b − a)² (laneSum order). */
+/** out = (wa·a + wb·b) / divisor, in double then rounded to f32; returns Σ (b − a)² (NormSum order). */
 function average2(a: Float32Array, b: Float32Array, wa: number, wb: number, divisor: number, out: Float32Array): number {
-  const q = new Float64Array(4);
+  const s = new NormSum();
+  const q = s.q;
   const n = out.length;
-  for (let i = 0; i < n; i++) {
-    const x = a[i]!, y = b[i]!;
-    out[i] = (wa * x + wb * y) / divisor;
-    const d = y - x;
-    q[i & 3]! += d * d;
+  for (let start = 0; start < n; start += NORM_BLOCK) {
+    s.boundary(start);
+    const end = Math.min(n, start + NORM_BLOCK);
+    for (let i = start; i < end; i++) {
+      const x = a[i]!, y = b[i]!;
+      out[i] = (wa * x + wb * y) / divisor;
+      const d = y - x;
+      q[i & 3]! += d * d;
+    }
   }
-  return laneSum(q);
+  return s.total();
 }
 
 function axpy(x: Float32Array, w: number, out: Float32Array): void {
@@ -133,13 +140,18 @@ function divide(out: Float32Array, divisor: number): void {
 }
 
 function sqDistance(x: Float32Array, ref: Float32Array): number {
-  const q = new Float64Array(4);
+  const s = new NormSum();
+  const q = s.q;
   const n = x.length;
-  for (let i = 0; i < n; i++) {
-    const d = x[i]! - ref[i]!;
-    q[i & 3]! += d * d;
+  for (let start = 0; start < n; start += NORM_BLOCK) {
+    s.boundary(start);
+    const end = Math.min(n, start + NORM_BLOCK);
+    for (let i = start; i < end; i++) {
+      const d = x[i]! - ref[i]!;
+      q[i & 3]! += d * d;
+    }
   }
-  return laneSum(q);
+  return s.total();
 }
 
 // The same loops over fp16 bit patterns (decoded through the exact 65,536-entry table), writing

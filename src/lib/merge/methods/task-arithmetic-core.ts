@@ -18,7 +18,7 @@ import { GGMLType } from '../gguf/types.ts';
 import { simdKernels } from '../wasm/index.ts';
 import { bernoulli, magnitude, magnitudeOutliers, tensorRng, type SparsifyMethod } from './sparsify.ts';
 import {
-  MergeMethodError, bool, laneSum, num,
+  MergeMethodError, NORM_BLOCK, NormSum, bool, num,
   type KernelInput, type KernelInputF16, type KernelResult, type MethodDescriptor, type ParamValue, type ParameterDef, type TensorStats,
 } from './types.ts';
 
@@ -81,7 +81,7 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
  * taskArithmeticKernel + the F16 codec give. Anything else — more or fewer task vectors, no SIMD, a
  * NaN in a task vector that must be ranked — decodes, runs taskArithmeticKernel and encodes.
  */
-function taskArithmeticF16(v: TaskArithmeticVariant, input: KernelInputF16): TensorStats {
+async function taskArithmeticF16(v: TaskArithmeticVariant, input: KernelInputF16): Promise<TensorStats> {
   const { halves, baseIndex, params, modelParams, name, out } = input;
   if (baseIndex === null) throw new MergeMethodError(`${v.id} needs a base_model`);
   const simd = halves.length === 3 ? simdKernels() : null;
@@ -89,7 +89,7 @@ function taskArithmeticF16(v: TaskArithmeticVariant, input: KernelInputF16): Ten
     const others = [0, 1, 2].filter((m) => m !== baseIndex) as [number, number];
     const rescale = v.sparsify ? bool(params, 'rescale') : false;
     const setting = (m: number) => (v.sparsify ? { density: num(modelParams[m]!, 'density'), rescale } : null);
-    const r = simd.taskArithmetic2(halves[others[0]]!, halves[others[1]]!, halves[baseIndex]!, out, {
+    const r = await simd.taskArithmetic2(halves[others[0]]!, halves[others[1]]!, halves[baseIndex]!, out, {
       sparsify: [setting(others[0]), setting(others[1])],
       weights: [num(modelParams[others[0]]!, 'weight'), num(modelParams[others[1]]!, 'weight')],
       mode: v.consensus === 'sum' ? SUM : v.consensus === 'count' ? COUNT : NONE,
@@ -204,17 +204,21 @@ const NONE = 0 as const;
 const SUM = 1 as const;
 const COUNT = 2 as const;
 
-/** d = x − base; returns Σ d² (laneSum order). */
+/** d = x − base; returns Σ d² (NormSum order) of d as stored (rounded to f32), as the SIMD kernel squares it. */
 function taskVector(x: Float32Array, base: Float32Array, d: Float32Array): number {
-  const q = new Float64Array(4);
+  const s = new NormSum();
+  const q = s.q;
   const n = d.length;
-  for (let i = 0; i < n; i++) {
-    const di = x[i]! - base[i]!;
-    d[i] = di;
-    // di is d[i] read back (rounded to f32), as the SIMD kernel squares the f32 difference.
-    q[i & 3]! += d[i]! * d[i]!;
+  for (let start = 0; start < n; start += NORM_BLOCK) {
+    s.boundary(start);
+    const end = Math.min(n, start + NORM_BLOCK);
+    for (let i = start; i < end; i++) {
+      d[i] = x[i]! - base[i]!;
+      const di = d[i]!;
+      q[i & 3]! += di * di;
+    }
   }
-  return laneSum(q);
+  return s.total();
 }
 
 function scaleBy(d: Float32Array, w: number): void {

@@ -115,7 +115,7 @@ export interface MethodDescriptor {
    * in cache-sized pieces straight from and to binary16 bits, without whole-tensor f32 arrays.
    * The executor uses it when every input and the output are F16.
    */
-  kernelF16?(input: KernelInputF16): TensorStats;
+  kernelF16?(input: KernelInputF16): Promise<TensorStats>;
 }
 
 export class MergeMethodError extends Error {
@@ -140,13 +140,37 @@ export function emptyStats(name: string): TensorStats {
   return { name, taskVectorNorms: [], kept: [], signAgreement: null, extra: {} };
 }
 
+/** Entries per block of a squared-norm sum (see NormSum). */
+export const NORM_BLOCK = 65536;
+
 /**
- * Squared norms are summed in four interleaved lanes — entry i into q[i mod 4] — and then
- * (q0 + q1) + (q2 + q3), in double: the order of the SIMD kernels (wasm/assembly/kernels.ts), fixed
- * here so that the JavaScript and SIMD paths give the same statistics to the last bit.
+ * The one summation order of squared norms (task-vector norms): per block of NORM_BLOCK entries from
+ * entry 0, four interleaved lanes — entry i into q[i mod 4] — whose block total is
+ * (q0 + q1) + (q2 + q3); block totals are added in block order; all in double. It is the order of
+ * the SIMD kernels (wasm/assembly/kernels.ts) with any number of threads (each takes whole blocks),
+ * fixed here so that every path gives the same statistics to the last bit.
+ *
+ * Use: add entry i with `q[i & 3] += x * x`, call `boundary(i)` before entry i when i is a multiple
+ * of 4 (it closes the block that ends there), read `total()` at the end.
  */
-export function laneSum(q: Float64Array): number {
-  return (q[0]! + q[1]!) + (q[2]! + q[3]!);
+export class NormSum {
+  readonly q = new Float64Array(4);
+  #sum = 0;
+
+  boundary(i: number): void {
+    if (i > 0 && i % NORM_BLOCK === 0) this.#close();
+  }
+
+  #close(): void {
+    const q = this.q;
+    this.#sum += (q[0]! + q[1]!) + (q[2]! + q[3]!);
+    q.fill(0);
+  }
+
+  total(): number {
+    this.#close();
+    return this.#sum;
+  }
 }
 
 /** Euclidean norm, accumulated in double precision. */

@@ -1,43 +1,58 @@
 /**
  * The merge's WebAssembly SIMD kernels (source: assembly/kernels.ts; bytes: kernels.wasm.ts) behind
  * a small typed API over Uint16Array fp16 tensors. They compute exactly what the JavaScript kernels
- * compute, bit for bit (tests/unit/merge-simd.test.ts), four lanes at a time: the fused F16 paths
- * of linear, task arithmetic and TIES use them when the engine has WebAssembly SIMD (every browser
- * Chorus supports, and Node), and fall back to their JavaScript loops otherwise.
+ * compute, bit for bit (tests/unit/merge-f16-fused.test.ts), four lanes at a time: the fused F16
+ * paths of linear, task arithmetic and TIES use them when the engine has WebAssembly SIMD and shared
+ * memory (every browser Chorus supports, on a cross-origin-isolated page as the app serves it, and
+ * Node), and fall back to their JavaScript loops otherwise.
  *
- * One instance per thread, with one linear memory that grows to the largest tensor seen (inputs
- * and output of one tensor: 2 bytes per value each, plus two 256 KB histograms), never to a model.
+ * One instance per thread, on one shared linear memory that grows to the largest merge's needs (two
+ * slots of one tensor's inputs and output, 2 bytes per value each, plus per-thread histograms),
+ * never to a model. With kernel threads attached (attachThreads; the merge worker and the CLI attach
+ * one per spare core) every kernel splits its tensor into ranges of whole 65,536-entry blocks, one per
+ * thread, on the same memory: elementwise results do not depend on the split, sums are added in block
+ * order, histograms are added up, and TIES's ties at the threshold are handed out in index order — so
+ * the bytes and statistics are the same with any number of threads.
  *
  * Loading: `simdKernels()` compiles synchronously on first use, which Node and workers allow; a
  * browser's main thread refuses synchronous compilation of modules over 4 KB, so code that may run
  * there awaits `loadSimdKernels()` first (executeMerge does). Either returns null when WebAssembly
- * SIMD is unavailable.
+ * SIMD or shared memory is unavailable.
  */
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
+import { KernelThread, type ThreadPort } from './thread.ts';
 
 interface Exports {
-  memory: WebAssembly.Memory;
-  linear2(a: number, b: number, out: number, n: number, wa: number, wb: number, divisor: number, reciprocal: number): number;
+  linear2(a: number, b: number, out: number, n: number, wa: number, wb: number, divisor: number, reciprocal: number, blocks: number): void;
   axpy(x: number, acc: number, n: number, w: number): void;
   divide(acc: number, n: number, divisor: number): void;
-  sqDistance(x: number, ref: number, n: number): number;
+  sqDistance(x: number, ref: number, n: number, blocks: number): void;
   encode(acc: number, out: number, n: number): void;
-  deltaPass(x0: number, x1: number, base: number, n: number, histograms: number, hist0: number, hist1: number, out: number): number;
-  deltaLowPass(x0: number, x1: number, base: number, n: number, bucket0: number, bucket1: number, low0: number, low1: number, tmp: number): void;
-  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number): void;
+  deltaPass(x0: number, x1: number, base: number, n: number, histograms: number, hist0: number, hist1: number, blocks0: number, blocks1: number): number;
+  deltaLowPass(x0: number, x1: number, base: number, n: number, bucket0: number, bucket1: number, low0: number, low1: number, tmp: number, list: number, groups: number): void;
+  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number): void;
 }
 
-// Fixed areas at the start of the memory; tensors follow from DATA on.
-const TMP = 256; // 64 bytes of lane scratch
-const ARGS = 512; // combine2's parameters: 9 f64 then 8 i32
-const COUNTS = 1024; // combine2's [agree, nonzero]
-const NORMS = 1040; // deltaPass's two squared norms (f64)
-const TABLE = 262144; // bytes of one 65,536-u32 histogram
-const HIST = 65536; // two histograms of the high 16 bits, then two of the low 16 bits
-const LOW = HIST + 2 * TABLE;
-const DATA = LOW + 2 * TABLE;
+/** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
+const BLOCK = 65536;
+const PAGE = 65536;
+/** Bytes of one 65,536-entry u32 histogram. */
+const TABLE = 262144;
+// Per-thread areas from AREAS on: lane scratch, combine2's parameters (9 f64 then 11 i32) and
+// counts, then per task vector two tables of the high 16 bits (summed), then two of the low 16 bits.
+const AREAS = PAGE;
+const TMP = 0;
+const ARGS = 128;
+const COUNTS = 320;
+const HIST = PAGE;
+const LOW = HIST + 4 * TABLE;
+const AREA_BYTES = LOW + 2 * TABLE;
+/** Most kernel threads (including the driving one) a merge uses. */
+export const MAX_THREADS = 16;
 /** Bytes after every array, zeroed for inputs: the kernels read and write whole groups of four. */
 const PAD = 16;
+
+const round16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
 function bytesOf(base64: string): Uint8Array {
   const s = atob(base64);
@@ -81,30 +96,63 @@ export interface SlotViews {
   out: Uint16Array;
 }
 
-const round16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
+/** One thread's share of a tensor: `len` entries from entry `lo` (both multiples of BLOCK but the last len). */
+interface Range {
+  thread: number;
+  lo: number;
+  len: number;
+}
+
+type Call = { fn: keyof Exports; args: number[] };
 
 export class SimdKernels {
+  readonly #module: WebAssembly.Module;
+  readonly #memory: WebAssembly.Memory;
   readonly #x: Exports;
+  #threads: KernelThread[] = [];
+  /** Start of the data region (after the per-thread areas). */
+  #data = AREAS + AREA_BYTES;
   /** Where a call's scratch starts (after the slots, while reserved), and its bump pointer. */
-  #base = DATA;
-  #top = DATA;
+  #base = this.#data;
+  #top = this.#data;
   #slots: { n: number; inputs: number; stride: number } | null = null;
+  /** Views made by slot(): kernels use them in place. */
+  #owned = new WeakSet<Uint16Array>();
 
-  constructor(instance: WebAssembly.Instance) {
-    this.#x = instance.exports as unknown as Exports;
-    this.#ensure(DATA); // the fixed areas below DATA
+  constructor(module: WebAssembly.Module) {
+    this.#module = module;
+    this.#memory = new WebAssembly.Memory({ initial: Math.ceil(this.#data / PAGE), maximum: 65536, shared: true });
+    this.#x = new WebAssembly.Instance(module, { env: { memory: this.#memory } }).exports as unknown as Exports;
   }
 
-  get #buffer(): ArrayBuffer {
-    return this.#x.memory.buffer;
+  get #buffer(): ArrayBufferLike {
+    return this.#memory.buffer;
+  }
+
+  /** Threads a kernel call is split over: this one and the attached workers. */
+  get threads(): number {
+    return 1 + this.#threads.length;
+  }
+
+  /**
+   * Adds kernel threads (workers running kernelThreadMain on the other end of each port), up to
+   * MAX_THREADS in all; resolves when they are ready. Not while slots are reserved.
+   */
+  async attachThreads(ports: ThreadPort[]): Promise<void> {
+    if (this.#slots) throw new Error('internal: kernel threads cannot be attached during a merge');
+    const added = ports.slice(0, MAX_THREADS - this.threads).map((p) => new KernelThread(p, this.#module, this.#memory));
+    this.#threads.push(...added);
+    this.#data = AREAS + this.threads * AREA_BYTES;
+    this.#base = this.#top = this.#data;
+    this.#ensure(this.#data);
+    await Promise.all(added.map((t) => t.ready()));
   }
 
   #ensure(end: number): void {
     const have = this.#buffer.byteLength;
     if (have >= end) return;
-    // Growing detaches every view of the memory: never while the executor holds slot views.
-    if (this.#slots) throw new Error('internal: the SIMD kernels needed more memory than reserved for the merge');
-    this.#x.memory.grow(Math.ceil((end - have) / 65536));
+    // Shared memory grows in place (views stay valid); only the 4 GiB limit can refuse.
+    this.#memory.grow(Math.ceil((end - have) / PAGE));
   }
 
   /** Room for `bytes` (plus zero padding) in this call's scratch. */
@@ -115,9 +163,9 @@ export class SimdKernels {
     return at;
   }
 
-  /** Where the kernels find `h`: in place when it already lives in this memory (a slot), else a padded copy. */
+  /** Where the kernels find `h`: in place when it is a slot view, else a padded copy. */
   #in(h: Uint16Array): number {
-    if (h.buffer === this.#buffer) return h.byteOffset;
+    if (this.#owned.has(h)) return h.byteOffset;
     const at = this.#alloc(h.byteLength);
     const u8 = new Uint8Array(this.#buffer);
     u8.set(new Uint8Array(h.buffer, h.byteOffset, h.byteLength), at);
@@ -126,28 +174,67 @@ export class SimdKernels {
   }
 
   #outAt(out: Uint16Array): number {
-    return out.buffer === this.#buffer ? out.byteOffset : this.#alloc(out.byteLength);
+    return this.#owned.has(out) ? out.byteOffset : this.#alloc(out.byteLength);
   }
 
   #done(out: Uint16Array, at: number): void {
-    if (out.buffer !== this.#buffer) new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.#buffer, at, out.byteLength));
+    if (!this.#owned.has(out)) new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(this.#buffer, at, out.byteLength));
     this.#top = this.#base;
+  }
+
+  /** The thread's area (lane scratch, parameters, histograms). */
+  #area(thread: number): number {
+    return AREAS + thread * AREA_BYTES;
+  }
+
+  /** Splits n entries over the threads in whole blocks (a thread may get none). */
+  #ranges(n: number): Range[] {
+    const blocks = Math.ceil(n / BLOCK);
+    const T = Math.min(this.threads, Math.max(blocks, 1));
+    const out: Range[] = [];
+    for (let t = 0; t < T; t++) {
+      const lo = Math.floor((t * blocks) / T) * BLOCK;
+      const hi = Math.min(n, Math.floor(((t + 1) * blocks) / T) * BLOCK);
+      out.push({ thread: t, lo, len: hi - lo });
+    }
+    return out;
+  }
+
+  /** Runs one call per range: this thread's at once, the others' on their workers, concurrently. */
+  async #run(calls: Call[]): Promise<number[]> {
+    const results = new Array<number>(calls.length).fill(0);
+    const pending: Promise<void>[] = [];
+    for (let t = 1; t < calls.length; t++) {
+      const c = calls[t]!;
+      pending.push(this.#threads[t - 1]!.call(c.fn, c.args).then((r) => void (results[t] = r)));
+    }
+    const own = calls[0];
+    if (own) results[0] = Number((this.#x[own.fn] as (...a: number[]) => number | undefined)(...own.args) ?? 0);
+    await Promise.all(pending);
+    return results;
+  }
+
+  /** Σ of block totals at `at` (count of them), in block order. */
+  #sumBlocks(at: number, count: number): number {
+    const b = new Float64Array(this.#buffer, at, count);
+    let s = 0;
+    for (let i = 0; i < count; i++) s += b[i]!;
+    return s;
   }
 
   /**
    * Reserves, once per merge, two slots of `inputs` input tensors and one output of up to `maxN`
    * values each, for the executor's double buffering (tensor k + 1 is read into one slot while
-   * tensor k is computed from the other and its result written out), plus the kernels' scratch, so
-   * that the memory does not grow, and no view is detached, until release(). Returns false when the
-   * memory cannot grow that far (the caller then reads into its own buffers).
+   * tensor k is computed from the other and its result written out), plus the kernels' scratch.
+   * Returns false when the memory cannot grow that far (the caller then reads into its own buffers).
    */
   reserve(maxN: number, inputs: number): boolean {
     if (this.#slots) throw new Error('internal: SIMD slots are already reserved');
     const stride = round16(maxN * 2) + PAD;
-    const slotsEnd = DATA + 2 * (inputs + 1) * stride;
+    const slotsEnd = this.#data + 2 * (inputs + 1) * stride;
     try {
-      // Scratch after the slots: linear's f32 accumulator for more than two inputs.
-      this.#ensure(slotsEnd + round16(maxN * 4) + PAD);
+      // Scratch after the slots: linear's f32 accumulator for more than two inputs, block sums.
+      this.#ensure(slotsEnd + round16(maxN * 4) + PAD + 4 * (round16((maxN / BLOCK + 1) * 8) + PAD));
     } catch {
       return false;
     }
@@ -160,30 +247,39 @@ export class SimdKernels {
   slot(slot: 0 | 1, n: number): SlotViews {
     const s = this.#slots;
     if (!s || n > s.n) throw new Error('internal: no SIMD slot reserved for this tensor');
-    const at = DATA + slot * (s.inputs + 1) * s.stride;
+    const at = this.#data + slot * (s.inputs + 1) * s.stride;
     const u8 = new Uint8Array(this.#buffer);
     const inputs: Uint16Array[] = [];
     for (let k = 0; k < s.inputs; k++) {
       const p = at + k * s.stride;
       u8.fill(0, p + n * 2, p + n * 2 + PAD);
-      inputs.push(new Uint16Array(this.#buffer, p, n));
+      const v = new Uint16Array(this.#buffer, p, n);
+      this.#owned.add(v);
+      inputs.push(v);
     }
-    return { inputs, out: new Uint16Array(this.#buffer, at + s.inputs * s.stride, n) };
+    const out = new Uint16Array(this.#buffer, at + s.inputs * s.stride, n);
+    this.#owned.add(out);
+    return { inputs, out };
   }
 
   /** Ends a reservation (the memory stays, for the next merge on this thread). */
   release(): void {
     this.#slots = null;
-    this.#base = this.#top = DATA;
+    this.#base = this.#top = this.#data;
   }
 
-  /** out = fp16((wa·a + wb·b) / divisor), in double; returns Σ (b − a)² (lane order, see laneSum). */
-  linear2(a: Uint16Array, b: Uint16Array, out: Uint16Array, wa: number, wb: number, divisor: number): number {
+  /** out = fp16((wa·a + wb·b) / divisor), in double; returns Σ (b − a)² (block order, see methods/types.ts). */
+  async linear2(a: Uint16Array, b: Uint16Array, out: Uint16Array, wa: number, wb: number, divisor: number): Promise<number> {
     const n = out.length;
     const pa = this.#in(a);
     const pb = this.#in(b);
     const po = this.#outAt(out);
-    const sq = this.#x.linear2(pa, pb, po, n, wa, wb, divisor, isPowerOfTwo(divisor) ? 1 : 0);
+    const blocks = this.#alloc(Math.ceil(n / BLOCK) * 8);
+    const recip = isPowerOfTwo(divisor) ? 1 : 0;
+    await this.#run(this.#ranges(n).map((r) => ({
+      fn: 'linear2', args: [pa + r.lo * 2, pb + r.lo * 2, po + r.lo * 2, r.len, wa, wb, divisor, recip, blocks + (r.lo / BLOCK) * 8],
+    })));
+    const sq = this.#sumBlocks(blocks, Math.ceil(n / BLOCK));
     this.#done(out, po);
     return sq;
   }
@@ -192,18 +288,24 @@ export class SimdKernels {
    * out = fp16(Σ w_m·x_m / divisor) for any number of fp16 inputs, accumulated in f32 model by
    * model (as linear's JavaScript loop); returns Σ (x_m − x_ref)² for every m ≠ ref, in input order.
    */
-  linearN(halves: readonly Uint16Array[], weights: readonly number[], divisor: number, ref: number, out: Uint16Array): number[] {
+  async linearN(halves: readonly Uint16Array[], weights: readonly number[], divisor: number, ref: number, out: Uint16Array): Promise<number[]> {
     const n = out.length;
     const M = halves.length;
     const at = halves.map((h) => this.#in(h));
     const po = this.#outAt(out);
     const acc = this.#alloc(n * 4);
+    const nb = Math.ceil(n / BLOCK);
+    const others = [...Array(M).keys()].filter((m) => m !== ref);
+    const blocks = others.map(() => this.#alloc(nb * 8));
     new Uint8Array(this.#buffer).fill(0, acc, acc + n * 4 + PAD);
-    for (let m = 0; m < M; m++) this.#x.axpy(at[m]!, acc, n, weights[m]!);
-    if (divisor !== 1) this.#x.divide(acc, n, divisor);
-    this.#x.encode(acc, po, n);
-    const sq: number[] = [];
-    for (let m = 0; m < M; m++) if (m !== ref) sq.push(this.#x.sqDistance(at[m]!, at[ref]!, n));
+    const ranges = this.#ranges(n);
+    for (let m = 0; m < M; m++) await this.#run(ranges.map((r) => ({ fn: 'axpy', args: [at[m]! + r.lo * 2, acc + r.lo * 4, r.len, weights[m]!] })));
+    if (divisor !== 1) await this.#run(ranges.map((r) => ({ fn: 'divide', args: [acc + r.lo * 4, r.len, divisor] })));
+    await this.#run(ranges.map((r) => ({ fn: 'encode', args: [acc + r.lo * 4, po + r.lo * 2, r.len] })));
+    for (const [j, m] of others.entries()) {
+      await this.#run(ranges.map((r) => ({ fn: 'sqDistance', args: [at[m]! + r.lo * 2, at[ref]! + r.lo * 2, r.len, blocks[j]! + (r.lo / BLOCK) * 8] })));
+    }
+    const sq = blocks.map((b) => this.#sumBlocks(b, nb));
     this.#done(out, po);
     return sq;
   }
@@ -211,32 +313,42 @@ export class SimdKernels {
   /**
    * θ = base + λ·Δ for two task vectors δ_i = x_i − base, with optional magnitude sparsification
    * (keep the ⌊density·n⌋ largest |δ|, ties to the lower index, as sparsify.ts), per-model weights and
-   * TIES sign consensus, exactly as task-arithmetic-core.ts. Returns null, writing nothing, when some
-   * task vector holds NaN and sparsification is asked for (the caller takes the general path).
+   * TIES sign consensus, exactly as task-arithmetic-core.ts. Resolves to null, writing nothing, when
+   * some task vector holds NaN and sparsification is asked for (the caller takes the general path).
    */
-  taskArithmetic2(x0: Uint16Array, x1: Uint16Array, base: Uint16Array, out: Uint16Array, o: TaskArithmetic2Options): TaskArithmetic2Result | null {
+  async taskArithmetic2(x0: Uint16Array, x1: Uint16Array, base: Uint16Array, out: Uint16Array, o: TaskArithmetic2Options): Promise<TaskArithmetic2Result | null> {
     const n = out.length;
     const p0 = this.#in(x0);
     const p1 = this.#in(x1);
     const pb = this.#in(base);
     const po = this.#outAt(out);
-    const x = this.#x;
-    const u32 = () => new Uint32Array(x.memory.buffer);
+    const nb = Math.ceil(n / BLOCK);
+    const blocks0 = this.#alloc(nb * 8);
+    const blocks1 = this.#alloc(nb * 8);
+    const ranges = this.#ranges(n);
+    const u32 = () => new Uint32Array(this.#buffer);
     const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
-    if (ranked[0] || ranked[1]) u32().fill(0, HIST / 4, (HIST + 2 * TABLE) / 4);
-    const nan = x.deltaPass(p0, p1, pb, n, ranked[0] || ranked[1] ? 1 : 0, HIST, HIST + TABLE, NORMS);
-    if (nan && (ranked[0] || ranked[1])) {
+    const anyRanked = ranked[0]! || ranked[1]!;
+    const hist = (r: Range, t: number) => this.#area(r.thread) + HIST + 2 * t * TABLE;
+    const low = (r: Range, t: number) => this.#area(r.thread) + LOW + t * TABLE;
+
+    // Pass 1: norms, and the high-16-bit histograms of |δ| for ranking.
+    if (anyRanked) for (const r of ranges) u32().fill(0, hist(r, 0) / 4, (hist(r, 0) + 4 * TABLE) / 4);
+    const nan = await this.#run(ranges.map((r) => ({
+      fn: 'deltaPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, anyRanked ? 1 : 0, hist(r, 0), hist(r, 1), blocks0 + (r.lo / BLOCK) * 8, blocks1 + (r.lo / BLOCK) * 8],
+    })));
+    if (anyRanked && nan.some((f) => f !== 0)) {
       this.#top = this.#base;
       return null;
     }
-    const sq = new Float64Array(x.memory.buffer, NORMS, 2);
-    const norms: [number, number] = [Math.sqrt(sq[0]!), Math.sqrt(sq[1]!)];
+    const norms: [number, number] = [Math.sqrt(this.#sumBlocks(blocks0, nb)), Math.sqrt(this.#sumBlocks(blocks1, nb))];
+
+    // Magnitude sparsification keeps the k largest |δ|: the threshold at rank k − 1 (descending) =
+    // ascending position n − k. Pass 1's histograms give its bucket (high 16 bits); pass 3's phase
+    // 0 settles every group of four without an entry in the bucket and lists the others; pass 2
+    // then finds the low 16 bits among the listed groups only, and phase 1 settles them.
     const kept: [number, number] = [n, n];
-    const thresholds = [0, 0];
-    const quotas = [0, 0];
     const all = [-1, -1];
-    // The threshold |δ| at rank k − 1 (descending) = ascending position n − k: its high 16 bits
-    // from pass 1's histogram, its low 16 bits from pass 2's (only entries in that bucket).
     const buckets = [-1, -1];
     const belowBuckets = [0, 0];
     for (const t of [0, 1]) {
@@ -244,26 +356,19 @@ export class SimdKernels {
       const k = Math.floor(o.sparsify[t]!.density * n);
       kept[t] = k;
       all[t] = 0;
-      if (k === 0) {
-        thresholds[t] = 0x7fffffff; // nothing kept: no |δ| exceeds it, and no quota
-        continue;
+      // k = 0 keeps nothing: bucket −1 matches no |δ|, and no |δ| exceeds threshold 0xffffffff.
+      if (k === 0) continue;
+      // Every thread counts alternate lanes into two tables: add them all into thread 0's first.
+      const total = u32().subarray(hist(ranges[0]!, t) / 4, hist(ranges[0]!, t) / 4 + 65536);
+      for (const [j, r] of ranges.entries()) {
+        for (let half = j === 0 ? 1 : 0; half < 2; half++) {
+          const part = u32().subarray((hist(r, t) + half * TABLE) / 4, (hist(r, t) + half * TABLE) / 4 + 65536);
+          for (let i = 0; i < 65536; i++) total[i] = total[i]! + part[i]!;
+        }
       }
-      const hist = u32().subarray((HIST + t * TABLE) / 4, (HIST + (t + 1) * TABLE) / 4);
-      [buckets[t]!, belowBuckets[t]!] = bucketOf(hist, n - k);
+      [buckets[t]!, belowBuckets[t]!] = bucketOf(total, n - k);
     }
-    if (buckets[0] !== -1 || buckets[1] !== -1) {
-      u32().fill(0, LOW / 4, (LOW + 2 * TABLE) / 4);
-      x.deltaLowPass(p0, p1, pb, n, buckets[0]!, buckets[1]!, LOW, LOW + TABLE, TMP);
-      for (const t of [0, 1]) {
-        if (buckets[t] === -1) continue;
-        const k = kept[t]!;
-        const low = u32().subarray((LOW + t * TABLE) / 4, (LOW + (t + 1) * TABLE) / 4);
-        const [lowBits, belowLow] = bucketOf(low, n - k - belowBuckets[t]!);
-        const larger = n - (belowBuckets[t]! + belowLow) - low[lowBits]!;
-        thresholds[t] = ((buckets[t]! << 16) | lowBits) >>> 0;
-        quotas[t] = k - larger;
-      }
-    }
+
     const w = o.weights;
     const scale = (t: 0 | 1) => {
       const sp = o.sparsify[t];
@@ -275,14 +380,58 @@ export class SimdKernels {
     // Divisors by which task vectors are kept (none, 0 only, 1 only, both); without consensus
     // both always are, and the plain Σ w (|Σ w| < 1e-8 → 1) applies.
     const divisors = o.mode === 0 ? [plain, plain, plain, plain].map(divisor) : [divisor(0), divisor(w[0]), divisor(w[1]), divisor(w[0] + w[1])];
-    const f64 = new Float64Array(x.memory.buffer, ARGS, 9);
-    f64.set([scale(0), w[0], scale(1), w[1], ...divisors, o.lambda]);
     const reciprocal = divisors.every(isPowerOfTwo) ? 1 : 0;
-    new Int32Array(x.memory.buffer, ARGS + 72, 8).set([thresholds[0]! | 0, thresholds[1]! | 0, all[0]!, all[1]!, quotas[0]!, quotas[1]!, o.mode, reciprocal]);
-    x.combine2(p0, p1, pb, po, n, ARGS, COUNTS, TMP);
+    const upper = (t: number) => (buckets[t] === -1 ? -1 : (buckets[t]! << 16) | 0xffff);
+    const ints = (r: Range) => new Int32Array(this.#buffer, this.#area(r.thread) + ARGS + 72, 11);
+    for (const r of ranges) {
+      const a = this.#area(r.thread);
+      new Float64Array(this.#buffer, a + ARGS, 9).set([scale(0), w[0], scale(1), w[1], ...divisors, o.lambda]);
+      ints(r).set([upper(0), upper(1), all[0]!, all[1]!, 0, 0, o.mode, reciprocal, buckets[0]!, buckets[1]!, 0]);
+      new Int32Array(this.#buffer, a + COUNTS, 2).fill(0);
+    }
+    // Each thread lists its set-aside groups (range-relative indices) in its part of the list.
+    const list = anyRanked ? this.#alloc(Math.ceil(n / 4) * 4) : 0;
+    const listAt = (r: Range) => list + r.lo; // one i32 per group of four entries
+    const combine = (phase: number) => this.#run(ranges.map((r) => {
+      const a = this.#area(r.thread);
+      return { fn: 'combine2' as const, args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, po + r.lo * 2, r.len, a + ARGS, a + COUNTS, a + TMP, listAt(r), phase] };
+    }));
+    await combine(0);
+    const groups = ranges.map((r) => ints(r)[10]!);
+    if (groups.some((g) => g > 0)) {
+      for (const r of ranges) u32().fill(0, low(r, 0) / 4, (low(r, 0) + 2 * TABLE) / 4);
+      await this.#run(ranges.map((r) => ({
+        fn: 'deltaLowPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, buckets[0]!, buckets[1]!, low(r, 0), low(r, 1), this.#area(r.thread) + TMP, listAt(r), groups[r.thread]!],
+      })));
+      for (const t of [0, 1]) {
+        if (buckets[t] === -1) continue;
+        const k = kept[t]!;
+        const parts = ranges.map((r) => u32().subarray(low(r, t) / 4, low(r, t) / 4 + 65536));
+        const total = new Uint32Array(65536);
+        for (const p of parts) for (let i = 0; i < 65536; i++) total[i] = total[i]! + p[i]!;
+        const [lowBits, belowLow] = bucketOf(total, n - k - belowBuckets[t]!);
+        const larger = n - (belowBuckets[t]! + belowLow) - total[lowBits]!;
+        // The quota of entries equal to the threshold goes to the ranges in index order.
+        let quota = k - larger;
+        for (const [j, r] of ranges.entries()) {
+          const mine = Math.min(quota, parts[j]![lowBits]!);
+          quota -= mine;
+          const a = ints(r);
+          a[t] = (buckets[t]! << 16) | lowBits;
+          a[4 + t] = mine;
+        }
+      }
+      await combine(1);
+    }
     this.#done(out, po);
-    const counts = new Int32Array(x.memory.buffer, COUNTS, 2);
-    return { norms, kept, agree: counts[0]!, nonzero: counts[1]! };
+    let agree = 0;
+    let nonzero = 0;
+    for (const r of ranges) {
+      const c = new Int32Array(this.#buffer, this.#area(r.thread) + COUNTS, 2);
+      agree += c[0]!;
+      nonzero += c[1]!;
+    }
+    return { norms, kept, agree, nonzero };
   }
 
   /** Bytes of linear memory (it grows to the largest merge's reservation or tensor, never shrinks). */
@@ -309,42 +458,42 @@ function bucketOf(hist: Uint32Array, p: number): [number, number] {
 let kernels: SimdKernels | null | undefined;
 let module: WebAssembly.Module | undefined;
 
-function instantiate(m: WebAssembly.Module): SimdKernels {
-  return new SimdKernels(new WebAssembly.Instance(m, {}));
-}
-
 /**
- * This thread's kernels, compiling synchronously on first use; null when WebAssembly SIMD is not
- * available or synchronous compilation is refused (a browser's main thread: await
- * loadSimdKernels() there first). The environment variable CHORUS_NO_SIMD=1 (Node) turns them off,
- * for side-by-side measurements.
+ * This thread's kernels, compiling synchronously on first use; null when WebAssembly SIMD or shared
+ * memory is not available, or synchronous compilation is refused (a browser's main thread: await
+ * loadSimdKernels() there first).
  */
 export function simdKernels(): SimdKernels | null {
   if (!enabled) return null;
   if (kernels !== undefined) return kernels;
-  if (disabled()) return (kernels = null);
   try {
     module ??= new WebAssembly.Module(bytesOf(KERNELS_WASM_BASE64) as BufferSource);
-    kernels = instantiate(module);
   } catch {
     // Not cached as null: an async load may still succeed where a sync compile was refused.
     return null;
   }
-  return kernels;
+  return (kernels = create(module));
 }
 
 /** Compiles the kernels asynchronously (safe on any thread); resolves to simdKernels()'s value. */
 export async function loadSimdKernels(): Promise<SimdKernels | null> {
   if (!enabled) return null;
   if (kernels !== undefined) return kernels;
-  if (disabled()) return (kernels = null);
   try {
     module ??= await WebAssembly.compile(bytesOf(KERNELS_WASM_BASE64) as BufferSource);
-    kernels = instantiate(module);
   } catch {
-    kernels = null;
+    return (kernels = null);
   }
-  return kernels;
+  return (kernels = create(module));
+}
+
+/** Null when shared memory is refused (a page that is not cross-origin isolated) or SIMD is missing. */
+function create(m: WebAssembly.Module): SimdKernels | null {
+  try {
+    return new SimdKernels(m);
+  } catch {
+    return null;
+  }
 }
 
 let enabled = true;
@@ -352,9 +501,4 @@ let enabled = true;
 /** Turns the SIMD kernels off (every caller takes its JavaScript loops) or back on; for tests and benchmarks. */
 export function setSimdEnabled(on: boolean): void {
   enabled = on;
-}
-
-function disabled(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return env?.CHORUS_NO_SIMD === '1';
 }

@@ -9,12 +9,19 @@
 // - arithmetic that JavaScript does on doubles (weights, divisions, λ) is done here on f64 lanes, in
 //   the same order, then rounded to f32 once, as storing into a Float32Array does; a difference of two
 //   f32 values is the same in f32 as in double-then-f32 (53 ≥ 2·24 + 2 bits);
-// - squared norms are summed in four interleaved lanes (entry i into lane i mod 4), then
-//   (l0 + l1) + (l2 + l3), in double: the order methods/types.ts laneSum fixes for every path.
+// - squared norms are summed per block of 65,536 entries in four interleaved lanes (entry i into
+//   lane i mod 4), the block's total being (l0 + l1) + (l2 + l3), in double; kernels write block
+//   totals, which the caller adds in block order: the order methods/types.ts fixes for every path,
+//   whatever the number of threads (each takes whole blocks).
 // Elements are processed four at a time; a last partial group reads zero padding (the caller leaves
 // 16 zero bytes after every array) and counts only its real lanes.
 
 const SIGN16: i32 = 0x8000;
+/** Bytes of one 65,536-entry u32 histogram. */
+const TABLE: usize = 262144;
+/** Entries per block of a squared-norm sum (see above). */
+const BLOCK_SHIFT: i32 = 16;
+const BLOCK: i32 = 1 << BLOCK_SHIFT;
 
 /** Four fp16 bit patterns (zero-extended in i32 lanes) → four f32 (as v128), exactly. */
 @inline
@@ -84,16 +91,19 @@ function laneSum(lo: v128, hi: v128): f64 {
 // linear (methods/linear.ts)
 
 /**
- * out = fp16((wa·a + wb·b) / divisor) computed in double; returns Σ (b − a)² (lane order). With
- * `reciprocal` set (divisor a power of two) it multiplies by 1/divisor, which is then exactly dividing.
+ * out = fp16((wa·a + wb·b) / divisor) computed in double; the block totals of Σ (b − a)² to `blocks`
+ * (f64 each). With `reciprocal` set (divisor a power of two) it multiplies by 1/divisor, which is
+ * then exactly dividing.
  */
-export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64, divisor: f64, reciprocal: i32): f64 {
+export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64, divisor: f64, reciprocal: i32, blocks: usize): void {
   const va = f64x2.splat(wa);
   const vb = f64x2.splat(wb);
   const vd = f64x2.splat(reciprocal ? 1 / divisor : divisor);
+  for (let start = 0; start < n; start += BLOCK) {
+  const end = min(n, start + BLOCK);
   let ql = f64x2.splat(0);
   let qh = f64x2.splat(0);
-  for (let i = 0; i < n; i += 4) {
+  for (let i = start; i < end; i += 4) {
     const o = <usize>i << 1;
     const x = load4(a + o);
     const y = load4(b + o);
@@ -114,7 +124,8 @@ export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64
     ql = f64x2.add(ql, f64x2.mul(dl, dl));
     qh = f64x2.add(qh, f64x2.mul(dh, dh));
   }
-  return laneSum(ql, qh);
+  store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
+  }
 }
 
 /** acc (f32) = f32(acc + w·x) for fp16 x, in double. */
@@ -138,11 +149,13 @@ export function divide(acc: usize, n: i32, divisor: f64): void {
   }
 }
 
-/** Σ (x − ref)² over fp16 x and ref, in double, lane order. */
-export function sqDistance(x: usize, ref: usize, n: i32): f64 {
+/** The block totals of Σ (x − ref)² over fp16 x and ref, in double, to `blocks`. */
+export function sqDistance(x: usize, ref: usize, n: i32, blocks: usize): void {
+  for (let start = 0; start < n; start += BLOCK) {
+  const end = min(n, start + BLOCK);
   let ql = f64x2.splat(0);
   let qh = f64x2.splat(0);
-  for (let i = 0; i < n; i += 4) {
+  for (let i = start; i < end; i += 4) {
     const o = <usize>i << 1;
     const v = load4(x + o);
     const r = load4(ref + o);
@@ -151,7 +164,8 @@ export function sqDistance(x: usize, ref: usize, n: i32): f64 {
     ql = f64x2.add(ql, f64x2.mul(dl, dl));
     qh = f64x2.add(qh, f64x2.mul(dh, dh));
   }
-  return laneSum(ql, qh);
+  store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
+  }
 }
 
 /** out (fp16) = acc (f32), round to nearest even. */
@@ -175,27 +189,34 @@ function bump(hist: usize, bucket: i32): void {
   store<u32>(p, load<u32>(p) + 1);
 }
 
-/** hist[h lane]++ for the first `lanes` lanes of h. */
+/**
+ * hist[h lane]++ for the first `lanes` lanes of h, lanes 0 and 2 into `hist`, lanes 1 and 3 into the
+ * table after it (summed by the caller): neighbours in one bucket — the rule for small fine-tunes,
+ * whose task vectors take few distinct values — then do not wait on each other's increment.
+ */
 @inline
 function bump4(hist: usize, h: v128, lanes: i32): void {
   bump(hist, i32x4.extract_lane(h, 0));
-  if (lanes > 1) bump(hist, i32x4.extract_lane(h, 1));
+  if (lanes > 1) bump(hist + TABLE, i32x4.extract_lane(h, 1));
   if (lanes > 2) bump(hist, i32x4.extract_lane(h, 2));
-  if (lanes > 3) bump(hist, i32x4.extract_lane(h, 3));
+  if (lanes > 3) bump(hist + TABLE, i32x4.extract_lane(h, 3));
 }
 
 /**
- * Pass 1 over the two task vectors δ_t = f32(x_t − base): their squared norms (lane order, double)
- * to out[0], out[1] (f64), and when `histograms` is set, hist_t[|δ_t| bits >>> 16]++ (two 65,536-u32
- * tables, zeroed by the caller) — the first step of magnitude sparsification. Returns 1 when some δ
+ * Pass 1 over the two task vectors δ_t = f32(x_t − base): the block totals of their squared norms
+ * to blocks0, blocks1 (f64 each), and when `histograms` is set, hist_t[|δ_t| bits >>> 16]++ (each hist_t two
+ * 65,536-u32 tables in a row, see bump4, zeroed by the caller) — the first step of magnitude
+ * sparsification. Returns 1 when some δ
  * is NaN (the caller then takes the general path, whose float comparisons define what NaN does).
  */
-export function deltaPass(x0: usize, x1: usize, base: usize, n: i32, histograms: i32, hist0: usize, hist1: usize, out: usize): i32 {
+export function deltaPass(x0: usize, x1: usize, base: usize, n: i32, histograms: i32, hist0: usize, hist1: usize, blocks0: usize, blocks1: usize): i32 {
   let nan = i32x4.splat(0);
   const abs = i32x4.splat(0x7fffffff);
   const inf = i32x4.splat(0x7f800000);
+  for (let start = 0; start < n; start += BLOCK) {
+  const end = min(n, start + BLOCK);
   let q0l = f64x2.splat(0), q0h = f64x2.splat(0), q1l = f64x2.splat(0), q1h = f64x2.splat(0);
-  for (let i = 0; i < n; i += 4) {
+  for (let i = start; i < end; i += 4) {
     const o = <usize>i << 1;
     const b = load4(base + o);
     const d0 = f32x4.sub(load4(x0 + o), b);
@@ -214,65 +235,67 @@ export function deltaPass(x0: usize, x1: usize, base: usize, n: i32, histograms:
       bump4(hist1, i32x4.shr_u(a1, 16), lanes);
     }
   }
-  store<f64>(out, laneSum(q0l, q0h));
-  store<f64>(out, laneSum(q1l, q1h), 8);
+  const k = <usize>(start >> BLOCK_SHIFT) << 3;
+  store<f64>(blocks0 + k, laneSum(q0l, q0h));
+  store<f64>(blocks1 + k, laneSum(q1l, q1h));
+  }
   return v128.any_true(nan) ? 1 : 0;
 }
 
 /**
  * Pass 2: low_t[|δ_t| bits & 0xffff]++ for the δ_t whose high 16 bits equal bucket_t (−1: skip that
- * task vector); the tables are zeroed by the caller.
+ * task vector), over the groups of four listed at `list` (`groups` of them: the groups pass 3 set
+ * aside; the others hold no such entry); the tables are zeroed by the caller.
  */
-export function deltaLowPass(x0: usize, x1: usize, base: usize, n: i32, bucket0: i32, bucket1: i32, low0: usize, low1: usize, tmp: usize): void {
+export function deltaLowPass(x0: usize, x1: usize, base: usize, n: i32, bucket0: i32, bucket1: i32, low0: usize, low1: usize, tmp: usize, list: usize, groups: i32): void {
   const abs = i32x4.splat(0x7fffffff);
   const vb0 = i32x4.splat(bucket0);
   const vb1 = i32x4.splat(bucket1);
-  for (let i = 0; i < n; i += 4) {
+  for (let g = 0; g < groups; g++) {
+    const i = load<i32>(list + (<usize>g << 2));
     const o = <usize>i << 1;
     const b = load4(base + o);
     const a0 = v128.and(f32x4.sub(load4(x0 + o), b), abs);
     const a1 = v128.and(f32x4.sub(load4(x1 + o), b), abs);
-    const hit0 = i32x4.eq(i32x4.shr_u(a0, 16), vb0);
-    const hit1 = i32x4.eq(i32x4.shr_u(a1, 16), vb1);
-    if (!v128.any_true(v128.or(hit0, hit1))) continue;
+    v128.store(tmp, i32x4.eq(i32x4.shr_u(a0, 16), vb0));
+    v128.store(tmp, i32x4.eq(i32x4.shr_u(a1, 16), vb1), 16);
+    v128.store(tmp, a0, 32);
+    v128.store(tmp, a1, 48);
     const lanes = min(4, n - i);
     for (let k = 0; k < lanes; k++) {
-      if (laneOf(hit0, k, tmp) != 0) {
-        const p = low0 + (<usize>(laneOf(a0, k, tmp) & 0xffff) << 2);
+      const at = tmp + (<usize>k << 2);
+      if (load<i32>(at) != 0) {
+        const p = low0 + (<usize>(load<u32>(at, 32) & 0xffff) << 2);
         store<u32>(p, load<u32>(p) + 1);
       }
-      if (laneOf(hit1, k, tmp) != 0) {
-        const p = low1 + (<usize>(laneOf(a1, k, tmp) & 0xffff) << 2);
+      if (load<i32>(at, 16) != 0) {
+        const p = low1 + (<usize>(load<u32>(at, 48) & 0xffff) << 2);
         store<u32>(p, load<u32>(p) + 1);
       }
     }
   }
 }
 
+/** Ties kept by the last tieKeep call (a global: an inlined helper cannot write its caller's locals). */
+let tiesTaken: i32 = 0;
+
 /**
- * The keep mask of magnitude sparsification for four δ: |δ| > threshold stays; |δ| = threshold
- * stays while the quota (at `quotaPtr`) of equal entries lasts, in index order; smaller goes.
- * `all` (all ones) keeps everything (density ≥ 1).
+ * The keep mask of magnitude sparsification for four δ with the exact threshold: |δ| > threshold
+ * stays; |δ| = threshold stays while `quota` equal entries remain, in index order (the first
+ * `quota` of the lanes equal to it, counted by an inclusive prefix sum across lanes); smaller goes.
+ * Only `valid` lanes (inside the tensor) can be ties. Sets tiesTaken.
  */
 @inline
-function keepMask(d: v128, threshold: v128, all: v128, quotaPtr: usize, tmp: usize, lanes: i32): v128 {
+function tieKeep(d: v128, threshold: v128, quota: i32, valid: v128): v128 {
   const a = v128.and(d, i32x4.splat(0x7fffffff));
-  let keep = v128.or(i32x4.gt_u(a, threshold), all);
-  const eq = v128.andnot(i32x4.eq(a, threshold), all);
-  if (v128.any_true(eq)) {
-    v128.store(tmp, keep);
-    for (let k = 0; k < lanes; k++) {
-      if (laneOf(eq, k, tmp + 16) != 0) {
-        const q = load<i32>(quotaPtr);
-        if (q > 0) {
-          store<i32>(quotaPtr, q - 1);
-          store<i32>(tmp + (<usize>k << 2), -1);
-        }
-      }
-    }
-    keep = v128.load(tmp);
-  }
-  return keep;
+  const eq = v128.and(i32x4.eq(a, threshold), valid);
+  const zero = i32x4.splat(0);
+  const e = i32x4.sub(zero, eq); // 1 per tie
+  const s1 = i32x4.add(e, i32x4.shuffle(zero, e, 0, 4, 5, 6));
+  const inclusive = i32x4.add(s1, i32x4.shuffle(zero, s1, 0, 0, 4, 5));
+  const total = i32x4.extract_lane(inclusive, 3);
+  tiesTaken = min(total, quota);
+  return v128.or(i32x4.gt_u(a, threshold), v128.and(eq, i32x4.lt_s(inclusive, i32x4.splat(quota + 1))));
 }
 
 /** f32(v·s) in double (one rounding, as a Float32Array store of a double product). */
@@ -292,12 +315,21 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
  * them. Parameters at `args` (f64): [s0, w0, s1, w1, div00, div10, div01, div11, lambda] where s is the
  * rescale factor (1 without), w the weight, div_jk the divisor when task vector 0 is kept (j) and 1 is
  * kept (k) (all 1 without normalize); and (i32 at args + 72): [threshold0, threshold1, all0, all1,
- * quota0, quota1, mode, reciprocal] with mode 0 = no consensus (every entry kept), 1 = "sum",
- * 2 = "count", and reciprocal = 1 when every divisor is a power of two, so that multiplying by its
- * reciprocal is exactly dividing. Factors equal to 1 are skipped (multiplying by 1 is exact).
- * Writes [agree, nonzero] (i32) at `counts`; quotas are consumed in place.
+ * quota0, quota1, mode, reciprocal, bucket0, bucket1, deferred] with mode 0 = no consensus (every
+ * entry kept), 1 = "sum", 2 = "count", and reciprocal = 1 when every divisor is a power of two, so
+ * that multiplying by its reciprocal is exactly dividing. Factors equal to 1 are skipped
+ * (multiplying by 1 is exact). all_t = −1 keeps every entry of task vector t (no ranking).
+ *
+ * Magnitude sparsification needs the exact threshold |δ| (high 16 bits from pass 1's histogram, low
+ * 16 bits from pass 2's); pass 2 need only look at the entries in the threshold's bucket, so:
+ *   phase 0 (whole tensor): threshold_t = bucket_t·2^16 + 0xffff; |δ| above it stays, below the
+ *     bucket goes; a group of four with an entry in either bucket is set aside — its index is
+ *     appended at `list` and the count stored in `deferred` — and computed by
+ *   phase 1 (the listed groups, in index order) with the exact threshold_t and quota_t: |δ| above
+ *     stays, equal stays while the quota of equal entries lasts, below goes.
+ * Adds [agree, nonzero] (i32) to `counts`; quotas are consumed in place.
  */
-export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize): void {
+export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize, list: usize, phase: i32): void {
   const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
   const lambdaV = load<f64>(args, 64);
   const s0 = f64x2.splat(s0v), w0 = f64x2.splat(w0v), s1 = f64x2.splat(s1v), w1 = f64x2.splat(w1v);
@@ -313,21 +345,47 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   const all0 = i32x4.splat(load<i32>(ints, 8));
   const all1 = i32x4.splat(load<i32>(ints, 12));
   const ranked0 = load<i32>(ints, 8) == 0, ranked1 = load<i32>(ints, 12) == 0;
-  const consensus = i32x4.splat(mode == 0 ? 0 : -1);
-  const count = i32x4.splat(mode == 2 ? -1 : 0);
+  const b0 = i32x4.splat(load<i32>(ints, 32));
+  const b1 = i32x4.splat(load<i32>(ints, 36));
+  const abs = i32x4.splat(0x7fffffff);
   const zero = f32x4.splat(0);
   const iota = i32x4(0, 1, 2, 3);
+  let quota0 = load<i32>(ints, 16);
+  let quota1 = load<i32>(ints, 20);
   let agree = i32x4.splat(0);
   let nonzero = i32x4.splat(0);
-  for (let i = 0; i < n; i += 4) {
+  let deferred = 0;
+  const groups = phase == 0 ? (n + 3) >> 2 : load<i32>(ints, 40);
+  for (let g = 0; g < groups; g++) {
+    const i = phase == 0 ? g << 2 : load<i32>(list + (<usize>g << 2));
     const o = <usize>i << 1;
-    const lanes = min(4, n - i);
-    const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
     const bs = load4(base + o);
     let x0 = f32x4.sub(load4(a + o), bs);
     let x1 = f32x4.sub(load4(b + o), bs);
-    if (ranked0) x0 = v128.and(x0, keepMask(x0, t0, all0, ints + 16, tmp, lanes));
-    if (ranked1) x1 = v128.and(x1, keepMask(x1, t1, all1, ints + 20, tmp, lanes));
+    if (phase == 0) {
+      if (ranked0 || ranked1) {
+        const a0 = v128.and(x0, abs);
+        const a1 = v128.and(x1, abs);
+        const open = v128.or(v128.andnot(i32x4.eq(i32x4.shr_u(a0, 16), b0), all0), v128.andnot(i32x4.eq(i32x4.shr_u(a1, 16), b1), all1));
+        if (v128.any_true(open)) {
+          store<i32>(list + (<usize>deferred << 2), i);
+          deferred++;
+          continue;
+        }
+        x0 = v128.and(x0, v128.or(i32x4.gt_u(a0, t0), all0));
+        x1 = v128.and(x1, v128.or(i32x4.gt_u(a1, t1), all1));
+      }
+    } else {
+      const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
+      if (ranked0) {
+        x0 = v128.and(x0, tieKeep(x0, t0, quota0, valid));
+        quota0 -= tiesTaken;
+      }
+      if (ranked1) {
+        x1 = v128.and(x1, tieKeep(x1, t1, quota1, valid));
+        quota1 -= tiesTaken;
+      }
+    }
     if (scaled0) x0 = scale(x0, s0);
     if (weighted0) x0 = scale(x0, w0);
     if (scaled1) x1 = scale(x1, s1);
@@ -340,16 +398,22 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     const sumGe = f32x4.ge(f32x4.add(x0, x1), zero);
     const k0sum = v128.or(v128.and(p0, sumGe), v128.andnot(n0, sumGe));
     const k1sum = v128.or(v128.and(p1, sumGe), v128.andnot(n1, sumGe));
-    nonzero = i32x4.sub(i32x4.sub(nonzero, v128.and(v128.or(p0, n0), valid)), v128.and(v128.or(p1, n1), valid));
-    agree = i32x4.sub(i32x4.sub(agree, v128.and(k0sum, valid)), v128.and(k1sum, valid));
-    // "count": the sign most entries have (s0 + s1 ≥ 0 → +).
-    const s = i32x4.add(i32x4.sub(n0, p0), i32x4.sub(n1, p1));
-    const cntGe = i32x4.ge_s(s, i32x4.splat(0));
-    const k0cnt = v128.or(v128.and(p0, cntGe), v128.andnot(n0, cntGe));
-    const k1cnt = v128.or(v128.and(p1, cntGe), v128.andnot(n1, cntGe));
-    // Without consensus every entry counts (masks all ones).
-    const k0 = v128.or(v128.bitselect(k0cnt, k0sum, count), v128.not(consensus));
-    const k1 = v128.or(v128.bitselect(k1cnt, k1sum, count), v128.not(consensus));
+    // Padding lanes past n hold δ = 0: neither positive nor negative, so they count nowhere.
+    nonzero = i32x4.sub(i32x4.sub(nonzero, v128.or(p0, n0)), v128.or(p1, n1));
+    agree = i32x4.sub(i32x4.sub(agree, k0sum), k1sum);
+    let k0 = k0sum;
+    let k1 = k1sum;
+    if (mode == 2) {
+      // "count": the sign most entries have (s0 + s1 ≥ 0 → +).
+      const s = i32x4.add(i32x4.sub(n0, p0), i32x4.sub(n1, p1));
+      const cntGe = i32x4.ge_s(s, i32x4.splat(0));
+      k0 = v128.or(v128.and(p0, cntGe), v128.andnot(n0, cntGe));
+      k1 = v128.or(v128.and(p1, cntGe), v128.andnot(n1, cntGe));
+    } else if (mode == 0) {
+      // Without consensus every entry counts.
+      k0 = i32x4.splat(-1);
+      k1 = i32x4.splat(-1);
+    }
     const y0 = v128.and(x0, k0);
     const y1 = v128.and(x1, k1);
     // Divisor by which of the two were kept (lanes widened to 64-bit masks).
@@ -374,6 +438,11 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     }
     store4(out + o, join32(f64x2.add(lo64(bs), ml), f64x2.add(hi64(bs), mh)));
   }
-  store<i32>(counts, i32x4.extract_lane(agree, 0) + i32x4.extract_lane(agree, 1) + i32x4.extract_lane(agree, 2) + i32x4.extract_lane(agree, 3));
-  store<i32>(counts, i32x4.extract_lane(nonzero, 0) + i32x4.extract_lane(nonzero, 1) + i32x4.extract_lane(nonzero, 2) + i32x4.extract_lane(nonzero, 3), 4);
+  if (phase == 0) store<i32>(ints, deferred, 40);
+  store<i32>(ints, quota0, 16);
+  store<i32>(ints, quota1, 20);
+  const sumA = i32x4.extract_lane(agree, 0) + i32x4.extract_lane(agree, 1) + i32x4.extract_lane(agree, 2) + i32x4.extract_lane(agree, 3);
+  const sumN = i32x4.extract_lane(nonzero, 0) + i32x4.extract_lane(nonzero, 1) + i32x4.extract_lane(nonzero, 2) + i32x4.extract_lane(nonzero, 3);
+  store<i32>(counts, load<i32>(counts) + sumA);
+  store<i32>(counts, load<i32>(counts, 4) + sumN, 4);
 }

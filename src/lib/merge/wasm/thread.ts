@@ -1,0 +1,107 @@
+/**
+ * Kernel threads: workers that run the merge's SIMD kernels on the same shared WebAssembly memory as
+ * the thread that drives the merge, each on its own range of a tensor (wasm/index.ts splits the work
+ * on block boundaries and adds up what the ranges return in block order, so results do not depend
+ * on the number of threads).
+ *
+ * The protocol is tiny: `init` {module, memory} → `ready`; `call` {id, fn, args} → `done` {id, result}
+ * or {id, error}. The worker side is one self-contained function, kernelThreadMain, which the browser
+ * runs from workers/kernel.worker.ts and Node from source text (tools/lib/kernel-threads.ts).
+ */
+
+/** The two ends' common shape: a browser Worker or a Node worker_threads Worker/parentPort, adapted. */
+export interface ThreadPort {
+  post(message: unknown, transfer?: Transferable[]): void;
+  onMessage(handler: (data: unknown) => void): void;
+  onError?(handler: (message: string) => void): void;
+  /** Told when calls start (true) and when none is left (false): Node keeps the process alive only while busy. */
+  busy?(on: boolean): void;
+}
+
+export type ThreadRequest =
+  | { type: 'init'; module: WebAssembly.Module; memory: WebAssembly.Memory }
+  | { type: 'call'; id: number; fn: string; args: number[] };
+
+export type ThreadReply =
+  | { type: 'ready' }
+  | { type: 'done'; id: number; result: number }
+  | { type: 'failed'; id: number; error: string };
+
+/**
+ * The worker side. Self-contained (no imports, no closures over module scope): Node runs it from
+ * its source text.
+ */
+export function kernelThreadMain(port: ThreadPort): void {
+  let exports: Record<string, (...args: number[]) => number | undefined> | null = null;
+  port.onMessage((data) => {
+    const m = data as ThreadRequest;
+    if (m.type === 'init') {
+      const instance = new WebAssembly.Instance(m.module, { env: { memory: m.memory } });
+      exports = instance.exports as unknown as Record<string, (...args: number[]) => number | undefined>;
+      port.post({ type: 'ready' } satisfies ThreadReply);
+      return;
+    }
+    try {
+      const fn = exports?.[m.fn];
+      if (!fn) throw new Error(`no kernel ${m.fn} (thread not initialised?)`);
+      port.post({ type: 'done', id: m.id, result: Number(fn(...m.args) ?? 0) } satisfies ThreadReply);
+    } catch (e) {
+      port.post({ type: 'failed', id: m.id, error: e instanceof Error ? e.message : String(e) } satisfies ThreadReply);
+    }
+  });
+}
+
+/** The driving side of one kernel thread. */
+export class KernelThread {
+  readonly #port: ThreadPort;
+  #next = 1;
+  readonly #pending = new Map<number, { resolve(v: number): void; reject(e: Error): void }>();
+  #ready: Promise<void>;
+  #broken: string | null = null;
+
+  constructor(port: ThreadPort, module: WebAssembly.Module, memory: WebAssembly.Memory) {
+    this.#port = port;
+    let ready!: () => void;
+    let fail!: (e: Error) => void;
+    this.#ready = new Promise<void>((res, rej) => {
+      ready = res;
+      fail = rej;
+    });
+    port.onMessage((data) => {
+      const r = data as ThreadReply;
+      if (r.type === 'ready') return ready();
+      const p = this.#pending.get(r.id);
+      if (!p) return;
+      this.#pending.delete(r.id);
+      if (this.#pending.size === 0) this.#port.busy?.(false);
+      if (r.type === 'done') p.resolve(r.result);
+      else p.reject(new Error(`kernel thread: ${r.error}`));
+    });
+    port.onError?.((message) => {
+      this.#broken = message;
+      const e = new Error(`a kernel thread crashed: ${message}`);
+      fail(e);
+      for (const p of this.#pending.values()) p.reject(e);
+      this.#pending.clear();
+    });
+    port.busy?.(true);
+    void this.#ready.then(() => {
+      if (this.#pending.size === 0) port.busy?.(false);
+    }, () => undefined);
+    port.post({ type: 'init', module, memory } satisfies ThreadRequest);
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  call(fn: string, args: number[]): Promise<number> {
+    if (this.#broken) return Promise.reject(new Error(`a kernel thread crashed: ${this.#broken}`));
+    const id = this.#next++;
+    return new Promise<number>((resolve, reject) => {
+      if (this.#pending.size === 0) this.#port.busy?.(true);
+      this.#pending.set(id, { resolve, reject });
+      this.#port.post({ type: 'call', id, fn, args } satisfies ThreadRequest);
+    });
+  }
+}

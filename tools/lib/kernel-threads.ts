@@ -1,0 +1,30 @@
+/**
+ * Node side of the merge's kernel threads (src/lib/merge/wasm/thread.ts): worker_threads running
+ * kernelThreadMain from its source text, one per spare core by default. A thread keeps the process
+ * alive only while it has calls in flight, so a CLI exits when its merge is done.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { kernelThreadMain, type ThreadPort } from '../../src/lib/merge/wasm/thread.ts';
+
+const SOURCE = `const { parentPort } = require('node:worker_threads');
+(${kernelThreadMain.toString()})({ post: (m) => parentPort.postMessage(m), onMessage: (h) => parentPort.on('message', h) });`;
+
+/** `count` kernel threads (default: cores − 1; CHORUS_MERGE_THREADS overrides the total, this thread included). */
+export function nodeKernelThreads(count = defaultCount()): ThreadPort[] {
+  return Array.from({ length: Math.max(0, count) }, () => {
+    const w = new Worker(SOURCE, { eval: true });
+    w.unref();
+    return {
+      post: (m: unknown) => w.postMessage(m),
+      onMessage: (h: (data: unknown) => void) => void w.on('message', h),
+      onError: (h: (message: string) => void) => void w.on('error', (e: Error) => h(e.message)),
+      busy: (on: boolean) => (on ? w.ref() : w.unref()),
+    };
+  });
+}
+
+function defaultCount(): number {
+  const total = Number(process.env.CHORUS_MERGE_THREADS ?? availableParallelism());
+  return Number.isFinite(total) ? Math.max(0, Math.floor(total) - 1) : 0;
+}
