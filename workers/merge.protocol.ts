@@ -36,6 +36,8 @@ export interface RunResult {
   size: number;
   seconds: number;
   rateMBps: number;
+  /** Tensors computed by the SIMD kernels, and the threads they ran on (stream.ts MergeResult). */
+  kernels: { simdTensors: number; threads: number };
   provenance: { method: string; inputs: string[]; config: MergeConfig };
 }
 

@@ -135,7 +135,7 @@ async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirNa
     access = null;
     await handle.move(finalName);
     return {
-      fileName: finalName, dir: dirName, size: result.outputSize, seconds: result.seconds, rateMBps: result.rateMBps,
+      fileName: finalName, dir: dirName, size: result.outputSize, seconds: result.seconds, rateMBps: result.rateMBps, kernels: result.kernels,
       provenance: { method: p.method.id, inputs: p.inputs.map((i) => i.source.name), config },
     };
   } catch (err) {

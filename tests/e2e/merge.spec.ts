@@ -2,9 +2,11 @@
  * Merging in the browser, through the merge view, with real wllama: stories260K merged with
  * itself (linear, equal weights) loads and generates exactly what the original generates (greedy,
  * same seed); task arithmetic with weight 0 equals the base; corrupt, truncated and differently
- * shaped inputs give clear errors and leave nothing in OPFS.
+ * shaped inputs give clear errors and leave nothing in OPFS; an F16 TIES merge (the SIMD kernels on
+ * kernel threads in the merge worker) writes the very tensors the command line writes.
  */
 import { test, expect, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importStories, modelCard, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
@@ -213,6 +215,59 @@ test.describe('merge view', () => {
     const agreement = Number(cells[5]!.replace('%', ''));
     expect(agreement).toBeGreaterThan(40);
     expect(agreement).toBeLessThan(60);
+    expect(errors).toEqual([]);
+  });
+
+  test('an F16 TIES merge in the browser (SIMD kernels on kernel threads) writes the very tensors `npm run merge` writes', async ({ page }) => {
+    const errors = watchErrors(page);
+    const dir = tempDir();
+    const names = ['base.gguf', 'a.gguf', 'b.gguf'];
+    const web16Tensors = 12; // token_embd, 9 per layer, output_norm, output
+    // Tensors of several 65,536-entry blocks (256 × 1031), so the kernels split them over threads.
+    for (const [i, n] of names.entries()) await writeSyntheticModel(await fileSink(join(dir, n)), { layers: 1, dim: 256, ffn: 300, vocab: 1031, seed: i + 5 });
+    await page.goto('./');
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await showTab(page, 'Merge');
+    await page.getByLabel('Merge method').selectOption('ties');
+    await page.getByLabel('Input 1 file').setInputFiles(join(dir, 'base.gguf'));
+    await page.getByLabel('Input 1 is the base').check();
+    await page.getByLabel('Input 2 file').setInputFiles(join(dir, 'a.gguf'));
+    await page.getByRole('button', { name: 'Add input' }).click();
+    await page.getByLabel('Input 3 file').setInputFiles(join(dir, 'b.gguf'));
+    await setNumber(page, 'Input 2 density', 0.5);
+    await setNumber(page, 'Input 3 density', 0.3);
+    await setNumber(page, 'Input 3 weight', 0.6);
+    await page.getByRole('button', { name: 'mergekit YAML' }).click();
+    const yaml = (await page.getByLabel('Config as YAML').textContent()) ?? '';
+    expect(yaml).toContain('density: 0.3');
+    await mergeAndWait(page);
+    const result = page.getByRole('region', { name: 'Merge result' });
+    await expect(result).toBeVisible();
+    // Every tensor (F16 in, F16 out) went through the SIMD kernels, split over this machine's cores.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    await expect(result.getByLabel('Merge kernels')).toHaveText(`${web16Tensors} tensors through the WebAssembly SIMD kernels on ${Math.min(cores, 16)} thread${cores === 1 ? '' : 's'}.`);
+    const [download] = await Promise.all([page.waitForEvent('download'), result.getByRole('button', { name: 'Download' }).click()]);
+    const browserPath = join(dir, 'browser.gguf');
+    await download.saveAs(browserPath);
+
+    // The same YAML, next to the same files, through the command line.
+    writeFileSync(join(dir, 'merge.yaml'), yaml);
+    execFileSync(process.execPath, ['--import', 'tsx', 'tools/cli/merge.ts', join(dir, 'merge.yaml'), '--out', join(dir, 'cli.gguf')]);
+    const read = async (p: string) => {
+      const bytes = new Uint8Array(readFileSync(p));
+      return { bytes, file: await readGGUF(bytesSource(bytes, p)) };
+    };
+    const web = await read(browserPath);
+    const cli = await read(join(dir, 'cli.gguf'));
+    expect(web.file.tensors.map((t) => [t.name, t.type, t.shape])).toEqual(cli.file.tensors.map((t) => [t.name, t.type, t.shape]));
+    for (const [i, t] of web.file.tensors.entries()) {
+      const c = cli.file.tensors[i]!;
+      const a = web.bytes.subarray(web.file.dataOffset + t.offset, web.file.dataOffset + t.offset + t.byteSize);
+      const b = cli.bytes.subarray(cli.file.dataOffset + c.offset, cli.file.dataOffset + c.offset + c.byteSize);
+      expect(Buffer.from(a).equals(Buffer.from(b)), `tensor ${t.name}`).toBe(true);
+    }
+    const meta = (f: typeof web.file) => f.metadata.filter((m) => m.key !== 'chorus.provenance.created').map((m) => JSON.stringify(m, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+    expect(meta(web.file)).toEqual(meta(cli.file));
     expect(errors).toEqual([]);
   });
 });

@@ -54,6 +54,8 @@ export interface MergeResult {
   tensors: number;
   /** MB of input per second over the whole merge. */
   rateMBps: number;
+  /** What computed it: tensors through the SIMD kernels (fused F16 path), and on how many threads. */
+  kernels: { simdTensors: number; threads: number };
 }
 
 export class MergeAbortedError extends Error {
@@ -100,6 +102,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
 
   let bytesRead = 0;
   let bytesWritten = 0;
+  let simdTensors = 0;
   let lastReport = -Infinity;
   const interval = opts.progressIntervalMs ?? 100;
   const total = plan.tasks.length;
@@ -161,6 +164,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       let out: Uint8Array;
       let stats: TensorStats;
       if (views) {
+        simdTensors++;
         stats = await plan.method.kernelF16!({ ...common, halves: views.inputs, out: views.out });
         out = bytesOf(views.out);
       } else if (fused(k)) {
@@ -207,7 +211,10 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   check();
   await writer.finish();
   const seconds = (performance.now() - started) / 1000;
-  return { outputSize: plan.outputSize, seconds, tensors: total, rateMBps: plan.inputBytes / 1e6 / Math.max(seconds, 1e-6) };
+  return {
+    outputSize: plan.outputSize, seconds, tensors: total, rateMBps: plan.inputBytes / 1e6 / Math.max(seconds, 1e-6),
+    kernels: { simdTensors, threads: simd?.threads ?? 1 },
+  };
 }
 
 function bytesOf(h: Uint16Array): Uint8Array {
