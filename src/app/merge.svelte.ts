@@ -12,6 +12,7 @@ import { METHODS, getMethod, type MethodDescriptor, type ParamValue, type Tensor
 import type { MergeProgress } from '../lib/merge/stream.ts';
 import { cachedModelBases, deleteCachedPrefix, mergedModelBaseUrl, mergedModelId, modelBaseUrl } from '../lib/merge/mlc/cache.ts';
 import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
+import { oneFormat } from '../lib/merge/mlc/plan.ts';
 import { MergeError, type MergeInputRef, type MergeReply, type MergeRequest, type MlcRunResult, type PlanSummary, type RunResult } from '../../workers/merge.protocol.ts';
 import { safeFileName, type ModelEntry, type ModelRegistry } from './models.svelte.ts';
 
@@ -290,6 +291,12 @@ export class MergeState {
   async #inputRefs(): Promise<MergeInputRef[]> {
     const refs = this.#refs();
     const out: MergeInputRef[] = [];
+    try {
+      // Before any file is read (a built-in GGUF would be downloaded): one format per merge.
+      oneFormat(this.#inputs.map((s) => ({ name: this.slotName(s), format: s.modelId?.startsWith('webllm:') ? 'mlc' : 'gguf' })));
+    } catch (err) {
+      throw new MergeError('incompatible', err instanceof Error ? err.message : String(err));
+    }
     for (const s of this.#inputs) {
       const ref = refs.get(s.key);
       if (!ref) throw new MergeError('config', 'every input needs a model or a file — pick one or remove the empty row');
