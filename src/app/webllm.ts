@@ -70,7 +70,13 @@ export async function spawnWebLLM(modelId: string, opts: WebLLMSpawnOptions = {}
     return engine;
   } catch (err) {
     worker.terminate();
-    throw webllmError(modelId, err);
+    const e = webllmError(modelId, err);
+    if (opts.cacheOnly && e.code === 'network') {
+      // Its weights are cached (checked above); what web-llm fetched is the parent's model library.
+      const lib = appConfig.model_list.find((r) => r.model_id === modelId)?.model_lib ?? 'its model library';
+      throw new EngineError('network', `${modelId}: web-llm could not download the model library it shares with its parent (${lib}): ${err instanceof Error ? err.message : String(err)}. The merged weights are in this browser; the library is fetched once — check your connection and load it again.`);
+    }
+    throw e;
   } finally {
     if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
   }

@@ -249,6 +249,14 @@ describe('engine creation for a merged model', () => {
     expect(text).toBe('hi');
   });
 
+  it("a merged model whose model library cannot be fetched says so, not that weights failed to download (fake MLC engine: no web-llm weights here)", async () => {
+    const id = 'merged-offline';
+    const deps = { ...fakeDeps([]), create: async () => { throw new TypeError('Failed to fetch'); } };
+    await expect(spawnWebLLM(id, { appConfig: appConfigWith([mergedModelRecord(LLAMA, id, mergedModelBaseUrl(APP, id))]), cacheOnly: true }, deps)).rejects.toThrow(
+      `merged-offline: web-llm could not download the model library it shares with its parent (${LLAMA.model_lib}): Failed to fetch. The merged weights are in this browser`,
+    );
+  });
+
   it('a merged model whose weights left the cache is refused before web-llm starts, saying what to do (fake MLC engine: no web-llm weights here)', async () => {
     const id = 'merged-gone';
     const calls: { modelId: string; config: MLCEngineConfig }[] = [];
