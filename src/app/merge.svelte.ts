@@ -110,6 +110,7 @@ export class MergeState {
   #result = $state.raw<MergeResult | null>(null);
   #mlc = $state.raw<MlcCandidate[]>([]);
   #mlcError = $state<string | null>(null);
+  #mlcSeq = 0;
   #compare = $state.raw<CompareResult | null>(null);
   #comparing = $state(false);
   #abort: AbortController | null = null;
@@ -158,13 +159,16 @@ export class MergeState {
    * only loaded when that cache exists.
    */
   async refreshMlc(): Promise<void> {
+    // Overlapping refreshes: only the latest one's answer is kept.
+    const seq = ++this.#mlcSeq;
     try {
       if (typeof caches === 'undefined' || !(await caches.has('webllm/model'))) {
-        this.#mlc = [];
+        if (seq === this.#mlcSeq) this.#mlc = [];
         return;
       }
       const bases = await cachedModelBases(caches);
       const { appConfigWith } = await import('./webllm.ts');
+      if (seq !== this.#mlcSeq) return;
       const records = appConfigWith(this.registry.webllmRecords).model_list as WebLLMModelRecordLike[];
       this.#mlc = records
         .filter((r) => bases.has(modelBaseUrl(r.model)))
