@@ -4,6 +4,12 @@
  * workers; fast, no copies). The output goes to a temporary name `.partial-<random>-<name>` and is
  * renamed only when the last byte is written; on failure or cancel the temporary file is deleted,
  * so a cancelled or failed merge leaves nothing behind. Protocol: ./merge.protocol.ts.
+ *
+ * MLC (web-llm) inputs are read from web-llm's Cache Storage (src/lib/merge/mlc/cache.ts) and the
+ * merged model is written there, under a URL of our own, as web-llm itself would have cached it:
+ * the base parent's mlc-chat-config.json and tokenizer first, then the weight shards as they
+ * fill, tensor-cache.json last (so web-llm's hasModelInCache sees no model until the end). On
+ * failure or cancel every key under that URL is deleted.
  */
 /// <reference lib="webworker" />
 import { MergeConfigError } from '../src/lib/merge/config.ts';
@@ -13,7 +19,11 @@ import { MergePlanError, planMerge, type MergeInput, type MergePlan } from '../s
 import { MergeAbortedError, executeMerge } from '../src/lib/merge/stream.ts';
 import { MAX_THREADS } from '../src/lib/merge/wasm/index.ts';
 import type { ThreadPort } from '../src/lib/merge/wasm/thread.ts';
-import type { MergeErrorCode, MergeInputRef, MergeReply, MergeRequest, PlanSummary, RunResult } from './merge.protocol.ts';
+import { MlcCacheError, mergeIntoWebLLMCache, openCachedCheckpoint, type CachedCheckpoint } from '../src/lib/merge/mlc/cache.ts';
+import { MlcFormatError } from '../src/lib/merge/mlc/format.ts';
+import { mergedModelRecord } from '../src/lib/merge/mlc/merge.ts';
+import { MlcPlanError, oneFormat, planMlcMerge, type MlcPlan } from '../src/lib/merge/mlc/plan.ts';
+import type { MergeErrorCode, MergeInputRef, MergeReply, MergeRequest, MlcRunResult, PlanSummary, RunResult } from './merge.protocol.ts';
 import type { MergeConfig } from '../src/lib/merge/config.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -31,7 +41,14 @@ scope.onmessage = (e: MessageEvent<MergeRequest>) => {
   }
   const ctl = new AbortController();
   running.set(req.id, ctl);
-  const work = req.type === 'plan' ? plan(req.config, req.inputs).then(summarize) : run(req.id, req.config, req.inputs, req.dir, req.fileName, ctl.signal);
+  const work =
+    req.type === 'plan'
+      ? oneFormat(req.inputs) === 'mlc'
+        ? planMlc(req.config, req.inputs).then(summarizeMlc)
+        : plan(req.config, req.inputs).then(summarize)
+      : req.type === 'run-mlc'
+        ? runMlc(req.id, req.config, req.inputs, req.modelId, req.baseUrl, ctl.signal)
+        : run(req.id, req.config, req.inputs, req.dir, req.fileName, ctl.signal);
   work.then(
     (value) => reply({ type: 'result', id: req.id, value }),
     (err: unknown) => {
@@ -46,7 +63,8 @@ function classify(err: unknown): { code: MergeErrorCode; message: string } {
   if (err instanceof MergeAbortedError) return { code: 'cancelled', message };
   if (err instanceof MergeConfigError || err instanceof MergeMethodError) return { code: 'config', message };
   if (err instanceof MergePlanError) return { code: err.code === 'parameter' || err.code === 'inputs' ? 'config' : 'incompatible', message };
-  if (err instanceof GGUFError) return { code: 'file', message };
+  if (err instanceof MlcPlanError) return { code: err.code === 'parameter' || err.code === 'inputs' ? 'config' : 'incompatible', message };
+  if (err instanceof GGUFError || err instanceof MlcCacheError || err instanceof MlcFormatError) return { code: 'file', message };
   if (err instanceof DOMException && (err.name === 'QuotaExceededError' || err.name === 'NoModificationAllowedError')) {
     return { code: 'storage', message: `the browser refused to store the merged model (${err.name}: ${err.message}); free space in the model manager and try again` };
   }
@@ -54,8 +72,10 @@ function classify(err: unknown): { code: MergeErrorCode; message: string } {
 }
 
 async function plan(config: MergeConfig, refs: MergeInputRef[]): Promise<MergePlan> {
+  oneFormat(refs);
   const inputs: MergeInput[] = [];
   for (const r of refs) {
+    if (r.format !== 'gguf') continue;
     const source = blobSource(r.blob, r.name);
     inputs.push({ ref: r.ref, source, file: await readGGUF(source) });
   }
@@ -64,6 +84,7 @@ async function plan(config: MergeConfig, refs: MergeInputRef[]): Promise<MergePl
 
 function summarize(p: MergePlan): PlanSummary {
   return {
+    format: 'gguf',
     method: p.method.id,
     inputs: p.inputs.map((i) => ({ ref: i.ref, name: i.source.name, size: i.source.size })),
     baseIndex: p.baseIndex,
@@ -160,4 +181,46 @@ function kernelThreads(): ThreadPort[] {
       onError: (h: (message: string) => void) => w.addEventListener('error', (e: ErrorEvent) => h(e.message || 'the kernel worker failed to start')),
     };
   });
+}
+
+async function planMlc(config: MergeConfig, refs: MergeInputRef[]): Promise<MlcPlan<CachedCheckpoint>> {
+  oneFormat(refs);
+  const inputs: CachedCheckpoint[] = [];
+  for (const r of refs) if (r.format === 'mlc') inputs.push(await openCachedCheckpoint(caches, r.record, r.ref));
+  return planMlcMerge(config, inputs);
+}
+
+function summarizeMlc(p: MlcPlan<CachedCheckpoint>): PlanSummary {
+  return {
+    format: 'mlc',
+    method: p.method.id,
+    inputs: p.inputs.map((i) => ({ ref: i.ref, name: i.name, size: i.weightBytes })),
+    baseIndex: p.baseIndex,
+    tensors: p.tasks.map((t) => ({ name: t.name, shape: t.shape, inTypes: t.inputs.map((q) => q.kind), outType: t.kind, inBytes: t.inBytes, outBytes: t.outBytes })),
+    inputBytes: p.inputBytes,
+    outputSize: p.outputSize,
+    estimatedSeconds: p.estimatedSeconds,
+    notes: p.notes,
+  };
+}
+
+async function runMlc(id: number, config: MergeConfig, refs: MergeInputRef[], modelId: string, baseUrl: string, signal: AbortSignal): Promise<MlcRunResult> {
+  // Plan first: an incompatible merge fails here, before any key is written.
+  const p = await planMlc(config, refs);
+  const base = p.inputs[p.baseIndex ?? 0]!;
+  const record = refs.find((r) => r.ref === base.ref);
+  if (record?.format !== 'mlc') throw new MlcPlanError('inputs', `the base input ${base.name} is not an MLC model`);
+  const t0 = performance.now();
+  await mergeIntoWebLLMCache(caches, p, baseUrl, {
+    signal,
+    progressIntervalMs: 100,
+    onProgress: (progress) => reply({ type: 'progress', id, progress }),
+    onStats: (stats) => reply({ type: 'stats', id, stats }),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    modelId, baseUrl, record: mergedModelRecord(record.record, modelId, baseUrl), size: p.outputSize, seconds,
+    rateMBps: seconds > 0 ? p.inputBytes / 1e6 / seconds : 0,
+    provenance: { method: p.method.id, inputs: p.inputs.map((i) => i.name), config },
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * The merge view's state: inputs (models from the registry or files), method, parameters, the plan,
+ * The merge view's state: inputs (GGUF models from the registry or files, or MLC models in
+ * web-llm's cache — one format per merge), method, parameters, the plan,
  * a run with live progress and per-tensor statistics, the registered result, and a side-by-side
  * check (same prompt, greedy) of the merged model against an input. Talks to the merge worker
  * (workers/merge.worker.ts) through its protocol; the config it sends is parsed from the same
@@ -9,8 +10,22 @@ import { stringify } from 'yaml';
 import { parseMergeConfig, type MergeConfig, type OutDtype } from '../lib/merge/config.ts';
 import { METHODS, getMethod, type MethodDescriptor, type ParamValue, type TensorStats } from '../lib/merge/methods/index.ts';
 import type { MergeProgress } from '../lib/merge/stream.ts';
-import { MergeError, type MergeInputRef, type MergeReply, type MergeRequest, type PlanSummary, type RunResult } from '../../workers/merge.protocol.ts';
+import { cachedModelBases, deleteCachedPrefix, mergedModelBaseUrl, mergedModelId, modelBaseUrl } from '../lib/merge/mlc/cache.ts';
+import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
+import { oneFormat } from '../lib/merge/mlc/plan.ts';
+import { MergeError, type MergeInputRef, type MergeReply, type MergeRequest, type MlcRunResult, type PlanSummary, type RunResult } from '../../workers/merge.protocol.ts';
 import { safeFileName, type ModelEntry, type ModelRegistry } from './models.svelte.ts';
+
+/** An MLC model whose weights are in web-llm's cache: a possible merge input. */
+export interface MlcCandidate {
+  /** The registry's id form, `webllm:<model_id>` (whether or not the registry lists it). */
+  id: string;
+  name: string;
+  record: WebLLMModelRecordLike;
+}
+
+export type MergeResult = { format: 'gguf'; run: RunResult; entry: ModelEntry } | { format: 'mlc'; run: MlcRunResult; entry: ModelEntry };
+
 
 export interface InputSlot {
   key: number;
@@ -92,7 +107,10 @@ export class MergeState {
   #plan = $state.raw<PlanSummary | null>(null);
   #progress = $state.raw<MergeProgress | null>(null);
   #stats = $state.raw<TensorStats[]>([]);
-  #result = $state.raw<{ run: RunResult; entry: ModelEntry } | null>(null);
+  #result = $state.raw<MergeResult | null>(null);
+  #mlc = $state.raw<MlcCandidate[]>([]);
+  #mlcError = $state<string | null>(null);
+  #mlcSeq = 0;
   #compare = $state.raw<CompareResult | null>(null);
   #comparing = $state(false);
   #abort: AbortController | null = null;
@@ -117,7 +135,15 @@ export class MergeState {
   get plan(): PlanSummary | null { return this.#plan; }
   get progress(): MergeProgress | null { return this.#progress; }
   get stats(): TensorStats[] { return this.#stats; }
-  get result(): { run: RunResult; entry: ModelEntry } | null { return this.#result; }
+  get result(): MergeResult | null { return this.#result; }
+  /** MLC models in web-llm's cache (refreshMlc() fills it). */
+  get mlcCandidates(): MlcCandidate[] { return this.#mlc; }
+  /** Why web-llm's cache could not be listed, if it could not. */
+  get mlcError(): string | null { return this.#mlcError; }
+  /** The inputs' format: MLC when any input is an MLC model (the worker refuses a mix). */
+  get format(): 'gguf' | 'mlc' {
+    return this.#inputs.some((s) => s.modelId?.startsWith('webllm:')) ? 'mlc' : 'gguf';
+  }
   get comparison(): CompareResult | null { return this.#compare; }
   get comparing(): boolean { return this.#comparing; }
   get busy(): boolean { return this.#phase === 'planning' || this.#phase === 'running'; }
@@ -125,6 +151,32 @@ export class MergeState {
   /** Registry models that have a GGUF file (merge inputs). */
   get candidates(): ModelEntry[] {
     return this.registry.models.filter((m) => m.file !== undefined || m.source === 'built-in');
+  }
+
+  /**
+   * Lists the MLC models web-llm has cached: every record of its AppConfig (prebuilt list plus
+   * our merged models) whose tensor-cache.json is in the "webllm/model" cache. web-llm's code is
+   * only loaded when that cache exists.
+   */
+  async refreshMlc(): Promise<void> {
+    // Overlapping refreshes: only the latest one's answer is kept.
+    const seq = ++this.#mlcSeq;
+    try {
+      if (typeof caches === 'undefined' || !(await caches.has('webllm/model'))) {
+        if (seq === this.#mlcSeq) this.#mlc = [];
+        return;
+      }
+      const bases = await cachedModelBases(caches);
+      const { appConfigWith } = await import('./webllm.ts');
+      if (seq !== this.#mlcSeq) return;
+      const records = appConfigWith(this.registry.webllmRecords).model_list as WebLLMModelRecordLike[];
+      this.#mlc = records
+        .filter((r) => bases.has(modelBaseUrl(r.model)))
+        .map((r) => ({ id: `webllm:${r.model_id}`, name: this.registry.get(`webllm:${r.model_id}`)?.name ?? r.model_id, record: r }));
+      this.#mlcError = null;
+    } catch (err) {
+      this.#mlcError = `web-llm's cache could not be listed (${err instanceof Error ? err.message : String(err)}); MLC models cannot be picked`;
+    }
   }
 
   #touch(): void {
@@ -201,7 +253,7 @@ export class MergeState {
   /** Display name of an input slot. */
   slotName(s: InputSlot): string {
     if (s.file) return s.file.name;
-    if (s.modelId) return this.registry.get(s.modelId)?.name ?? s.modelId;
+    if (s.modelId) return this.registry.get(s.modelId)?.name ?? this.#mlc.find((c) => c.id === s.modelId)?.name ?? s.modelId;
     return '';
   }
 
@@ -243,11 +295,21 @@ export class MergeState {
   async #inputRefs(): Promise<MergeInputRef[]> {
     const refs = this.#refs();
     const out: MergeInputRef[] = [];
+    try {
+      // Before any file is read (a built-in GGUF would be downloaded): one format per merge.
+      oneFormat(this.#inputs.map((s) => ({ name: this.slotName(s), format: s.modelId?.startsWith('webllm:') ? 'mlc' : 'gguf' })));
+    } catch (err) {
+      throw new MergeError('incompatible', err instanceof Error ? err.message : String(err));
+    }
     for (const s of this.#inputs) {
       const ref = refs.get(s.key);
       if (!ref) throw new MergeError('config', 'every input needs a model or a file — pick one or remove the empty row');
-      const blob = s.file ?? (await this.registry.file(s.modelId!));
-      out.push({ ref, name: this.slotName(s), blob });
+      const mlc = s.modelId?.startsWith('webllm:') ? this.#mlc.find((c) => c.id === s.modelId) : undefined;
+      if (s.modelId?.startsWith('webllm:') && !mlc) {
+        throw new MergeError('file', `${this.slotName(s)} is not in web-llm's cache — load it once in the model manager (web-llm downloads and caches it), then merge`);
+      }
+      if (mlc) out.push({ format: 'mlc', ref, name: this.slotName(s), record: JSON.parse(JSON.stringify(mlc.record)) as WebLLMModelRecordLike });
+      else out.push({ format: 'gguf', ref, name: this.slotName(s), blob: s.file ?? (await this.registry.file(s.modelId!)) });
     }
     return out;
   }
@@ -293,24 +355,45 @@ export class MergeState {
       const config = this.#config();
       const inputs = await this.#inputRefs();
       const name = this.#outputName.trim() || `${config.mergeMethod}-merge`;
-      const fileName = `${safeFileName(name).replace(/\.gguf$/i, '')}.gguf`;
-      const run = await this.#client.call<RunResult>((id) => ({ type: 'run', id, config, inputs, dir: this.registry.modelsDir, fileName }), {
+      const hooks = {
         signal: abort.signal,
-        onProgress: (p) => (this.#progress = p),
-        onStats: (s) => {
+        onProgress: (p: MergeProgress) => (this.#progress = p),
+        onStats: (st: TensorStats) => {
           // Batch statistics into one state change per frame-ish, not one per tensor.
-          pendingStats.push(s);
+          pendingStats.push(st);
           flush ??= setTimeout(() => {
             this.#stats = [...this.#stats, ...pendingStats];
             pendingStats = [];
             flush = null;
           }, 50);
         },
-      });
-      if (flush) clearTimeout(flush);
-      this.#stats = [...this.#stats, ...pendingStats];
-      const entry = await this.registry.addOpfsModel(run.fileName, { name: this.#outputName.trim() || run.fileName, source: 'merged', provenance: run.provenance });
-      this.#result = { run, entry };
+      };
+      const settle = () => {
+        if (flush) clearTimeout(flush);
+        this.#stats = [...this.#stats, ...pendingStats];
+      };
+      if (inputs.some((i) => i.format === 'mlc')) {
+        const modelId = mergedModelId(name);
+        const baseUrl = mergedModelBaseUrl(document.baseURI, modelId);
+        const run = await this.#client.call<MlcRunResult>((id) => ({ type: 'run-mlc', id, config, inputs, modelId, baseUrl }), hooks);
+        settle();
+        let entry: ModelEntry;
+        try {
+          entry = await this.registry.addMergedMlc({ modelId, name, record: run.record, size: run.size, provenance: run.provenance });
+        } catch (err) {
+          // Not registered: nothing may stay in web-llm's cache either.
+          await deleteCachedPrefix(caches, baseUrl).catch(() => 0);
+          throw err;
+        }
+        this.#result = { format: 'mlc', run, entry };
+        void this.refreshMlc();
+      } else {
+        const fileName = `${safeFileName(name).replace(/\.gguf$/i, '')}.gguf`;
+        const run = await this.#client.call<RunResult>((id) => ({ type: 'run', id, config, inputs, dir: this.registry.modelsDir, fileName }), hooks);
+        settle();
+        const entry = await this.registry.addOpfsModel(run.fileName, { name: this.#outputName.trim() || run.fileName, source: 'merged', provenance: run.provenance });
+        this.#result = { format: 'gguf', run, entry };
+      }
       this.#phase = 'done';
     } catch (err) {
       if (flush) clearTimeout(flush);

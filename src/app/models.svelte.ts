@@ -21,6 +21,10 @@
  *     `${registry.modelsDir}/${fileName}` (i.e. navigator.storage.getDirectory() → "models" → file).
  *   await registry.addOpenAI({ baseUrl, model, apiKey?, saveKey? }) → ModelEntry (source 'openai')
  *   await registry.addWebLLM(mlcModelId) → ModelEntry (source 'webllm')
+ *   await registry.addMergedMlc({ modelId, name, record, size, provenance }) → ModelEntry (source 'webllm')
+ *     Registers an MLC model the merge worker already wrote into web-llm's caches under
+ *     record.model; its record (the parent's model_lib) joins `registry.webllmRecords`, which
+ *     the web-llm engine's AppConfig includes. remove(id) deletes every cache key under its URL.
  *
  *   await registry.load(id, { signal, onProgress, gpu }) → Engine   // starts one worker per model
  *   registry.engineFor(id): Engine | undefined   // the shared, loaded engine (agents share it)
@@ -42,6 +46,8 @@ import { normaliseBaseUrl, OpenAIEngine } from '../lib/engines/openai.ts';
 import { threadsForNextModel } from '../lib/engines/threads.ts';
 import type { GpuPreference } from '../lib/engines/wllama.ts';
 import { blobSource, readGGUF, summarize, type ModelSummary } from '../lib/merge/gguf/index.ts';
+import { deleteCachedPrefix, mergedModelsPrefix, modelBaseUrl } from '../lib/merge/mlc/cache.ts';
+import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
 import { openChorusDb, type ModelRecord, type ModelSourceKind } from '../lib/store/db.ts';
 import { openUrl } from '../lib/store/download.ts';
 import { OpfsStore } from '../lib/store/opfs.ts';
@@ -66,6 +72,8 @@ export interface ModelEntry {
   provenance?: unknown;
   /** OPFS file name, for GGUF models stored on this device. */
   file?: string;
+  /** web-llm models merged here: their web-llm ModelRecord (our URL, the parent's model_lib). */
+  mlc?: WebLLMModelRecordLike;
   /** Where it runs once loaded ("CPU · wasm · 1 thread", "WebGPU · 5/5 layers", "HTTP"). */
   backend?: EngineInfo;
   /** Requests running / waiting on the loaded engine (wllama workers); 0/0 when idle. */
@@ -137,8 +145,10 @@ export class ModelRegistry {
     });
     this.registerLoader('webllm', {
       load: async (entry, o) => {
-        const { spawnWebLLM } = await import('./webllm.ts');
+        const { spawnWebLLM, appConfigWith } = await import('./webllm.ts');
         return spawnWebLLM(entry.origin ?? entry.name, {
+          appConfig: appConfigWith(this.webllmRecords),
+          cacheOnly: entry.mlc !== undefined,
           ...(o.signal && { signal: o.signal }),
           ...(o.onProgress && { onProgress: o.onProgress }),
           onDeviceLost: (err) => this.#crashed(entry.id, err),
@@ -157,6 +167,11 @@ export class ModelRegistry {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** web-llm records of our own (merged models), for the AppConfig web-llm is created with. */
+  get webllmRecords(): WebLLMModelRecordLike[] {
+    return this.#entries.flatMap((e) => (e.mlc ? [e.mlc] : []));
   }
 
   get(id: string): ModelEntry | undefined {
@@ -213,16 +228,25 @@ export class ModelRegistry {
         ...(rec.origin !== undefined && { origin: rec.origin }),
         ...(rec.provenance !== undefined && { provenance: rec.provenance }),
         ...(rec.file !== undefined && { file: rec.file }),
+        ...(rec.mlc !== undefined && { mlc: rec.mlc }),
         ...(missing && { error: `${rec.file} is no longer in the browser's storage (it may have been cleared) — import it again or remove this entry.` }),
       });
     }
     // web-llm models keep their weights in web-llm's own cache: 'stored' when it has them.
     const mlc = entries.filter((e) => e.source === 'webllm');
     if (mlc.length) {
-      const { listCachedModels } = await import('./webllm.ts');
-      const cached = new Set(await listCachedModels(mlc.map((e) => e.origin ?? e.name)).catch(() => []));
-      for (const e of mlc) if (cached.has(e.origin ?? e.name)) e.status = 'stored';
+      const { listCachedModels, appConfigWith } = await import('./webllm.ts');
+      const own = mlc.flatMap((e) => (e.mlc ? [e.mlc] : []));
+      const cached = new Set(await listCachedModels(mlc.map((e) => e.origin ?? e.name), appConfigWith(own)).catch(() => []));
+      for (const e of mlc) {
+        if (cached.has(e.origin ?? e.name)) e.status = 'stored';
+        else if (e.mlc) {
+          e.status = 'error';
+          e.error = `${e.name}'s merged weights are no longer in web-llm's cache (site data cleared?) — merge it again, or remove this entry.`;
+        }
+      }
     }
+    await this.#sweepMergedMlc(mlc.flatMap((e) => (e.mlc ? [modelBaseUrl(e.mlc.model)] : []))).catch(() => 0);
     // Built-in summaries come from the cached copy's header when there is one.
     for (const e of entries) {
       if (e.source === 'built-in' && e.status === 'stored' && e.file) {
@@ -287,6 +311,40 @@ export class ModelRegistry {
       ...(opts.provenance !== undefined && { provenance: opts.provenance }),
       addedAt: Date.now(),
     });
+  }
+
+  /** Registers a merged MLC model the merge worker wrote into web-llm's caches (see the API above). */
+  async addMergedMlc(m: { modelId: string; name: string; record: WebLLMModelRecordLike; size: number; provenance?: unknown }): Promise<ModelEntry> {
+    await this.init();
+    const record = JSON.parse(JSON.stringify(m.record)) as WebLLMModelRecordLike;
+    return this.#addRecord({
+      id: `webllm:${m.modelId}`,
+      name: m.name,
+      source: 'webllm',
+      size: m.size,
+      origin: m.modelId,
+      mlc: record,
+      ...(m.provenance !== undefined && { provenance: m.provenance }),
+      addedAt: Date.now(),
+    });
+  }
+
+  /**
+   * Deletes merged MLC files that no registry entry owns (a tab closed in the middle of a merge
+   * leaves shards under chorus-merged/ that the worker could not clean up).
+   */
+  async #sweepMergedMlc(keep: string[]): Promise<number> {
+    if (typeof caches === 'undefined' || typeof document === 'undefined') return 0;
+    const prefix = mergedModelsPrefix(document.baseURI);
+    let n = 0;
+    for (const scope of ['webllm/model', 'webllm/config']) {
+      if (!(await caches.has(scope))) continue;
+      const cache = await caches.open(scope);
+      for (const req of await cache.keys()) {
+        if (req.url.startsWith(prefix) && !keep.some((k) => req.url.startsWith(k)) && (await cache.delete(req))) n++;
+      }
+    }
+    return n;
   }
 
   async addOpenAI(cfg: OpenAIConfig): Promise<ModelEntry> {
@@ -417,9 +475,12 @@ export class ModelRegistry {
     const e = this.#require(id);
     await this.unload(id);
     if (e.file) await this.#store.remove(e.file);
-    if (e.source === 'webllm') {
-      const { deleteCachedModel } = await import('./webllm.ts');
-      await deleteCachedModel(e.origin ?? e.name);
+    if (e.mlc) {
+      // Only this model's own keys: its model library (webllm/wasm) is the parent's and stays.
+      await deleteCachedPrefix(caches, modelBaseUrl(e.mlc.model));
+    } else if (e.source === 'webllm') {
+      const { deleteCachedModel, appConfigWith } = await import('./webllm.ts');
+      await deleteCachedModel(e.origin ?? e.name, appConfigWith(this.webllmRecords));
     }
     if (e.source === 'built-in') {
       this.#patch(id, { status: 'available', summary: undefined, error: undefined });
@@ -498,6 +559,7 @@ export class ModelRegistry {
       ...(rec.origin !== undefined && { origin: rec.origin }),
       ...(rec.provenance !== undefined && { provenance: rec.provenance }),
       ...(rec.file !== undefined && { file: rec.file }),
+      ...(rec.mlc !== undefined && { mlc: rec.mlc }),
     };
     // Re-importing a file of the same name replaces the entry (and its loaded engine).
     if (this.#engines.has(rec.id)) await this.unload(rec.id);

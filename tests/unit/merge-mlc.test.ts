@@ -6,63 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseMergeConfig } from '../../src/lib/merge/config.ts';
-import { MlcFormatError, decodeParam, encodeParam, listParams, parseTensorCache, type MlcKind, type ParamRecord, type TensorCache } from '../../src/lib/merge/mlc/format.ts';
+import { MlcFormatError, decodeParam, encodeParam, listParams, parseTensorCache, type TensorCache } from '../../src/lib/merge/mlc/format.ts';
 import { mergeMlc, mergedModelRecord, type MlcInput } from '../../src/lib/merge/mlc/merge.ts';
-
-function rand(seed: number, n: number, scale = 0.1): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return ((s / 2 ** 32) * 2 - 1) * scale;
-  });
-}
-
-const LAYOUT: { name: string; kind: MlcKind; shape: number[] }[] = [
-  { name: 'model.embed_tokens', kind: 'q4f16_1', shape: [48, 64] },
-  { name: 'model.layers.0.input_layernorm.weight', kind: 'f16', shape: [64] },
-  { name: 'model.layers.0.self_attn.qkv_proj', kind: 'q4f32_1', shape: [96, 64] },
-  { name: 'model.layers.1.mlp.down_proj', kind: 'q4f16_1', shape: [64, 128] },
-  { name: 'model.norm.weight', kind: 'f32', shape: [64] },
-  { name: 'lm_head', kind: 'bf16-f32', shape: [48, 64] },
-];
-
-/** A synthetic MLC cache: values from `seed`, encoded with Chorus's encoder, in two shards. */
-function synthetic(seed: number, layout = LAYOUT): { cache: TensorCache; files: Map<string, Uint8Array>; values: Map<string, Float32Array> } {
-  const files = new Map<string, Uint8Array>();
-  const values = new Map<string, Float32Array>();
-  const shards: TensorCache['records'] = [];
-  const half = Math.ceil(layout.length / 2);
-  for (const [si, group] of [layout.slice(0, half), layout.slice(half)].entries()) {
-    const records: ParamRecord[] = [];
-    const parts: Uint8Array[] = [];
-    let at = 0;
-    for (const p of group) {
-      const n = p.shape.reduce((a, b) => a * b, 1);
-      const v = rand(seed * 100 + layout.indexOf(p), n);
-      values.set(p.name, v);
-      const enc = encodeParam(p.kind, v);
-      const rows = p.shape.slice(0, -1), cols = p.shape.at(-1)!;
-      const recs: Omit<ParamRecord, 'byteOffset' | 'nbytes'>[] =
-        p.kind === 'q4f16_1' || p.kind === 'q4f32_1'
-          ? [
-              { name: `${p.name}.q_weight`, shape: [...rows, cols / 8], dtype: 'uint32', format: 'raw' },
-              { name: `${p.name}.q_scale`, shape: [...rows, cols / 32], dtype: p.kind === 'q4f16_1' ? 'float16' : 'float32', format: 'raw' },
-            ]
-          : [{ name: p.name, shape: p.shape, dtype: p.kind === 'f16' ? 'float16' : 'float32', format: p.kind === 'bf16-f32' ? 'f32-to-bf16' : 'raw' }];
-      recs.forEach((r, j) => {
-        records.push({ ...r, byteOffset: at, nbytes: enc[j]!.byteLength });
-        parts.push(enc[j]!);
-        at += enc[j]!.byteLength;
-      });
-    }
-    const bytes = new Uint8Array(at);
-    let o = 0;
-    for (const b of parts) { bytes.set(b, o); o += b.byteLength; }
-    files.set(`params_shard_${si}.bin`, bytes);
-    shards.push({ dataPath: `params_shard_${si}.bin`, format: 'raw-shard', nbytes: at, records });
-  }
-  return { cache: { metadata: { ParamSize: layout.length }, records: shards }, files, values };
-}
+import { LAYOUT, rand, synthetic } from '../support/mlc-synthetic.ts';
 
 function input(ref: string, s: ReturnType<typeof synthetic>): MlcInput {
   return { ref, name: ref, cache: s.cache, read: async (path, off, len) => s.files.get(path)!.slice(off, off + len) };

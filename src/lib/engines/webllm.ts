@@ -14,6 +14,7 @@ import {
   deleteModelAllInfoInCache,
   hasModelInCache,
   prebuiltAppConfig,
+  type AppConfig,
   type ChatCompletionChunk,
   type Completion,
   type MLCEngineInterface,
@@ -71,9 +72,22 @@ function approxBytes(id: string): number | undefined {
   return Math.round(params * (bits / 8) * 1.1);
 }
 
+/**
+ * The AppConfig web-llm is created with: its prebuilt list plus records of our own (merged models,
+ * which reuse a parent's model_lib). Same cache backend as the prebuilt config (Cache API).
+ */
+export function appConfigWith(extra: readonly ModelRecord[] = []): AppConfig {
+  const ids = new Set(extra.map((r) => r.model_id));
+  return { ...prebuiltAppConfig, model_list: [...prebuiltAppConfig.model_list.filter((r) => !ids.has(r.model_id)), ...extra] };
+}
+
 /** web-llm's prebuilt model list (prebuiltAppConfig.model_list), as the model manager shows it. */
 export function listPrebuiltModels(): WebLLMModel[] {
-  const list = prebuiltAppConfig.model_list;
+  return describeModels(prebuiltAppConfig.model_list);
+}
+
+/** Model records (prebuilt or our own) as the model manager shows them. */
+export function describeModels(list: readonly ModelRecord[]): WebLLMModel[] {
   const ids = new Set(list.map((m) => m.model_id));
   return list.map((m) => {
     const f16 = needsF16(m);
@@ -105,8 +119,8 @@ export async function detectWebGpuSupport(scope: unknown = globalThis): Promise<
 }
 
 /** Null when `modelId` can run here; otherwise the error to show, naming the way out. */
-export function checkCompatible(modelId: string, support: WebGpuSupport): EngineError | null {
-  const model = listPrebuiltModels().find((m) => m.id === modelId);
+export function checkCompatible(modelId: string, support: WebGpuSupport, appConfig: AppConfig = prebuiltAppConfig): EngineError | null {
+  const model = describeModels(appConfig.model_list).find((m) => m.id === modelId);
   if (!model) return new EngineError('bad-request', `${modelId} is not in web-llm's prebuilt model list; pick one from the list.`);
   if (!support.webgpu) {
     return new EngineError('no-webgpu', `${modelId} needs WebGPU, but ${support.reason ?? 'it is unavailable'}. Use a GGUF model (wllama runs on the CPU), or open Chorus in a browser with WebGPU (Chrome/Edge 113+).`);
@@ -120,16 +134,16 @@ export function checkCompatible(modelId: string, support: WebGpuSupport): Engine
   return null;
 }
 
-/** Which prebuilt models are already in web-llm's cache (Cache API). */
-export async function listCachedModels(ids: string[] = listPrebuiltModels().map((m) => m.id)): Promise<string[]> {
+/** Which of these models are already in web-llm's cache (Cache API), by web-llm's own check. */
+export async function listCachedModels(ids: string[] = listPrebuiltModels().map((m) => m.id), appConfig: AppConfig = prebuiltAppConfig): Promise<string[]> {
   const out: string[] = [];
-  for (const id of ids) if (await hasModelInCache(id).catch(() => false)) out.push(id);
+  for (const id of ids) if (await hasModelInCache(id, appConfig).catch(() => false)) out.push(id);
   return out;
 }
 
-/** Deletes a model's weights, wasm and config from web-llm's cache. */
-export async function deleteCachedModel(id: string): Promise<void> {
-  await deleteModelAllInfoInCache(id);
+/** Deletes a prebuilt model's weights, wasm and config from web-llm's cache. */
+export async function deleteCachedModel(id: string, appConfig: AppConfig = prebuiltAppConfig): Promise<void> {
+  await deleteModelAllInfoInCache(id, appConfig);
 }
 
 /** Rebuilds web-llm's errors as EngineErrors that say what to do. */

@@ -13,6 +13,7 @@
  * - secrets   {key, value}: API keys the user chose to save (otherwise they stay in memory).
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
+import type { WebLLMModelRecordLike } from '../merge/mlc/merge.ts';
 
 export type ModelSourceKind = 'built-in' | 'imported' | 'url' | 'merged' | 'webllm' | 'openai';
 
@@ -29,6 +30,11 @@ export interface ModelRecord {
   origin?: string;
   /** Merged models: inputs, method, parameters. */
   provenance?: unknown;
+  /**
+   * web-llm models merged here: their web-llm ModelRecord (our URL, the parent's model_lib). An
+   * optional field of a plain object, so no migration: older records simply lack it.
+   */
+  mlc?: WebLLMModelRecordLike;
   addedAt: number;
 }
 

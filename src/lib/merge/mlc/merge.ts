@@ -6,16 +6,13 @@
  * shard plus one parameter. The result is a tensor-cache.json + params_shard_*.bin that a web-llm
  * model record reusing the parents' model library (`model_lib`) can load.
  */
-import { inputRefs, resolveTensorParams, type MergeConfig } from '../config.ts';
-import { getMethod, type TensorStats } from '../methods/index.ts';
-import { MergeAbortedError } from '../stream.ts';
-import { MlcFormatError, decodeParam, encodeParam, listParams, type MlcParam, type ParamRecord, type ShardRecord, type TensorCache } from './format.ts';
+import type { MergeConfig } from '../config.ts';
+import type { TensorStats } from '../methods/index.ts';
+import { MergeAbortedError, type MergeProgress } from '../stream.ts';
+import { decodeParam, encodeParam, type ParamRecord, type ShardRecord, type TensorCache } from './format.ts';
+import { planMlcMerge, type MlcCheckpoint, type MlcPlan } from './plan.ts';
 
-export interface MlcInput {
-  /** The config's reference for this input. */
-  ref: string;
-  name: string;
-  cache: TensorCache;
+export interface MlcInput extends MlcCheckpoint {
   read(dataPath: string, offset: number, length: number): Promise<Uint8Array>;
 }
 
@@ -29,37 +26,29 @@ export interface MlcMergeOptions {
   shardBytes?: number;
   signal?: AbortSignal;
   onStats?(s: TensorStats): void;
-  onProgress?(done: number, total: number): void;
+  onProgress?(p: MergeProgress): void;
+  /** Minimum milliseconds between progress reports (the last parameter is always reported). */
+  progressIntervalMs?: number;
 }
 
-/** MLC parameter names carry the layer as "layers.N." (mlc-llm's HF-style naming). */
-function layerOf(name: string): number | null {
-  const m = /(?:^|\.)layers\.(\d+)\./.exec(name);
-  return m ? Number(m[1]) : null;
-}
-
+/** Plans (every compatibility check first, nothing written on failure), then merges. */
 export async function mergeMlc(config: MergeConfig, given: MlcInput[], out: MlcOutput, opts: MlcMergeOptions = {}): Promise<TensorCache> {
-  const method = getMethod(config.mergeMethod);
-  const { refs, baseIndex } = inputRefs(config);
-  const inputs = refs.map((r) => {
-    const i = given.find((g) => g.ref === r);
-    if (!i) throw new MlcFormatError(`the config names ${r} but no such MLC input was given`);
-    return i;
-  });
+  return executeMlcMerge(planMlcMerge(config, given), out, opts);
+}
+
+/**
+ * Runs a plan parameter by parameter: read each input's records, decode to f32, combine with the
+ * method's kernel, encode back to the base's storage kind, append to the current output shard.
+ */
+export async function executeMlcMerge(plan: MlcPlan<MlcInput>, out: MlcOutput, opts: MlcMergeOptions = {}): Promise<TensorCache> {
+  const { method, config, baseIndex } = plan;
+  const inputs = plan.inputs;
   const ref = inputs[baseIndex ?? 0]!;
-  const lists = inputs.map((i) => listParams(i.cache, `${i.name}/tensor-cache.json`));
-  const refList = lists[baseIndex ?? 0]!;
-  lists.forEach((l, k) => {
-    const byName = new Map(l.map((p) => [p.name, p]));
-    for (const p of refList) {
-      const q = byName.get(p.name);
-      if (!q) throw new MlcFormatError(`${inputs[k]!.name} has no parameter ${p.name}, which ${ref.name} has — these checkpoints cannot be merged`);
-      if (q.shape.join(',') !== p.shape.join(',')) throw new MlcFormatError(`${inputs[k]!.name}: ${p.name} is [${q.shape.join(', ')}] here and [${p.shape.join(', ')}] in ${ref.name} — these checkpoints cannot be merged`);
-    }
-    if (l.length !== refList.length) throw new MlcFormatError(`${inputs[k]!.name} has ${l.length} parameters and ${ref.name} has ${refList.length} — these checkpoints cannot be merged`);
-  });
-  const numLayers = Math.max(0, ...refList.map((p) => (layerOf(p.name) ?? -1) + 1));
   const shardLimit = opts.shardBytes ?? 32 * 2 ** 20;
+  const t0 = performance.now();
+  let bytesRead = 0;
+  let bytesWritten = 0;
+  let lastReport = -Infinity;
 
   const shards: ShardRecord[] = [];
   let chunks: Uint8Array[] = [];
@@ -74,43 +63,48 @@ export async function mergeMlc(config: MergeConfig, given: MlcInput[], out: MlcO
       bytes.set(c, at);
       at += c.byteLength;
     }
+    if (opts.signal?.aborted) throw new MergeAbortedError();
     await out.writeFile(dataPath, bytes);
+    bytesWritten += size;
     shards.push({ dataPath, format: 'raw-shard', nbytes: size, records });
     chunks = [];
     records = [];
     size = 0;
   };
 
-  for (let k = 0; k < refList.length; k++) {
+  for (const [k, task] of plan.tasks.entries()) {
     if (opts.signal?.aborted) throw new MergeAbortedError();
-    const p = refList[k]!;
-    const params: MlcParam[] = lists.map((l) => l.find((q) => q.name === p.name)!);
     const tensors: Float32Array[] = [];
     for (const [i, inp] of inputs.entries()) {
-      const q = params[i]!;
+      const q = task.inputs[i]!;
       const bytes = await Promise.all(q.parts.map((part) => inp.read(part.dataPath, part.record.byteOffset, part.record.nbytes)));
+      for (const b of bytes) bytesRead += b.byteLength;
       tensors.push(decodeParam(q, bytes));
     }
-    const layer = layerOf(p.name);
-    const t = layer === null ? 0 : numLayers > 1 ? layer / (numLayers - 1) : 1;
-    const resolved = resolveTensorParams(config, method, p.name, t);
-    const n = tensors[0]!.length;
-    const why = method.validate?.(resolved.params, resolved.modelParams, baseIndex, n);
-    if (why) throw new MlcFormatError(`${method.id}, parameter ${p.name}: ${why}`);
     const { data, stats } = method.kernel({
-      name: p.name, shape: [...p.shape].reverse(), tensors, baseIndex, params: resolved.params, modelParams: resolved.modelParams, seed: config.seed,
+      name: task.name, shape: [...task.shape].reverse(), tensors, baseIndex, params: task.params, modelParams: task.modelParams, seed: config.seed,
     });
     opts.onStats?.(stats);
-    const encoded = encodeParam(p.kind, data);
+    const encoded = encodeParam(task.kind, data);
     const total = encoded.reduce((a, b) => a + b.byteLength, 0);
     if (size > 0 && size + total > shardLimit) await flush();
-    for (const [j, part] of p.parts.entries()) {
+    for (const [j, part] of task.inputs[baseIndex ?? 0]!.parts.entries()) {
       const b = encoded[j]!;
       records.push({ ...part.record, shape: [...part.record.shape], byteOffset: size, nbytes: b.byteLength });
       chunks.push(b);
       size += b.byteLength;
     }
-    opts.onProgress?.(k + 1, refList.length);
+    const now = performance.now();
+    const last = k === plan.tasks.length - 1;
+    if (opts.onProgress && (last || now - lastReport >= (opts.progressIntervalMs ?? 0))) {
+      lastReport = now;
+      const elapsedMs = now - t0;
+      const rateMBps = elapsedMs > 0 ? bytesRead / 1e3 / elapsedMs : 0;
+      opts.onProgress({
+        tensorsDone: k + 1, tensorsTotal: plan.tasks.length, bytesRead, bytesTotal: plan.inputBytes, bytesWritten: bytesWritten + size,
+        outputSize: plan.outputSize, elapsedMs, rateMBps, etaSeconds: rateMBps > 0 ? (plan.inputBytes - bytesRead) / 1e6 / rateMBps : null, tensor: task.name,
+      });
+    }
   }
   await flush();
   const cache: TensorCache = {
@@ -120,6 +114,7 @@ export async function mergeMlc(config: MergeConfig, given: MlcInput[], out: MlcO
     },
     records: shards,
   };
+  if (opts.signal?.aborted) throw new MergeAbortedError();
   await out.writeFile('tensor-cache.json', new TextEncoder().encode(JSON.stringify(cache)));
   return cache;
 }
