@@ -31,6 +31,9 @@ interface Exports {
   deltaPass(x0: number, x1: number, base: number, n: number, histograms: number, hist0: number, hist1: number, blocks0: number, blocks1: number): number;
   deltaLowPass(x0: number, x1: number, base: number, n: number, bucket0: number, bucket1: number, low0: number, low1: number, tmp: number, list: number, groups: number): void;
   combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number): void;
+  zero(ptr: number, bytes: number): void;
+  addTable(dst: number, src: number): void;
+  rank(hist: number, p: number, out: number): void;
 }
 
 /** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
@@ -44,6 +47,7 @@ const AREAS = PAGE;
 const TMP = 0;
 const ARGS = 128;
 const COUNTS = 320;
+const RANK = 336; // rank()'s [bucket, below]
 const HIST = PAGE;
 const LOW = HIST + 4 * TABLE;
 const AREA_BYTES = LOW + 2 * TABLE;
@@ -214,6 +218,13 @@ export class SimdKernels {
     return results;
   }
 
+  /** rank() of the histogram at `table`: the bucket holding ascending position p, and the entries below it. */
+  #rank(table: number, p: number): [number, number] {
+    this.#x.rank(table, p, RANK);
+    const r = new Int32Array(this.#buffer, RANK, 2);
+    return [r[0]!, r[1]! >>> 0];
+  }
+
   /** Σ of block totals at `at` (count of them), in block order. */
   #sumBlocks(at: number, count: number): number {
     const b = new Float64Array(this.#buffer, at, count);
@@ -326,14 +337,13 @@ export class SimdKernels {
     const blocks0 = this.#alloc(nb * 8);
     const blocks1 = this.#alloc(nb * 8);
     const ranges = this.#ranges(n);
-    const u32 = () => new Uint32Array(this.#buffer);
     const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
     const anyRanked = ranked[0]! || ranked[1]!;
     const hist = (r: Range, t: number) => this.#area(r.thread) + HIST + 2 * t * TABLE;
     const low = (r: Range, t: number) => this.#area(r.thread) + LOW + t * TABLE;
 
     // Pass 1: norms, and the high-16-bit histograms of |δ| for ranking.
-    if (anyRanked) for (const r of ranges) u32().fill(0, hist(r, 0) / 4, (hist(r, 0) + 4 * TABLE) / 4);
+    if (anyRanked) for (const r of ranges) this.#x.zero(hist(r, 0), 4 * TABLE);
     const nan = await this.#run(ranges.map((r) => ({
       fn: 'deltaPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, anyRanked ? 1 : 0, hist(r, 0), hist(r, 1), blocks0 + (r.lo / BLOCK) * 8, blocks1 + (r.lo / BLOCK) * 8],
     })));
@@ -359,14 +369,11 @@ export class SimdKernels {
       // k = 0 keeps nothing: bucket −1 matches no |δ|, and no |δ| exceeds threshold 0xffffffff.
       if (k === 0) continue;
       // Every thread counts alternate lanes into two tables: add them all into thread 0's first.
-      const total = u32().subarray(hist(ranges[0]!, t) / 4, hist(ranges[0]!, t) / 4 + 65536);
+      const total = hist(ranges[0]!, t);
       for (const [j, r] of ranges.entries()) {
-        for (let half = j === 0 ? 1 : 0; half < 2; half++) {
-          const part = u32().subarray((hist(r, t) + half * TABLE) / 4, (hist(r, t) + half * TABLE) / 4 + 65536);
-          for (let i = 0; i < 65536; i++) total[i] = total[i]! + part[i]!;
-        }
+        for (let half = j === 0 ? 1 : 0; half < 2; half++) this.#x.addTable(total, hist(r, t) + half * TABLE);
       }
-      [buckets[t]!, belowBuckets[t]!] = bucketOf(total, n - k);
+      [buckets[t]!, belowBuckets[t]!] = this.#rank(total, n - k);
     }
 
     const w = o.weights;
@@ -399,22 +406,25 @@ export class SimdKernels {
     await combine(0);
     const groups = ranges.map((r) => ints(r)[10]!);
     if (groups.some((g) => g > 0)) {
-      for (const r of ranges) u32().fill(0, low(r, 0) / 4, (low(r, 0) + 2 * TABLE) / 4);
+      for (const r of ranges) this.#x.zero(low(r, 0), 2 * TABLE);
       await this.#run(ranges.map((r) => ({
         fn: 'deltaLowPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, buckets[0]!, buckets[1]!, low(r, 0), low(r, 1), this.#area(r.thread) + TMP, listAt(r), groups[r.thread]!],
       })));
       for (const t of [0, 1]) {
         if (buckets[t] === -1) continue;
         const k = kept[t]!;
-        const parts = ranges.map((r) => u32().subarray(low(r, t) / 4, low(r, t) / 4 + 65536));
-        const total = new Uint32Array(65536);
-        for (const p of parts) for (let i = 0; i < 65536; i++) total[i] = total[i]! + p[i]!;
-        const [lowBits, belowLow] = bucketOf(total, n - k - belowBuckets[t]!);
-        const larger = n - (belowBuckets[t]! + belowLow) - total[lowBits]!;
+        // Each range's own count at the threshold is needed below, so sum into a spare table (thread
+        // 0's second high table, no longer needed).
+        const total = hist(ranges[0]!, t) + TABLE;
+        this.#x.zero(total, TABLE);
+        for (const r of ranges) this.#x.addTable(total, low(r, t));
+        const [lowBits, belowLow] = this.#rank(total, n - k - belowBuckets[t]!);
+        const count = (table: number) => new Uint32Array(this.#buffer, table + lowBits * 4, 1)[0]!;
+        const larger = n - (belowBuckets[t]! + belowLow) - count(total);
         // The quota of entries equal to the threshold goes to the ranges in index order.
         let quota = k - larger;
-        for (const [j, r] of ranges.entries()) {
-          const mine = Math.min(quota, parts[j]![lowBits]!);
+        for (const r of ranges) {
+          const mine = Math.min(quota, count(low(r, t)));
           quota -= mine;
           const a = ints(r);
           a[t] = (buckets[t]! << 16) | lowBits;
@@ -445,14 +455,6 @@ function isPowerOfTwo(d: number): boolean {
   const a = Math.abs(d);
   if (!(a >= 2 ** -1022 && a <= 2 ** 1022)) return false;
   return 2 ** Math.round(Math.log2(a)) === a;
-}
-
-/** The bucket holding ascending position p, and how many entries lie in the buckets before it. */
-function bucketOf(hist: Uint32Array, p: number): [number, number] {
-  let b = 0;
-  let below = 0;
-  while (below + hist[b]! <= p) below += hist[b++]!;
-  return [b, below];
 }
 
 let kernels: SimdKernels | null | undefined;

@@ -446,3 +446,31 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   store<i32>(counts, load<i32>(counts) + sumA);
   store<i32>(counts, load<i32>(counts, 4) + sumN, 4);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Histogram bookkeeping (JavaScript's typed arrays over shared memory are slow for this).
+
+/** Zeroes `bytes` bytes at `ptr`. */
+export function zero(ptr: usize, bytes: usize): void {
+  memory.fill(ptr, 0, bytes);
+}
+
+/** dst[i] += src[i] for the 65,536 u32 of two histograms. */
+export function addTable(dst: usize, src: usize): void {
+  for (let o: usize = 0; o < TABLE; o += 16) v128.store(dst + o, i32x4.add(v128.load(dst + o), v128.load(src + o)));
+}
+
+/**
+ * The bucket of a 65,536-entry histogram that holds ascending position p (0-based), and how many
+ * entries lie in the buckets before it: written as two i32 at `out`.
+ */
+export function rank(hist: usize, p: u32, out: usize): void {
+  let b: usize = 0;
+  let below: u32 = 0;
+  while (below + load<u32>(hist + (b << 2)) <= p) {
+    below += load<u32>(hist + (b << 2));
+    b++;
+  }
+  store<i32>(out, <i32>b);
+  store<u32>(out, below, 4);
+}
