@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { METHODS, type MethodDescriptor, type TensorStats } from '../../src/lib/merge/methods/index.ts';
 import { taskArithmeticMethod } from '../../src/lib/merge/methods/task-arithmetic-core.ts';
-import { setSimdEnabled, simdKernels } from '../../src/lib/merge/wasm/index.ts';
+import { setSimdEnabled, simdKernels, tuning } from '../../src/lib/merge/wasm/index.ts';
 import { getCodec } from '../../src/lib/merge/codecs/index.ts';
 import { GGMLType } from '../../src/lib/merge/gguf/index.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
@@ -70,6 +70,32 @@ describe('fused F16 kernels equal decode → kernel → encode', () => {
     });
     // 3 blocks + 3: every thread gets a block, the last one the tail.
     cases(3 * 65536 + 3, 4 * 65536 + 1);
+  });
+  describe('TIES bands from a sample that miss the threshold (forced): the exact band takes over', () => {
+    beforeAll(() => void (tuning.sampleMargin = -40));
+    afterAll(() => void (tuning.sampleMargin = 4));
+    it('the bands miss, and the bytes and statistics are still exact', async () => {
+      const method = METHODS.get('ties')!;
+      const rnd = mulberry32(99);
+      const n = 4 * 65536 + 3;
+      const f16 = getCodec(GGMLType.F16);
+      const base = randomHalves(rnd, n, false);
+      const halves = [base, fineTune(rnd, base, f16), fineTune(rnd, base, f16)];
+      const modelParams = [{}, { weight: 1, density: 0.4 }, { weight: 0.7, density: 0.6 }];
+      const common = { name: 'blk.0.attn_q.weight', shape: [n], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false, int8_mask: false }, modelParams, seed: 3 };
+      const want = general(method, common, halves);
+      const out = new Uint16Array(n);
+      const stats = await method.kernelF16!({ ...common, halves, out } as never);
+      expect(simdKernels()!.bandMisses).toBe(1);
+      expect(canon(out)).toEqual(canon(want.bits));
+      sameStats(stats, want.stats);
+      // With the usual margin the sampled bands hold both thresholds the first time.
+      tuning.sampleMargin = 4;
+      const again = new Uint16Array(n);
+      await method.kernelF16!({ ...common, halves, out: again } as never);
+      expect(simdKernels()!.bandMisses).toBe(0);
+      expect(canon(again)).toEqual(canon(want.bits));
+    });
   });
 });
 

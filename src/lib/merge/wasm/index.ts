@@ -21,6 +21,7 @@
  */
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
 import { KernelThread, type ThreadPort } from './thread.ts';
+import { selectNonNegative } from '../methods/sparsify.ts';
 
 interface Exports {
   linear2(a: number, b: number, out: number, n: number, wa: number, wb: number, divisor: number, reciprocal: number, blocks: number): void;
@@ -28,12 +29,14 @@ interface Exports {
   divide(acc: number, n: number, divisor: number): void;
   sqDistance(x: number, ref: number, n: number, blocks: number): void;
   encode(acc: number, out: number, n: number): void;
-  deltaPass(x0: number, x1: number, base: number, n: number, histograms: number, hist0: number, hist1: number, blocks0: number, blocks1: number): number;
-  deltaLowPass(x0: number, x1: number, base: number, n: number, bucket0: number, bucket1: number, low0: number, low1: number, tmp: number, list: number, groups: number): void;
-  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number): void;
+  highPass(x0: number, x1: number, base: number, n: number, hist0: number, hist1: number): void;
+  sampleDeltas(x0: number, x1: number, base: number, n: number, stride: number, out0: number, out1: number): void;
+  bandPass(x0: number, x1: number, base: number, n: number, lo0: number, hi0: number, lo1: number, hi1: number, bucket0: number, bucket1: number, high: number, hist0: number, hist1: number, tmp: number, list: number, groups: number): void;
+  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number, blocks0: number, blocks1: number): void;
   zero(ptr: number, bytes: number): void;
   addTable(dst: number, src: number): void;
   rank(hist: number, p: number, out: number): void;
+  tableTotal(hist: number): number;
 }
 
 /** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
@@ -51,6 +54,14 @@ const RANK = 336; // rank()'s [bucket, below]
 const HIST = PAGE;
 const LOW = HIST + 4 * TABLE;
 const AREA_BYTES = LOW + 2 * TABLE;
+/** One |δ| in SAMPLE_STRIDE is sampled to place a TIES band, when that gives MIN_SAMPLES or more. */
+const SAMPLE_STRIDE = 64;
+const MIN_SAMPLES = 2048;
+/**
+ * Band half-width in standard deviations of the sample quantile (a miss costs a second phase 0);
+ * tests set it to 0 or below to force misses.
+ */
+export const tuning = { sampleMargin: 4 };
 /** Most kernel threads (including the driving one) a merge uses. */
 export const MAX_THREADS = 16;
 /** Bytes after every array, zeroed for inputs: the kernels read and write whole groups of four. */
@@ -120,6 +131,8 @@ export class SimdKernels {
   #base = this.#data;
   #top = this.#data;
   #slots: { n: number; inputs: number; stride: number } | null = null;
+  /** Sampled TIES bands that missed their threshold in the last taskArithmetic2 call (tests). */
+  bandMisses = 0;
   /** Views made by slot(): kernels use them in place. */
   #owned = new WeakSet<Uint16Array>();
 
@@ -326,6 +339,12 @@ export class SimdKernels {
    * (keep the ⌊density·n⌋ largest |δ|, ties to the lower index, as sparsify.ts), per-model weights and
    * TIES sign consensus, exactly as task-arithmetic-core.ts. Resolves to null, writing nothing, when
    * some task vector holds NaN and sparsification is asked for (the caller takes the general path).
+   *
+   * Ranking (see assembly/kernels.ts): a band of |δ| that holds each threshold comes from a sample
+   * of the tensor (large tensors), or exactly from a full histogram of the high 16 bits (small
+   * tensors, or when the sample's band turns out to miss the threshold); phase 0 settles the groups
+   * outside the bands on every thread; the band entries of the listed groups give the exact
+   * thresholds; phase 1 settles the listed groups, each range with its share of the ties.
    */
   async taskArithmetic2(x0: Uint16Array, x1: Uint16Array, base: Uint16Array, out: Uint16Array, o: TaskArithmetic2Options): Promise<TaskArithmetic2Result | null> {
     const n = out.length;
@@ -333,49 +352,21 @@ export class SimdKernels {
     const p1 = this.#in(x1);
     const pb = this.#in(base);
     const po = this.#outAt(out);
+    const x = this.#x;
     const nb = Math.ceil(n / BLOCK);
     const blocks0 = this.#alloc(nb * 8);
     const blocks1 = this.#alloc(nb * 8);
     const ranges = this.#ranges(n);
     const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
     const anyRanked = ranked[0]! || ranked[1]!;
-    const hist = (r: Range, t: number) => this.#area(r.thread) + HIST + 2 * t * TABLE;
-    const low = (r: Range, t: number) => this.#area(r.thread) + LOW + t * TABLE;
+    const keep = [0, 1].map((t) => (ranked[t] ? Math.floor(o.sparsify[t]!.density * n) : n));
+    const hist = (thread: number, t: number) => this.#area(thread) + HIST + 2 * t * TABLE;
+    const low = (thread: number, t: number) => this.#area(thread) + LOW + t * TABLE;
+    const ints = (thread: number) => new Int32Array(this.#buffer, this.#area(thread) + ARGS + 72, 15);
+    const list = anyRanked ? this.#alloc(Math.ceil(n / 4) * 4) : 0;
+    const listAt = (r: Range) => list + r.lo; // one i32 per group of four entries
 
-    // Pass 1: norms, and the high-16-bit histograms of |δ| for ranking.
-    if (anyRanked) for (const r of ranges) this.#x.zero(hist(r, 0), 4 * TABLE);
-    const nan = await this.#run(ranges.map((r) => ({
-      fn: 'deltaPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, anyRanked ? 1 : 0, hist(r, 0), hist(r, 1), blocks0 + (r.lo / BLOCK) * 8, blocks1 + (r.lo / BLOCK) * 8],
-    })));
-    if (anyRanked && nan.some((f) => f !== 0)) {
-      this.#top = this.#base;
-      return null;
-    }
-    const norms: [number, number] = [Math.sqrt(this.#sumBlocks(blocks0, nb)), Math.sqrt(this.#sumBlocks(blocks1, nb))];
-
-    // Magnitude sparsification keeps the k largest |δ|: the threshold at rank k − 1 (descending) =
-    // ascending position n − k. Pass 1's histograms give its bucket (high 16 bits); pass 3's phase
-    // 0 settles every group of four without an entry in the bucket and lists the others; pass 2
-    // then finds the low 16 bits among the listed groups only, and phase 1 settles them.
-    const kept: [number, number] = [n, n];
-    const all = [-1, -1];
-    const buckets = [-1, -1];
-    const belowBuckets = [0, 0];
-    for (const t of [0, 1]) {
-      if (!ranked[t]) continue;
-      const k = Math.floor(o.sparsify[t]!.density * n);
-      kept[t] = k;
-      all[t] = 0;
-      // k = 0 keeps nothing: bucket −1 matches no |δ|, and no |δ| exceeds threshold 0xffffffff.
-      if (k === 0) continue;
-      // Every thread counts alternate lanes into two tables: add them all into thread 0's first.
-      const total = hist(ranges[0]!, t);
-      for (const [j, r] of ranges.entries()) {
-        for (let half = j === 0 ? 1 : 0; half < 2; half++) this.#x.addTable(total, hist(r, t) + half * TABLE);
-      }
-      [buckets[t]!, belowBuckets[t]!] = this.#rank(total, n - k);
-    }
-
+    // Parameters, the same on every thread.
     const w = o.weights;
     const scale = (t: 0 | 1) => {
       const sp = o.sparsify[t];
@@ -388,50 +379,99 @@ export class SimdKernels {
     // both always are, and the plain Σ w (|Σ w| < 1e-8 → 1) applies.
     const divisors = o.mode === 0 ? [plain, plain, plain, plain].map(divisor) : [divisor(0), divisor(w[0]), divisor(w[1]), divisor(w[0] + w[1])];
     const reciprocal = divisors.every(isPowerOfTwo) ? 1 : 0;
-    const upper = (t: number) => (buckets[t] === -1 ? -1 : (buckets[t]! << 16) | 0xffff);
-    const ints = (r: Range) => new Int32Array(this.#buffer, this.#area(r.thread) + ARGS + 72, 11);
-    for (const r of ranges) {
-      const a = this.#area(r.thread);
-      new Float64Array(this.#buffer, a + ARGS, 9).set([scale(0), w[0], scale(1), w[1], ...divisors, o.lambda]);
-      ints(r).set([upper(0), upper(1), all[0]!, all[1]!, 0, 0, o.mode, reciprocal, buckets[0]!, buckets[1]!, 0]);
-      new Int32Array(this.#buffer, a + COUNTS, 2).fill(0);
+    for (const r of ranges) new Float64Array(this.#buffer, this.#area(r.thread) + ARGS, 9).set([scale(0), w[0], scale(1), w[1], ...divisors, o.lambda]);
+    const all = [0, 1].map((t) => (ranked[t] ? 0 : -1));
+
+    // Bands [lo, hi] (u32 bits of |δ|) holding each threshold; k = 0 keeps nothing: an empty band
+    // at the top (no |δ| is above or inside it).
+    const bands: [number, number][] = [[-1, -1], [-1, -1]];
+    const exactBands = async () => {
+      for (const r of ranges) x.zero(hist(r.thread, 0), 4 * TABLE);
+      await this.#run(ranges.map((r) => ({ fn: 'highPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, hist(r.thread, 0), hist(r.thread, 1)] })));
+      for (const t of [0, 1]) {
+        if (!ranked[t] || keep[t] === 0) continue;
+        // Every thread counts alternate lanes into two tables: add them all into thread 0's first.
+        const total = hist(0, t);
+        for (const r of ranges) for (let half = r.thread === 0 ? 1 : 0; half < 2; half++) x.addTable(total, hist(r.thread, t) + half * TABLE);
+        const [bucket] = this.#rank(total, n - keep[t]!);
+        bands[t] = [bucket << 16, (bucket << 16) | 0xffff];
+      }
+    };
+    let sampled = false;
+    this.bandMisses = 0;
+    if (anyRanked) {
+      sampled = n >= SAMPLE_STRIDE * MIN_SAMPLES;
+      if (sampled) this.#sampleBands(p0, p1, pb, n, ranked, keep, bands);
+      else await exactBands();
     }
-    // Each thread lists its set-aside groups (range-relative indices) in its part of the list.
-    const list = anyRanked ? this.#alloc(Math.ceil(n / 4) * 4) : 0;
-    const listAt = (r: Range) => list + r.lo; // one i32 per group of four entries
-    const combine = (phase: number) => this.#run(ranges.map((r) => {
-      const a = this.#area(r.thread);
-      return { fn: 'combine2' as const, args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, po + r.lo * 2, r.len, a + ARGS, a + COUNTS, a + TMP, listAt(r), phase] };
-    }));
-    await combine(0);
-    const groups = ranges.map((r) => ints(r)[10]!);
-    if (groups.some((g) => g > 0)) {
-      for (const r of ranges) this.#x.zero(low(r, 0), 2 * TABLE);
-      await this.#run(ranges.map((r) => ({
-        fn: 'deltaLowPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, buckets[0]!, buckets[1]!, low(r, 0), low(r, 1), this.#area(r.thread) + TMP, listAt(r), groups[r.thread]!],
-      })));
+
+    // Phase 0 on every thread; with a sampled band that misses a threshold, again with exact bands.
+    let above = [0, 0];
+    let inBand = [0, 0];
+    for (;;) {
+      for (const r of ranges) {
+        ints(r.thread).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, r.lo]);
+        new Int32Array(this.#buffer, this.#area(r.thread) + COUNTS, 2).fill(0);
+      }
+      await this.#run(ranges.map((r) => {
+        const a = this.#area(r.thread);
+        return { fn: 'combine2', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, po + r.lo * 2, r.len, a + ARGS, a + COUNTS, a + TMP, listAt(r), 0, blocks0 + (r.lo / BLOCK) * 8, blocks1 + (r.lo / BLOCK) * 8] };
+      }));
+      if (!anyRanked) break;
+      if (ranges.some((r) => ints(r.thread)[13] !== 0)) {
+        this.#top = this.#base;
+        return null;
+      }
+      above = [0, 1].map((t) => ranges.reduce((s, r) => s + ints(r.thread)[11 + t]!, 0));
+      // The band entries' high 16 bits, per thread over its listed groups, added into thread 0's.
+      await this.#bandPass(ranges, p0, p1, pb, n, bands, [-1, -1], true, (th, t) => hist(th, t), listAt, ints);
+      inBand = [0, 1].map((t) => {
+        for (const r of ranges) if (r.thread !== 0) x.addTable(hist(0, t), hist(r.thread, t));
+        return x.tableTotal(hist(0, t)) >>> 0;
+      });
+      const missed = [0, 1].some((t) => ranked[t] && keep[t]! > 0 && !(keep[t]! - above[t]! >= 1 && keep[t]! - above[t]! <= inBand[t]!));
+      if (!missed) break;
+      if (!sampled) throw new Error('internal: an exact band does not hold the TIES threshold');
+      this.bandMisses++;
+      sampled = false;
+      await exactBands();
+    }
+
+    if (anyRanked) {
+      // The exact threshold among the band's entries: the (k − above)-th largest of them.
+      const need = [0, 1].map((t) => keep[t]! - above[t]!);
+      const buckets = [-1, -1];
+      const belowBuckets = [0, 0];
+      for (const t of [0, 1]) {
+        if (!ranked[t] || keep[t] === 0) continue;
+        [buckets[t]!, belowBuckets[t]!] = this.#rank(hist(0, t), inBand[t]! - need[t]!);
+      }
+      await this.#bandPass(ranges, p0, p1, pb, n, bands, buckets, false, (th, t) => low(th, t), listAt, ints);
       for (const t of [0, 1]) {
         if (buckets[t] === -1) continue;
-        const k = kept[t]!;
-        // Each range's own count at the threshold is needed below, so sum into a spare table (thread
-        // 0's second high table, no longer needed).
-        const total = hist(ranges[0]!, t) + TABLE;
-        this.#x.zero(total, TABLE);
-        for (const r of ranges) this.#x.addTable(total, low(r, t));
-        const [lowBits, belowLow] = this.#rank(total, n - k - belowBuckets[t]!);
+        // Each range's own count at the threshold is needed below: sum into a spare table.
+        const total = hist(0, t) + TABLE;
+        x.zero(total, TABLE);
+        for (const r of ranges) x.addTable(total, low(r.thread, t));
+        const [lowBits, belowLow] = this.#rank(total, inBand[t]! - need[t]! - belowBuckets[t]!);
         const count = (table: number) => new Uint32Array(this.#buffer, table + lowBits * 4, 1)[0]!;
-        const larger = n - (belowBuckets[t]! + belowLow) - count(total);
+        const larger = inBand[t]! - (belowBuckets[t]! + belowLow) - count(total);
         // The quota of entries equal to the threshold goes to the ranges in index order.
-        let quota = k - larger;
+        let quota = need[t]! - larger;
         for (const r of ranges) {
-          const mine = Math.min(quota, count(low(r, t)));
+          const mine = Math.min(quota, count(low(r.thread, t)));
           quota -= mine;
-          const a = ints(r);
+          const a = ints(r.thread);
           a[t] = (buckets[t]! << 16) | lowBits;
           a[4 + t] = mine;
         }
       }
-      await combine(1);
+      // Phase 1: every range settles its listed groups (absolute indices: pointers at the start).
+      await this.#run(ranges.map((r) => {
+        const a = this.#area(r.thread);
+        ints(r.thread)[14] = 0;
+        return { fn: 'combine2', args: [p0, p1, pb, po, n, a + ARGS, a + COUNTS, a + TMP, listAt(r), 1, 0, 0] };
+      }));
     }
     this.#done(out, po);
     let agree = 0;
@@ -441,7 +481,48 @@ export class SimdKernels {
       agree += c[0]!;
       nonzero += c[1]!;
     }
-    return { norms, kept, agree, nonzero };
+    const norms: [number, number] = [Math.sqrt(this.#sumBlocks(blocks0, nb)), Math.sqrt(this.#sumBlocks(blocks1, nb))];
+    return { norms, kept: [keep[0]!, keep[1]!], agree, nonzero };
+  }
+
+  /** bandPass on every thread over its listed groups, into its own tables (zeroed here). */
+  async #bandPass(
+    ranges: Range[], p0: number, p1: number, pb: number, n: number, bands: [number, number][], buckets: number[], high: boolean,
+    table: (thread: number, t: number) => number, listAt: (r: Range) => number, ints: (thread: number) => Int32Array,
+  ): Promise<void> {
+    for (const r of ranges) {
+      this.#x.zero(table(r.thread, 0), TABLE);
+      this.#x.zero(table(r.thread, 1), TABLE);
+    }
+    await this.#run(ranges.map((r) => ({
+      fn: 'bandPass',
+      args: [p0, p1, pb, n, bands[0]![0], bands[0]![1], bands[1]![0], bands[1]![1], buckets[0]!, buckets[1]!, high ? 1 : 0,
+        table(r.thread, 0), table(r.thread, 1), this.#area(r.thread) + TMP, listAt(r), ints(r.thread)[10]!],
+    })));
+  }
+
+  /**
+   * Bands from a sample of |δ| (one entry in SAMPLE_STRIDE): the sample's order statistics around
+   * the threshold's rank, tuning.sampleMargin standard deviations of a sample quantile (plus a few) either
+   * side. A band that misses is detected after phase 0, which then runs again with exact bands.
+   */
+  #sampleBands(p0: number, p1: number, pb: number, n: number, ranked: boolean[], keep: number[], bands: [number, number][]): void {
+    const m = Math.floor(n / SAMPLE_STRIDE);
+    const at = this.#alloc(m * 8);
+    this.#x.sampleDeltas(p0, p1, pb, n, SAMPLE_STRIDE, at, at + m * 4);
+    for (const t of [0, 1]) {
+      if (!ranked[t] || keep[t] === 0) continue;
+      // Ascending rank of the threshold among all n, scaled to the sample.
+      const q = (n - keep[t]!) / n;
+      const h = tuning.sampleMargin > 0 ? Math.ceil(tuning.sampleMargin * Math.sqrt(m * q * (1 - q))) + 8 : Math.round(tuning.sampleMargin);
+      const r = Math.floor(q * m);
+      // A copy out of shared memory: bits of non-negative floats order like their values.
+      const sample = new Float32Array(new Uint32Array(this.#buffer, at + t * m * 4, m).slice().buffer);
+      const bits = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0]!;
+      const lo = r - h <= 0 ? 0 : bits(selectNonNegative(sample, r - h));
+      const hi = r + h >= m - 1 ? 0x7fffffff : bits(selectNonNegative(sample, r + h));
+      bands[t] = [lo, hi];
+    }
   }
 
   /** Bytes of linear memory (it grows to the largest merge's reservation or tensor, never shrinks). */

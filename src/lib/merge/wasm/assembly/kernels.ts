@@ -175,6 +175,14 @@ export function encode(acc: usize, out: usize, n: i32): void {
 
 // ---------------------------------------------------------------------------------------------
 // task arithmetic / TIES with two task vectors (methods/task-arithmetic-core.ts, sparsify.ts)
+//
+// Magnitude sparsification keeps the k largest |δ| of a task vector. Its threshold (the k-th largest
+// |δ|, as f32 bits: they order like the magnitudes) is found without sorting: the caller picks a
+// band [lo, hi] of |δ| that holds it (from a sample, or exactly: the high-16-bit bucket of a full
+// histogram); pass 3's phase 0 then settles every group of four with no entry in the band (above hi
+// stays, below lo goes), counts the entries above, and lists the other groups; the band's entries,
+// found in the listed groups only, give the exact threshold and how many entries equal to it stay
+// (the first ones in index order); phase 1 settles the listed groups with them.
 
 /** Lane k of v (k a variable) through memory. */
 @inline
@@ -203,75 +211,78 @@ function bump4(hist: usize, h: v128, lanes: i32): void {
 }
 
 /**
- * Pass 1 over the two task vectors δ_t = f32(x_t − base): the block totals of their squared norms
- * to blocks0, blocks1 (f64 each), and when `histograms` is set, hist_t[|δ_t| bits >>> 16]++ (each hist_t two
- * 65,536-u32 tables in a row, see bump4, zeroed by the caller) — the first step of magnitude
- * sparsification. Returns 1 when some δ
- * is NaN (the caller then takes the general path, whose float comparisons define what NaN does).
+ * The exact band's first step: hist_t[|δ_t| bits >>> 16]++ over the whole range for both task
+ * vectors δ_t = f32(x_t − base) (each hist_t two 65,536-u32 tables in a row, see bump4, zeroed by the
+ * caller).
  */
-export function deltaPass(x0: usize, x1: usize, base: usize, n: i32, histograms: i32, hist0: usize, hist1: usize, blocks0: usize, blocks1: usize): i32 {
-  let nan = i32x4.splat(0);
+export function highPass(x0: usize, x1: usize, base: usize, n: i32, hist0: usize, hist1: usize): void {
   const abs = i32x4.splat(0x7fffffff);
-  const inf = i32x4.splat(0x7f800000);
-  for (let start = 0; start < n; start += BLOCK) {
-  const end = min(n, start + BLOCK);
-  let q0l = f64x2.splat(0), q0h = f64x2.splat(0), q1l = f64x2.splat(0), q1h = f64x2.splat(0);
-  for (let i = start; i < end; i += 4) {
+  for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 1;
     const b = load4(base + o);
-    const d0 = f32x4.sub(load4(x0 + o), b);
-    const d1 = f32x4.sub(load4(x1 + o), b);
-    const a0 = v128.and(d0, abs);
-    const a1 = v128.and(d1, abs);
-    nan = v128.or(nan, v128.or(i32x4.gt_u(a0, inf), i32x4.gt_u(a1, inf)));
-    const d0l = lo64(d0), d0h = hi64(d0), d1l = lo64(d1), d1h = hi64(d1);
-    q0l = f64x2.add(q0l, f64x2.mul(d0l, d0l));
-    q0h = f64x2.add(q0h, f64x2.mul(d0h, d0h));
-    q1l = f64x2.add(q1l, f64x2.mul(d1l, d1l));
-    q1h = f64x2.add(q1h, f64x2.mul(d1h, d1h));
-    if (histograms) {
-      const lanes = min(4, n - i);
-      bump4(hist0, i32x4.shr_u(a0, 16), lanes);
-      bump4(hist1, i32x4.shr_u(a1, 16), lanes);
-    }
+    const lanes = min(4, n - i);
+    bump4(hist0, i32x4.shr_u(v128.and(f32x4.sub(load4(x0 + o), b), abs), 16), lanes);
+    bump4(hist1, i32x4.shr_u(v128.and(f32x4.sub(load4(x1 + o), b), abs), 16), lanes);
   }
-  const k = <usize>(start >> BLOCK_SHIFT) << 3;
-  store<f64>(blocks0 + k, laneSum(q0l, q0h));
-  store<f64>(blocks1 + k, laneSum(q1l, q1h));
-  }
-  return v128.any_true(nan) ? 1 : 0;
+}
+
+/** A cheap spread of sample positions inside each stride (deterministic, no correlation with rows). */
+@inline
+function jitter(j: u32, stride: u32): u32 {
+  let h = j * 0x9e3779b1;
+  h ^= h >>> 15;
+  return h % stride;
 }
 
 /**
- * Pass 2: low_t[|δ_t| bits & 0xffff]++ for the δ_t whose high 16 bits equal bucket_t (−1: skip that
- * task vector), over the groups of four listed at `list` (`groups` of them: the groups pass 3 set
- * aside; the others hold no such entry); the tables are zeroed by the caller.
+ * |δ_t| bits of one entry in every `stride` (at a pseudo-random offset inside it) for both task
+ * vectors, to out0/out1 (u32 each, ⌊n/stride⌋ of them): the sample a band is picked from.
  */
-export function deltaLowPass(x0: usize, x1: usize, base: usize, n: i32, bucket0: i32, bucket1: i32, low0: usize, low1: usize, tmp: usize, list: usize, groups: i32): void {
+export function sampleDeltas(x0: usize, x1: usize, base: usize, n: i32, stride: i32, out0: usize, out1: usize): void {
+  const m = n / stride;
+  for (let j = 0; j < m; j++) {
+    const i = <usize>(<u32>j * <u32>stride + jitter(<u32>j, <u32>stride));
+    const o = i << 1;
+    // Scalar decode through the same vector routine (lane 0 of a one-entry group).
+    const bv = f32x4.extract_lane(halvesToF32(i32x4.splat(<i32>load<u16>(base + o))), 0);
+    const d0 = f32x4.extract_lane(halvesToF32(i32x4.splat(<i32>load<u16>(x0 + o))), 0) - bv;
+    const d1 = f32x4.extract_lane(halvesToF32(i32x4.splat(<i32>load<u16>(x1 + o))), 0) - bv;
+    store<u32>(out0 + (<usize>j << 2), reinterpret<u32>(d0) & 0x7fffffff);
+    store<u32>(out1 + (<usize>j << 2), reinterpret<u32>(d1) & 0x7fffffff);
+  }
+}
+
+/**
+ * Over the listed groups (`groups` range-relative entry indices at `list`), for both task vectors:
+ * with `high` set, hist_t[|δ_t| bits >>> 16]++ for the entries inside the band [lo_t, hi_t]; else
+ * low_t[|δ_t| bits & 0xffff]++ for the band entries whose high 16 bits equal bucket_t. Tables are
+ * zeroed by the caller; a task vector whose lo_t > hi_t (unsigned) counts nothing.
+ */
+export function bandPass(x0: usize, x1: usize, base: usize, n: i32, lo0: u32, hi0: u32, lo1: u32, hi1: u32, bucket0: i32, bucket1: i32, high: i32, hist0: usize, hist1: usize, tmp: usize, list: usize, groups: i32): void {
   const abs = i32x4.splat(0x7fffffff);
-  const vb0 = i32x4.splat(bucket0);
-  const vb1 = i32x4.splat(bucket1);
+  const vl0 = i32x4.splat(lo0), vh0 = i32x4.splat(hi0), vl1 = i32x4.splat(lo1), vh1 = i32x4.splat(hi1);
+  const vb0 = i32x4.splat(bucket0), vb1 = i32x4.splat(bucket1);
   for (let g = 0; g < groups; g++) {
     const i = load<i32>(list + (<usize>g << 2));
     const o = <usize>i << 1;
     const b = load4(base + o);
     const a0 = v128.and(f32x4.sub(load4(x0 + o), b), abs);
     const a1 = v128.and(f32x4.sub(load4(x1 + o), b), abs);
-    v128.store(tmp, i32x4.eq(i32x4.shr_u(a0, 16), vb0));
-    v128.store(tmp, i32x4.eq(i32x4.shr_u(a1, 16), vb1), 16);
-    v128.store(tmp, a0, 32);
-    v128.store(tmp, a1, 48);
+    let in0 = v128.and(i32x4.ge_u(a0, vl0), i32x4.le_u(a0, vh0));
+    let in1 = v128.and(i32x4.ge_u(a1, vl1), i32x4.le_u(a1, vh1));
+    if (!high) {
+      in0 = v128.and(in0, i32x4.eq(i32x4.shr_u(a0, 16), vb0));
+      in1 = v128.and(in1, i32x4.eq(i32x4.shr_u(a1, 16), vb1));
+    }
+    v128.store(tmp, in0);
+    v128.store(tmp, in1, 16);
+    v128.store(tmp, high ? i32x4.shr_u(a0, 16) : v128.and(a0, i32x4.splat(0xffff)), 32);
+    v128.store(tmp, high ? i32x4.shr_u(a1, 16) : v128.and(a1, i32x4.splat(0xffff)), 48);
     const lanes = min(4, n - i);
     for (let k = 0; k < lanes; k++) {
       const at = tmp + (<usize>k << 2);
-      if (load<i32>(at) != 0) {
-        const p = low0 + (<usize>(load<u32>(at, 32) & 0xffff) << 2);
-        store<u32>(p, load<u32>(p) + 1);
-      }
-      if (load<i32>(at, 16) != 0) {
-        const p = low1 + (<usize>(load<u32>(at, 48) & 0xffff) << 2);
-        store<u32>(p, load<u32>(p) + 1);
-      }
+      if (load<i32>(at) != 0) bump(hist0, load<i32>(at, 32));
+      if (load<i32>(at, 16) != 0) bump(hist1, load<i32>(at, 48));
     }
   }
 }
@@ -314,22 +325,22 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
  * Pass 3: out = fp16(base + λ·Δ) for two task vectors, with Δ as task-arithmetic-core.ts combines
  * them. Parameters at `args` (f64): [s0, w0, s1, w1, div00, div10, div01, div11, lambda] where s is the
  * rescale factor (1 without), w the weight, div_jk the divisor when task vector 0 is kept (j) and 1 is
- * kept (k) (all 1 without normalize); and (i32 at args + 72): [threshold0, threshold1, all0, all1,
- * quota0, quota1, mode, reciprocal, bucket0, bucket1, deferred] with mode 0 = no consensus (every
- * entry kept), 1 = "sum", 2 = "count", and reciprocal = 1 when every divisor is a power of two, so
- * that multiplying by its reciprocal is exactly dividing. Factors equal to 1 are skipped
- * (multiplying by 1 is exact). all_t = −1 keeps every entry of task vector t (no ranking).
- *
- * Magnitude sparsification needs the exact threshold |δ| (high 16 bits from pass 1's histogram, low
- * 16 bits from pass 2's); pass 2 need only look at the entries in the threshold's bucket, so:
- *   phase 0 (whole tensor): threshold_t = bucket_t·2^16 + 0xffff; |δ| above it stays, below the
- *     bucket goes; a group of four with an entry in either bucket is set aside — its index is
- *     appended at `list` and the count stored in `deferred` — and computed by
- *   phase 1 (the listed groups, in index order) with the exact threshold_t and quota_t: |δ| above
- *     stays, equal stays while the quota of equal entries lasts, below goes.
- * Adds [agree, nonzero] (i32) to `counts`; quotas are consumed in place.
+ * kept (k) (all 1 without normalize); then (i32 at args + 72):
+ *   [0, 1]  hi_t (phase 0: the band's top) or the exact threshold (phase 1), as u32
+ *   [2, 3]  all_t: −1 keeps every entry of task vector t (no ranking), else 0
+ *   [4, 5]  quota_t: entries equal to the threshold still to keep (phase 1; consumed in place)
+ *   [6]     mode: 0 = no consensus (every entry kept), 1 = "sum", 2 = "count"
+ *   [7]     reciprocal: 1 when every divisor is a power of two (multiplying by its reciprocal is
+ *           then exactly dividing)
+ *   [8, 9]  lo_t, the band's bottom (phase 0)
+ *   [10]    out, phase 0: groups listed; in, phase 1: groups to settle
+ *   [11, 12] out, phase 0: entries above the band, per task vector
+ *   [13]    out, phase 0: 1 when some δ is NaN
+ *   [14]    added to every index written to the list (the range's start)
+ * Factors equal to 1 are skipped (multiplying by 1 is exact). Phase 0 also writes the block totals
+ * of ‖δ_t‖² to blocks0/blocks1. Adds [agree, nonzero] (i32) to `counts`.
  */
-export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize, list: usize, phase: i32): void {
+export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize): void {
   const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
   const lambdaV = load<f64>(args, 64);
   const s0 = f64x2.splat(s0v), w0 = f64x2.splat(w0v), s1 = f64x2.splat(s1v), w1 = f64x2.splat(w1v);
@@ -345,35 +356,61 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   const all0 = i32x4.splat(load<i32>(ints, 8));
   const all1 = i32x4.splat(load<i32>(ints, 12));
   const ranked0 = load<i32>(ints, 8) == 0, ranked1 = load<i32>(ints, 12) == 0;
-  const b0 = i32x4.splat(load<i32>(ints, 32));
-  const b1 = i32x4.splat(load<i32>(ints, 36));
+  const lo0 = i32x4.splat(load<i32>(ints, 32));
+  const lo1 = i32x4.splat(load<i32>(ints, 36));
+  const indexBase = load<i32>(ints, 56);
   const abs = i32x4.splat(0x7fffffff);
+  const inf = i32x4.splat(0x7f800000);
   const zero = f32x4.splat(0);
   const iota = i32x4(0, 1, 2, 3);
   let quota0 = load<i32>(ints, 16);
   let quota1 = load<i32>(ints, 20);
   let agree = i32x4.splat(0);
   let nonzero = i32x4.splat(0);
+  let above0 = i32x4.splat(0);
+  let above1 = i32x4.splat(0);
+  let nan = i32x4.splat(0);
   let deferred = 0;
   const groups = phase == 0 ? (n + 3) >> 2 : load<i32>(ints, 40);
+  let q0l = f64x2.splat(0), q0h = f64x2.splat(0), q1l = f64x2.splat(0), q1h = f64x2.splat(0);
   for (let g = 0; g < groups; g++) {
-    const i = phase == 0 ? g << 2 : load<i32>(list + (<usize>g << 2));
+    const i = phase == 0 ? g << 2 : load<i32>(list + (<usize>g << 2)) - indexBase;
     const o = <usize>i << 1;
     const bs = load4(base + o);
     let x0 = f32x4.sub(load4(a + o), bs);
     let x1 = f32x4.sub(load4(b + o), bs);
     if (phase == 0) {
+      // ‖δ‖² block by block (a block is 2^14 groups), in lane order, before anything is dropped.
+      const d0l = lo64(x0), d0h = hi64(x0), d1l = lo64(x1), d1h = hi64(x1);
+      q0l = f64x2.add(q0l, f64x2.mul(d0l, d0l));
+      q0h = f64x2.add(q0h, f64x2.mul(d0h, d0h));
+      q1l = f64x2.add(q1l, f64x2.mul(d1l, d1l));
+      q1h = f64x2.add(q1h, f64x2.mul(d1h, d1h));
+      if (((g + 1) & ((BLOCK >> 2) - 1)) == 0 || g + 1 == groups) {
+        const k = <usize>(g >> (BLOCK_SHIFT - 2)) << 3;
+        store<f64>(blocks0 + k, laneSum(q0l, q0h));
+        store<f64>(blocks1 + k, laneSum(q1l, q1h));
+        q0l = f64x2.splat(0); q0h = f64x2.splat(0); q1l = f64x2.splat(0); q1h = f64x2.splat(0);
+      }
       if (ranked0 || ranked1) {
         const a0 = v128.and(x0, abs);
         const a1 = v128.and(x1, abs);
-        const open = v128.or(v128.andnot(i32x4.eq(i32x4.shr_u(a0, 16), b0), all0), v128.andnot(i32x4.eq(i32x4.shr_u(a1, 16), b1), all1));
+        nan = v128.or(nan, v128.or(i32x4.gt_u(a0, inf), i32x4.gt_u(a1, inf)));
+        const up0 = i32x4.gt_u(a0, t0);
+        const up1 = i32x4.gt_u(a1, t1);
+        above0 = i32x4.sub(above0, v128.andnot(up0, all0));
+        above1 = i32x4.sub(above1, v128.andnot(up1, all1));
+        const open = v128.or(
+          v128.andnot(v128.andnot(i32x4.ge_u(a0, lo0), up0), all0),
+          v128.andnot(v128.andnot(i32x4.ge_u(a1, lo1), up1), all1),
+        );
         if (v128.any_true(open)) {
-          store<i32>(list + (<usize>deferred << 2), i);
+          store<i32>(list + (<usize>deferred << 2), i + indexBase);
           deferred++;
           continue;
         }
-        x0 = v128.and(x0, v128.or(i32x4.gt_u(a0, t0), all0));
-        x1 = v128.and(x1, v128.or(i32x4.gt_u(a1, t1), all1));
+        x0 = v128.and(x0, v128.or(up0, all0));
+        x1 = v128.and(x1, v128.or(up1, all1));
       }
     } else {
       const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
@@ -438,7 +475,12 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     }
     store4(out + o, join32(f64x2.add(lo64(bs), ml), f64x2.add(hi64(bs), mh)));
   }
-  if (phase == 0) store<i32>(ints, deferred, 40);
+  if (phase == 0) {
+    store<i32>(ints, deferred, 40);
+    store<i32>(ints, i32x4.extract_lane(above0, 0) + i32x4.extract_lane(above0, 1) + i32x4.extract_lane(above0, 2) + i32x4.extract_lane(above0, 3), 44);
+    store<i32>(ints, i32x4.extract_lane(above1, 0) + i32x4.extract_lane(above1, 1) + i32x4.extract_lane(above1, 2) + i32x4.extract_lane(above1, 3), 48);
+    store<i32>(ints, v128.any_true(nan) ? 1 : 0, 52);
+  }
   store<i32>(ints, quota0, 16);
   store<i32>(ints, quota1, 20);
   const sumA = i32x4.extract_lane(agree, 0) + i32x4.extract_lane(agree, 1) + i32x4.extract_lane(agree, 2) + i32x4.extract_lane(agree, 3);
@@ -473,4 +515,11 @@ export function rank(hist: usize, p: u32, out: usize): void {
   }
   store<i32>(out, <i32>b);
   store<u32>(out, below, 4);
+}
+
+/** Σ of the 65,536 u32 of a histogram. */
+export function tableTotal(hist: usize): u32 {
+  let s: u32 = 0;
+  for (let o: usize = 0; o < TABLE; o += 4) s += load<u32>(hist + o);
+  return s;
 }
