@@ -21,7 +21,6 @@
  */
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
 import { KernelThread, type ThreadPort } from './thread.ts';
-import { selectNonNegative } from '../methods/sparsify.ts';
 
 interface Exports {
   linear2(a: number, b: number, out: number, n: number, wa: number, wb: number, divisor: number, reciprocal: number, blocks: number): void;
@@ -37,6 +36,7 @@ interface Exports {
   addTable(dst: number, src: number): void;
   rank(hist: number, p: number, out: number): void;
   tableTotal(hist: number): number;
+  selectU32(values: number, m: number, p: number, table: number): number;
 }
 
 /** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
@@ -61,7 +61,7 @@ const MIN_SAMPLES = 2048;
  * Band half-width in standard deviations of the sample quantile (a miss costs a second phase 0);
  * tests set it to 0 or below to force misses.
  */
-export const tuning = { sampleMargin: 4 };
+export const tuning = { sampleMargin: 3 };
 /** Most kernel threads (including the driving one) a merge uses. */
 export const MAX_THREADS = 16;
 /** Bytes after every array, zeroed for inputs: the kernels read and write whole groups of four. */
@@ -516,11 +516,10 @@ export class SimdKernels {
       const q = (n - keep[t]!) / n;
       const h = tuning.sampleMargin > 0 ? Math.ceil(tuning.sampleMargin * Math.sqrt(m * q * (1 - q))) + 8 : Math.round(tuning.sampleMargin);
       const r = Math.floor(q * m);
-      // A copy out of shared memory: bits of non-negative floats order like their values.
-      const sample = new Float32Array(new Uint32Array(this.#buffer, at + t * m * 4, m).slice().buffer);
-      const bits = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0]!;
-      const lo = r - h <= 0 ? 0 : bits(selectNonNegative(sample, r - h));
-      const hi = r + h >= m - 1 ? 0x7fffffff : bits(selectNonNegative(sample, r + h));
+      // Bits of non-negative floats order like their values (thread 0's low table as scratch).
+      const select = (p: number) => this.#x.selectU32(at + t * m * 4, m, p, this.#area(0) + LOW) >>> 0;
+      const lo = r - h <= 0 ? 0 : select(r - h);
+      const hi = r + h >= m - 1 ? 0x7fffffff : select(r + h);
       bands[t] = [lo, hi];
     }
   }

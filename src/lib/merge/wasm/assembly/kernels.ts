@@ -23,19 +23,19 @@ const TABLE: usize = 262144;
 const BLOCK_SHIFT: i32 = 16;
 const BLOCK: i32 = 1 << BLOCK_SHIFT;
 
-/** Four fp16 bit patterns (zero-extended in i32 lanes) → four f32 (as v128), exactly. */
+/**
+ * Four fp16 bit patterns (zero-extended in i32 lanes) → four f32 (as v128), exactly: the exponent
+ * and mantissa moved into place are an f32 2^112 times too small, so one multiplication by 2^112
+ * rebases normal halves and subnormal ones alike (exact: a power of two); Inf and NaN (exponent
+ * 31) get the f32 exponent 255 instead.
+ */
 @inline
 function halvesToF32(h: v128): v128 {
   const sign = i32x4.shl(v128.and(h, i32x4.splat(SIGN16)), 16);
-  let o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  const exp = v128.and(o, i32x4.splat(0x0f800000));
-  o = i32x4.add(o, i32x4.splat(0x38000000));
-  // Inf/NaN: exponent 31 → 255.
-  o = i32x4.add(o, v128.and(i32x4.eq(exp, i32x4.splat(0x0f800000)), i32x4.splat(0x38000000)));
-  // Zero/subnormal: 2^-14·(1 + m/1024) − 2^-14 = m·2^-24, exact.
-  const sub = f32x4.sub(i32x4.add(o, i32x4.splat(0x00800000)), i32x4.splat(0x38800000));
-  o = v128.bitselect(sub, o, i32x4.eq(exp, i32x4.splat(0)));
-  return v128.or(o, sign);
+  const o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const v = f32x4.mul(o, f32x4.splat(reinterpret<f32>(0x77800000)));
+  const special = i32x4.ge_u(o, i32x4.splat(0x0f800000));
+  return v128.or(v128.bitselect(v128.or(o, i32x4.splat(0x7f800000)), v, special), sign);
 }
 
 /** Four f32 (bits in i32 lanes) → four fp16 bit patterns in i32 lanes, round to nearest even. */
@@ -522,4 +522,23 @@ export function tableTotal(hist: usize): u32 {
   let s: u32 = 0;
   for (let o: usize = 0; o < TABLE; o += 4) s += load<u32>(hist + o);
   return s;
+}
+
+/**
+ * The p-th smallest (0-based) of `m` u32 at `values` (a radix select on the high, then the low 16
+ * bits), using the 65,536-u32 table at `table` as scratch.
+ */
+export function selectU32(values: usize, m: i32, p: u32, table: usize): u32 {
+  memory.fill(table, 0, TABLE);
+  for (let j = 0; j < m; j++) bump(table, <i32>(load<u32>(values + (<usize>j << 2)) >>> 16));
+  rank(table, p, table); // [bucket, below] over the table's first two words, which are no longer needed
+  const bucket = load<u32>(table);
+  const below = load<u32>(table, 4);
+  memory.fill(table, 0, TABLE);
+  for (let j = 0; j < m; j++) {
+    const v = load<u32>(values + (<usize>j << 2));
+    if (v >>> 16 == bucket) bump(table, <i32>(v & 0xffff));
+  }
+  rank(table, p - below, table);
+  return (bucket << 16) | load<u32>(table);
 }
