@@ -100,31 +100,31 @@ export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64
   const vb = f64x2.splat(wb);
   const vd = f64x2.splat(reciprocal ? 1 / divisor : divisor);
   for (let start = 0; start < n; start += BLOCK) {
-  const end = min(n, start + BLOCK);
-  let ql = f64x2.splat(0);
-  let qh = f64x2.splat(0);
-  for (let i = start; i < end; i += 4) {
-    const o = <usize>i << 1;
-    const x = load4(a + o);
-    const y = load4(b + o);
-    const xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
-    let rl = f64x2.add(f64x2.mul(va, xl), f64x2.mul(vb, yl));
-    let rh = f64x2.add(f64x2.mul(va, xh), f64x2.mul(vb, yh));
-    if (reciprocal) {
-      rl = f64x2.mul(rl, vd);
-      rh = f64x2.mul(rh, vd);
-    } else {
-      rl = f64x2.div(rl, vd);
-      rh = f64x2.div(rh, vd);
+    const end = min(n, start + BLOCK);
+    let ql = f64x2.splat(0);
+    let qh = f64x2.splat(0);
+    for (let i = start; i < end; i += 4) {
+      const o = <usize>i << 1;
+      const x = load4(a + o);
+      const y = load4(b + o);
+      const xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
+      let rl = f64x2.add(f64x2.mul(va, xl), f64x2.mul(vb, yl));
+      let rh = f64x2.add(f64x2.mul(va, xh), f64x2.mul(vb, yh));
+      if (reciprocal) {
+        rl = f64x2.mul(rl, vd);
+        rh = f64x2.mul(rh, vd);
+      } else {
+        rl = f64x2.div(rl, vd);
+        rh = f64x2.div(rh, vd);
+      }
+      store4(out + o, join32(rl, rh));
+      // y − x of two f32 values is exact in double; its square and the sums are taken in double.
+      const dl = f64x2.sub(yl, xl);
+      const dh = f64x2.sub(yh, xh);
+      ql = f64x2.add(ql, f64x2.mul(dl, dl));
+      qh = f64x2.add(qh, f64x2.mul(dh, dh));
     }
-    store4(out + o, join32(rl, rh));
-    // y − x of two f32 values is exact in double; its square and the sums are taken in double.
-    const dl = f64x2.sub(yl, xl);
-    const dh = f64x2.sub(yh, xh);
-    ql = f64x2.add(ql, f64x2.mul(dl, dl));
-    qh = f64x2.add(qh, f64x2.mul(dh, dh));
-  }
-  store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
+    store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
   }
 }
 
@@ -152,19 +152,19 @@ export function divide(acc: usize, n: i32, divisor: f64): void {
 /** The block totals of Σ (x − ref)² over fp16 x and ref, in double, to `blocks`. */
 export function sqDistance(x: usize, ref: usize, n: i32, blocks: usize): void {
   for (let start = 0; start < n; start += BLOCK) {
-  const end = min(n, start + BLOCK);
-  let ql = f64x2.splat(0);
-  let qh = f64x2.splat(0);
-  for (let i = start; i < end; i += 4) {
-    const o = <usize>i << 1;
-    const v = load4(x + o);
-    const r = load4(ref + o);
-    const dl = f64x2.sub(lo64(v), lo64(r));
-    const dh = f64x2.sub(hi64(v), hi64(r));
-    ql = f64x2.add(ql, f64x2.mul(dl, dl));
-    qh = f64x2.add(qh, f64x2.mul(dh, dh));
-  }
-  store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
+    const end = min(n, start + BLOCK);
+    let ql = f64x2.splat(0);
+    let qh = f64x2.splat(0);
+    for (let i = start; i < end; i += 4) {
+      const o = <usize>i << 1;
+      const v = load4(x + o);
+      const r = load4(ref + o);
+      const dl = f64x2.sub(lo64(v), lo64(r));
+      const dh = f64x2.sub(hi64(v), hi64(r));
+      ql = f64x2.add(ql, f64x2.mul(dl, dl));
+      qh = f64x2.add(qh, f64x2.mul(dh, dh));
+    }
+    store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
   }
 }
 
