@@ -170,10 +170,13 @@ async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirNa
   }
 }
 
-/** Kernel threads for the SIMD kernels: one nested Worker per spare core (the merge worker is the first). */
+/**
+ * Kernel threads for the SIMD kernels: one nested Worker per core (this worker hands out chunks and
+ * does the file I/O); none on a single core, where this worker runs the kernels itself.
+ */
 function kernelThreads(): ThreadPort[] {
   const total = Math.min(navigator.hardwareConcurrency || 1, MAX_THREADS);
-  return Array.from({ length: Math.max(0, total - 1) }, (_, i) => {
+  return Array.from({ length: total > 1 ? total : 0 }, (_, i) => {
     const w = new Worker(new URL('./kernel.worker.ts', import.meta.url), { type: 'module', name: `chorus-merge-kernels-${i + 1}` });
     return {
       post: (m: unknown) => w.postMessage(m),

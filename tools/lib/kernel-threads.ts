@@ -1,6 +1,7 @@
 /**
  * Node side of the merge's kernel threads (src/lib/merge/wasm/thread.ts): worker_threads running
- * kernelThreadMain from its source text, one per spare core by default. A thread keeps the process
+ * kernelThreadMain from its source text, one per core by default (the main thread only hands out
+ * chunks and does the file I/O). A thread keeps the process
  * alive only while it has calls in flight, so a CLI exits when its merge is done.
  */
 import { availableParallelism } from 'node:os';
@@ -10,9 +11,12 @@ import { kernelThreadMain, type ThreadPort } from '../../src/lib/merge/wasm/thre
 const SOURCE = `const { parentPort } = require('node:worker_threads');
 (${kernelThreadMain.toString()})({ post: (m) => parentPort.postMessage(m), onMessage: (h) => parentPort.on('message', h) });`;
 
-/** `count` kernel threads (default: cores − 1; CHORUS_MERGE_THREADS overrides the total, this thread included). */
+/**
+ * `count` kernel threads (default: one per core, or CHORUS_MERGE_THREADS); none for a count of 1 or
+ * less, when the main thread runs the kernels itself.
+ */
 export function nodeKernelThreads(count = defaultCount()): ThreadPort[] {
-  return Array.from({ length: Math.max(0, count) }, () => {
+  return Array.from({ length: count > 1 ? count : 0 }, () => {
     const w = new Worker(SOURCE, { eval: true });
     w.unref();
     return {
@@ -26,5 +30,5 @@ export function nodeKernelThreads(count = defaultCount()): ThreadPort[] {
 
 function defaultCount(): number {
   const total = Number(process.env.CHORUS_MERGE_THREADS ?? availableParallelism());
-  return Number.isFinite(total) ? Math.max(0, Math.floor(total) - 1) : 0;
+  return Number.isFinite(total) ? Math.floor(total) : 1;
 }

@@ -9,10 +9,11 @@
  * One instance per thread, on one shared linear memory that grows to the largest merge's needs (two
  * slots of one tensor's inputs and output, 2 bytes per value each, plus per-thread histograms),
  * never to a model. With kernel threads attached (attachThreads; the merge worker and the CLI attach
- * one per spare core) every kernel splits its tensor into ranges of whole 65,536-entry blocks, one per
- * thread, on the same memory: elementwise results do not depend on the split, sums are added in block
- * order, histograms are added up, and TIES's ties at the threshold are handed out in index order — so
- * the bytes and statistics are the same with any number of threads.
+ * one per core) every kernel splits its tensor into chunks of whole 65,536-entry blocks, a few per
+ * thread, handed to whichever thread is free (a core busy with file I/O gets fewer), on the same
+ * memory; the thread that drives the merge only hands them out. Elementwise results do not depend on
+ * the split, sums are added in block order, histograms are added up, and TIES's ties at the threshold
+ * are handed out in index order — so the bytes and statistics are the same with any number of threads.
  *
  * Loading: `simdKernels()` compiles synchronously on first use, which Node and workers allow; a
  * browser's main thread refuses synchronous compilation of modules over 4 KB, so code that may run
@@ -37,6 +38,7 @@ interface Exports {
   rank(hist: number, p: number, out: number): void;
   tableTotal(hist: number): number;
   selectU32(values: number, m: number, p: number, table: number): number;
+  countTies(x0: number, x1: number, base: number, n: number, thr0: number, thr1: number, list: number, groups: number, out: number): void;
 }
 
 /** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
@@ -62,7 +64,7 @@ const MIN_SAMPLES = 2048;
  * tests set it to 0 or below to force misses.
  */
 export const tuning = { sampleMargin: 3 };
-/** Most kernel threads (including the driving one) a merge uses. */
+/** Most kernel threads (workers) a merge uses. */
 export const MAX_THREADS = 16;
 /** Bytes after every array, zeroed for inputs: the kernels read and write whole groups of four. */
 const PAD = 16;
@@ -111,12 +113,17 @@ export interface SlotViews {
   out: Uint16Array;
 }
 
-/** One thread's share of a tensor: `len` entries from entry `lo` (both multiples of BLOCK but the last len). */
-interface Range {
-  thread: number;
+/** A piece of a tensor: `len` entries from entry `lo` (both multiples of BLOCK but the last len). */
+interface Chunk {
+  index: number;
   lo: number;
   len: number;
 }
+
+/** Chunks per kernel thread: enough for a busy core's thread to hand work to an idle one. */
+const CHUNKS_PER_THREAD = 4;
+/** Bytes of one chunk's state for combine2 (its parameters, then 17 i32; see taskArithmetic2). */
+const CHUNK_STATE = 256;
 
 type Call = { fn: keyof Exports; args: number[] };
 
@@ -146,9 +153,9 @@ export class SimdKernels {
     return this.#memory.buffer;
   }
 
-  /** Threads a kernel call is split over: this one and the attached workers. */
+  /** Threads that run the kernels: the attached workers, or this one when there are none. */
   get threads(): number {
-    return 1 + this.#threads.length;
+    return Math.max(1, this.#threads.length);
   }
 
   /**
@@ -157,9 +164,9 @@ export class SimdKernels {
    */
   async attachThreads(ports: ThreadPort[]): Promise<void> {
     if (this.#slots) throw new Error('internal: kernel threads cannot be attached during a merge');
-    const added = ports.slice(0, MAX_THREADS - this.threads).map((p) => new KernelThread(p, this.#module, this.#memory));
+    const added = ports.slice(0, MAX_THREADS - this.#threads.length).map((p) => new KernelThread(p, this.#module, this.#memory));
     this.#threads.push(...added);
-    this.#data = AREAS + this.threads * AREA_BYTES;
+    this.#data = AREAS + (1 + this.#threads.length) * AREA_BYTES;
     this.#base = this.#top = this.#data;
     this.#ensure(this.#data);
     await Promise.all(added.map((t) => t.ready()));
@@ -204,31 +211,63 @@ export class SimdKernels {
     return AREAS + thread * AREA_BYTES;
   }
 
-  /** Splits n entries over the threads in whole blocks (a thread may get none). */
-  #ranges(n: number): Range[] {
-    const blocks = Math.ceil(n / BLOCK);
-    const T = Math.min(this.threads, Math.max(blocks, 1));
-    const out: Range[] = [];
-    for (let t = 0; t < T; t++) {
-      const lo = Math.floor((t * blocks) / T) * BLOCK;
-      const hi = Math.min(n, Math.floor(((t + 1) * blocks) / T) * BLOCK);
-      out.push({ thread: t, lo, len: hi - lo });
+  /** Thread ids whose areas a call may use: 0 (this thread) and 1..W (the workers). */
+  get #areas(): number[] {
+    return [...Array(1 + this.#threads.length).keys()];
+  }
+
+  /** Splits n entries into chunks of whole blocks, CHUNKS_PER_THREAD per kernel thread (one without workers). */
+  #chunks(n: number): Chunk[] {
+    const blocks = Math.max(1, Math.ceil(n / BLOCK));
+    const per = this.#threads.length === 0 ? blocks : Math.max(1, Math.ceil(blocks / (this.#threads.length * CHUNKS_PER_THREAD)));
+    const out: Chunk[] = [];
+    for (let b = 0; b < blocks; b += per) {
+      const lo = b * BLOCK;
+      out.push({ index: out.length, lo, len: Math.max(0, Math.min(n, (b + per) * BLOCK) - lo) });
     }
     return out;
   }
 
-  /** Runs one call per range: this thread's at once, the others' on their workers, concurrently. */
-  async #run(calls: Call[]): Promise<number[]> {
-    const results = new Array<number>(calls.length).fill(0);
-    const pending: Promise<void>[] = [];
-    for (let t = 1; t < calls.length; t++) {
-      const c = calls[t]!;
-      pending.push(this.#threads[t - 1]!.call(c.fn, c.args).then((r) => void (results[t] = r)));
+  /**
+   * Runs make(chunk, thread) for every chunk: on the workers (thread ids 1..W), two in flight each
+   * and the next chunk to whichever finishes first; on this thread (id 0) when there are none.
+   */
+  async #dispatch(chunks: Chunk[], make: (c: Chunk, thread: number) => Call): Promise<void> {
+    if (this.#threads.length === 0) {
+      for (const c of chunks) {
+        const call = make(c, 0);
+        (this.#x[call.fn] as (...a: number[]) => unknown)(...call.args);
+      }
+      return;
     }
-    const own = calls[0];
-    if (own) results[0] = Number((this.#x[own.fn] as (...a: number[]) => number | undefined)(...own.args) ?? 0);
-    await Promise.all(pending);
-    return results;
+    let next = 0;
+    let active = 0;
+    await new Promise<void>((resolve, reject) => {
+      let failed = false;
+      const feed = (w: number): void => {
+        if (failed) return;
+        if (next >= chunks.length) {
+          if (active === 0) resolve();
+          return;
+        }
+        const call = make(chunks[next++]!, w + 1);
+        active++;
+        this.#threads[w]!.call(call.fn, call.args).then(
+          () => {
+            active--;
+            feed(w);
+          },
+          (e: unknown) => {
+            failed = true;
+            reject(e instanceof Error ? e : new Error(String(e)));
+          },
+        );
+      };
+      for (let w = 0; w < this.#threads.length; w++) {
+        feed(w);
+        feed(w);
+      }
+    });
   }
 
   /** rank() of the histogram at `table`: the bucket holding ascending position p, and the entries below it. */
@@ -300,9 +339,9 @@ export class SimdKernels {
     const po = this.#outAt(out);
     const blocks = this.#alloc(Math.ceil(n / BLOCK) * 8);
     const recip = isPowerOfTwo(divisor) ? 1 : 0;
-    await this.#run(this.#ranges(n).map((r) => ({
+    await this.#dispatch(this.#chunks(n), (r) => ({
       fn: 'linear2', args: [pa + r.lo * 2, pb + r.lo * 2, po + r.lo * 2, r.len, wa, wb, divisor, recip, blocks + (r.lo / BLOCK) * 8],
-    })));
+    }));
     const sq = this.#sumBlocks(blocks, Math.ceil(n / BLOCK));
     this.#done(out, po);
     return sq;
@@ -322,12 +361,12 @@ export class SimdKernels {
     const others = [...Array(M).keys()].filter((m) => m !== ref);
     const blocks = others.map(() => this.#alloc(nb * 8));
     new Uint8Array(this.#buffer).fill(0, acc, acc + n * 4 + PAD);
-    const ranges = this.#ranges(n);
-    for (let m = 0; m < M; m++) await this.#run(ranges.map((r) => ({ fn: 'axpy', args: [at[m]! + r.lo * 2, acc + r.lo * 4, r.len, weights[m]!] })));
-    if (divisor !== 1) await this.#run(ranges.map((r) => ({ fn: 'divide', args: [acc + r.lo * 4, r.len, divisor] })));
-    await this.#run(ranges.map((r) => ({ fn: 'encode', args: [acc + r.lo * 4, po + r.lo * 2, r.len] })));
+    const chunks = this.#chunks(n);
+    for (let m = 0; m < M; m++) await this.#dispatch(chunks, (r) => ({ fn: 'axpy', args: [at[m]! + r.lo * 2, acc + r.lo * 4, r.len, weights[m]!] }));
+    if (divisor !== 1) await this.#dispatch(chunks, (r) => ({ fn: 'divide', args: [acc + r.lo * 4, r.len, divisor] }));
+    await this.#dispatch(chunks, (r) => ({ fn: 'encode', args: [acc + r.lo * 4, po + r.lo * 2, r.len] }));
     for (const [j, m] of others.entries()) {
-      await this.#run(ranges.map((r) => ({ fn: 'sqDistance', args: [at[m]! + r.lo * 2, at[ref]! + r.lo * 2, r.len, blocks[j]! + (r.lo / BLOCK) * 8] })));
+      await this.#dispatch(chunks, (r) => ({ fn: 'sqDistance', args: [at[m]! + r.lo * 2, at[ref]! + r.lo * 2, r.len, blocks[j]! + (r.lo / BLOCK) * 8] }));
     }
     const sq = blocks.map((b) => this.#sumBlocks(b, nb));
     this.#done(out, po);
@@ -356,17 +395,26 @@ export class SimdKernels {
     const nb = Math.ceil(n / BLOCK);
     const blocks0 = this.#alloc(nb * 8);
     const blocks1 = this.#alloc(nb * 8);
-    const ranges = this.#ranges(n);
+    const chunks = this.#chunks(n);
+    const areas = this.#areas;
     const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
     const anyRanked = ranked[0]! || ranked[1]!;
     const keep = [0, 1].map((t) => (ranked[t] ? Math.floor(o.sparsify[t]!.density * n) : n));
+    // Per thread (whichever runs a chunk): lane scratch, counts, histograms. Per chunk: combine2's
+    // parameters and state (ints: see assembly/kernels.ts; [15, 16] hold countTies' counts).
     const hist = (thread: number, t: number) => this.#area(thread) + HIST + 2 * t * TABLE;
     const low = (thread: number, t: number) => this.#area(thread) + LOW + t * TABLE;
-    const ints = (thread: number) => new Int32Array(this.#buffer, this.#area(thread) + ARGS + 72, 15);
+    const state = this.#alloc(chunks.length * CHUNK_STATE);
+    const args = (c: Chunk) => state + c.index * CHUNK_STATE;
+    const ints = (c: Chunk) => new Int32Array(this.#buffer, args(c) + 72, 17);
     const list = anyRanked ? this.#alloc(Math.ceil(n / 4) * 4) : 0;
-    const listAt = (r: Range) => list + r.lo; // one i32 per group of four entries
+    const listAt = (c: Chunk) => list + c.lo; // one i32 per group of four entries
+    /** Adds table `of(th)` of every thread into thread 0's (zeroed beforehand like the others). */
+    const gather = (of: (thread: number) => number) => {
+      for (const th of areas) if (th !== 0) x.addTable(of(0), of(th));
+    };
 
-    // Parameters, the same on every thread.
+    // Parameters, the same for every chunk.
     const w = o.weights;
     const scale = (t: 0 | 1) => {
       const sp = o.sparsify[t];
@@ -379,21 +427,21 @@ export class SimdKernels {
     // both always are, and the plain Σ w (|Σ w| < 1e-8 → 1) applies.
     const divisors = o.mode === 0 ? [plain, plain, plain, plain].map(divisor) : [divisor(0), divisor(w[0]), divisor(w[1]), divisor(w[0] + w[1])];
     const reciprocal = divisors.every(isPowerOfTwo) ? 1 : 0;
-    for (const r of ranges) new Float64Array(this.#buffer, this.#area(r.thread) + ARGS, 9).set([scale(0), w[0], scale(1), w[1], ...divisors, o.lambda]);
+    for (const c of chunks) new Float64Array(this.#buffer, args(c), 9).set([scale(0), w[0], scale(1), w[1], ...divisors, o.lambda]);
     const all = [0, 1].map((t) => (ranked[t] ? 0 : -1));
 
     // Bands [lo, hi] (u32 bits of |δ|) holding each threshold; k = 0 keeps nothing: an empty band
     // at the top (no |δ| is above or inside it).
     const bands: [number, number][] = [[-1, -1], [-1, -1]];
     const exactBands = async () => {
-      for (const r of ranges) x.zero(hist(r.thread, 0), 4 * TABLE);
-      await this.#run(ranges.map((r) => ({ fn: 'highPass', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, r.len, hist(r.thread, 0), hist(r.thread, 1)] })));
+      for (const th of areas) x.zero(hist(th, 0), 4 * TABLE);
+      await this.#dispatch(chunks, (c, th) => ({ fn: 'highPass', args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, c.len, hist(th, 0), hist(th, 1)] }));
       for (const t of [0, 1]) {
         if (!ranked[t] || keep[t] === 0) continue;
-        // Every thread counts alternate lanes into two tables: add them all into thread 0's first.
-        const total = hist(0, t);
-        for (const r of ranges) for (let half = r.thread === 0 ? 1 : 0; half < 2; half++) x.addTable(total, hist(r.thread, t) + half * TABLE);
-        const [bucket] = this.#rank(total, n - keep[t]!);
+        // Threads count alternate lanes into two tables: add them all into thread 0's first.
+        x.addTable(hist(0, t), hist(0, t) + TABLE);
+        for (const th of areas) if (th !== 0) for (const half of [0, 1]) x.addTable(hist(0, t), hist(th, t) + half * TABLE);
+        const [bucket] = this.#rank(hist(0, t), n - keep[t]!);
         bands[t] = [bucket << 16, (bucket << 16) | 0xffff];
       }
     };
@@ -405,28 +453,26 @@ export class SimdKernels {
       else await exactBands();
     }
 
-    // Phase 0 on every thread; with a sampled band that misses a threshold, again with exact bands.
+    // Phase 0 on every chunk; with a sampled band that misses a threshold, again with exact bands.
     let above = [0, 0];
     let inBand = [0, 0];
     for (;;) {
-      for (const r of ranges) {
-        ints(r.thread).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, r.lo]);
-        new Int32Array(this.#buffer, this.#area(r.thread) + COUNTS, 2).fill(0);
-      }
-      await this.#run(ranges.map((r) => {
-        const a = this.#area(r.thread);
-        return { fn: 'combine2', args: [p0 + r.lo * 2, p1 + r.lo * 2, pb + r.lo * 2, po + r.lo * 2, r.len, a + ARGS, a + COUNTS, a + TMP, listAt(r), 0, blocks0 + (r.lo / BLOCK) * 8, blocks1 + (r.lo / BLOCK) * 8] };
+      for (const c of chunks) ints(c).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, c.lo, 0, 0]);
+      for (const th of areas) new Int32Array(this.#buffer, this.#area(th) + COUNTS, 2).fill(0);
+      await this.#dispatch(chunks, (c, th) => ({
+        fn: 'combine2',
+        args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, po + c.lo * 2, c.len, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 0, blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8],
       }));
       if (!anyRanked) break;
-      if (ranges.some((r) => ints(r.thread)[13] !== 0)) {
+      if (chunks.some((c) => ints(c)[13] !== 0)) {
         this.#top = this.#base;
         return null;
       }
-      above = [0, 1].map((t) => ranges.reduce((s, r) => s + ints(r.thread)[11 + t]!, 0));
-      // The band entries' high 16 bits, per thread over its listed groups, added into thread 0's.
-      await this.#bandPass(ranges, p0, p1, pb, n, bands, [-1, -1], true, (th, t) => hist(th, t), listAt, ints);
+      above = [0, 1].map((t) => chunks.reduce((sum, c) => sum + ints(c)[11 + t]!, 0));
+      // The band entries' high 16 bits, over the listed groups, added up into thread 0's tables.
+      await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, [-1, -1], true, hist, listAt, ints);
       inBand = [0, 1].map((t) => {
-        for (const r of ranges) if (r.thread !== 0) x.addTable(hist(0, t), hist(r.thread, t));
+        gather((th) => hist(th, t));
         return x.tableTotal(hist(0, t)) >>> 0;
       });
       const missed = [0, 1].some((t) => ranked[t] && keep[t]! > 0 && !(keep[t]! - above[t]! >= 1 && keep[t]! - above[t]! <= inBand[t]!));
@@ -446,38 +492,41 @@ export class SimdKernels {
         if (!ranked[t] || keep[t] === 0) continue;
         [buckets[t]!, belowBuckets[t]!] = this.#rank(hist(0, t), inBand[t]! - need[t]!);
       }
-      await this.#bandPass(ranges, p0, p1, pb, n, bands, buckets, false, (th, t) => low(th, t), listAt, ints);
+      await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, buckets, false, low, listAt, ints);
+      const thresholds = [-1, -1];
+      const larger = [0, 0];
       for (const t of [0, 1]) {
         if (buckets[t] === -1) continue;
-        // Each range's own count at the threshold is needed below: sum into a spare table.
-        const total = hist(0, t) + TABLE;
-        x.zero(total, TABLE);
-        for (const r of ranges) x.addTable(total, low(r.thread, t));
-        const [lowBits, belowLow] = this.#rank(total, inBand[t]! - need[t]! - belowBuckets[t]!);
-        const count = (table: number) => new Uint32Array(this.#buffer, table + lowBits * 4, 1)[0]!;
-        const larger = inBand[t]! - (belowBuckets[t]! + belowLow) - count(total);
-        // The quota of entries equal to the threshold goes to the ranges in index order.
-        let quota = need[t]! - larger;
-        for (const r of ranges) {
-          const mine = Math.min(quota, count(low(r.thread, t)));
-          quota -= mine;
-          const a = ints(r.thread);
-          a[t] = (buckets[t]! << 16) | lowBits;
+        gather((th) => low(th, t));
+        const [lowBits, belowLow] = this.#rank(low(0, t), inBand[t]! - need[t]! - belowBuckets[t]!);
+        thresholds[t] = (buckets[t]! << 16) | lowBits;
+        larger[t] = inBand[t]! - (belowBuckets[t]! + belowLow) - new Uint32Array(this.#buffer, low(0, t) + lowBits * 4, 1)[0]!;
+      }
+      // How many entries equal to the threshold each chunk holds; the quota goes to chunks in
+      // index order.
+      await this.#dispatch(chunks, (c) => ({
+        fn: 'countTies', args: [p0, p1, pb, n, thresholds[0]!, thresholds[1]!, listAt(c), ints(c)[10]!, args(c) + 72 + 60],
+      }));
+      const quota = [0, 1].map((t) => (buckets[t] === -1 ? 0 : need[t]! - larger[t]!));
+      for (const c of chunks) {
+        const a = ints(c);
+        for (const t of [0, 1]) {
+          const mine = Math.min(quota[t]!, a[15 + t]!);
+          quota[t] = quota[t]! - mine;
+          a[t] = thresholds[t]!;
           a[4 + t] = mine;
         }
+        a[14] = 0; // phase 1 reads absolute indices, pointers at the tensor's start
       }
-      // Phase 1: every range settles its listed groups (absolute indices: pointers at the start).
-      await this.#run(ranges.map((r) => {
-        const a = this.#area(r.thread);
-        ints(r.thread)[14] = 0;
-        return { fn: 'combine2', args: [p0, p1, pb, po, n, a + ARGS, a + COUNTS, a + TMP, listAt(r), 1, 0, 0] };
+      await this.#dispatch(chunks, (c, th) => ({
+        fn: 'combine2', args: [p0, p1, pb, po, n, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 1, 0, 0],
       }));
     }
     this.#done(out, po);
     let agree = 0;
     let nonzero = 0;
-    for (const r of ranges) {
-      const c = new Int32Array(this.#buffer, this.#area(r.thread) + COUNTS, 2);
+    for (const th of areas) {
+      const c = new Int32Array(this.#buffer, this.#area(th) + COUNTS, 2);
       agree += c[0]!;
       nonzero += c[1]!;
     }
@@ -485,20 +534,20 @@ export class SimdKernels {
     return { norms, kept: [keep[0]!, keep[1]!], agree, nonzero };
   }
 
-  /** bandPass on every thread over its listed groups, into its own tables (zeroed here). */
+  /** bandPass over every chunk's listed groups, into the running thread's tables (all zeroed here). */
   async #bandPass(
-    ranges: Range[], p0: number, p1: number, pb: number, n: number, bands: [number, number][], buckets: number[], high: boolean,
-    table: (thread: number, t: number) => number, listAt: (r: Range) => number, ints: (thread: number) => Int32Array,
+    chunks: Chunk[], areas: number[], p0: number, p1: number, pb: number, n: number, bands: [number, number][], buckets: number[], high: boolean,
+    table: (thread: number, t: number) => number, listAt: (c: Chunk) => number, ints: (c: Chunk) => Int32Array,
   ): Promise<void> {
-    for (const r of ranges) {
-      this.#x.zero(table(r.thread, 0), TABLE);
-      this.#x.zero(table(r.thread, 1), TABLE);
+    for (const th of areas) {
+      this.#x.zero(table(th, 0), TABLE);
+      this.#x.zero(table(th, 1), TABLE);
     }
-    await this.#run(ranges.map((r) => ({
+    await this.#dispatch(chunks, (c, th) => ({
       fn: 'bandPass',
       args: [p0, p1, pb, n, bands[0]![0], bands[0]![1], bands[1]![0], bands[1]![1], buckets[0]!, buckets[1]!, high ? 1 : 0,
-        table(r.thread, 0), table(r.thread, 1), this.#area(r.thread) + TMP, listAt(r), ints(r.thread)[10]!],
-    })));
+        table(th, 0), table(th, 1), this.#area(th) + TMP, listAt(c), ints(c)[10]!],
+    }));
   }
 
   /**

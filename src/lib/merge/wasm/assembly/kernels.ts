@@ -542,3 +542,25 @@ export function selectU32(values: usize, m: i32, p: u32, table: usize): u32 {
   rank(table, p - below, table);
   return (bucket << 16) | load<u32>(table);
 }
+
+/**
+ * Over the listed groups (absolute entry indices at `list`), how many entries of each task vector
+ * equal its exact threshold (|δ_t| bits = thr_t): two i32 at `out`. A range's count decides its
+ * share of the ties, which go to ranges in index order.
+ */
+export function countTies(x0: usize, x1: usize, base: usize, n: i32, thr0: u32, thr1: u32, list: usize, groups: i32, out: usize): void {
+  const abs = i32x4.splat(0x7fffffff);
+  const v0 = i32x4.splat(thr0), v1 = i32x4.splat(thr1);
+  const iota = i32x4(0, 1, 2, 3);
+  let c0 = i32x4.splat(0), c1 = i32x4.splat(0);
+  for (let g = 0; g < groups; g++) {
+    const i = load<i32>(list + (<usize>g << 2));
+    const o = <usize>i << 1;
+    const b = load4(base + o);
+    const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
+    c0 = i32x4.sub(c0, v128.and(i32x4.eq(v128.and(f32x4.sub(load4(x0 + o), b), abs), v0), valid));
+    c1 = i32x4.sub(c1, v128.and(i32x4.eq(v128.and(f32x4.sub(load4(x1 + o), b), abs), v1), valid));
+  }
+  store<i32>(out, i32x4.extract_lane(c0, 0) + i32x4.extract_lane(c0, 1) + i32x4.extract_lane(c0, 2) + i32x4.extract_lane(c0, 3));
+  store<i32>(out, i32x4.extract_lane(c1, 0) + i32x4.extract_lane(c1, 1) + i32x4.extract_lane(c1, 2) + i32x4.extract_lane(c1, 3), 4);
+}
