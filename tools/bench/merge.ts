@@ -38,6 +38,8 @@ interface ChildResult {
   cpuMBps: number;
   maxRssMB: number;
   peakHeapMB: number;
+  /** Threads that ran the SIMD kernels (0: the merge did not use them). */
+  kernelThreads: number;
 }
 
 /** One measured run, in this (fresh) process: a merge, or the plain read + write baseline. */
@@ -59,6 +61,7 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
   };
   const out = join(dir, `out-${mode}.gguf`);
   const sink = await fileSink(out);
+  let kernelThreads = 0;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   if (mode === 'copy-linear' || mode === 'copy-ties') {
@@ -80,7 +83,8 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
     if (writing) await writing;
     await sink.close();
   } else {
-    await executeMerge(plan, { sink, onStats: sample, threads: () => nodeKernelThreads() });
+    const r = await executeMerge(plan, { sink, onStats: sample, threads: () => nodeKernelThreads() });
+    kernelThreads = r.kernels.simdTensors > 0 ? r.kernels.threads : 0;
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
@@ -90,7 +94,7 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
   return {
     mode, seconds, inputBytes: plan.inputBytes, outputBytes, mbps: plan.inputBytes / 1e6 / seconds,
     cpuMBps: plan.inputBytes / 1e6 / ((cpu.user + cpu.system) / 1e6),
-    maxRssMB: process.resourceUsage().maxRSS / 1024, peakHeapMB: peakHeap / 2 ** 20,
+    maxRssMB: process.resourceUsage().maxRSS / 1024, peakHeapMB: peakHeap / 2 ** 20, kernelThreads,
   };
 }
 
@@ -103,8 +107,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function runChild(mode: Mode, dir: string): ChildResult {
-  const r = spawnSync(process.execPath, [...process.execArgv, SELF, '--child', mode, dir], { encoding: 'utf8' });
+function runChild(mode: Mode, dir: string, env: Record<string, string> = {}): ChildResult {
+  const r = spawnSync(process.execPath, [...process.execArgv, SELF, '--child', mode, dir], { encoding: 'utf8', env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`child ${mode} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
 }
@@ -130,13 +134,15 @@ async function main(): Promise<void> {
       runChild('copy-ties', dir);
       // Each merge right after its own I/O baseline (same inputs), so both see the same machine
       // load; ROUNDS such pairs, and the median of the per-pair ratios (this machine is noisy).
-      const runs: Record<Mode, ChildResult[]> = { 'copy-linear': [], linear: [], 'copy-ties': [], ties: [] };
+      const runs: Record<Mode | 'ties-1', ChildResult[]> = { 'copy-linear': [], linear: [], 'copy-ties': [], ties: [], 'ties-1': [] };
       const ratios = { linear: [] as number[], ties: [] as number[] };
       for (let r = 0; r < ROUNDS; r++) {
         const copy = runChild('copy-linear', dir);
         const linear = runChild('linear', dir);
         const copyTies = runChild('copy-ties', dir);
         const ties = runChild('ties', dir);
+        // The same TIES merge with the SIMD kernels on this thread alone: what the kernel threads add.
+        runs['ties-1'].push(runChild('ties', dir, { CHORUS_MERGE_THREADS: '1' }));
         runs['copy-linear'].push(copy);
         runs.linear.push(linear);
         runs['copy-ties'].push(copyTies);
@@ -144,13 +150,14 @@ async function main(): Promise<void> {
         ratios.linear.push(linear.mbps / copy.mbps);
         ratios.ties.push(ties.mbps / copyTies.mbps);
       }
-      const med = (mode: Mode, f: (c: ChildResult) => number) => median(runs[mode].map(f));
+      const med = (mode: Mode | 'ties-1', f: (c: ChildResult) => number) => median(runs[mode].map(f));
       rows.push({
         layers, modelMB: +modelMB.toFixed(1), rounds: ROUNDS,
         copyMBps: +med('copy-linear', (c) => c.mbps).toFixed(1), copyTiesMBps: +med('copy-ties', (c) => c.mbps).toFixed(1),
         linearMBps: +med('linear', (c) => c.mbps).toFixed(1), linearRatio: +median(ratios.linear).toFixed(2),
         tiesMBps: +med('ties', (c) => c.mbps).toFixed(1), tiesRatio: +median(ratios.ties).toFixed(2),
         linearRatios: ratios.linear.map((x) => +x.toFixed(2)), tiesRatios: ratios.ties.map((x) => +x.toFixed(2)),
+        tiesOneThreadMBps: +med('ties-1', (c) => c.mbps).toFixed(1), kernelThreads: runs.ties[0]!.kernelThreads,
         cpuMBps: {
           copyLinear: Math.round(med('copy-linear', (c) => c.cpuMBps)), linear: Math.round(med('linear', (c) => c.cpuMBps)),
           copyTies: Math.round(med('copy-ties', (c) => c.cpuMBps)), ties: Math.round(med('ties', (c) => c.cpuMBps)),
@@ -163,13 +170,13 @@ async function main(): Promise<void> {
     }
   }
   console.log(`medians of ${ROUNDS} rounds; ratio = median of the per-round ratios`);
-  console.log('layers  model MB  read+write MB/s (2 / 3 inputs)  linear MB/s (ratio)  TIES MB/s (ratio)  peak RSS linear/TIES/copy MB  peak heap linear/TIES MB');
+  console.log('layers  model MB  read+write MB/s (2 / 3 inputs)  linear MB/s (ratio)  TIES MB/s (ratio)  TIES on 1 thread MB/s  peak RSS linear/TIES/copy MB');
   for (const r of rows) {
     console.log(
-      `${String(r.layers).padStart(6)}  ${String(r.modelMB).padStart(8)}  ${`${r.copyMBps} / ${r.copyTiesMBps}`.padStart(31)}  ${`${r.linearMBps} (${r.linearRatio})`.padStart(19)}  ${`${r.tiesMBps} (${r.tiesRatio})`.padStart(17)}  ${`${r.linearMaxRssMB}/${r.tiesMaxRssMB}/${r.copyMaxRssMB}`.padStart(27)}  ${`${r.linearPeakHeapMB}/${r.tiesPeakHeapMB}`.padStart(23)}`,
+      `${String(r.layers).padStart(6)}  ${String(r.modelMB).padStart(8)}  ${`${r.copyMBps} / ${r.copyTiesMBps}`.padStart(31)}  ${`${r.linearMBps} (${r.linearRatio})`.padStart(19)}  ${`${r.tiesMBps} (${r.tiesRatio})`.padStart(17)}  ${String(r.tiesOneThreadMBps).padStart(21)}  ${`${r.linearMaxRssMB}/${r.tiesMaxRssMB}/${r.copyMaxRssMB}`.padStart(27)}`,
     );
   }
-  console.log(JSON.stringify({ unit: 'MB of input per second; memory in MB', note: 'F16 llama-shaped synthetic models (dim 1024, ffn 2816, vocab 8192); linear: 2 inputs; TIES: base + 2, density 0.5; ratio = median over rounds of merge / (plain read of the same inputs + write of as many output bytes, same read-ahead) measured just before it', rows }));
+  console.log(JSON.stringify({ unit: 'MB of input per second; memory in MB', note: 'F16 llama-shaped synthetic models (dim 1024, ffn 2816, vocab 8192); linear: 2 inputs; TIES: base + 2, density 0.5; merges through the WebAssembly SIMD kernels on kernelThreads threads (one per core); ratio = median over rounds of merge / (plain read of the same inputs + write of as many output bytes, same read-ahead) measured just before it', rows }));
 }
 
 main().catch((e: unknown) => {
