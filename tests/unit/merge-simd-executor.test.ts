@@ -12,7 +12,8 @@ import { parseMergeConfig } from '../../src/lib/merge/config.ts';
 import { bytesSource, memorySink, readGGUF, type ByteSource } from '../../src/lib/merge/gguf/index.ts';
 import { planMerge, type MergeInput } from '../../src/lib/merge/plan.ts';
 import { MergeAbortedError, executeMerge } from '../../src/lib/merge/stream.ts';
-import type { TensorStats } from '../../src/lib/merge/methods/index.ts';
+import { METHODS, type TensorStats } from '../../src/lib/merge/methods/index.ts';
+import { mulberry32 } from '../../src/lib/random.ts';
 import { setSimdEnabled, simdKernels } from '../../src/lib/merge/wasm/index.ts';
 import { fileSink, fileSource } from '../../tools/lib/node-source.ts';
 import { nodeKernelThreads } from '../../tools/lib/kernel-threads.ts';
@@ -118,4 +119,30 @@ describe('merge executor on two kernel threads', () => {
       expect(JSON.stringify(threaded.stats)).toBe(JSON.stringify(js.stats));
     });
   }
+
+  it('a cancelled TIES kernel stops handing out chunks and leaves the kernels ready for the next call', async () => {
+    const method = METHODS.get('ties')!;
+    const n = 16 * 65536 + 5;
+    const rnd = mulberry32(5);
+    const mk = () => Uint16Array.from({ length: n }, () => (rnd() < 0.5 ? 0x8000 : 0) | (0x2000 + Math.floor(rnd() * 0x1c00)));
+    const halves = [mk(), mk(), mk()];
+    const common = { name: 'token_embd.weight', shape: [n], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false, int8_mask: false }, modelParams: [{}, { weight: 1, density: 0.5 }, { weight: 1, density: 0.5 }], seed: 1 };
+    const ctl = new AbortController();
+    ctl.abort();
+    const partial = new Uint16Array(n);
+    await method.kernelF16!({ ...common, halves, out: partial, signal: ctl.signal } as never);
+    // Nothing was computed: no chunk was handed out after the cancel.
+    expect(partial.every((v) => v === 0)).toBe(true);
+    const out = new Uint16Array(n);
+    const stats = await method.kernelF16!({ ...common, halves, out } as never);
+    setSimdEnabled(false);
+    try {
+      const js = new Uint16Array(n);
+      const jsStats = await method.kernelF16!({ ...common, halves, out: js } as never);
+      expect(Buffer.from(out.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+      expect(JSON.stringify(stats)).toBe(JSON.stringify(jsStats));
+    } finally {
+      setSimdEnabled(true);
+    }
+  });
 });

@@ -165,7 +165,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       let stats: TensorStats;
       if (views) {
         simdTensors++;
-        stats = await plan.method.kernelF16!({ ...common, halves: views.inputs, out: views.out });
+        stats = await plan.method.kernelF16!({ ...common, halves: views.inputs, out: views.out, signal });
         out = bytesOf(views.out);
       } else if (fused(k)) {
         out = new Uint8Array(n * 2);
@@ -178,6 +178,8 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
         if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
         out = codec.encode(result.data);
       }
+      // A cancel during the kernel leaves this tensor unfinished: it is never written.
+      await stop();
       // The previous tensor's write must be complete before the writer takes the next (and before
       // its slot is computed into again); this one proceeds while the next tensor is computed
       // (awaited at once for the last tensor, so the final progress report counts every byte).

@@ -48,7 +48,7 @@ export const linear: MethodDescriptor = {
     }
     return { data: out, stats: linearStats(name, norms) };
   },
-  async kernelF16({ name, halves, baseIndex, params, modelParams, out }) {
+  async kernelF16({ name, halves, baseIndex, params, modelParams, out, signal }) {
     const { weights, divisor } = resolve(name, params, modelParams);
     const refIndex = baseIndex ?? 0;
     const M = halves.length;
@@ -56,8 +56,8 @@ export const linear: MethodDescriptor = {
     const simd = simdKernels();
     if (simd) {
       // The same loops in WebAssembly SIMD (wasm/assembly/kernels.ts), bit for bit.
-      if (M === 2) return linearStats(name, [Math.sqrt(await simd.linear2(halves[0]!, halves[1]!, out, weights[0]!, weights[1]!, divisor))]);
-      return linearStats(name, (await simd.linearN(halves, weights, divisor, refIndex, out)).map(Math.sqrt));
+      if (M === 2) return linearStats(name, [Math.sqrt(await simd.withSignal(signal, () => simd.linear2(halves[0]!, halves[1]!, out, weights[0]!, weights[1]!, divisor)))]);
+      return linearStats(name, (await simd.withSignal(signal, () => simd.linearN(halves, weights, divisor, refIndex, out))).map(Math.sqrt));
     }
     const tab = f16Table();
     // Pieces of CHUNK values: decoded, combined and rounded to f32 in `acc` (L1-resident), then

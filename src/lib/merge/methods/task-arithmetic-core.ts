@@ -89,13 +89,13 @@ async function taskArithmeticF16(v: TaskArithmeticVariant, input: KernelInputF16
     const others = [0, 1, 2].filter((m) => m !== baseIndex) as [number, number];
     const rescale = v.sparsify ? bool(params, 'rescale') : false;
     const setting = (m: number) => (v.sparsify ? { density: num(modelParams[m]!, 'density'), rescale } : null);
-    const r = await simd.taskArithmetic2(halves[others[0]]!, halves[others[1]]!, halves[baseIndex]!, out, {
+    const r = await simd.withSignal(input.signal, () => simd.taskArithmetic2(halves[others[0]]!, halves[others[1]]!, halves[baseIndex]!, out, {
       sparsify: [setting(others[0]), setting(others[1])],
       weights: [num(modelParams[others[0]]!, 'weight'), num(modelParams[others[1]]!, 'weight')],
       mode: v.consensus === 'sum' ? SUM : v.consensus === 'count' ? COUNT : NONE,
       normalize: bool(params, 'normalize'),
       lambda: num(params, 'lambda'),
-    });
+    }));
     if (r) {
       const n = out.length;
       return {

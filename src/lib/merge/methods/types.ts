@@ -70,6 +70,11 @@ export interface TensorStats {
  * bits out (see MethodDescriptor.kernelF16).
  */
 export interface KernelInputF16 extends Omit<KernelInput, 'tensors' | 'out'> {
+  /**
+   * The merge's cancel: a fused path may stop part-way through a large tensor when it fires (the
+   * executor then discards the tensor and throws MergeAbortedError).
+   */
+  signal?: AbortSignal;
   /** One array of fp16 bit patterns per input model, all of the same length. */
   halves: readonly Uint16Array[];
   /** Receives the result's fp16 bit patterns; same length as the inputs. */

@@ -228,13 +228,19 @@ export class SimdKernels {
     return out;
   }
 
+  /** Set for the duration of a kernel call: dispatch hands out no more chunks once it fires. */
+  #signal: AbortSignal | undefined;
+
   /**
    * Runs make(chunk, thread) for every chunk: on the workers (thread ids 1..W), two in flight each
    * and the next chunk to whichever finishes first; on this thread (id 0) when there are none.
+   * Once the call's signal fires no chunk is started (the caller discards the tensor).
    */
   async #dispatch(chunks: Chunk[], make: (c: Chunk, thread: number) => Call): Promise<void> {
+    if (this.#signal?.aborted) return;
     if (this.#threads.length === 0) {
       for (const c of chunks) {
+        if (this.#signal?.aborted) return;
         const call = make(c, 0);
         (this.#x[call.fn] as (...a: number[]) => unknown)(...call.args);
       }
@@ -246,7 +252,7 @@ export class SimdKernels {
       let failed = false;
       const feed = (w: number): void => {
         if (failed) return;
-        if (next >= chunks.length) {
+        if (next >= chunks.length || this.#signal?.aborted) {
           if (active === 0) resolve();
           return;
         }
@@ -329,6 +335,19 @@ export class SimdKernels {
   release(): void {
     this.#slots = null;
     this.#base = this.#top = this.#data;
+  }
+
+  /**
+   * Runs `f` with `signal` as the cancel of its chunks. A cancelled call returns a partial result:
+   * callers check the signal afterwards and discard it (the executor throws MergeAbortedError).
+   */
+  async withSignal<T>(signal: AbortSignal | undefined, f: () => Promise<T>): Promise<T> {
+    this.#signal = signal;
+    try {
+      return await f();
+    } finally {
+      this.#signal = undefined;
+    }
   }
 
   /** out = fp16((wa·a + wb·b) / divisor), in double; returns Σ (b − a)² (block order, see methods/types.ts). */
@@ -436,6 +455,7 @@ export class SimdKernels {
     const exactBands = async () => {
       for (const th of areas) x.zero(hist(th, 0), 4 * TABLE);
       await this.#dispatch(chunks, (c, th) => ({ fn: 'highPass', args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, c.len, hist(th, 0), hist(th, 1)] }));
+      if (this.#signal?.aborted) return;
       for (const t of [0, 1]) {
         if (!ranked[t] || keep[t] === 0) continue;
         // Threads count alternate lanes into two tables: add them all into thread 0's first.
@@ -453,6 +473,13 @@ export class SimdKernels {
       else await exactBands();
     }
 
+    // A cancelled call stops here and there with a result nobody reads (see withSignal).
+    const cancelled = (): TaskArithmetic2Result | null => {
+      if (!this.#signal?.aborted) return null;
+      this.#top = this.#base;
+      return { norms: [NaN, NaN], kept: [keep[0]!, keep[1]!], agree: 0, nonzero: 0 };
+    };
+
     // Phase 0 on every chunk; with a sampled band that misses a threshold, again with exact bands.
     let above = [0, 0];
     let inBand = [0, 0];
@@ -463,6 +490,8 @@ export class SimdKernels {
         fn: 'combine2',
         args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, po + c.lo * 2, c.len, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 0, blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8],
       }));
+      const stop = cancelled();
+      if (stop) return stop;
       if (!anyRanked) break;
       if (chunks.some((c) => ints(c)[13] !== 0)) {
         this.#top = this.#base;
@@ -471,6 +500,8 @@ export class SimdKernels {
       above = [0, 1].map((t) => chunks.reduce((sum, c) => sum + ints(c)[11 + t]!, 0));
       // The band entries' high 16 bits, over the listed groups, added up into thread 0's tables.
       await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, [-1, -1], true, hist, listAt, ints);
+      const stopped = cancelled();
+      if (stopped) return stopped;
       inBand = [0, 1].map((t) => {
         gather((th) => hist(th, t));
         return x.tableTotal(hist(0, t)) >>> 0;
@@ -493,6 +524,8 @@ export class SimdKernels {
         [buckets[t]!, belowBuckets[t]!] = this.#rank(hist(0, t), inBand[t]! - need[t]!);
       }
       await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, buckets, false, low, listAt, ints);
+      const halted = cancelled();
+      if (halted) return halted;
       const thresholds = [-1, -1];
       const larger = [0, 0];
       for (const t of [0, 1]) {

@@ -509,7 +509,8 @@ export function addTable(dst: usize, src: usize): void {
 export function rank(hist: usize, p: u32, out: usize): void {
   let b: usize = 0;
   let below: u32 = 0;
-  while (below + load<u32>(hist + (b << 2)) <= p) {
+  // Bounded by the table (a histogram holding fewer than p + 1 entries stops at its last bucket).
+  while (b < 65535 && below + load<u32>(hist + (b << 2)) <= p) {
     below += load<u32>(hist + (b << 2));
     b++;
   }
