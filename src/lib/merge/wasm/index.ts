@@ -32,7 +32,7 @@ interface Exports {
   highPass(x0: number, x1: number, base: number, n: number, hist0: number, hist1: number): void;
   sampleDeltas(x0: number, x1: number, base: number, n: number, stride: number, out0: number, out1: number): void;
   bandPass(x0: number, x1: number, base: number, n: number, lo0: number, hi0: number, lo1: number, hi1: number, bucket0: number, bucket1: number, high: number, hist0: number, hist1: number, tmp: number, list: number, groups: number): void;
-  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number, blocks0: number, blocks1: number): void;
+  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number, blocks0: number, blocks1: number, band0: number, band1: number): void;
   zero(ptr: number, bytes: number): void;
   addTable(dst: number, src: number): void;
   rank(hist: number, p: number, out: number): void;
@@ -485,10 +485,15 @@ export class SimdKernels {
     let inBand = [0, 0];
     for (;;) {
       for (const c of chunks) ints(c).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, c.lo, 0, 0]);
-      for (const th of areas) new Int32Array(this.#buffer, this.#area(th) + COUNTS, 2).fill(0);
+      for (const th of areas) {
+        new Int32Array(this.#buffer, this.#area(th) + COUNTS, 2).fill(0);
+        if (anyRanked) for (const t of [0, 1]) x.zero(hist(th, t), TABLE);
+      }
+      // Phase 0 also counts the band's entries by their high 16 bits (into each thread's tables).
       await this.#dispatch(chunks, (c, th) => ({
         fn: 'combine2',
-        args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, po + c.lo * 2, c.len, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 0, blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8],
+        args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, po + c.lo * 2, c.len, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 0,
+          blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8, hist(th, 0), hist(th, 1)],
       }));
       const stop = cancelled();
       if (stop) return stop;
@@ -498,10 +503,7 @@ export class SimdKernels {
         return null;
       }
       above = [0, 1].map((t) => chunks.reduce((sum, c) => sum + ints(c)[11 + t]!, 0));
-      // The band entries' high 16 bits, over the listed groups, added up into thread 0's tables.
-      await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, [-1, -1], true, hist, listAt, ints);
-      const stopped = cancelled();
-      if (stopped) return stopped;
+      // The band entries' high-16-bit counts, added up into thread 0's tables.
       inBand = [0, 1].map((t) => {
         gather((th) => hist(th, t));
         return x.tableTotal(hist(0, t)) >>> 0;
@@ -552,7 +554,7 @@ export class SimdKernels {
         a[14] = 0; // phase 1 reads absolute indices, pointers at the tensor's start
       }
       await this.#dispatch(chunks, (c, th) => ({
-        fn: 'combine2', args: [p0, p1, pb, po, n, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 1, 0, 0],
+        fn: 'combine2', args: [p0, p1, pb, po, n, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 1, 0, 0, 0, 0],
       }));
     }
     this.#done(out, po);
@@ -590,8 +592,10 @@ export class SimdKernels {
    */
   #sampleBands(p0: number, p1: number, pb: number, n: number, ranked: boolean[], keep: number[], bands: [number, number][]): void {
     const m = Math.floor(n / SAMPLE_STRIDE);
-    const at = this.#alloc(m * 8);
-    this.#x.sampleDeltas(p0, p1, pb, n, SAMPLE_STRIDE, at, at + m * 4);
+    // Two arrays of m samples, each with room for the kernel's last group of four.
+    const stride = m * 4 + 16;
+    const at = this.#alloc(2 * stride);
+    this.#x.sampleDeltas(p0, p1, pb, n, SAMPLE_STRIDE, at, at + stride);
     for (const t of [0, 1]) {
       if (!ranked[t] || keep[t] === 0) continue;
       // Ascending rank of the threshold among all n, scaled to the sample.
@@ -599,7 +603,7 @@ export class SimdKernels {
       const h = tuning.sampleMargin > 0 ? Math.ceil(tuning.sampleMargin * Math.sqrt(m * q * (1 - q))) + 8 : Math.round(tuning.sampleMargin);
       const r = Math.floor(q * m);
       // Bits of non-negative floats order like their values (thread 0's low table as scratch).
-      const select = (p: number) => this.#x.selectU32(at + t * m * 4, m, p, this.#area(0) + LOW) >>> 0;
+      const select = (p: number) => this.#x.selectU32(at + t * stride, m, p, this.#area(0) + LOW) >>> 0;
       const lo = r - h <= 0 ? 0 : select(r - h);
       const hi = r + h >= m - 1 ? 0x7fffffff : select(r + h);
       bands[t] = [lo, hi];

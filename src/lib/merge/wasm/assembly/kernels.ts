@@ -226,35 +226,47 @@ export function highPass(x0: usize, x1: usize, base: usize, n: i32, hist0: usize
   }
 }
 
-/** A cheap spread of sample positions inside each stride (deterministic, no correlation with rows). */
+/** Where sample j is taken: inside stride j, at a pseudo-random offset (stride a power of two). */
 @inline
-function jitter(j: u32, stride: u32): u32 {
+function sampleAt(j: u32, stride: u32): usize {
   let h = j * 0x9e3779b1;
   h ^= h >>> 15;
-  return h % stride;
+  return <usize>(j * stride + ((h >>> 8) & (stride - 1)));
+}
+
+/** Four fp16 values of `p` at entries i0..i3, gathered into i32 lanes. */
+@inline
+function gather4(p: usize, i0: usize, i1: usize, i2: usize, i3: usize): v128 {
+  let v = i32x4.splat(<i32>load<u16>(p + (i0 << 1)));
+  v = i32x4.replace_lane(v, 1, <i32>load<u16>(p + (i1 << 1)));
+  v = i32x4.replace_lane(v, 2, <i32>load<u16>(p + (i2 << 1)));
+  return i32x4.replace_lane(v, 3, <i32>load<u16>(p + (i3 << 1)));
 }
 
 /**
- * |δ_t| bits of one entry in every `stride` (at a pseudo-random offset inside it) for both task
- * vectors, to out0/out1 (u32 each, ⌊n/stride⌋ of them): the sample a band is picked from.
+ * |δ_t| bits of one entry in every `stride` (a power of two; at a pseudo-random offset inside it)
+ * for both task vectors, to out0/out1 (u32 each, ⌊n/stride⌋ of them, plus up to 3 more written
+ * past the end): the sample a band is picked from.
  */
 export function sampleDeltas(x0: usize, x1: usize, base: usize, n: i32, stride: i32, out0: usize, out1: usize): void {
   const m = n / stride;
-  for (let j = 0; j < m; j++) {
-    const i = <usize>(<u32>j * <u32>stride + jitter(<u32>j, <u32>stride));
-    const o = i << 1;
-    // Scalar decode through the same vector routine (lane 0 of a one-entry group).
-    const bv = f32x4.extract_lane(halvesToF32(i32x4.splat(<i32>load<u16>(base + o))), 0);
-    const d0 = f32x4.extract_lane(halvesToF32(i32x4.splat(<i32>load<u16>(x0 + o))), 0) - bv;
-    const d1 = f32x4.extract_lane(halvesToF32(i32x4.splat(<i32>load<u16>(x1 + o))), 0) - bv;
-    store<u32>(out0 + (<usize>j << 2), reinterpret<u32>(d0) & 0x7fffffff);
-    store<u32>(out1 + (<usize>j << 2), reinterpret<u32>(d1) & 0x7fffffff);
+  const abs = i32x4.splat(0x7fffffff);
+  const st = <u32>stride;
+  for (let j = 0; j < m; j += 4) {
+    // Past m, lanes repeat sample j (still inside the tensor); those writes land after the m samples.
+    const i0 = sampleAt(<u32>j, st);
+    const i1 = j + 1 < m ? sampleAt(<u32>j + 1, st) : i0;
+    const i2 = j + 2 < m ? sampleAt(<u32>j + 2, st) : i0;
+    const i3 = j + 3 < m ? sampleAt(<u32>j + 3, st) : i0;
+    const b = halvesToF32(gather4(base, i0, i1, i2, i3));
+    v128.store(out0 + (<usize>j << 2), v128.and(f32x4.sub(halvesToF32(gather4(x0, i0, i1, i2, i3)), b), abs));
+    v128.store(out1 + (<usize>j << 2), v128.and(f32x4.sub(halvesToF32(gather4(x1, i0, i1, i2, i3)), b), abs));
   }
 }
 
 /**
- * Over the listed groups (`groups` range-relative entry indices at `list`), for both task vectors:
- * with `high` set, hist_t[|δ_t| bits >>> 16]++ for the entries inside the band [lo_t, hi_t]; else
+ * Over the listed groups (absolute entry indices at `list`), for both task vectors: with `high` set,
+ * hist_t[|δ_t| bits >>> 16]++ for the entries inside the band [lo_t, hi_t]; else
  * low_t[|δ_t| bits & 0xffff]++ for the band entries whose high 16 bits equal bucket_t. Tables are
  * zeroed by the caller; a task vector whose lo_t > hi_t (unsigned) counts nothing.
  */
@@ -338,9 +350,10 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
  *   [13]    out, phase 0: 1 when some δ is NaN
  *   [14]    added to every index written to the list (the range's start)
  * Factors equal to 1 are skipped (multiplying by 1 is exact). Phase 0 also writes the block totals
- * of ‖δ_t‖² to blocks0/blocks1. Adds [agree, nonzero] (i32) to `counts`.
+ * of ‖δ_t‖² to blocks0/blocks1, and counts the band's entries by their high 16 bits into band0/band1
+ * (65,536-u32 tables, zeroed by the caller). Adds [agree, nonzero] (i32) to `counts`.
  */
-export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize): void {
+export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize, band0: usize, band1: usize): void {
   const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
   const lambdaV = load<f64>(args, 64);
   const s0 = f64x2.splat(s0v), w0 = f64x2.splat(w0v), s1 = f64x2.splat(s1v), w1 = f64x2.splat(w1v);
@@ -400,13 +413,22 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
         const up1 = i32x4.gt_u(a1, t1);
         above0 = i32x4.sub(above0, v128.andnot(up0, all0));
         above1 = i32x4.sub(above1, v128.andnot(up1, all1));
-        const open = v128.or(
-          v128.andnot(v128.andnot(i32x4.ge_u(a0, lo0), up0), all0),
-          v128.andnot(v128.andnot(i32x4.ge_u(a1, lo1), up1), all1),
-        );
-        if (v128.any_true(open)) {
+        const in0 = v128.andnot(v128.andnot(i32x4.ge_u(a0, lo0), up0), all0);
+        const in1 = v128.andnot(v128.andnot(i32x4.ge_u(a1, lo1), up1), all1);
+        if (v128.any_true(v128.or(in0, in1))) {
           store<i32>(list + (<usize>deferred << 2), i + indexBase);
           deferred++;
+          // The band's entries (inside the tensor) by their high 16 bits, into this thread's tables.
+          v128.store(tmp, in0);
+          v128.store(tmp, in1, 16);
+          v128.store(tmp, i32x4.shr_u(a0, 16), 32);
+          v128.store(tmp, i32x4.shr_u(a1, 16), 48);
+          const lanes = min(4, n - i);
+          for (let k = 0; k < lanes; k++) {
+            const at = tmp + (<usize>k << 2);
+            if (load<i32>(at) != 0) bump(band0, load<i32>(at, 32));
+            if (load<i32>(at, 16) != 0) bump(band1, load<i32>(at, 48));
+          }
           continue;
         }
         x0 = v128.and(x0, v128.or(up0, all0));
