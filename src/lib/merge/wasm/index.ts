@@ -238,7 +238,8 @@ export class SimdKernels {
    */
   async #dispatch(chunks: Chunk[], make: (c: Chunk, thread: number) => Call): Promise<void> {
     if (this.#signal?.aborted) return;
-    if (this.#threads.length === 0) {
+    // One small chunk (norm vectors and the like) is not worth a round trip to a worker.
+    if (this.#threads.length === 0 || (chunks.length === 1 && chunks[0]!.len <= BLOCK)) {
       for (const c of chunks) {
         if (this.#signal?.aborted) return;
         const call = make(c, 0);
