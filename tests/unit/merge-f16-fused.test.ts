@@ -21,6 +21,13 @@ function randomHalves(rnd: () => number, n: number, anyBits: boolean): Uint16Arr
   return h;
 }
 
+/** Subnormal and smallest normal halves (|x| < 2^-12), where products and sums leave the normal range of f32 scaled values. */
+function tinyHalves(rnd: () => number, n: number): Uint16Array {
+  const h = new Uint16Array(n);
+  for (let i = 0; i < n; i++) h[i] = (rnd() < 0.5 ? 0x8000 : 0) | Math.floor(rnd() * 0x0c00);
+  return h;
+}
+
 const bytesOf = (h: Uint16Array) => new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
 /** NaN results may differ in sign and payload (JavaScript leaves them unspecified): compare NaN as one class. */
 const canon = (h: Uint16Array) => Array.from(h, (x) => ((x & 0x7c00) === 0x7c00 && (x & 0x3ff) !== 0 ? 0x7e00 : x));
@@ -129,14 +136,19 @@ function cases(nPlain: number, nTask: number): void {
           ['any bits', 3, true, 1, { normalize: true, lambda: 1, rescale: false }, [1, 0.5], [0.5, 0.5]],
           ['fine-tunes', 4, false, 0, { normalize: true, lambda: 1, rescale: false }, [1, 0.5, 0.25], [0.5, 0.4, 0.3]],
           ['fine-tunes', 2, false, 1, { normalize: true, lambda: 1, rescale: false }, [0.8], [0.5]],
+          // Powers of two as divisors (the SIMD kernel's f32 shortcut), on values near the subnormal range.
+          ['tiny values', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [4, 4], [0.5, 0.7]],
+          ['tiny values', 3, false, 2, { normalize: true, lambda: 1, rescale: false }, [2, -4], [0.9, 0.3]],
+          ['fine-tunes', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [0.25, 0.25], [0.5, 0.5]],
         ];
         for (const [data, inputs, anyBits, baseIndex, globals, weights, dens] of cases) {
           it(`${method.id}: ${data}, base ${baseIndex} + ${inputs - 1}, ${JSON.stringify(globals)}, weights ${weights}${densities ? `, densities ${dens}` : ''}`, async () => {
             const rnd = mulberry32(inputs * 131 + baseIndex * 17 + weights.length);
             const n = nTask;
             const f16 = getCodec(GGMLType.F16);
-            const base = randomHalves(rnd, n, anyBits);
-            const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
+            const tiny = data === 'tiny values';
+            const base = tiny ? tinyHalves(rnd, n) : randomHalves(rnd, n, anyBits);
+            const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : tiny ? tinyHalves(rnd, n) : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
             let t = 0;
             const modelParams = halves.map((_, i) => (i === baseIndex ? {} : { weight: weights[t]!, density: dens[t++]! }));
             const common = { name: 'blk.0.attn_q.weight', shape: [n], baseIndex, params: { ...globals, int8_mask: false }, modelParams, seed: 3 };

@@ -363,6 +363,19 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   const d00 = divisorAt(args, 0, reciprocal), d10 = divisorAt(args, 1, reciprocal);
   const d01 = divisorAt(args, 2, reciprocal), d11 = divisorAt(args, 3, reciprocal);
   const lambda = f64x2.splat(lambdaV);
+  // The f32 shortcut (see below) needs λ = 1 and every divisor a power of two whose reciprocal is
+  // an f32.
+  const q00 = <f32>f64x2.extract_lane(d00, 0), q10 = <f32>f64x2.extract_lane(d10, 0);
+  const q01 = <f32>f64x2.extract_lane(d01, 0), q11 = <f32>f64x2.extract_lane(d11, 0);
+  const short = reciprocal && lambdaV == 1 &&
+    <f64>q00 == f64x2.extract_lane(d00, 0) && <f64>q10 == f64x2.extract_lane(d10, 0) &&
+    <f64>q01 == f64x2.extract_lane(d01, 0) && <f64>q11 == f64x2.extract_lane(d11, 0) &&
+    q00 != 0 && q10 != 0 && q01 != 0 && q11 != 0;
+  const r00 = f32x4.splat(q00), r10 = f32x4.splat(q10), r01 = f32x4.splat(q01), r11 = f32x4.splat(q11);
+  // Scaling by r = 2^k is exact unless it lands below the smallest normal: with |r| < 1, sums of at
+  // least 2^-126 / |r| are safe (and 0); with |r| ≥ 1 every sum is.
+  const rmin = min(min(abs(q00), abs(q10)), min(abs(q01), abs(q11)));
+  const tiny = i32x4.splat(rmin >= 1 ? 0 : reinterpret<i32>(<f32>(1.1754943508222875e-38 / <f64>rmin)));
   const scaled0 = s0v != 1, weighted0 = w0v != 1, scaled1 = s1v != 1, weighted1 = w1v != 1, lambdaOn = lambdaV != 1;
   const t0 = i32x4.splat(load<i32>(ints));
   const t1 = i32x4.splat(load<i32>(ints, 4));
@@ -475,6 +488,23 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     }
     const y0 = v128.and(x0, k0);
     const y1 = v128.and(x1, k1);
+    if (short) {
+      // Shortcut: when y0 + y1 is exact in f32 (TwoSum's error is 0) and scaling it by the
+      // reciprocal divisor (a power of two) is exact too (see `tiny`), the sum is the
+      // double the JavaScript divides; base + it, rounded once to f32, is then what the JavaScript
+      // gets by rounding to double and then to f32: either the double sum is exact (exponents within
+      // 29 of each other), or one term is below 2^-28 of the other and both roundings give the larger.
+      const sum = f32x4.add(y0, y1);
+      const bb = f32x4.sub(sum, y0);
+      const err = f32x4.add(f32x4.sub(y0, f32x4.sub(sum, bb)), f32x4.sub(y1, bb));
+      const mag = v128.and(sum, i32x4.splat(0x7fffffff));
+      const fine = v128.and(f32x4.eq(err, zero), v128.or(i32x4.ge_u(mag, tiny), i32x4.eq(mag, i32x4.splat(0))));
+      if (v128.all_true<i32>(fine)) {
+        const r = v128.bitselect(v128.bitselect(r11, r10, k1), v128.bitselect(r01, r00, k1), k0);
+        store4(out + o, f32x4.add(bs, f32x4.mul(sum, r)));
+        continue;
+      }
+    }
     // Divisor by which of the two were kept (lanes widened to 64-bit masks).
     const k0l = i64x2.extend_low_i32x4_s(k0);
     const k0h = i64x2.extend_high_i32x4_s(k0);
