@@ -499,7 +499,8 @@ export class SimdKernels {
       const stop = cancelled();
       if (stop) return stop;
       if (!anyRanked) break;
-      if (chunks.some((c) => ints(c)[13] !== 0)) {
+      // A NaN task-vector entry makes its block's ‖δ‖² NaN (squares are never −Inf, so Inf cannot).
+      if (Number.isNaN(this.#sumBlocks(blocks0, nb)) || Number.isNaN(this.#sumBlocks(blocks1, nb))) {
         this.#top = this.#base;
         return null;
       }

@@ -347,7 +347,7 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
  *   [8, 9]  lo_t, the band's bottom (phase 0)
  *   [10]    out, phase 0: groups listed; in, phase 1: groups to settle
  *   [11, 12] out, phase 0: entries above the band, per task vector
- *   [13]    out, phase 0: 1 when some δ is NaN
+ *   [13]    unused (a NaN δ shows as a NaN block total of ‖δ‖²)
  *   [14]    added to every index written to the list (the range's start)
  * Factors equal to 1 are skipped (multiplying by 1 is exact). Phase 0 also writes the block totals
  * of ‖δ_t‖² to blocks0/blocks1, and counts the band's entries by their high 16 bits into band0/band1
@@ -386,7 +386,6 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   const lo1 = i32x4.splat(load<i32>(ints, 36));
   const indexBase = load<i32>(ints, 56);
   const abs = i32x4.splat(0x7fffffff);
-  const inf = i32x4.splat(0x7f800000);
   const zero = f32x4.splat(0);
   const iota = i32x4(0, 1, 2, 3);
   let quota0 = load<i32>(ints, 16);
@@ -395,7 +394,6 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   let nonzero = i32x4.splat(0);
   let above0 = i32x4.splat(0);
   let above1 = i32x4.splat(0);
-  let nan = i32x4.splat(0);
   let deferred = 0;
   const groups = phase == 0 ? (n + 3) >> 2 : load<i32>(ints, 40);
   let q0l = f64x2.splat(0), q0h = f64x2.splat(0), q1l = f64x2.splat(0), q1h = f64x2.splat(0);
@@ -421,7 +419,6 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
       if (ranked0 || ranked1) {
         const a0 = v128.and(x0, abs);
         const a1 = v128.and(x1, abs);
-        nan = v128.or(nan, v128.or(i32x4.gt_u(a0, inf), i32x4.gt_u(a1, inf)));
         const up0 = i32x4.gt_u(a0, t0);
         const up1 = i32x4.gt_u(a1, t1);
         above0 = i32x4.sub(above0, v128.andnot(up0, all0));
@@ -531,7 +528,6 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     store<i32>(ints, deferred, 40);
     store<i32>(ints, i32x4.extract_lane(above0, 0) + i32x4.extract_lane(above0, 1) + i32x4.extract_lane(above0, 2) + i32x4.extract_lane(above0, 3), 44);
     store<i32>(ints, i32x4.extract_lane(above1, 0) + i32x4.extract_lane(above1, 1) + i32x4.extract_lane(above1, 2) + i32x4.extract_lane(above1, 3), 48);
-    store<i32>(ints, v128.any_true(nan) ? 1 : 0, 52);
   }
   store<i32>(ints, quota0, 16);
   store<i32>(ints, quota1, 20);
