@@ -122,8 +122,8 @@ function average2(a: Float32Array, b: Float32Array, wa: number, wb: number, divi
     for (let i = start; i < end; i++) {
       const x = a[i]!, y = b[i]!;
       out[i] = (wa * x + wb * y) / divisor;
-      const d = y - x;
-      q[i & 3]! += d * d;
+      const d = Math.fround(y - x);
+      q[i & 3]! += Math.fround(d * d);
     }
   }
   return s.total();
@@ -147,8 +147,8 @@ function sqDistance(x: Float32Array, ref: Float32Array): number {
     s.boundary(start);
     const end = Math.min(n, start + NORM_BLOCK);
     for (let i = start; i < end; i++) {
-      const d = x[i]! - ref[i]!;
-      q[i & 3]! += d * d;
+      const d = Math.fround(x[i]! - ref[i]!);
+      q[i & 3]! += Math.fround(d * d);
     }
   }
   return s.total();
@@ -158,12 +158,12 @@ function sqDistance(x: Float32Array, ref: Float32Array): number {
 // acc[0, len) for input positions [at, at + len) (`at` a multiple of 4). Sums of squares continue in
 // the lane sums `q`, so they add up in exactly the order of the whole-tensor loops.
 
-function average2F16(a: Uint16Array, b: Uint16Array, tab: Float32Array, at: number, len: number, wa: number, wb: number, divisor: number, acc: Float32Array, q: Float64Array): void {
+function average2F16(a: Uint16Array, b: Uint16Array, tab: Float32Array, at: number, len: number, wa: number, wb: number, divisor: number, acc: Float32Array, q: Float32Array): void {
   for (let j = 0; j < len; j++) {
     const x = tab[a[at + j]!]!, y = tab[b[at + j]!]!;
     acc[j] = (wa * x + wb * y) / divisor;
-    const d = y - x;
-    q[j & 3]! += d * d;
+    const d = Math.fround(y - x);
+    q[j & 3]! += Math.fround(d * d);
   }
 }
 
@@ -171,9 +171,9 @@ function axpyF16(x: Uint16Array, tab: Float32Array, at: number, len: number, w: 
   for (let j = 0; j < len; j++) acc[j] = acc[j]! + w * tab[x[at + j]!]!;
 }
 
-function sqDistanceF16(x: Uint16Array, ref: Uint16Array, tab: Float32Array, at: number, len: number, q: Float64Array): void {
+function sqDistanceF16(x: Uint16Array, ref: Uint16Array, tab: Float32Array, at: number, len: number, q: Float32Array): void {
   for (let j = 0; j < len; j++) {
-    const d = tab[x[at + j]!]! - tab[ref[at + j]!]!;
-    q[j & 3]! += d * d;
+    const d = Math.fround(tab[x[at + j]!]! - tab[ref[at + j]!]!);
+    q[j & 3]! += Math.fround(d * d);
   }
 }

@@ -204,7 +204,7 @@ const NONE = 0 as const;
 const SUM = 1 as const;
 const COUNT = 2 as const;
 
-/** d = x − base; returns Σ d² (NormSum order) of d as stored (rounded to f32), as the SIMD kernel squares it. */
+/** d = x − base; returns Σ d² (NormSum order) of d as stored (rounded to f32). */
 function taskVector(x: Float32Array, base: Float32Array, d: Float32Array): number {
   const s = new NormSum();
   const q = s.q;
@@ -215,7 +215,7 @@ function taskVector(x: Float32Array, base: Float32Array, d: Float32Array): numbe
     for (let i = start; i < end; i++) {
       d[i] = x[i]! - base[i]!;
       const di = d[i]!;
-      q[i & 3]! += di * di;
+      q[i & 3]! += Math.fround(di * di);
     }
   }
   return s.total();

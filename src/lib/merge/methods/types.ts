@@ -149,17 +149,19 @@ export function emptyStats(name: string): TensorStats {
 export const NORM_BLOCK = 65536;
 
 /**
- * The one summation order of squared norms (task-vector norms): per block of NORM_BLOCK entries from
- * entry 0, four interleaved lanes — entry i into q[i mod 4] — whose block total is
- * (q0 + q1) + (q2 + q3); block totals are added in block order; all in double. It is the order of
- * the SIMD kernels (wasm/assembly/kernels.ts) with any number of threads (each takes whole blocks),
- * fixed here so that every path gives the same statistics to the last bit.
+ * The one summation order of squared norms (task-vector norms, a statistic shown with a few digits):
+ * per block of NORM_BLOCK entries from entry 0, four interleaved f32 lanes — entry i into q[i mod 4],
+ * its difference and its square rounded to f32 and added in f32 (`q[i & 3] += Math.fround(d * d)` on
+ * a Float32Array, d itself an f32) — whose block total is (q0 + q1) + (q2 + q3) in double; block
+ * totals are added in block order in double. It is what the SIMD kernels (wasm/assembly/kernels.ts)
+ * compute four lanes at a time with any number of threads (each takes whole blocks), fixed here so
+ * that every path gives the same statistics to the last bit.
  *
- * Use: add entry i with `q[i & 3] += x * x`, call `boundary(i)` before entry i when i is a multiple
- * of 4 (it closes the block that ends there), read `total()` at the end.
+ * Use: add entry i as above, call `boundary(i)` before entry i when i is a multiple of 4 (it closes
+ * the block that ends there), read `total()` at the end.
  */
 export class NormSum {
-  readonly q = new Float64Array(4);
+  readonly q = new Float32Array(4);
   #sum = 0;
 
   boundary(i: number): void {

@@ -9,10 +9,11 @@
 // - arithmetic that JavaScript does on doubles (weights, divisions, λ) is done here on f64 lanes, in
 //   the same order, then rounded to f32 once, as storing into a Float32Array does; a difference of two
 //   f32 values is the same in f32 as in double-then-f32 (53 ≥ 2·24 + 2 bits);
-// - squared norms are summed per block of 65,536 entries in four interleaved lanes (entry i into
-//   lane i mod 4), the block's total being (l0 + l1) + (l2 + l3), in double; kernels write block
-//   totals, which the caller adds in block order: the order methods/types.ts fixes for every path,
-//   whatever the number of threads (each takes whole blocks).
+// - squared norms (statistics) are summed per block of 65,536 entries in four interleaved f32 lanes
+//   (entry i into lane i mod 4: its difference and square rounded to f32, added in f32), the block's
+//   total being (l0 + l1) + (l2 + l3) in double; kernels write block totals, which the caller adds in
+//   block order in double: the order methods/types.ts NormSum fixes for every path, whatever the
+//   number of threads (each takes whole blocks).
 // Elements are processed four at a time; a last partial group reads zero padding (the caller leaves
 // 16 zero bytes after every array) and counts only its real lanes.
 
@@ -81,10 +82,10 @@ function join32(lo: v128, hi: v128): v128 {
   return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
-/** (l0 + l1) + (l2 + l3) of the lane sums in lo (lanes 0, 1) and hi (lanes 2, 3). */
+/** (l0 + l1) + (l2 + l3), in double, of four f32 lane sums. */
 @inline
-function laneSum(lo: v128, hi: v128): f64 {
-  return (f64x2.extract_lane(lo, 0) + f64x2.extract_lane(lo, 1)) + (f64x2.extract_lane(hi, 0) + f64x2.extract_lane(hi, 1));
+function laneSum(q: v128): f64 {
+  return (<f64>f32x4.extract_lane(q, 0) + <f64>f32x4.extract_lane(q, 1)) + (<f64>f32x4.extract_lane(q, 2) + <f64>f32x4.extract_lane(q, 3));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,8 +102,7 @@ export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64
   const vd = f64x2.splat(reciprocal ? 1 / divisor : divisor);
   for (let start = 0; start < n; start += BLOCK) {
     const end = min(n, start + BLOCK);
-    let ql = f64x2.splat(0);
-    let qh = f64x2.splat(0);
+    let q = f32x4.splat(0);
     for (let i = start; i < end; i += 4) {
       const o = <usize>i << 1;
       const x = load4(a + o);
@@ -118,13 +118,10 @@ export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64
         rh = f64x2.div(rh, vd);
       }
       store4(out + o, join32(rl, rh));
-      // y − x of two f32 values is exact in double; its square and the sums are taken in double.
-      const dl = f64x2.sub(yl, xl);
-      const dh = f64x2.sub(yh, xh);
-      ql = f64x2.add(ql, f64x2.mul(dl, dl));
-      qh = f64x2.add(qh, f64x2.mul(dh, dh));
+      const d = f32x4.sub(y, x);
+      q = f32x4.add(q, f32x4.mul(d, d));
     }
-    store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
+    store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(q));
   }
 }
 
@@ -149,22 +146,17 @@ export function divide(acc: usize, n: i32, divisor: f64): void {
   }
 }
 
-/** The block totals of Σ (x − ref)² over fp16 x and ref, in double, to `blocks`. */
+/** The block totals of Σ (x − ref)² over fp16 x and ref (see the header for the order), to `blocks`. */
 export function sqDistance(x: usize, ref: usize, n: i32, blocks: usize): void {
   for (let start = 0; start < n; start += BLOCK) {
     const end = min(n, start + BLOCK);
-    let ql = f64x2.splat(0);
-    let qh = f64x2.splat(0);
+    let q = f32x4.splat(0);
     for (let i = start; i < end; i += 4) {
       const o = <usize>i << 1;
-      const v = load4(x + o);
-      const r = load4(ref + o);
-      const dl = f64x2.sub(lo64(v), lo64(r));
-      const dh = f64x2.sub(hi64(v), hi64(r));
-      ql = f64x2.add(ql, f64x2.mul(dl, dl));
-      qh = f64x2.add(qh, f64x2.mul(dh, dh));
+      const d = f32x4.sub(load4(x + o), load4(ref + o));
+      q = f32x4.add(q, f32x4.mul(d, d));
     }
-    store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(ql, qh));
+    store<f64>(blocks + (<usize>(start >> BLOCK_SHIFT) << 3), laneSum(q));
   }
 }
 
@@ -396,7 +388,7 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   let above1 = i32x4.splat(0);
   let deferred = 0;
   const groups = phase == 0 ? (n + 3) >> 2 : load<i32>(ints, 40);
-  let q0l = f64x2.splat(0), q0h = f64x2.splat(0), q1l = f64x2.splat(0), q1h = f64x2.splat(0);
+  let q0 = f32x4.splat(0), q1 = f32x4.splat(0);
   for (let g = 0; g < groups; g++) {
     const i = phase == 0 ? g << 2 : load<i32>(list + (<usize>g << 2)) - indexBase;
     const o = <usize>i << 1;
@@ -405,16 +397,14 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     let x1 = f32x4.sub(load4(b + o), bs);
     if (phase == 0) {
       // ‖δ‖² block by block (a block is 2^14 groups), in lane order, before anything is dropped.
-      const d0l = lo64(x0), d0h = hi64(x0), d1l = lo64(x1), d1h = hi64(x1);
-      q0l = f64x2.add(q0l, f64x2.mul(d0l, d0l));
-      q0h = f64x2.add(q0h, f64x2.mul(d0h, d0h));
-      q1l = f64x2.add(q1l, f64x2.mul(d1l, d1l));
-      q1h = f64x2.add(q1h, f64x2.mul(d1h, d1h));
+      q0 = f32x4.add(q0, f32x4.mul(x0, x0));
+      q1 = f32x4.add(q1, f32x4.mul(x1, x1));
       if (((g + 1) & ((BLOCK >> 2) - 1)) == 0 || g + 1 == groups) {
         const k = <usize>(g >> (BLOCK_SHIFT - 2)) << 3;
-        store<f64>(blocks0 + k, laneSum(q0l, q0h));
-        store<f64>(blocks1 + k, laneSum(q1l, q1h));
-        q0l = f64x2.splat(0); q0h = f64x2.splat(0); q1l = f64x2.splat(0); q1h = f64x2.splat(0);
+        store<f64>(blocks0 + k, laneSum(q0));
+        store<f64>(blocks1 + k, laneSum(q1));
+        q0 = f32x4.splat(0);
+        q1 = f32x4.splat(0);
       }
       if (ranked0 || ranked1) {
         const a0 = v128.and(x0, abs);
