@@ -17,7 +17,6 @@
 // Elements are processed four at a time; a last partial group reads zero padding (the caller leaves
 // 16 zero bytes after every array) and counts only its real lanes.
 
-const SIGN16: i32 = 0x8000;
 /** Bytes of one 65,536-entry u32 histogram. */
 const TABLE: usize = 262144;
 /** Entries per block of a squared-norm sum (see above). */
@@ -25,18 +24,17 @@ const BLOCK_SHIFT: i32 = 16;
 const BLOCK: i32 = 1 << BLOCK_SHIFT;
 
 /**
- * Four fp16 bit patterns (zero-extended in i32 lanes) → four f32 (as v128), exactly: the exponent
- * and mantissa moved into place are an f32 2^112 times too small, so one multiplication by 2^112
- * rebases normal halves and subnormal ones alike (exact: a power of two); Inf and NaN (exponent
- * 31) get the f32 exponent 255 instead.
+ * Four fp16 bit patterns (sign-extended in i32 lanes) → four f32 (as v128), exactly. Shifted left 13
+ * and masked, the sign lands on bit 31 and exponent and mantissa on bits 27..13: an f32 2^112 times
+ * too small, so one multiplication by 2^112 rebases normal and subnormal halves alike (exact: a
+ * power of two; the sign rides along); Inf and NaN (exponent 31) get the f32 exponent 255 instead.
  */
 @inline
 function halvesToF32(h: v128): v128 {
-  const sign = i32x4.shl(v128.and(h, i32x4.splat(SIGN16)), 16);
-  const o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const o = v128.and(i32x4.shl(h, 13), i32x4.splat(<i32>0x8fffe000));
   const v = f32x4.mul(o, f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = i32x4.ge_u(o, i32x4.splat(0x0f800000));
-  return v128.or(v128.bitselect(v128.or(o, i32x4.splat(0x7f800000)), v, special), sign);
+  const e = i32x4.splat(0x0f800000);
+  return v128.bitselect(v128.or(o, i32x4.splat(0x7f800000)), v, i32x4.eq(v128.and(o, e), e));
 }
 
 /** Four f32 (bits in i32 lanes) → four fp16 bit patterns in i32 lanes, round to nearest even. */
@@ -58,7 +56,7 @@ function f32ToHalves(u: v128): v128 {
 
 @inline
 function load4(p: usize): v128 {
-  return halvesToF32(v128.load16x4_u(p));
+  return halvesToF32(v128.load16x4_s(p));
 }
 
 @inline
@@ -226,13 +224,13 @@ function sampleAt(j: u32, stride: u32): usize {
   return <usize>(j * stride + ((h >>> 8) & (stride - 1)));
 }
 
-/** Four fp16 values of `p` at entries i0..i3, gathered into i32 lanes. */
+/** Four fp16 values of `p` at entries i0..i3, gathered (sign-extended) into i32 lanes. */
 @inline
 function gather4(p: usize, i0: usize, i1: usize, i2: usize, i3: usize): v128 {
-  let v = i32x4.splat(<i32>load<u16>(p + (i0 << 1)));
-  v = i32x4.replace_lane(v, 1, <i32>load<u16>(p + (i1 << 1)));
-  v = i32x4.replace_lane(v, 2, <i32>load<u16>(p + (i2 << 1)));
-  return i32x4.replace_lane(v, 3, <i32>load<u16>(p + (i3 << 1)));
+  let v = i32x4.splat(<i32>load<i16>(p + (i0 << 1)));
+  v = i32x4.replace_lane(v, 1, <i32>load<i16>(p + (i1 << 1)));
+  v = i32x4.replace_lane(v, 2, <i32>load<i16>(p + (i2 << 1)));
+  return i32x4.replace_lane(v, 3, <i32>load<i16>(p + (i3 << 1)));
 }
 
 /**
