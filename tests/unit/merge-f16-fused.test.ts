@@ -140,6 +140,9 @@ function cases(nPlain: number, nTask: number): void {
           ['tiny values', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [4, 4], [0.5, 0.7]],
           ['tiny values', 3, false, 2, { normalize: true, lambda: 1, rescale: false }, [2, -4], [0.9, 0.3]],
           ['fine-tunes', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [0.25, 0.25], [0.5, 0.5]],
+          // Task vectors of one magnitude (every entry ties at the threshold: the SIMD band lists
+          // overflow and the histogram route takes over).
+          ['one magnitude', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [1, 0.5], [0.5, 0.3]],
         ];
         for (const [data, inputs, anyBits, baseIndex, globals, weights, dens] of cases) {
           it(`${method.id}: ${data}, base ${baseIndex} + ${inputs - 1}, ${JSON.stringify(globals)}, weights ${weights}${densities ? `, densities ${dens}` : ''}`, async () => {
@@ -147,8 +150,10 @@ function cases(nPlain: number, nTask: number): void {
             const n = nTask;
             const f16 = getCodec(GGMLType.F16);
             const tiny = data === 'tiny values';
-            const base = tiny ? tinyHalves(rnd, n) : randomHalves(rnd, n, anyBits);
-            const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : tiny ? tinyHalves(rnd, n) : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
+            const base = tiny ? tinyHalves(rnd, n) : data === 'one magnitude' ? new Uint16Array(n).fill(0x3c00) : randomHalves(rnd, n, anyBits);
+            // One magnitude: 1 ± 2^-10 everywhere (signs at random), so |δ| is the same for every entry.
+            const oneMagnitude = () => Uint16Array.from({ length: n }, () => (rnd() < 0.5 ? 0x3c01 : 0x3bff));
+            const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : tiny ? tinyHalves(rnd, n) : data === 'one magnitude' ? oneMagnitude() : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
             let t = 0;
             const modelParams = halves.map((_, i) => (i === baseIndex ? {} : { weight: weights[t]!, density: dens[t++]! }));
             const common = { name: 'blk.0.attn_q.weight', shape: [n], baseIndex, params: { ...globals, int8_mask: false }, modelParams, seed: 3 };

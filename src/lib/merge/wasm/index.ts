@@ -39,6 +39,7 @@ interface Exports {
   tableTotal(hist: number): number;
   selectU32(values: number, m: number, p: number, table: number): number;
   countTies(x0: number, x1: number, base: number, n: number, thr0: number, thr1: number, list: number, groups: number, out: number): void;
+  countU32(values: number, m: number, v: number, out: number): void;
 }
 
 /** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
@@ -122,7 +123,7 @@ interface Chunk {
 
 /** Chunks per kernel thread: enough for a busy core's thread to hand work to an idle one. */
 const CHUNKS_PER_THREAD = 4;
-/** Bytes of one chunk's state for combine2 (its parameters, then 17 i32; see taskArithmetic2). */
+/** Bytes of one chunk's state for combine2 (its parameters, then 20 i32; see assembly/kernels.ts). */
 const CHUNK_STATE = 256;
 
 type Call = { fn: keyof Exports; args: number[] };
@@ -426,7 +427,7 @@ export class SimdKernels {
     const low = (thread: number, t: number) => this.#area(thread) + LOW + t * TABLE;
     const state = this.#alloc(chunks.length * CHUNK_STATE);
     const args = (c: Chunk) => state + c.index * CHUNK_STATE;
-    const ints = (c: Chunk) => new Int32Array(this.#buffer, args(c) + 72, 17);
+    const ints = (c: Chunk) => new Int32Array(this.#buffer, args(c) + 72, 20);
     const list = anyRanked ? this.#alloc(Math.ceil(n / 4) * 4) : 0;
     const listAt = (c: Chunk) => list + c.lo; // one i32 per group of four entries
     /** Adds table `of(th)` of every thread into thread 0's (zeroed beforehand like the others). */
@@ -482,19 +483,22 @@ export class SimdKernels {
     };
 
     // Phase 0 on every chunk; with a sampled band that misses a threshold, again with exact bands.
+    // Each chunk lists its band entries' |δ| bits, up to a quarter of its entries per task vector.
+    const half = Math.ceil(n / 4) * 4 + 16;
+    const bandLists = anyRanked ? this.#alloc(2 * half) : 0;
+    const bandAt = (c: Chunk, t: number) => bandLists + t * half + c.lo;
+    const capacity = (c: Chunk) => Math.ceil(c.len / 4);
+    const count = (c: Chunk, t: number) => ints(c)[17 + t]!;
     let above = [0, 0];
     let inBand = [0, 0];
+    let overflow = false;
     for (;;) {
-      for (const c of chunks) ints(c).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, c.lo, 0, 0]);
-      for (const th of areas) {
-        new Int32Array(this.#buffer, this.#area(th) + COUNTS, 2).fill(0);
-        if (anyRanked) for (const t of [0, 1]) x.zero(hist(th, t), TABLE);
-      }
-      // Phase 0 also counts the band's entries by their high 16 bits (into each thread's tables).
+      for (const c of chunks) ints(c).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, c.lo, 0, 0, 0, 0, capacity(c)]);
+      for (const th of areas) new Int32Array(this.#buffer, this.#area(th) + COUNTS, 2).fill(0);
       await this.#dispatch(chunks, (c, th) => ({
         fn: 'combine2',
         args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, po + c.lo * 2, c.len, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 0,
-          blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8, hist(th, 0), hist(th, 1)],
+          blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8, bandAt(c, 0), bandAt(c, 1)],
       }));
       const stop = cancelled();
       if (stop) return stop;
@@ -505,11 +509,8 @@ export class SimdKernels {
         return null;
       }
       above = [0, 1].map((t) => chunks.reduce((sum, c) => sum + ints(c)[11 + t]!, 0));
-      // The band entries' high-16-bit counts, added up into thread 0's tables.
-      inBand = [0, 1].map((t) => {
-        gather((th) => hist(th, t));
-        return x.tableTotal(hist(0, t)) >>> 0;
-      });
+      inBand = [0, 1].map((t) => chunks.reduce((sum, c) => sum + count(c, t), 0));
+      overflow = chunks.some((c) => count(c, 0) > capacity(c) || count(c, 1) > capacity(c));
       const missed = [0, 1].some((t) => ranked[t] && keep[t]! > 0 && !(keep[t]! - above[t]! >= 1 && keep[t]! - above[t]! <= inBand[t]!));
       if (!missed) break;
       if (!sampled) throw new Error('internal: an exact band does not hold the TIES threshold');
@@ -519,36 +520,64 @@ export class SimdKernels {
     }
 
     if (anyRanked) {
-      // The exact threshold among the band's entries: the (k − above)-th largest of them.
+      // The exact threshold among the band's entries: the (k − above)-th largest of them; how many
+      // entries equal to it each chunk holds (the quota goes to chunks in index order); how many are
+      // larger.
       const need = [0, 1].map((t) => keep[t]! - above[t]!);
-      const buckets = [-1, -1];
-      const belowBuckets = [0, 0];
-      for (const t of [0, 1]) {
-        if (!ranked[t] || keep[t] === 0) continue;
-        [buckets[t]!, belowBuckets[t]!] = this.#rank(hist(0, t), inBand[t]! - need[t]!);
-      }
-      await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, buckets, false, low, listAt, ints);
-      const halted = cancelled();
-      if (halted) return halted;
       const thresholds = [-1, -1];
       const larger = [0, 0];
-      for (const t of [0, 1]) {
-        if (buckets[t] === -1) continue;
-        gather((th) => low(th, t));
-        const [lowBits, belowLow] = this.#rank(low(0, t), inBand[t]! - need[t]! - belowBuckets[t]!);
-        thresholds[t] = (buckets[t]! << 16) | lowBits;
-        larger[t] = inBand[t]! - (belowBuckets[t]! + belowLow) - new Uint32Array(this.#buffer, low(0, t) + lowBits * 4, 1)[0]!;
+      const ties = [chunks.map(() => 0), chunks.map(() => 0)];
+      if (!overflow) {
+        // From the chunks' band lists, gathered in one array.
+        for (const t of [0, 1]) {
+          if (!ranked[t] || keep[t] === 0) continue;
+          const gathered = this.#alloc(inBand[t]! * 4);
+          // A view made after the allocation: growing the memory does not lengthen older views.
+          const u8 = new Uint8Array(this.#buffer);
+          let at = gathered;
+          for (const c of chunks) {
+            u8.copyWithin(at, bandAt(c, t), bandAt(c, t) + count(c, t) * 4);
+            at += count(c, t) * 4;
+          }
+          thresholds[t] = x.selectU32(gathered, inBand[t]!, inBand[t]! - need[t]!, this.#area(0) + LOW) >>> 0;
+          for (const c of chunks) {
+            x.countU32(bandAt(c, t), count(c, t), thresholds[t]!, RANK);
+            const r = new Int32Array(this.#buffer, RANK, 2);
+            larger[t] = larger[t]! + r[0]!;
+            ties[t]![c.index] = r[1]!;
+          }
+        }
+      } else {
+        // A band too full to list (a tensor of a few distinct values): histograms of the band's
+        // entries over the listed groups, high 16 bits then low, and each chunk's ties counted.
+        await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, [-1, -1], true, hist, listAt, ints);
+        const buckets = [-1, -1];
+        const belowBuckets = [0, 0];
+        for (const t of [0, 1]) {
+          if (!ranked[t] || keep[t] === 0) continue;
+          gather((th) => hist(th, t));
+          [buckets[t]!, belowBuckets[t]!] = this.#rank(hist(0, t), inBand[t]! - need[t]!);
+        }
+        await this.#bandPass(chunks, areas, p0, p1, pb, n, bands, buckets, false, low, listAt, ints);
+        const halted = cancelled();
+        if (halted) return halted;
+        for (const t of [0, 1]) {
+          if (buckets[t] === -1) continue;
+          gather((th) => low(th, t));
+          const [lowBits, belowLow] = this.#rank(low(0, t), inBand[t]! - need[t]! - belowBuckets[t]!);
+          thresholds[t] = (buckets[t]! << 16) | lowBits;
+          larger[t] = inBand[t]! - (belowBuckets[t]! + belowLow) - new Uint32Array(this.#buffer, low(0, t) + lowBits * 4, 1)[0]!;
+        }
+        await this.#dispatch(chunks, (c) => ({
+          fn: 'countTies', args: [p0, p1, pb, n, thresholds[0]!, thresholds[1]!, listAt(c), ints(c)[10]!, args(c) + 72 + 60],
+        }));
+        for (const c of chunks) for (const t of [0, 1]) ties[t]![c.index] = ints(c)[15 + t]!;
       }
-      // How many entries equal to the threshold each chunk holds; the quota goes to chunks in
-      // index order.
-      await this.#dispatch(chunks, (c) => ({
-        fn: 'countTies', args: [p0, p1, pb, n, thresholds[0]!, thresholds[1]!, listAt(c), ints(c)[10]!, args(c) + 72 + 60],
-      }));
-      const quota = [0, 1].map((t) => (buckets[t] === -1 ? 0 : need[t]! - larger[t]!));
+      const quota = [0, 1].map((t) => (thresholds[t] === -1 ? 0 : need[t]! - larger[t]!));
       for (const c of chunks) {
         const a = ints(c);
         for (const t of [0, 1]) {
-          const mine = Math.min(quota[t]!, a[15 + t]!);
+          const mine = Math.min(quota[t]!, ties[t]![c.index]!);
           quota[t] = quota[t]! - mine;
           a[t] = thresholds[t]!;
           a[4 + t] = mine;

@@ -339,9 +339,13 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
  *   [11, 12] out, phase 0: entries above the band, per task vector
  *   [13]    unused (a NaN δ shows as a NaN block total of ‖δ‖²)
  *   [14]    added to every index written to the list (the range's start)
+ *   [15, 16] (countTies' counts, written by the caller's use of it)
+ *   [17, 18] out, phase 0: the band's entries per task vector, whose |δ| bits were appended to
+ *           band0/band1 (u32 each) in index order as long as they had room
+ *   [19]    in: that room, in entries
  * Factors equal to 1 are skipped (multiplying by 1 is exact). Phase 0 also writes the block totals
- * of ‖δ_t‖² to blocks0/blocks1, and counts the band's entries by their high 16 bits into band0/band1
- * (65,536-u32 tables, zeroed by the caller). Adds [agree, nonzero] (i32) to `counts`.
+ * of ‖δ_t‖² to blocks0/blocks1, and lists the band's entries (above). Adds [agree, nonzero] (i32) to
+ * `counts`.
  */
 export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize, band0: usize, band1: usize): void {
   const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
@@ -385,6 +389,9 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   let above0 = i32x4.splat(0);
   let above1 = i32x4.splat(0);
   let deferred = 0;
+  let count0 = 0;
+  let count1 = 0;
+  const capacity = load<i32>(ints, 76);
   const groups = phase == 0 ? (n + 3) >> 2 : load<i32>(ints, 40);
   let q0 = f32x4.splat(0), q1 = f32x4.splat(0);
   for (let g = 0; g < groups; g++) {
@@ -416,16 +423,23 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
         if (v128.any_true(v128.or(in0, in1))) {
           store<i32>(list + (<usize>deferred << 2), i + indexBase);
           deferred++;
-          // The band's entries (inside the tensor) by their high 16 bits, into this thread's tables.
+          // The band's entries (inside the tensor), in index order, into this chunk's band lists
+          // (counted past their capacity, which the caller then sees).
           v128.store(tmp, in0);
           v128.store(tmp, in1, 16);
-          v128.store(tmp, i32x4.shr_u(a0, 16), 32);
-          v128.store(tmp, i32x4.shr_u(a1, 16), 48);
+          v128.store(tmp, a0, 32);
+          v128.store(tmp, a1, 48);
           const lanes = min(4, n - i);
           for (let k = 0; k < lanes; k++) {
             const at = tmp + (<usize>k << 2);
-            if (load<i32>(at) != 0) bump(band0, load<i32>(at, 32));
-            if (load<i32>(at, 16) != 0) bump(band1, load<i32>(at, 48));
+            if (load<i32>(at) != 0) {
+              if (count0 < capacity) store<u32>(band0 + (<usize>count0 << 2), load<u32>(at, 32));
+              count0++;
+            }
+            if (load<i32>(at, 16) != 0) {
+              if (count1 < capacity) store<u32>(band1 + (<usize>count1 << 2), load<u32>(at, 48));
+              count1++;
+            }
           }
           continue;
         }
@@ -514,6 +528,8 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   }
   if (phase == 0) {
     store<i32>(ints, deferred, 40);
+    store<i32>(ints, count0, 68);
+    store<i32>(ints, count1, 72);
     store<i32>(ints, i32x4.extract_lane(above0, 0) + i32x4.extract_lane(above0, 1) + i32x4.extract_lane(above0, 2) + i32x4.extract_lane(above0, 3), 44);
     store<i32>(ints, i32x4.extract_lane(above1, 0) + i32x4.extract_lane(above1, 1) + i32x4.extract_lane(above1, 2) + i32x4.extract_lane(above1, 3), 48);
   }
@@ -600,4 +616,17 @@ export function countTies(x0: usize, x1: usize, base: usize, n: i32, thr0: u32, 
   }
   store<i32>(out, i32x4.extract_lane(c0, 0) + i32x4.extract_lane(c0, 1) + i32x4.extract_lane(c0, 2) + i32x4.extract_lane(c0, 3));
   store<i32>(out, i32x4.extract_lane(c1, 0) + i32x4.extract_lane(c1, 1) + i32x4.extract_lane(c1, 2) + i32x4.extract_lane(c1, 3), 4);
+}
+
+/** How many of the m u32 at `values` are greater than v, and how many equal it: two i32 at `out`. */
+export function countU32(values: usize, m: i32, v: u32, out: usize): void {
+  let greater = 0;
+  let equal = 0;
+  for (let j = 0; j < m; j++) {
+    const x = load<u32>(values + (<usize>j << 2));
+    greater += i32(x > v);
+    equal += i32(x == v);
+  }
+  store<i32>(out, greater);
+  store<i32>(out, equal, 4);
 }
