@@ -99,7 +99,7 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
 }
 
 /** Measured pairs (baseline, merge) per size; the table shows medians. */
-const ROUNDS = Number(process.env.MERGE_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.MERGE_BENCH_ROUNDS ?? 7);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
