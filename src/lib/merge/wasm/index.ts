@@ -36,7 +36,6 @@ interface Exports {
   zero(ptr: number, bytes: number): void;
   addTable(dst: number, src: number): void;
   rank(hist: number, p: number, out: number): void;
-  tableTotal(hist: number): number;
   selectU32(values: number, m: number, p: number, table: number): number;
   countTies(x0: number, x1: number, base: number, n: number, thr0: number, thr1: number, list: number, groups: number, out: number): void;
   countU32(values: number, m: number, v: number, out: number): void;
@@ -641,10 +640,6 @@ export class SimdKernels {
     }
   }
 
-  /** Bytes of linear memory (it grows to the largest merge's reservation or tensor, never shrinks). */
-  get memoryBytes(): number {
-    return this.#buffer.byteLength;
-  }
 }
 
 /** Whether x/d equals x·(1/d) for every x: d = ±2^k with 1/d a normal double. */

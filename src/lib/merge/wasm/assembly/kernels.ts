@@ -570,12 +570,6 @@ export function rank(hist: usize, p: u32, out: usize): void {
   store<u32>(out, below, 4);
 }
 
-/** Σ of the 65,536 u32 of a histogram. */
-export function tableTotal(hist: usize): u32 {
-  let s: u32 = 0;
-  for (let o: usize = 0; o < TABLE; o += 4) s += load<u32>(hist + o);
-  return s;
-}
 
 /**
  * The p-th smallest (0-based) of `m` u32 at `values` (a radix select on the high, then the low 16
