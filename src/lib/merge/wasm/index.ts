@@ -396,14 +396,15 @@ export class SimdKernels {
   /**
    * θ = base + λ·Δ for two task vectors δ_i = x_i − base, with optional magnitude sparsification
    * (keep the ⌊density·n⌋ largest |δ|, ties to the lower index, as sparsify.ts), per-model weights and
-   * TIES sign consensus, exactly as task-arithmetic-core.ts. Resolves to null, writing nothing, when
-   * some task vector holds NaN and sparsification is asked for (the caller takes the general path).
+   * TIES sign consensus, exactly as task-arithmetic-core.ts. Resolves to null when some task vector
+   * holds NaN and sparsification is asked for: `out` is then unfinished and the caller takes the
+   * general path, which writes all of it.
    *
    * Ranking (see assembly/kernels.ts): a band of |δ| that holds each threshold comes from a sample
    * of the tensor (large tensors), or exactly from a full histogram of the high 16 bits (small
    * tensors, or when the sample's band turns out to miss the threshold); phase 0 settles the groups
    * outside the bands on every thread; the band entries of the listed groups give the exact
-   * thresholds; phase 1 settles the listed groups, each range with its share of the ties.
+   * thresholds; phase 1 settles the listed groups, each chunk with its share of the ties.
    */
   async taskArithmetic2(x0: Uint16Array, x1: Uint16Array, base: Uint16Array, out: Uint16Array, o: TaskArithmetic2Options): Promise<TaskArithmetic2Result | null> {
     const n = out.length;

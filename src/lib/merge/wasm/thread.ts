@@ -1,8 +1,8 @@
 /**
  * Kernel threads: workers that run the merge's SIMD kernels on the same shared WebAssembly memory as
- * the thread that drives the merge, each on its own range of a tensor (wasm/index.ts splits the work
- * on block boundaries and adds up what the ranges return in block order, so results do not depend
- * on the number of threads).
+ * the thread that drives the merge, each on the chunks of a tensor it is handed (wasm/index.ts splits
+ * the work on block boundaries and adds up what the chunks return in block order, so results do not
+ * depend on the number of threads).
  *
  * The protocol is tiny: `init` {module, memory} → `ready`; `call` {id, fn, args} → `done` {id, result}
  * or {id, error}. The worker side is one self-contained function, kernelThreadMain, which the browser
