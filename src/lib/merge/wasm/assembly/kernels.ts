@@ -86,6 +86,15 @@ function laneSum(q: v128): f64 {
   return (<f64>f32x4.extract_lane(q, 0) + <f64>f32x4.extract_lane(q, 1)) + (<f64>f32x4.extract_lane(q, 2) + <f64>f32x4.extract_lane(q, 3));
 }
 
+/**
+ * v / d in double, or v · d when `reciprocal` is set: d then already holds 1/divisor for a power-of-
+ * two divisor, and multiplying is exactly dividing.
+ */
+@inline
+function over(v: v128, d: v128, reciprocal: bool): v128 {
+  return reciprocal ? f64x2.mul(v, d) : f64x2.div(v, d);
+}
+
 // ---------------------------------------------------------------------------------------------
 // linear (methods/linear.ts)
 
@@ -98,6 +107,7 @@ export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64
   const va = f64x2.splat(wa);
   const vb = f64x2.splat(wb);
   const vd = f64x2.splat(reciprocal ? 1 / divisor : divisor);
+  const recip = reciprocal != 0;
   for (let start = 0; start < n; start += BLOCK) {
     const end = min(n, start + BLOCK);
     let q = f32x4.splat(0);
@@ -106,16 +116,9 @@ export function linear2(a: usize, b: usize, out: usize, n: i32, wa: f64, wb: f64
       const x = load4(a + o);
       const y = load4(b + o);
       const xl = lo64(x), xh = hi64(x), yl = lo64(y), yh = hi64(y);
-      let rl = f64x2.add(f64x2.mul(va, xl), f64x2.mul(vb, yl));
-      let rh = f64x2.add(f64x2.mul(va, xh), f64x2.mul(vb, yh));
-      if (reciprocal) {
-        rl = f64x2.mul(rl, vd);
-        rh = f64x2.mul(rh, vd);
-      } else {
-        rl = f64x2.div(rl, vd);
-        rh = f64x2.div(rh, vd);
-      }
-      store4(out + o, join32(rl, rh));
+      const rl = f64x2.add(f64x2.mul(va, xl), f64x2.mul(vb, yl));
+      const rh = f64x2.add(f64x2.mul(va, xh), f64x2.mul(vb, yh));
+      store4(out + o, join32(over(rl, vd, recip), over(rh, vd, recip)));
       const d = f32x4.sub(y, x);
       q = f32x4.add(q, f32x4.mul(d, d));
     }
@@ -511,15 +514,8 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     const k1h = i64x2.extend_high_i32x4_s(k1);
     const dl = v128.bitselect(v128.bitselect(d11, d10, k1l), v128.bitselect(d01, d00, k1l), k0l);
     const dh = v128.bitselect(v128.bitselect(d11, d10, k1h), v128.bitselect(d01, d00, k1h), k0h);
-    let ml = f64x2.add(lo64(y0), lo64(y1));
-    let mh = f64x2.add(hi64(y0), hi64(y1));
-    if (reciprocal) {
-      ml = f64x2.mul(ml, dl);
-      mh = f64x2.mul(mh, dh);
-    } else {
-      ml = f64x2.div(ml, dl);
-      mh = f64x2.div(mh, dh);
-    }
+    let ml = over(f64x2.add(lo64(y0), lo64(y1)), dl, reciprocal);
+    let mh = over(f64x2.add(hi64(y0), hi64(y1)), dh, reciprocal);
     if (lambdaOn) {
       ml = f64x2.mul(ml, lambda);
       mh = f64x2.mul(mh, lambda);
