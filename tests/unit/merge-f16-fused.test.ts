@@ -21,6 +21,17 @@ function randomHalves(rnd: () => number, n: number, anyBits: boolean): Uint16Arr
   return h;
 }
 
+/** Any finite half (every bit pattern but exponent 31): extremes the SIMD kernels must take themselves. */
+function finiteHalves(rnd: () => number, n: number): Uint16Array {
+  const h = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    let x = Math.floor(rnd() * 65536);
+    while ((x & 0x7c00) === 0x7c00) x = Math.floor(rnd() * 65536);
+    h[i] = x;
+  }
+  return h;
+}
+
 /** Subnormal and smallest normal halves (|x| < 2^-12), where products and sums leave the normal range of f32 scaled values. */
 function tinyHalves(rnd: () => number, n: number): Uint16Array {
   const h = new Uint16Array(n);
@@ -140,6 +151,11 @@ function cases(nPlain: number, nTask: number): void {
           ['tiny values', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [4, 4], [0.5, 0.7]],
           ['tiny values', 3, false, 2, { normalize: true, lambda: 1, rescale: false }, [2, -4], [0.9, 0.3]],
           ['fine-tunes', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [0.25, 0.25], [0.5, 0.5]],
+          // Any finite values: sums of 1 and more, overflow of f32 under a weight of 2^120 (an f32:
+          // scaled in f32), no ranking at density 1.
+          ['finite bits', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [1, 1], [0.5, 0.5]],
+          ['finite bits', 3, false, 1, { normalize: true, lambda: 1, rescale: true }, [0.5, 2 ** 120], [0.5, 0.25]],
+          ['finite bits', 3, false, 2, { normalize: false, lambda: 1, rescale: false }, [1, 1], [1, 1]],
           // Task vectors of one magnitude (every entry ties at the threshold: the SIMD band lists
           // overflow and the histogram route takes over).
           ['one magnitude', 3, false, 0, { normalize: true, lambda: 1, rescale: false }, [1, 0.5], [0.5, 0.3]],
@@ -150,10 +166,11 @@ function cases(nPlain: number, nTask: number): void {
             const n = nTask;
             const f16 = getCodec(GGMLType.F16);
             const tiny = data === 'tiny values';
-            const base = tiny ? tinyHalves(rnd, n) : data === 'one magnitude' ? new Uint16Array(n).fill(0x3c00) : randomHalves(rnd, n, anyBits);
+            const finite = data === 'finite bits';
+            const base = tiny ? tinyHalves(rnd, n) : finite ? finiteHalves(rnd, n) : data === 'one magnitude' ? new Uint16Array(n).fill(0x3c00) : randomHalves(rnd, n, anyBits);
             // One magnitude: 1 ± 2^-10 everywhere (signs at random), so |δ| is the same for every entry.
             const oneMagnitude = () => Uint16Array.from({ length: n }, () => (rnd() < 0.5 ? 0x3c01 : 0x3bff));
-            const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : tiny ? tinyHalves(rnd, n) : data === 'one magnitude' ? oneMagnitude() : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
+            const halves = Array.from({ length: inputs }, (_, i) => (i === baseIndex ? base : tiny ? tinyHalves(rnd, n) : finite ? finiteHalves(rnd, n) : data === 'one magnitude' ? oneMagnitude() : anyBits ? randomHalves(rnd, n, true) : fineTune(rnd, base, f16)));
             let t = 0;
             const modelParams = halves.map((_, i) => (i === baseIndex ? {} : { weight: weights[t]!, density: dens[t++]! }));
             const common = { name: 'blk.0.attn_q.weight', shape: [n], baseIndex, params: { ...globals, int8_mask: false }, modelParams, seed: 3 };
@@ -162,6 +179,9 @@ function cases(nPlain: number, nTask: number): void {
             const stats = await method.kernelF16!({ ...common, halves, out } as never);
             expect(canon(out)).toEqual(canon(want.bits));
             sameStats(stats, want.stats);
+            // The SIMD kernels take every tensor of three inputs themselves, but one with an Inf or
+            // NaN input (any bit patterns), which they hand to the general path.
+            if (simdKernels() && inputs === 3) expect(simdKernels()!.declined).toBe(anyBits);
           });
         }
       }

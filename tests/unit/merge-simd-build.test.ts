@@ -19,6 +19,61 @@ describe('SIMD kernels build', () => {
     const bytes = Buffer.from(KERNELS_WASM_BASE64, 'base64');
     expect(WebAssembly.validate(bytes)).toBe(true);
     const names = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name).sort();
-    expect(names).toEqual(['addTable', 'axpy', 'bandPass', 'combine2', 'countTies', 'countU32', 'divide', 'encode', 'highPass', 'linear2', 'memory', 'rank', 'sampleDeltas', 'selectU32', 'sqDistance', 'zero']);
+    expect(names).toEqual(['addTable', 'axpy', 'bandPass', 'combine2', 'countTies', 'countU32', 'divide', 'encode', 'highPass', 'linear2', 'memory', 'rank', 'sampleDeltas', 'selectPair', 'sqDistance', 'zero']);
+  });
+});
+
+/**
+ * fp16 encoding inside the kernels (store4: a normal-range fast path, f32ToHalves for the rest)
+ * against codecs/half.ts, on the committed bytes' `encode` export: every half's own value, every
+ * midpoint between neighbouring halves and the f32 values one ulp either side of it (where rounding
+ * flips), the edges of the fast path's range, every exponent, and random bit patterns of every kind.
+ */
+describe('SIMD kernels: fp16 encoding', () => {
+  it('rounds every f32 as codecs/half.ts does (ties to even, subnormals, overflow to Inf, NaN)', async () => {
+    const { KERNELS_WASM_BASE64 } = await import('../../src/lib/merge/wasm/kernels.wasm.ts');
+    const { f32BitsToF16, f16ToF32 } = await import('../../src/lib/merge/codecs/half.ts');
+    const memory = new WebAssembly.Memory({ initial: 1024, maximum: 65536, shared: true });
+    const x = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')), { env: { memory } }).exports as unknown as {
+      encode(acc: number, out: number, n: number): void;
+    };
+    const cases: number[] = [];
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    const bitsOf = (v: number) => ((f[0] = v), u[0]!);
+    for (let h = 0; h < 0x7c00; h++) {
+      const lo = f16ToF32(h);
+      const mid = bitsOf(h === 0x7bff ? 65520 : (lo + f16ToF32(h + 1)) / 2);
+      for (const b of [bitsOf(lo), mid - 1, mid, mid + 1]) cases.push(b, b | 0x80000000);
+    }
+    // The fast path's edges (2^-14 and 65536 in f32 bits), Inf, NaN, f32 subnormals, ±0.
+    for (const edge of [0x38800000, 0x47800000, 0x477ff000, 0x7f800000, 0x7fc00000, 0x00000001, 0x007fffff, 0])
+      for (let d = -3; d <= 3; d++) cases.push((edge + d) >>> 0, ((edge + d) | 0x80000000) >>> 0);
+    // Every exponent, with mantissas at the rounding points and ends.
+    for (let e = 0; e < 256; e++)
+      for (const m of [0, 1, 0xfff, 0x1000, 0x1001, 0x2000, 0x3000, 0x400000, 0x7fe000, 0x7ff000, 0x7fffff]) cases.push(((e << 23) | m) >>> 0, ((e << 23) | m | 0x80000000) >>> 0);
+    let seed = 7;
+    for (let i = 0; i < 1 << 20; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      cases.push(seed);
+    }
+    const n = cases.length;
+    const at = 1 << 16;
+    const out = at + n * 4 + 64;
+    new Uint32Array(memory.buffer, at, n).set(cases);
+    x.encode(at, out, n);
+    const got = new Uint16Array(memory.buffer, out, n);
+    // NaN stays NaN with its sign (the payload is the quiet NaN either way).
+    let wrong = 0;
+    const first: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const want = f32BitsToF16(cases[i]!);
+      if (got[i] !== want) {
+        wrong++;
+        if (first.length < 5) first.push(`0x${cases[i]!.toString(16)} → 0x${got[i]!.toString(16)}, want 0x${want.toString(16)}`);
+      }
+    }
+    expect(first).toEqual([]);
+    expect(wrong).toBe(0);
   });
 });

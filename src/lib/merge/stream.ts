@@ -89,9 +89,12 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   check();
   // Compile the SIMD kernels before the first tensor (asynchronously: allowed on any thread).
   const simd = await loadSimdKernels();
+  // Kernel threads start while the first tensor is read (awaited before it is computed).
+  let attached: Promise<void> = Promise.resolve();
   if (simd && opts.threads && !threadsAsked) {
     threadsAsked = true;
-    await simd.attachThreads(opts.threads());
+    attached = simd.attachThreads(opts.threads());
+    attached.catch(() => undefined);
   }
   const started = performance.now();
   const writer = new GGUFWriter(sink, { alignment: plan.alignment });
@@ -149,6 +152,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   };
   try {
     next = total > 0 ? readTask(0) : null;
+    await attached;
     for (let k = 0; k < total; k++) {
       await stop();
       const task = plan.tasks[k]!;

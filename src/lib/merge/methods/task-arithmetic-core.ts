@@ -78,8 +78,8 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
 /**
  * The fused F16 path: base + two task vectors in WebAssembly SIMD (wasm/index.ts taskArithmetic2,
  * three passes over the fp16 inputs and no f32 copies of the tensor), bit for bit what
- * taskArithmeticKernel + the F16 codec give. Anything else — more or fewer task vectors, no SIMD, a
- * NaN in a task vector that must be ranked — decodes, runs taskArithmeticKernel and encodes.
+ * taskArithmeticKernel + the F16 codec give. Anything else — more or fewer task vectors, no SIMD,
+ * an fp16 Inf or NaN in an input — decodes, runs taskArithmeticKernel and encodes.
  */
 async function taskArithmeticF16(v: TaskArithmeticVariant, input: KernelInputF16): Promise<TensorStats> {
   const { halves, baseIndex, params, modelParams, name, out } = input;

@@ -30,13 +30,13 @@ interface Exports {
   sqDistance(x: number, ref: number, n: number, blocks: number): void;
   encode(acc: number, out: number, n: number): void;
   highPass(x0: number, x1: number, base: number, n: number, hist0: number, hist1: number): void;
-  sampleDeltas(x0: number, x1: number, base: number, n: number, stride: number, out0: number, out1: number): void;
+  sampleDeltas(x0: number, x1: number, base: number, n: number, stride: number, first: number, out0: number, out1: number): void;
   bandPass(x0: number, x1: number, base: number, n: number, lo0: number, hi0: number, lo1: number, hi1: number, bucket0: number, bucket1: number, high: number, hist0: number, hist1: number, tmp: number, list: number, groups: number): void;
   combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number, blocks0: number, blocks1: number, band0: number, band1: number): void;
   zero(ptr: number, bytes: number): void;
   addTable(dst: number, src: number): void;
   rank(hist: number, p: number, out: number): void;
-  selectU32(values: number, m: number, p: number, table: number): number;
+  selectPair(values: number, m: number, p: number, q: number, table: number, out: number): void;
   countTies(x0: number, x1: number, base: number, n: number, thr0: number, thr1: number, list: number, groups: number, out: number): void;
   countU32(values: number, m: number, v: number, out: number): void;
 }
@@ -56,8 +56,11 @@ const RANK = 336; // rank()'s [bucket, below]
 const HIST = PAGE;
 const LOW = HIST + 4 * TABLE;
 const AREA_BYTES = LOW + 2 * TABLE;
-/** One |δ| in SAMPLE_STRIDE is sampled to place a TIES band, when that gives MIN_SAMPLES or more. */
-const SAMPLE_STRIDE = 64;
+/**
+ * Four consecutive |δ| in every SAMPLE_STRIDE are sampled to place a TIES band, when that gives
+ * MIN_SAMPLES or more.
+ */
+const SAMPLE_STRIDE = 256;
 const MIN_SAMPLES = 2048;
 /**
  * Band half-width in standard deviations of the sample quantile (a miss costs a second phase 0);
@@ -140,6 +143,8 @@ export class SimdKernels {
   #slots: { n: number; inputs: number; stride: number } | null = null;
   /** Sampled TIES bands that missed their threshold in the last taskArithmetic2 call (tests). */
   bandMisses = 0;
+  /** Whether the last taskArithmetic2 call declined its tensor for an Inf or NaN input (tests). */
+  declined = false;
   /** Views made by slot(): kernels use them in place. */
   #owned = new WeakSet<Uint16Array>();
 
@@ -396,9 +401,9 @@ export class SimdKernels {
   /**
    * θ = base + λ·Δ for two task vectors δ_i = x_i − base, with optional magnitude sparsification
    * (keep the ⌊density·n⌋ largest |δ|, ties to the lower index, as sparsify.ts), per-model weights and
-   * TIES sign consensus, exactly as task-arithmetic-core.ts. Resolves to null when some task vector
-   * holds NaN and sparsification is asked for: `out` is then unfinished and the caller takes the
-   * general path, which writes all of it.
+   * TIES sign consensus, exactly as task-arithmetic-core.ts. Resolves to null when some input entry
+   * is an fp16 Inf or NaN (these kernels convert only finite halves): `out` is then unfinished and
+   * the caller takes the general path, which writes all of it.
    *
    * Ranking (see assembly/kernels.ts): a band of |δ| that holds each threshold comes from a sample
    * of the tensor (large tensors), or exactly from a full histogram of the high 16 bits (small
@@ -469,9 +474,10 @@ export class SimdKernels {
     };
     let sampled = false;
     this.bandMisses = 0;
+    this.declined = false;
     if (anyRanked) {
-      sampled = n >= SAMPLE_STRIDE * MIN_SAMPLES;
-      if (sampled) this.#sampleBands(p0, p1, pb, n, ranked, keep, bands);
+      sampled = 4 * Math.floor(n / SAMPLE_STRIDE) >= MIN_SAMPLES;
+      if (sampled) await this.#sampleBands(chunks, p0, p1, pb, n, ranked, keep, bands);
       else await exactBands();
     }
 
@@ -502,12 +508,14 @@ export class SimdKernels {
       }));
       const stop = cancelled();
       if (stop) return stop;
-      if (!anyRanked) break;
-      // A NaN task-vector entry makes its block's ‖δ‖² NaN (squares are never −Inf, so Inf cannot).
-      if (Number.isNaN(this.#sumBlocks(blocks0, nb)) || Number.isNaN(this.#sumBlocks(blocks1, nb))) {
+      // An Inf or NaN input entry (flagged by phase 0, which sees every entry): the kernels' fast fp16
+      // conversion does not handle them, so nothing computed so far counts.
+      if (chunks.some((c) => ints(c)[13] !== 0)) {
         this.#top = this.#base;
+        this.declined = true;
         return null;
       }
+      if (!anyRanked) break;
       above = [0, 1].map((t) => chunks.reduce((sum, c) => sum + ints(c)[11 + t]!, 0));
       inBand = [0, 1].map((t) => chunks.reduce((sum, c) => sum + count(c, t), 0));
       overflow = chunks.some((c) => count(c, 0) > capacity(c) || count(c, 1) > capacity(c));
@@ -539,7 +547,7 @@ export class SimdKernels {
             u8.copyWithin(at, bandAt(c, t), bandAt(c, t) + count(c, t) * 4);
             at += count(c, t) * 4;
           }
-          thresholds[t] = x.selectU32(gathered, inBand[t]!, inBand[t]! - need[t]!, this.#area(0) + LOW) >>> 0;
+          thresholds[t] = this.#select(gathered, inBand[t]!, inBand[t]! - need[t]!, inBand[t]! - need[t]!)[0];
           for (const c of chunks) {
             x.countU32(bandAt(c, t), count(c, t), thresholds[t]!, RANK);
             const r = new Int32Array(this.#buffer, RANK, 2);
@@ -616,28 +624,38 @@ export class SimdKernels {
     }));
   }
 
+  /** The p-th and q-th smallest of the m u32 at `values` (thread 0's low tables as scratch). */
+  #select(values: number, m: number, p: number, q: number): [number, number] {
+    this.#x.selectPair(values, m, p, q, this.#area(0) + LOW, RANK);
+    const r = new Uint32Array(this.#buffer, RANK, 2);
+    return [r[0]!, r[1]!];
+  }
+
   /**
-   * Bands from a sample of |δ| (one entry in SAMPLE_STRIDE): the sample's order statistics around
-   * the threshold's rank, tuning.sampleMargin standard deviations of a sample quantile (plus a few) either
-   * side. A band that misses is detected after phase 0, which then runs again with exact bands.
+   * Bands from a sample of |δ| (four consecutive entries in every SAMPLE_STRIDE): the sample's order
+   * statistics around the threshold's rank, tuning.sampleMargin standard deviations of a sample
+   * quantile (plus a few) either side. A band that misses is detected after phase 0, which then
+   * runs again with exact bands.
    */
-  #sampleBands(p0: number, p1: number, pb: number, n: number, ranked: boolean[], keep: number[], bands: [number, number][]): void {
-    const m = Math.floor(n / SAMPLE_STRIDE);
-    // Two arrays of m samples, each with room for the kernel's last group of four.
-    const stride = m * 4 + 16;
+  async #sampleBands(chunks: Chunk[], p0: number, p1: number, pb: number, n: number, ranked: boolean[], keep: number[], bands: [number, number][]): Promise<void> {
+    const m = 4 * Math.floor(n / SAMPLE_STRIDE);
+    const stride = m * 4;
     const at = this.#alloc(2 * stride);
-    this.#x.sampleDeltas(p0, p1, pb, n, SAMPLE_STRIDE, at, at + stride);
+    // Each chunk (whole strides but the last) samples its own range, on the kernel threads.
+    await this.#dispatch(chunks, (c) => {
+      const first = c.lo / SAMPLE_STRIDE;
+      return { fn: 'sampleDeltas', args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, c.len, SAMPLE_STRIDE, first, at + first * 16, at + stride + first * 16] };
+    });
+    if (this.#signal?.aborted) return;
     for (const t of [0, 1]) {
       if (!ranked[t] || keep[t] === 0) continue;
       // Ascending rank of the threshold among all n, scaled to the sample.
       const q = (n - keep[t]!) / n;
       const h = tuning.sampleMargin > 0 ? Math.ceil(tuning.sampleMargin * Math.sqrt(m * q * (1 - q))) + 8 : Math.round(tuning.sampleMargin);
       const r = Math.floor(q * m);
-      // Bits of non-negative floats order like their values (thread 0's low table as scratch).
-      const select = (p: number) => this.#x.selectU32(at + t * stride, m, p, this.#area(0) + LOW) >>> 0;
-      const lo = r - h <= 0 ? 0 : select(r - h);
-      const hi = r + h >= m - 1 ? 0x7fffffff : select(r + h);
-      bands[t] = [lo, hi];
+      // Bits of non-negative floats order like their values.
+      const [lo, hi] = this.#select(at + t * stride, m, Math.max(0, r - h), Math.min(m - 1, r + h));
+      bands[t] = [r - h <= 0 ? 0 : lo, r + h >= m - 1 ? 0x7fffffff : hi];
     }
   }
 

@@ -59,9 +59,43 @@ function load4(p: usize): v128 {
   return halvesToF32(v128.load16x4_s(p));
 }
 
+/**
+ * halvesToF32 without its Inf/NaN step: exact for every finite half, while exponent 31 turns into a
+ * finite f32 of magnitude 65536 or more. Only for the TIES kernels, whose phase 0 looks at every
+ * input entry (see `special`) and has the caller discard the tensor's results when one is Inf or NaN.
+ */
+@inline
+function widen(h: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(<i32>0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
+}
+
+@inline
+function load4w(p: usize): v128 {
+  return widen(v128.load16x4_s(p));
+}
+
+/** Four sign-extended halves shifted so that exponent 31 (Inf, NaN) is 0xf8000000 and up, unsigned. */
+@inline
+function special(h: v128): v128 {
+  return i32x4.shl(h, 17);
+}
+
+/**
+ * Four f32 → four fp16 stored at p. When every lane is a normal half after rounding (2^-14 ≤ |f| <
+ * 65536: its bits + 0x47800000 then wrap to below 0x8f000000 as i32) only f32ToHalves' normal path
+ * is needed; otherwise f32ToHalves handles zeros, subnormals, overflow and NaN.
+ */
 @inline
 function store4(p: usize, f: v128): void {
-  const h = f32ToHalves(f);
+  const a = v128.and(f, i32x4.splat(0x7fffffff));
+  const outside = i32x4.gt_s(i32x4.add(a, i32x4.splat(0x47800000)), i32x4.splat(<i32>0x8effffff));
+  let h: v128;
+  if (v128.any_true(outside)) h = f32ToHalves(f);
+  else {
+    const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
+    const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(<i32>0xc8000fff)), odd), 13);
+    h = v128.or(normal, i32x4.shr_u(v128.xor(f, a), 16));
+  }
   v128.store64_lane(p, i16x8.narrow_i32x4_u(h, h), 0);
 }
 
@@ -212,48 +246,42 @@ export function highPass(x0: usize, x1: usize, base: usize, n: i32, hist0: usize
   const abs = i32x4.splat(0x7fffffff);
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 1;
-    const b = load4(base + o);
+    const b = load4w(base + o);
     const lanes = min(4, n - i);
-    bump4(hist0, i32x4.shr_u(v128.and(f32x4.sub(load4(x0 + o), b), abs), 16), lanes);
-    bump4(hist1, i32x4.shr_u(v128.and(f32x4.sub(load4(x1 + o), b), abs), 16), lanes);
+    bump4(hist0, i32x4.shr_u(v128.and(f32x4.sub(load4w(x0 + o), b), abs), 16), lanes);
+    bump4(hist1, i32x4.shr_u(v128.and(f32x4.sub(load4w(x1 + o), b), abs), 16), lanes);
   }
 }
 
-/** Where sample j is taken: inside stride j, at a pseudo-random offset (stride a power of two). */
+/**
+ * Where sample group j starts: inside stride j, at a pseudo-random multiple of 4 (stride a power of
+ * two, at least 4), so that a sample of a tensor whose rows are a multiple of the stride long does
+ * not keep to a few columns.
+ */
 @inline
 function sampleAt(j: u32, stride: u32): usize {
   let h = j * 0x9e3779b1;
   h ^= h >>> 15;
-  return <usize>(j * stride + ((h >>> 8) & (stride - 1)));
-}
-
-/** Four fp16 values of `p` at entries i0..i3, gathered (sign-extended) into i32 lanes. */
-@inline
-function gather4(p: usize, i0: usize, i1: usize, i2: usize, i3: usize): v128 {
-  let v = i32x4.splat(<i32>load<i16>(p + (i0 << 1)));
-  v = i32x4.replace_lane(v, 1, <i32>load<i16>(p + (i1 << 1)));
-  v = i32x4.replace_lane(v, 2, <i32>load<i16>(p + (i2 << 1)));
-  return i32x4.replace_lane(v, 3, <i32>load<i16>(p + (i3 << 1)));
+  return <usize>(j * stride + ((h >>> 8) & (stride - 4)));
 }
 
 /**
- * |δ_t| bits of one entry in every `stride` (a power of two; at a pseudo-random offset inside it)
- * for both task vectors, to out0/out1 (u32 each, ⌊n/stride⌋ of them, plus up to 3 more written
- * past the end): the sample a band is picked from.
+ * |δ_t| bits of four consecutive entries in every `stride` (a power of two, at least 4; at a
+ * pseudo-random offset inside it, see sampleAt) for both task vectors, to out0/out1 (u32 each,
+ * 4·⌊n/stride⌋ of them): the sample a band is picked from. Groups of four cost one memory access per
+ * input where scattered entries cost four (a tensor is far larger than the caches). The pointers
+ * start `first` strides into the tensor (a chunk's start), which places the offsets.
  */
-export function sampleDeltas(x0: usize, x1: usize, base: usize, n: i32, stride: i32, out0: usize, out1: usize): void {
+export function sampleDeltas(x0: usize, x1: usize, base: usize, n: i32, stride: i32, first: i32, out0: usize, out1: usize): void {
   const m = n / stride;
   const abs = i32x4.splat(0x7fffffff);
   const st = <u32>stride;
-  for (let j = 0; j < m; j += 4) {
-    // Past m, lanes repeat sample j (still inside the tensor); those writes land after the m samples.
-    const i0 = sampleAt(<u32>j, st);
-    const i1 = j + 1 < m ? sampleAt(<u32>j + 1, st) : i0;
-    const i2 = j + 2 < m ? sampleAt(<u32>j + 2, st) : i0;
-    const i3 = j + 3 < m ? sampleAt(<u32>j + 3, st) : i0;
-    const b = halvesToF32(gather4(base, i0, i1, i2, i3));
-    v128.store(out0 + (<usize>j << 2), v128.and(f32x4.sub(halvesToF32(gather4(x0, i0, i1, i2, i3)), b), abs));
-    v128.store(out1 + (<usize>j << 2), v128.and(f32x4.sub(halvesToF32(gather4(x1, i0, i1, i2, i3)), b), abs));
+  const start = <usize>first * <usize>stride;
+  for (let j = 0; j < m; j++) {
+    const o = (sampleAt(<u32>(first + j), st) - start) << 1;
+    const b = load4w(base + o);
+    v128.store(out0 + (<usize>j << 4), v128.and(f32x4.sub(load4w(x0 + o), b), abs));
+    v128.store(out1 + (<usize>j << 4), v128.and(f32x4.sub(load4w(x1 + o), b), abs));
   }
 }
 
@@ -270,9 +298,9 @@ export function bandPass(x0: usize, x1: usize, base: usize, n: i32, lo0: u32, hi
   for (let g = 0; g < groups; g++) {
     const i = load<i32>(list + (<usize>g << 2));
     const o = <usize>i << 1;
-    const b = load4(base + o);
-    const a0 = v128.and(f32x4.sub(load4(x0 + o), b), abs);
-    const a1 = v128.and(f32x4.sub(load4(x1 + o), b), abs);
+    const b = load4w(base + o);
+    const a0 = v128.and(f32x4.sub(load4w(x0 + o), b), abs);
+    const a1 = v128.and(f32x4.sub(load4w(x1 + o), b), abs);
     let in0 = v128.and(i32x4.ge_u(a0, vl0), i32x4.le_u(a0, vh0));
     let in1 = v128.and(i32x4.ge_u(a1, vl1), i32x4.le_u(a1, vh1));
     if (!high) {
@@ -340,7 +368,8 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
  *   [8, 9]  lo_t, the band's bottom (phase 0)
  *   [10]    out, phase 0: groups listed; in, phase 1: groups to settle
  *   [11, 12] out, phase 0: entries above the band, per task vector
- *   [13]    unused (a NaN δ shows as a NaN block total of ‖δ‖²)
+ *   [13]    out, phase 0: 1 when an input entry is an fp16 Inf or NaN, which the kernels' fast
+ *           conversion (widen) does not handle: the caller then discards every result of the call
  *   [14]    added to every index written to the list (the range's start)
  *   [15, 16] (countTies' counts, written by the caller's use of it)
  *   [17, 18] out, phase 0: the band's entries per task vector, whose |δ| bits were appended to
@@ -354,6 +383,10 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
   const lambdaV = load<f64>(args, 64);
   const s0 = f64x2.splat(s0v), w0 = f64x2.splat(w0v), s1 = f64x2.splat(s1v), w1 = f64x2.splat(w1v);
+  // A factor that is an f32 scales in f32: the double product of two f32 is exact, so rounding it
+  // to f32 is the correctly rounded f32 product.
+  const s0f = f32x4.splat(<f32>s0v), w0f = f32x4.splat(<f32>w0v), s1f = f32x4.splat(<f32>s1v), w1f = f32x4.splat(<f32>w1v);
+  const s0single = <f64><f32>s0v == s0v, w0single = <f64><f32>w0v == w0v, s1single = <f64><f32>s1v == s1v, w1single = <f64><f32>w1v == w1v;
   const ints = args + 72;
   const mode = load<i32>(ints, 24);
   const reciprocal = load<i32>(ints, 28) != 0;
@@ -369,20 +402,36 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     <f64>q01 == f64x2.extract_lane(d01, 0) && <f64>q11 == f64x2.extract_lane(d11, 0) &&
     q00 != 0 && q10 != 0 && q01 != 0 && q11 != 0;
   const r00 = f32x4.splat(q00), r10 = f32x4.splat(q10), r01 = f32x4.splat(q01), r11 = f32x4.splat(q11);
+  // One reciprocal unless both are kept (consensus with equal weights, or none): one select.
+  const oneOrBoth = q00 == q10 && q00 == q01;
   // Scaling by r = 2^k is exact unless it lands below the smallest normal: with |r| < 1, sums of at
   // least 2^-126 / |r| are safe (and 0); with |r| ≥ 1 every sum is.
-  const rmin = min(min(abs(q00), abs(q10)), min(abs(q01), abs(q11)));
-  const tiny = i32x4.splat(rmin >= 1 ? 0 : reinterpret<i32>(<f32>(1.1754943508222875e-38 / <f64>rmin)));
   const scaled0 = s0v != 1, weighted0 = w0v != 1, scaled1 = s1v != 1, weighted1 = w1v != 1, lambdaOn = lambdaV != 1;
+  // Unscaled, every δ (a difference of halves, rounded to f32) and so every sum of them is a multiple
+  // of 2^-24: a sum below 1 in magnitude is then exact in f32, and 0 or at least 2^-24.
+  const plain = !(scaled0 || weighted0 || scaled1 || weighted1);
+  const rmin = min(min(abs(q00), abs(q10)), min(abs(q01), abs(q11)));
+  // (Unscaled, a sum of at least 2^-24 stays normal when scaled by 2^-102 or more.)
+  const safeFrom: f32 = plain ? <f32>1.9721522630525295e-31 : 1;
+  const tinyOn = rmin < safeFrom;
+  // Unsafe sums: 1 ≤ |sum| bits < tiny, i.e. |sum| bits − 1 below tiny − 1, unsigned.
+  const tinyM1 = i32x4.splat(tinyOn ? reinterpret<i32>(<f32>(1.1754943508222875e-38 / <f64>rmin)) - 1 : 0);
+  const belowOne = i32x4.splat(0x3f7fffff);
+  const ranked0 = load<i32>(ints, 8) == 0, ranked1 = load<i32>(ints, 12) == 0;
+  // Phase 1: the exact thresholds, as u32.
   const t0 = i32x4.splat(load<i32>(ints));
   const t1 = i32x4.splat(load<i32>(ints, 4));
-  const all0 = i32x4.splat(load<i32>(ints, 8));
-  const all1 = i32x4.splat(load<i32>(ints, 12));
-  const ranked0 = load<i32>(ints, 8) == 0, ranked1 = load<i32>(ints, 12) == 0;
-  const lo0 = i32x4.splat(load<i32>(ints, 32));
-  const lo1 = i32x4.splat(load<i32>(ints, 36));
+  // Phase 0 compares |δ| bits (0 to 0x7fffffff) as signed i32 (cheaper than unsigned): above the
+  // band is > hi, inside it is > lo − 1 and not above; 0x7fffffff for both puts nothing anywhere (a
+  // task vector that is not ranked, or keeps nothing: its band is [2^32 − 1, 2^32 − 1]).
+  const hi0 = i32x4.splat(ranked0 ? <i32>min<u32>(load<u32>(ints), 0x7fffffff) : 0x7fffffff);
+  const hi1 = i32x4.splat(ranked1 ? <i32>min<u32>(load<u32>(ints, 4), 0x7fffffff) : 0x7fffffff);
+  const lo0 = load<u32>(ints, 32), lo1 = load<u32>(ints, 36);
+  const below0 = i32x4.splat(ranked0 && lo0 <= 0x7fffffff ? <i32>lo0 - 1 : 0x7fffffff);
+  const below1 = i32x4.splat(ranked1 && lo1 <= 0x7fffffff ? <i32>lo1 - 1 : 0x7fffffff);
   const indexBase = load<i32>(ints, 56);
   const abs = i32x4.splat(0x7fffffff);
+  const one = i32x4.splat(1);
   const zero = f32x4.splat(0);
   const iota = i32x4(0, 1, 2, 3);
   let quota0 = load<i32>(ints, 16);
@@ -391,6 +440,7 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   let nonzero = i32x4.splat(0);
   let above0 = i32x4.splat(0);
   let above1 = i32x4.splat(0);
+  let specials = i32x4.splat(0);
   let deferred = 0;
   let count0 = 0;
   let count1 = 0;
@@ -400,9 +450,12 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   for (let g = 0; g < groups; g++) {
     const i = phase == 0 ? g << 2 : load<i32>(list + (<usize>g << 2)) - indexBase;
     const o = <usize>i << 1;
-    const bs = load4(base + o);
-    let x0 = f32x4.sub(load4(a + o), bs);
-    let x1 = f32x4.sub(load4(b + o), bs);
+    const hb = v128.load16x4_s(base + o), ha = v128.load16x4_s(a + o), hc = v128.load16x4_s(b + o);
+    // Phase 0 sees every entry: an Inf or NaN input anywhere is flagged (widen does not convert them).
+    if (phase == 0) specials = i32x4.max_u(specials, i32x4.max_u(special(hb), i32x4.max_u(special(ha), special(hc))));
+    const bs = widen(hb);
+    let x0 = f32x4.sub(widen(ha), bs);
+    let x1 = f32x4.sub(widen(hc), bs);
     if (phase == 0) {
       // ‖δ‖² block by block (a block is 2^14 groups), in lane order, before anything is dropped.
       q0 = f32x4.add(q0, f32x4.mul(x0, x0));
@@ -417,12 +470,12 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
       if (ranked0 || ranked1) {
         const a0 = v128.and(x0, abs);
         const a1 = v128.and(x1, abs);
-        const up0 = i32x4.gt_u(a0, t0);
-        const up1 = i32x4.gt_u(a1, t1);
-        above0 = i32x4.sub(above0, v128.andnot(up0, all0));
-        above1 = i32x4.sub(above1, v128.andnot(up1, all1));
-        const in0 = v128.andnot(v128.andnot(i32x4.ge_u(a0, lo0), up0), all0);
-        const in1 = v128.andnot(v128.andnot(i32x4.ge_u(a1, lo1), up1), all1);
+        const up0 = i32x4.gt_s(a0, hi0);
+        const up1 = i32x4.gt_s(a1, hi1);
+        above0 = i32x4.sub(above0, up0);
+        above1 = i32x4.sub(above1, up1);
+        const in0 = v128.andnot(i32x4.gt_s(a0, below0), up0);
+        const in1 = v128.andnot(i32x4.gt_s(a1, below1), up1);
         if (v128.any_true(v128.or(in0, in1))) {
           store<i32>(list + (<usize>deferred << 2), i + indexBase);
           deferred++;
@@ -446,8 +499,8 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
           }
           continue;
         }
-        x0 = v128.and(x0, v128.or(up0, all0));
-        x1 = v128.and(x1, v128.or(up1, all1));
+        if (ranked0) x0 = v128.and(x0, up0);
+        if (ranked1) x1 = v128.and(x1, up1);
       }
     } else {
       const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
@@ -460,25 +513,28 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
         quota1 -= tiesTaken;
       }
     }
-    if (scaled0) x0 = scale(x0, s0);
-    if (weighted0) x0 = scale(x0, w0);
-    if (scaled1) x1 = scale(x1, s1);
-    if (weighted1) x1 = scale(x1, w1);
-    const p0 = f32x4.gt(x0, zero);
-    const n0 = f32x4.lt(x0, zero);
-    const p1 = f32x4.gt(x1, zero);
-    const n1 = f32x4.lt(x1, zero);
+    if (scaled0) x0 = s0single ? f32x4.mul(x0, s0f) : scale(x0, s0);
+    if (weighted0) x0 = w0single ? f32x4.mul(x0, w0f) : scale(x0, w0);
+    if (scaled1) x1 = s1single ? f32x4.mul(x1, s1f) : scale(x1, s1);
+    if (weighted1) x1 = w1single ? f32x4.mul(x1, w1f) : scale(x1, w1);
+    // δ is finite here (inputs with Inf or NaN are flagged and their results discarded), so an
+    // entry is non-zero or ±0, and its sign bit says which side of 0 it is on.
+    const nz0 = f32x4.ne(x0, zero);
+    const nz1 = f32x4.ne(x1, zero);
     // sign(x0 + x1 ≥ 0): the sign of a rounded sum is the exact sum's, as in double.
     const sumGe = f32x4.ge(f32x4.add(x0, x1), zero);
-    const k0sum = v128.or(v128.and(p0, sumGe), v128.andnot(n0, sumGe));
-    const k1sum = v128.or(v128.and(p1, sumGe), v128.andnot(n1, sumGe));
-    // Padding lanes past n hold δ = 0: neither positive nor negative, so they count nowhere.
-    nonzero = i32x4.sub(i32x4.sub(nonzero, v128.or(p0, n0)), v128.or(p1, n1));
+    // Kept by "sum": non-zero, and positive exactly when the sum is ≥ 0.
+    const k0sum = v128.and(nz0, v128.xor(i32x4.shr_s(x0, 31), sumGe));
+    const k1sum = v128.and(nz1, v128.xor(i32x4.shr_s(x1, 31), sumGe));
+    // Padding lanes past n hold δ = 0, which counts nowhere.
+    nonzero = i32x4.sub(i32x4.sub(nonzero, nz0), nz1);
     agree = i32x4.sub(i32x4.sub(agree, k0sum), k1sum);
     let k0 = k0sum;
     let k1 = k1sum;
     if (mode == 2) {
       // "count": the sign most entries have (s0 + s1 ≥ 0 → +).
+      const p0 = f32x4.gt(x0, zero), n0 = f32x4.lt(x0, zero);
+      const p1 = f32x4.gt(x1, zero), n1 = f32x4.lt(x1, zero);
       const s = i32x4.add(i32x4.sub(n0, p0), i32x4.sub(n1, p1));
       const cntGe = i32x4.ge_s(s, i32x4.splat(0));
       k0 = v128.or(v128.and(p0, cntGe), v128.andnot(n0, cntGe));
@@ -491,18 +547,22 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
     const y0 = v128.and(x0, k0);
     const y1 = v128.and(x1, k1);
     if (short) {
-      // Shortcut: when y0 + y1 is exact in f32 (TwoSum's error is 0) and scaling it by the
-      // reciprocal divisor (a power of two) is exact too (see `tiny`), the sum is the
-      // double the JavaScript divides; base + it, rounded once to f32, is then what the JavaScript
+      // Shortcut: when y0 + y1 is exact in f32 (below 1 unscaled, else when TwoSum's error is 0)
+      // and scaling it by the reciprocal divisor (a power of two) is exact too (see `tinyM1`), the
+      // sum is the double the JavaScript divides; base + it, rounded once to f32, is then what the JavaScript
       // gets by rounding to double and then to f32: either the double sum is exact (exponents within
       // 29 of each other), or one term is below 2^-28 of the other and both roundings give the larger.
       const sum = f32x4.add(y0, y1);
-      const bb = f32x4.sub(sum, y0);
-      const err = f32x4.add(f32x4.sub(y0, f32x4.sub(sum, bb)), f32x4.sub(y1, bb));
-      const mag = v128.and(sum, i32x4.splat(0x7fffffff));
-      const fine = v128.and(f32x4.eq(err, zero), v128.or(i32x4.ge_u(mag, tiny), i32x4.eq(mag, i32x4.splat(0))));
-      if (v128.all_true<i32>(fine)) {
-        const r = v128.bitselect(v128.bitselect(r11, r10, k1), v128.bitselect(r01, r00, k1), k0);
+      let inexact: v128;
+      if (plain) inexact = i32x4.gt_s(v128.and(sum, abs), belowOne);
+      else {
+        const bb = f32x4.sub(sum, y0);
+        const err = f32x4.add(f32x4.sub(y0, f32x4.sub(sum, bb)), f32x4.sub(y1, bb));
+        inexact = f32x4.ne(err, zero);
+      }
+      if (tinyOn) inexact = v128.or(inexact, i32x4.lt_u(i32x4.sub(v128.and(sum, abs), one), tinyM1));
+      if (!v128.any_true(inexact)) {
+        const r = oneOrBoth ? v128.bitselect(r11, r00, v128.and(k0, k1)) : v128.bitselect(v128.bitselect(r11, r10, k1), v128.bitselect(r01, r00, k1), k0);
         store4(out + o, f32x4.add(bs, f32x4.mul(sum, r)));
         continue;
       }
@@ -524,6 +584,7 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   }
   if (phase == 0) {
     store<i32>(ints, deferred, 40);
+    store<i32>(ints, i32(v128.any_true(i32x4.ge_u(specials, i32x4.splat(<i32>0xf8000000)))), 52);
     store<i32>(ints, count0, 68);
     store<i32>(ints, count1, 72);
     store<i32>(ints, i32x4.extract_lane(above0, 0) + i32x4.extract_lane(above0, 1) + i32x4.extract_lane(above0, 2) + i32x4.extract_lane(above0, 3), 44);
@@ -568,22 +629,29 @@ export function rank(hist: usize, p: u32, out: usize): void {
 
 
 /**
- * The p-th smallest (0-based) of `m` u32 at `values` (a radix select on the high, then the low 16
- * bits), using the 65,536-u32 table at `table` as scratch.
+ * The p-th and q-th smallest (0-based) of the `m` u32 at `values`, written as two u32 at `out`
+ * (16 bytes of scratch): a radix select on the high 16 bits, both ranks from one histogram, then on
+ * the low 16 bits, both from one more pass, using the two 65,536-u32 tables at `table` as scratch.
  */
-export function selectU32(values: usize, m: i32, p: u32, table: usize): u32 {
+export function selectPair(values: usize, m: i32, p: u32, q: u32, table: usize, out: usize): void {
   memory.fill(table, 0, TABLE);
   for (let j = 0; j < m; j++) bump(table, <i32>(load<u32>(values + (<usize>j << 2)) >>> 16));
-  rank(table, p, table); // [bucket, below] over the table's first two words, which are no longer needed
-  const bucket = load<u32>(table);
-  const below = load<u32>(table, 4);
-  memory.fill(table, 0, TABLE);
+  rank(table, p, out);
+  rank(table, q, out + 8);
+  const bucketP = load<u32>(out), belowP = load<u32>(out, 4);
+  const bucketQ = load<u32>(out, 8), belowQ = load<u32>(out, 12);
+  const tableQ = table + TABLE;
+  memory.fill(table, 0, 2 * TABLE);
   for (let j = 0; j < m; j++) {
     const v = load<u32>(values + (<usize>j << 2));
-    if (v >>> 16 == bucket) bump(table, <i32>(v & 0xffff));
+    const high = v >>> 16;
+    if (high == bucketP) bump(table, <i32>(v & 0xffff));
+    if (high == bucketQ) bump(tableQ, <i32>(v & 0xffff));
   }
-  rank(table, p - below, table);
-  return (bucket << 16) | load<u32>(table);
+  rank(table, p - belowP, out);
+  rank(tableQ, q - belowQ, out + 8);
+  store<u32>(out, (bucketP << 16) | load<u32>(out));
+  store<u32>(out, (bucketQ << 16) | load<u32>(out, 8), 4);
 }
 
 /**
@@ -599,10 +667,10 @@ export function countTies(x0: usize, x1: usize, base: usize, n: i32, thr0: u32, 
   for (let g = 0; g < groups; g++) {
     const i = load<i32>(list + (<usize>g << 2));
     const o = <usize>i << 1;
-    const b = load4(base + o);
+    const b = load4w(base + o);
     const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
-    c0 = i32x4.sub(c0, v128.and(i32x4.eq(v128.and(f32x4.sub(load4(x0 + o), b), abs), v0), valid));
-    c1 = i32x4.sub(c1, v128.and(i32x4.eq(v128.and(f32x4.sub(load4(x1 + o), b), abs), v1), valid));
+    c0 = i32x4.sub(c0, v128.and(i32x4.eq(v128.and(f32x4.sub(load4w(x0 + o), b), abs), v0), valid));
+    c1 = i32x4.sub(c1, v128.and(i32x4.eq(v128.and(f32x4.sub(load4w(x1 + o), b), abs), v1), valid));
   }
   store<i32>(out, i32x4.extract_lane(c0, 0) + i32x4.extract_lane(c0, 1) + i32x4.extract_lane(c0, 2) + i32x4.extract_lane(c0, 3));
   store<i32>(out, i32x4.extract_lane(c1, 0) + i32x4.extract_lane(c1, 1) + i32x4.extract_lane(c1, 2) + i32x4.extract_lane(c1, 3), 4);
