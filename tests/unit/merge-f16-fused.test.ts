@@ -90,7 +90,9 @@ describe('fused F16 kernels equal decode → kernel → encode', () => {
     cases(3 * 65536 + 3, 4 * 65536 + 1);
   });
   describe('TIES bands from a sample that miss the threshold (forced): the exact band takes over', () => {
-    beforeAll(() => void (tuning.sampleMargin = -40));
+    // A negative margin turns each band inside out: from the sample's value a quarter of the sample
+    // above the threshold's rank to the one a quarter below (far enough apart that ties cannot meet).
+    beforeAll(() => void (tuning.sampleMargin = -4000));
     afterAll(() => void (tuning.sampleMargin = 3));
     it('the bands miss, and the bytes and statistics are still exact', async () => {
       const method = METHODS.get('ties')!;

@@ -57,11 +57,20 @@ const HIST = PAGE;
 const LOW = HIST + 4 * TABLE;
 const AREA_BYTES = LOW + 2 * TABLE;
 /**
- * Four consecutive |δ| in every SAMPLE_STRIDE are sampled to place a TIES band, when that gives
- * MIN_SAMPLES or more.
+ * TIES bands are placed from a sample of four consecutive |δ| in every `stride` entries, when that
+ * gives MIN_SAMPLES or more. A larger sample costs more to take and sort, a smaller one gives wider
+ * bands whose groups phase 1 must settle again (their share falls as 1/√m): about (9n)^(2/3)
+ * samples balance the two on measured costs (taking one ≈ 13 ns, settling a listed group ≈ 40 ns),
+ * from one in ~11 entries for n = 2^17 to one in ~50 for n = 2^23; the stride is the nearest power
+ * of two.
  */
-const SAMPLE_STRIDE = 256;
+function sampleStride(n: number): number {
+  const samples = Math.cbrt(9 * n) ** 2;
+  return 2 ** Math.min(12, Math.max(2, Math.round(Math.log2((4 * n) / samples))));
+}
 const MIN_SAMPLES = 2048;
+/** Tensors of at least this many entries are sampled on the kernel threads. */
+const SAMPLE_ON_THREADS = 1 << 22;
 /**
  * Band half-width in standard deviations of the sample quantile (a miss costs a second phase 0);
  * tests set it to 0 or below to force misses.
@@ -241,10 +250,11 @@ export class SimdKernels {
    * and the next chunk to whichever finishes first; on this thread (id 0) when there are none.
    * Once the call's signal fires no chunk is started (the caller discards the tensor).
    */
-  async #dispatch(chunks: Chunk[], make: (c: Chunk, thread: number) => Call): Promise<void> {
+  async #dispatch(chunks: Chunk[], make: (c: Chunk, thread: number) => Call, here = false): Promise<void> {
     if (this.#signal?.aborted) return;
-    // One small chunk (norm vectors and the like) is not worth a round trip to a worker.
-    if (this.#threads.length === 0 || (chunks.length === 1 && chunks[0]!.len <= BLOCK)) {
+    // One small chunk (norm vectors and the like) is not worth a round trip to a worker, nor is
+    // light work (`here`).
+    if (here || this.#threads.length === 0 || (chunks.length === 1 && chunks[0]!.len <= BLOCK)) {
       for (const c of chunks) {
         if (this.#signal?.aborted) return;
         const call = make(c, 0);
@@ -476,7 +486,7 @@ export class SimdKernels {
     this.bandMisses = 0;
     this.declined = false;
     if (anyRanked) {
-      sampled = 4 * Math.floor(n / SAMPLE_STRIDE) >= MIN_SAMPLES;
+      sampled = 4 * Math.floor(n / sampleStride(n)) >= MIN_SAMPLES;
       if (sampled) await this.#sampleBands(chunks, p0, p1, pb, n, ranked, keep, bands);
       else await exactBands();
     }
@@ -632,20 +642,22 @@ export class SimdKernels {
   }
 
   /**
-   * Bands from a sample of |δ| (four consecutive entries in every SAMPLE_STRIDE): the sample's order
+   * Bands from a sample of |δ| (four consecutive entries in every sampleStride(n)): the sample's order
    * statistics around the threshold's rank, tuning.sampleMargin standard deviations of a sample
    * quantile (plus a few) either side. A band that misses is detected after phase 0, which then
    * runs again with exact bands.
    */
   async #sampleBands(chunks: Chunk[], p0: number, p1: number, pb: number, n: number, ranked: boolean[], keep: number[], bands: [number, number][]): Promise<void> {
-    const m = 4 * Math.floor(n / SAMPLE_STRIDE);
+    const every = sampleStride(n);
+    const m = 4 * Math.floor(n / every);
     const stride = m * 4;
     const at = this.#alloc(2 * stride);
-    // Each chunk (whole strides but the last) samples its own range, on the kernel threads.
+    // Each chunk (whole strides but the last) samples its own range, on the kernel threads when the
+    // tensor is large (a sample is a small fraction of it: round trips cost more for smaller ones).
     await this.#dispatch(chunks, (c) => {
-      const first = c.lo / SAMPLE_STRIDE;
-      return { fn: 'sampleDeltas', args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, c.len, SAMPLE_STRIDE, first, at + first * 16, at + stride + first * 16] };
-    });
+      const first = c.lo / every;
+      return { fn: 'sampleDeltas', args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, c.len, every, first, at + first * 16, at + stride + first * 16] };
+    }, n < SAMPLE_ON_THREADS);
     if (this.#signal?.aborted) return;
     for (const t of [0, 1]) {
       if (!ranked[t] || keep[t] === 0) continue;

@@ -355,6 +355,35 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
 }
 
 /**
+ * One group of combine2 the general way: fp16(base + λ·(y0 + y1)/divisor) in double, the divisor
+ * chosen by which of the two are kept (k0, k1). Kept out of line: it needs its own constants (read
+ * from `args` again), and the loop that calls it for the few groups the f32 shortcut cannot take
+ * then keeps fewer values live.
+ */
+@inline
+function divisorOf(args: usize, k0: v128, k1: v128, reciprocal: bool): v128 {
+  const d00 = divisorAt(args, 0, reciprocal), d10 = divisorAt(args, 1, reciprocal);
+  const d01 = divisorAt(args, 2, reciprocal), d11 = divisorAt(args, 3, reciprocal);
+  return v128.bitselect(v128.bitselect(d11, d10, k1), v128.bitselect(d01, d00, k1), k0);
+}
+
+function exactGroup(at: usize, bs: v128, y0: v128, y1: v128, k0: v128, k1: v128, args: usize): void {
+  const reciprocal = load<i32>(args, 72 + 28) != 0;
+  const lambdaV = load<f64>(args, 64);
+  // Lanes widened to 64-bit masks.
+  const dl = divisorOf(args, i64x2.extend_low_i32x4_s(k0), i64x2.extend_low_i32x4_s(k1), reciprocal);
+  const dh = divisorOf(args, i64x2.extend_high_i32x4_s(k0), i64x2.extend_high_i32x4_s(k1), reciprocal);
+  let ml = over(f64x2.add(lo64(y0), lo64(y1)), dl, reciprocal);
+  let mh = over(f64x2.add(hi64(y0), hi64(y1)), dh, reciprocal);
+  if (lambdaV != 1) {
+    const lambda = f64x2.splat(lambdaV);
+    ml = f64x2.mul(ml, lambda);
+    mh = f64x2.mul(mh, lambda);
+  }
+  store4(at, join32(f64x2.add(lo64(bs), ml), f64x2.add(hi64(bs), mh)));
+}
+
+/**
  * Pass 3: out = fp16(base + λ·Δ) for two task vectors, with Δ as task-arithmetic-core.ts combines
  * them. Parameters at `args` (f64): [s0, w0, s1, w1, div00, div10, div01, div11, lambda] where s is the
  * rescale factor (1 without), w the weight, div_jk the divisor when task vector 0 is kept (j) and 1 is
@@ -567,20 +596,7 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
         continue;
       }
     }
-    // Divisor by which of the two were kept (lanes widened to 64-bit masks).
-    const k0l = i64x2.extend_low_i32x4_s(k0);
-    const k0h = i64x2.extend_high_i32x4_s(k0);
-    const k1l = i64x2.extend_low_i32x4_s(k1);
-    const k1h = i64x2.extend_high_i32x4_s(k1);
-    const dl = v128.bitselect(v128.bitselect(d11, d10, k1l), v128.bitselect(d01, d00, k1l), k0l);
-    const dh = v128.bitselect(v128.bitselect(d11, d10, k1h), v128.bitselect(d01, d00, k1h), k0h);
-    let ml = over(f64x2.add(lo64(y0), lo64(y1)), dl, reciprocal);
-    let mh = over(f64x2.add(hi64(y0), hi64(y1)), dh, reciprocal);
-    if (lambdaOn) {
-      ml = f64x2.mul(ml, lambda);
-      mh = f64x2.mul(mh, lambda);
-    }
-    store4(out + o, join32(f64x2.add(lo64(bs), ml), f64x2.add(hi64(bs), mh)));
+    exactGroup(out + o, bs, y0, y1, k0, k1, args);
   }
   if (phase == 0) {
     store<i32>(ints, deferred, 40);
@@ -612,14 +628,15 @@ export function addTable(dst: usize, src: usize): void {
 }
 
 /**
- * The bucket of a 65,536-entry histogram that holds ascending position p (0-based), and how many
- * entries lie in the buckets before it: written as two i32 at `out`.
+ * The bucket of a histogram of `size` entries that holds ascending position p (0-based), and how
+ * many entries lie in the buckets before it: written as two i32 at `out`.
  */
-export function rank(hist: usize, p: u32, out: usize): void {
+@inline
+function rankIn(hist: usize, size: usize, p: u32, out: usize): void {
   let b: usize = 0;
   let below: u32 = 0;
   // Bounded by the table (a histogram holding fewer than p + 1 entries stops at its last bucket).
-  while (b < 65535 && below + load<u32>(hist + (b << 2)) <= p) {
+  while (b < size - 1 && below + load<u32>(hist + (b << 2)) <= p) {
     below += load<u32>(hist + (b << 2));
     b++;
   }
@@ -627,31 +644,47 @@ export function rank(hist: usize, p: u32, out: usize): void {
   store<u32>(out, below, 4);
 }
 
+/** rankIn over a 65,536-entry histogram (the high or low 16 bits of |δ|). */
+export function rank(hist: usize, p: u32, out: usize): void {
+  rankIn(hist, 65536, p, out);
+}
+
+/** Bits per digit of selectPair's radix select (three digits: 11, 11 and 10 bits). */
+const DIGIT: i32 = 11;
+const DIGIT_TABLE: usize = <usize>(1 << DIGIT) << 2;
 
 /**
- * The p-th and q-th smallest (0-based) of the `m` u32 at `values`, written as two u32 at `out`
- * (16 bytes of scratch): a radix select on the high 16 bits, both ranks from one histogram, then on
- * the low 16 bits, both from one more pass, using the two 65,536-u32 tables at `table` as scratch.
+ * The p-th and q-th smallest (0-based, p ≤ q < m) of the `m` u32 at `values`, written as two u32 at
+ * `out` (16 bytes of scratch): a radix select, digit by digit from the top (bits 31..21, 20..10,
+ * 9..0), both ranks from one pass per digit; `table` holds two 2,048-u32 histograms of scratch.
+ * Small tables keep it cheap for the few thousand values of a small tensor's sample.
  */
 export function selectPair(values: usize, m: i32, p: u32, q: u32, table: usize, out: usize): void {
-  memory.fill(table, 0, TABLE);
-  for (let j = 0; j < m; j++) bump(table, <i32>(load<u32>(values + (<usize>j << 2)) >>> 16));
-  rank(table, p, out);
-  rank(table, q, out + 8);
-  const bucketP = load<u32>(out), belowP = load<u32>(out, 4);
-  const bucketQ = load<u32>(out, 8), belowQ = load<u32>(out, 12);
-  const tableQ = table + TABLE;
-  memory.fill(table, 0, 2 * TABLE);
-  for (let j = 0; j < m; j++) {
-    const v = load<u32>(values + (<usize>j << 2));
-    const high = v >>> 16;
-    if (high == bucketP) bump(table, <i32>(v & 0xffff));
-    if (high == bucketQ) bump(tableQ, <i32>(v & 0xffff));
+  const tableQ = table + DIGIT_TABLE;
+  let prefixP: u32 = 0, prefixQ: u32 = 0;
+  let rp = p, rq = q;
+  for (let shift = 32 - DIGIT; shift > -DIGIT; shift -= DIGIT) {
+    const s = max(shift, 0);
+    const width = shift + DIGIT - s;
+    // Entries whose bits above this digit equal the ones found so far take part.
+    const known: u32 = s + width >= 32 ? 0 : ~((<u32>1 << <u32>(s + width)) - 1);
+    const mask: u32 = (<u32>1 << <u32>width) - 1;
+    memory.fill(table, 0, 2 * DIGIT_TABLE);
+    for (let j = 0; j < m; j++) {
+      const v = load<u32>(values + (<usize>j << 2));
+      const d = <i32>((v >>> <u32>s) & mask);
+      if ((v & known) == prefixP) bump(table, d);
+      if ((v & known) == prefixQ) bump(tableQ, d);
+    }
+    rankIn(table, <usize>1 << <usize>width, rp, out);
+    rankIn(tableQ, <usize>1 << <usize>width, rq, out + 8);
+    prefixP |= load<u32>(out) << <u32>s;
+    prefixQ |= load<u32>(out, 8) << <u32>s;
+    rp -= load<u32>(out, 4);
+    rq -= load<u32>(out, 12);
   }
-  rank(table, p - belowP, out);
-  rank(tableQ, q - belowQ, out + 8);
-  store<u32>(out, (bucketP << 16) | load<u32>(out));
-  store<u32>(out, (bucketQ << 16) | load<u32>(out, 8), 4);
+  store<u32>(out, prefixP);
+  store<u32>(out, prefixQ, 4);
 }
 
 /**
