@@ -242,6 +242,11 @@ export class SimdKernels {
     return out;
   }
 
+  /** Whether #dispatch runs these chunks on this thread: no workers, or one chunk of one block at most. */
+  #allHere(chunks: Chunk[]): boolean {
+    return this.#threads.length === 0 || (chunks.length === 1 && chunks[0]!.len <= BLOCK);
+  }
+
   /** Set for the duration of a kernel call: dispatch hands out no more chunks once it fires. */
   #signal: AbortSignal | undefined;
 
@@ -254,7 +259,7 @@ export class SimdKernels {
     if (this.#signal?.aborted) return;
     // One small chunk (norm vectors and the like) is not worth a round trip to a worker, nor is
     // light work (`here`).
-    if (here || this.#threads.length === 0 || (chunks.length === 1 && chunks[0]!.len <= BLOCK)) {
+    if (here || this.#allHere(chunks)) {
       for (const c of chunks) {
         if (this.#signal?.aborted) return;
         const call = make(c, 0);
@@ -432,7 +437,9 @@ export class SimdKernels {
     const blocks0 = this.#alloc(nb * 8);
     const blocks1 = this.#alloc(nb * 8);
     const chunks = this.#chunks(n);
-    const areas = this.#areas;
+    // The areas (histograms, counts) of the threads that may run a chunk: this one alone for a small
+    // tensor, which then zeroes and adds up only its own tables.
+    const areas = this.#allHere(chunks) ? [0] : this.#areas;
     const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
     const anyRanked = ranked[0]! || ranked[1]!;
     const keep = [0, 1].map((t) => (ranked[t] ? Math.floor(o.sparsify[t]!.density * n) : n));
