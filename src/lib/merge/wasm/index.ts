@@ -46,13 +46,14 @@ const BLOCK = 65536;
 const PAGE = 65536;
 /** Bytes of one 65,536-entry u32 histogram. */
 const TABLE = 262144;
-// Per-thread areas from AREAS on: lane scratch, combine2's parameters (9 f64 then 11 i32) and
-// counts, then per task vector two tables of the high 16 bits (summed), then two of the low 16 bits.
+// Per-thread areas from AREAS on: lane scratch, counts, then per task vector two tables of the high
+// 16 bits (summed), then two of the low 16 bits. The first page holds the driving thread's own
+// small results and the counter of a pass (thread.ts).
 const AREAS = PAGE;
 const TMP = 0;
-const ARGS = 128;
 const COUNTS = 320;
-const RANK = 336; // rank()'s [bucket, below]
+const RANK = 336; // rank()'s [bucket, below]; selectPair's four words
+const COUNTER = 352;
 const HIST = PAGE;
 const LOW = HIST + 4 * TABLE;
 const AREA_BYTES = LOW + 2 * TABLE;
@@ -137,7 +138,7 @@ const CHUNKS_PER_THREAD = 4;
 /** Bytes of one chunk's state for combine2 (its parameters, then 20 i32; see assembly/kernels.ts). */
 const CHUNK_STATE = 256;
 
-type Call = { fn: keyof Exports; args: number[] };
+type Call = { fn: keyof Exports & string; args: number[] };
 
 export class SimdKernels {
   readonly #module: WebAssembly.Module;
@@ -251,9 +252,10 @@ export class SimdKernels {
   #signal: AbortSignal | undefined;
 
   /**
-   * Runs make(chunk, thread) for every chunk: on the workers (thread ids 1..W), two in flight each
-   * and the next chunk to whichever finishes first; on this thread (id 0) when there are none.
-   * Once the call's signal fires no chunk is started (the caller discards the tensor).
+   * Runs make(chunk, thread) for every chunk: on the workers (thread ids 1..W) as one pass, in which
+   * each takes the next chunk as it frees up (thread.ts); on this thread (id 0) when there are none.
+   * Once the call's signal fires no chunk is started (the caller discards the tensor). Resolves or
+   * rejects only when every worker has stopped, so nothing writes to the memory afterwards.
    */
   async #dispatch(chunks: Chunk[], make: (c: Chunk, thread: number) => Call, here = false): Promise<void> {
     if (this.#signal?.aborted) return;
@@ -267,34 +269,22 @@ export class SimdKernels {
       }
       return;
     }
-    let next = 0;
-    let active = 0;
-    await new Promise<void>((resolve, reject) => {
-      let failed = false;
-      const feed = (w: number): void => {
-        if (failed) return;
-        if (next >= chunks.length || this.#signal?.aborted) {
-          if (active === 0) resolve();
-          return;
-        }
-        const call = make(chunks[next++]!, w + 1);
-        active++;
-        this.#threads[w]!.call(call.fn, call.args).then(
-          () => {
-            active--;
-            feed(w);
-          },
-          (e: unknown) => {
-            failed = true;
-            reject(e instanceof Error ? e : new Error(String(e)));
-          },
-        );
-      };
-      for (let w = 0; w < this.#threads.length; w++) {
-        feed(w);
-        feed(w);
-      }
-    });
+    const counter = new Int32Array(this.#buffer, COUNTER, 1);
+    Atomics.store(counter, 0, 0);
+    const stop = () => void Atomics.store(counter, 0, chunks.length);
+    const signal = this.#signal;
+    signal?.addEventListener('abort', stop);
+    try {
+      // A failed thread stops the pass for the others too.
+      const runs = await Promise.allSettled(this.#threads.map((t, w) => t.pass(chunks.map((c) => make(c, w + 1)), COUNTER).catch((e: unknown) => {
+        stop();
+        throw e;
+      })));
+      const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
   }
 
   /** rank() of the histogram at `table`: the bucket holding ascending position p, and the entries below it. */

@@ -4,9 +4,14 @@
  * the work on block boundaries and adds up what the chunks return in block order, so results do not
  * depend on the number of threads).
  *
- * The protocol is tiny: `init` {module, memory} → `ready`; `call` {id, fn, args} → `done` {id, result}
- * or {id, error}. The worker side is one self-contained function, kernelThreadMain, which the browser
- * runs from workers/kernel.worker.ts and Node from source text (tools/lib/kernel-threads.ts).
+ * The protocol is tiny: `init` {module, memory} → `ready`; `pass` {id, calls, counter} → `done` {id,
+ * result: calls run} or `failed` {id, error}. A pass hands every thread the same list of kernel calls
+ * (each worded for the thread that receives it: its own scratch areas); the threads take them in
+ * order by an atomic counter in the shared memory (Atomics.add on the i32 at byte `counter`), so a
+ * thread slowed by other work takes fewer, and a pass costs two messages per thread however many
+ * chunks it has. Setting the counter past the end stops a pass: no call is started after that.
+ * The worker side is one self-contained function, kernelThreadMain, which the browser runs from
+ * workers/kernel.worker.ts and Node from source text (tools/lib/kernel-threads.ts).
  */
 
 /** The two ends' common shape: a browser Worker or a Node worker_threads Worker/parentPort, adapted. */
@@ -18,9 +23,15 @@ export interface ThreadPort {
   busy?(on: boolean): void;
 }
 
+/** One kernel call: an export of the kernels' module and its arguments. */
+export interface KernelCall {
+  fn: string;
+  args: number[];
+}
+
 export type ThreadRequest =
   | { type: 'init'; module: WebAssembly.Module; memory: WebAssembly.Memory }
-  | { type: 'call'; id: number; fn: string; args: number[] };
+  | { type: 'pass'; id: number; calls: KernelCall[]; counter: number };
 
 export type ThreadReply =
   | { type: 'ready' }
@@ -33,18 +44,31 @@ export type ThreadReply =
  */
 export function kernelThreadMain(port: ThreadPort): void {
   let exports: Record<string, (...args: number[]) => number | undefined> | null = null;
+  let memory: WebAssembly.Memory | null = null;
   port.onMessage((data) => {
     const m = data as ThreadRequest;
     if (m.type === 'init') {
       const instance = new WebAssembly.Instance(m.module, { env: { memory: m.memory } });
       exports = instance.exports as unknown as Record<string, (...args: number[]) => number | undefined>;
+      memory = m.memory;
       port.post({ type: 'ready' } satisfies ThreadReply);
       return;
     }
     try {
-      const fn = exports?.[m.fn];
-      if (!fn) throw new Error(`no kernel ${m.fn} (thread not initialised?)`);
-      port.post({ type: 'done', id: m.id, result: Number(fn(...m.args) ?? 0) } satisfies ThreadReply);
+      if (!exports || !memory) throw new Error('kernel thread not initialised');
+      // The counter lies in the first page, which every view of the (growing) memory covers.
+      const counter = new Int32Array(memory.buffer, m.counter, 1);
+      let ran = 0;
+      for (;;) {
+        const k = Atomics.add(counter, 0, 1);
+        if (k >= m.calls.length) break;
+        const call = m.calls[k]!;
+        const fn = exports[call.fn];
+        if (!fn) throw new Error(`no kernel ${call.fn}`);
+        fn(...call.args);
+        ran++;
+      }
+      port.post({ type: 'done', id: m.id, result: ran } satisfies ThreadReply);
     } catch (e) {
       port.post({ type: 'failed', id: m.id, error: e instanceof Error ? e.message : String(e) } satisfies ThreadReply);
     }
@@ -95,13 +119,14 @@ export class KernelThread {
     return this.#ready;
   }
 
-  call(fn: string, args: number[]): Promise<number> {
+  /** Joins a pass (see the header): resolves to the number of calls this thread ran. */
+  pass(calls: KernelCall[], counter: number): Promise<number> {
     if (this.#broken) return Promise.reject(new Error(`a kernel thread crashed: ${this.#broken}`));
     const id = this.#next++;
     return new Promise<number>((resolve, reject) => {
       if (this.#pending.size === 0) this.#port.busy?.(true);
       this.#pending.set(id, { resolve, reject });
-      this.#port.post({ type: 'call', id, fn, args } satisfies ThreadRequest);
+      this.#port.post({ type: 'pass', id, calls, counter } satisfies ThreadRequest);
     });
   }
 }
