@@ -17,7 +17,8 @@ const SOURCE = `const { parentPort } = require('node:worker_threads');
  */
 export function nodeKernelThreads(count = defaultCount()): ThreadPort[] {
   return Array.from({ length: count > 1 ? count : 0 }, () => {
-    const w = new Worker(SOURCE, { eval: true });
+    // Plain JavaScript: no loader hooks of the parent (tsx) to start in each thread.
+    const w = new Worker(SOURCE, { eval: true, execArgv: [] });
     w.unref();
     return {
       post: (m: unknown) => w.postMessage(m),

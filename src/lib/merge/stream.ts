@@ -89,7 +89,8 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   check();
   // Compile the SIMD kernels before the first tensor (asynchronously: allowed on any thread).
   const simd = await loadSimdKernels();
-  // Kernel threads start while the first tensor is read (awaited before it is computed).
+  // Kernel threads start while the first tensor is read (awaited before it is computed: the kernels
+  // would otherwise run on this thread alone, which is slower than waiting for them).
   let attached: Promise<void> = Promise.resolve();
   if (simd && opts.threads && !threadsAsked) {
     threadsAsked = true;
@@ -97,11 +98,6 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
     attached.catch(() => undefined);
   }
   const started = performance.now();
-  const writer = new GGUFWriter(sink, { alignment: plan.alignment });
-  writer.addMetadata(plan.metadata);
-  for (const t of plan.tasks) writer.addTensorInfo({ name: t.name, shape: t.shape, type: t.outType });
-  const size = writer.plannedSize();
-  if (size !== plan.outputSize) throw new Error(`internal: planned ${plan.outputSize} bytes but the writer lays out ${size}`);
 
   let bytesRead = 0;
   let bytesWritten = 0;
@@ -150,8 +146,15 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       throw new MergeAbortedError();
     }
   };
+  let writer: GGUFWriter;
   try {
     next = total > 0 ? readTask(0) : null;
+    // The header (tokenizer and all: milliseconds of encoding) is laid out while that read runs.
+    writer = new GGUFWriter(sink, { alignment: plan.alignment });
+    writer.addMetadata(plan.metadata);
+    for (const t of plan.tasks) writer.addTensorInfo({ name: t.name, shape: t.shape, type: t.outType });
+    const size = writer.plannedSize();
+    if (size !== plan.outputSize) throw new Error(`internal: planned ${plan.outputSize} bytes but the writer lays out ${size}`);
     await attached;
     for (let k = 0; k < total; k++) {
       await stop();
