@@ -80,6 +80,38 @@ describe('merge executor with SIMD kernels and slots', () => {
     });
   }
 
+  it('an fp16 Inf in one tensor of an input: the JavaScript kernels take that tensor, the SIMD kernels the rest, and the count says so', async () => {
+    const cfg = parseMergeConfig(CONFIGS.ties!, 'test.yaml');
+    const run = async () => {
+      const inputs: MergeInput[] = [];
+      for (const r of refs) {
+        const bytes = new Uint8Array(readFileSync(join(dir, r)));
+        const file = await readGGUF(bytesSource(bytes, r));
+        if (r === 'a.gguf') {
+          // One entry of one attention matrix becomes +Inf (0x7c00, little-endian).
+          const t = file.tensors.find((x) => x.name === 'blk.0.attn_q.weight')!;
+          bytes.set([0x00, 0x7c], file.dataOffset + t.offset + 2 * 77);
+        }
+        inputs.push({ ref: r, source: bytesSource(bytes, r), file });
+      }
+      const plan = planMerge(cfg, inputs, { created: '2026-01-01T00:00:00.000Z' });
+      const sink = memorySink();
+      const result = await executeMerge(plan, { sink });
+      return { bytes: sink.bytes(), tensors: plan.tasks.length, simd: result.kernels.simdTensors };
+    };
+    const viaSimd = await run();
+    setSimdEnabled(false);
+    let js;
+    try {
+      js = await run();
+    } finally {
+      setSimdEnabled(true);
+    }
+    expect(Buffer.from(viaSimd.bytes).equals(Buffer.from(js.bytes))).toBe(true);
+    expect(viaSimd.simd).toBe(viaSimd.tensors - 1);
+    expect(js.simd).toBe(0);
+  });
+
   it('a cancel in the middle gives the slots back: the next merge runs and is right', async () => {
     const ctl = new AbortController();
     let seen = 0;

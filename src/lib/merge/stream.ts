@@ -171,8 +171,10 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       let out: Uint8Array;
       let stats: TensorStats;
       if (views) {
-        simdTensors++;
+        // A tensor the kernels decline (an Inf or NaN input) is computed by the JavaScript kernels.
+        const declined = slots!.declinedTensors;
         stats = await plan.method.kernelF16!({ ...common, halves: views.inputs, out: views.out, signal });
+        if (slots!.declinedTensors === declined) simdTensors++;
         out = bytesOf(views.out);
       } else if (fused(k)) {
         out = new Uint8Array(n * 2);

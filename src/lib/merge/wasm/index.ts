@@ -155,6 +155,8 @@ export class SimdKernels {
   bandMisses = 0;
   /** Whether the last taskArithmetic2 call declined its tensor for an Inf or NaN input (tests). */
   declined = false;
+  /** Tensors declined so far (the executor counts the tensors the kernels computed themselves). */
+  declinedTensors = 0;
   /** Views made by slot(): kernels use them in place. */
   #owned = new WeakSet<Uint16Array>();
 
@@ -520,6 +522,7 @@ export class SimdKernels {
       if (chunks.some((c) => ints(c)[13] !== 0)) {
         this.#top = this.#base;
         this.declined = true;
+        this.declinedTensors++;
         return null;
       }
       if (!anyRanked) break;
