@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { parseMergeConfig, type MergeConfig, type OutDtype } from '../lib/merge/config.ts';
 import { METHODS, getMethod, type MethodDescriptor, type ParamValue, type TensorStats } from '../lib/merge/methods/index.ts';
 import type { MergeProgress } from '../lib/merge/stream.ts';
-import { cachedModelBases, deleteCachedPrefix, mergedModelBaseUrl, mergedModelId, modelBaseUrl } from '../lib/merge/mlc/cache.ts';
+import { cachedModelBases, deleteCachedPrefix, mergedModelBaseUrl, mergedModelId, modelBaseUrl, whileMerging } from '../lib/merge/mlc/cache.ts';
 import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
 import { oneFormat } from '../lib/merge/mlc/plan.ts';
 import { MergeError, type MergeInputRef, type MergeReply, type MergeRequest, type MlcRunResult, type PlanSummary, type RunResult } from '../../workers/merge.protocol.ts';
@@ -375,16 +375,18 @@ export class MergeState {
       if (inputs.some((i) => i.format === 'mlc')) {
         const modelId = mergedModelId(name);
         const baseUrl = mergedModelBaseUrl(document.baseURI, modelId);
-        const run = await this.#client.call<MlcRunResult>((id) => ({ type: 'run-mlc', id, config, inputs, modelId, baseUrl }), hooks);
-        settle();
-        let entry: ModelEntry;
-        try {
-          entry = await this.registry.addMergedMlc({ modelId, name, record: run.record, size: run.size, provenance: run.provenance });
-        } catch (err) {
-          // Not registered: nothing may stay in web-llm's cache either.
-          await deleteCachedPrefix(caches, baseUrl).catch(() => 0);
-          throw err;
-        }
+        // Until it is registered, another tab's start-up sweep must not take its keys for leftovers.
+        const { run, entry } = await whileMerging(async () => {
+          const run = await this.#client.call<MlcRunResult>((id) => ({ type: 'run-mlc', id, config, inputs, modelId, baseUrl }), hooks);
+          settle();
+          try {
+            return { run, entry: await this.registry.addMergedMlc({ modelId, name, record: run.record, size: run.size, provenance: run.provenance }) };
+          } catch (err) {
+            // Not registered: nothing may stay in web-llm's cache either.
+            await deleteCachedPrefix(caches, baseUrl).catch(() => 0);
+            throw err;
+          }
+        });
         this.#result = { format: 'mlc', run, entry };
         void this.refreshMlc();
       } else {

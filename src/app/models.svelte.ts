@@ -46,7 +46,7 @@ import { normaliseBaseUrl, OpenAIEngine } from '../lib/engines/openai.ts';
 import { threadsForNextModel } from '../lib/engines/threads.ts';
 import type { GpuPreference } from '../lib/engines/wllama.ts';
 import { blobSource, readGGUF, summarize, type ModelSummary } from '../lib/merge/gguf/index.ts';
-import { deleteCachedPrefix, mergedModelsPrefix, modelBaseUrl } from '../lib/merge/mlc/cache.ts';
+import { deleteCachedPrefix, mergedModelsPrefix, modelBaseUrl, unlessMerging } from '../lib/merge/mlc/cache.ts';
 import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
 import { openChorusDb, type ModelRecord, type ModelSourceKind } from '../lib/store/db.ts';
 import { openUrl } from '../lib/store/download.ts';
@@ -331,20 +331,24 @@ export class ModelRegistry {
 
   /**
    * Deletes merged MLC files that no registry entry owns (a tab closed in the middle of a merge
-   * leaves shards under chorus-merged/ that the worker could not clean up).
+   * leaves shards under chorus-merged/ that the worker could not clean up). Skipped while an MLC
+   * merge runs in any tab (MLC_MERGE_LOCK): its keys are not leftovers yet.
    */
   async #sweepMergedMlc(keep: string[]): Promise<number> {
     if (typeof caches === 'undefined' || typeof document === 'undefined') return 0;
     const prefix = mergedModelsPrefix(document.baseURI);
-    let n = 0;
-    for (const scope of ['webllm/model', 'webllm/config']) {
-      if (!(await caches.has(scope))) continue;
-      const cache = await caches.open(scope);
-      for (const req of await cache.keys()) {
-        if (req.url.startsWith(prefix) && !keep.some((k) => req.url.startsWith(k)) && (await cache.delete(req))) n++;
+    const swept = await unlessMerging(async () => {
+      let n = 0;
+      for (const scope of ['webllm/model', 'webllm/config']) {
+        if (!(await caches.has(scope))) continue;
+        const cache = await caches.open(scope);
+        for (const req of await cache.keys()) {
+          if (req.url.startsWith(prefix) && !keep.some((k) => req.url.startsWith(k)) && (await cache.delete(req))) n++;
+        }
       }
-    }
-    return n;
+      return n;
+    });
+    return swept ?? 0;
   }
 
   async addOpenAI(cfg: OpenAIConfig): Promise<ModelEntry> {

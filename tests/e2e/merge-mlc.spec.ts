@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { prebuiltAppConfig } from '@mlc-ai/web-llm';
 import { decodeParam, listParams, type TensorCache } from '../../src/lib/merge/mlc/format.ts';
-import { modelBaseUrl } from '../../src/lib/merge/mlc/cache.ts';
+import { MLC_MERGE_LOCK, modelBaseUrl } from '../../src/lib/merge/mlc/cache.ts';
 import { Q4F32_LAYOUT, synthetic, webllmEntries, type CacheEntry, type LayoutEntry, type Synthetic } from '../support/mlc-synthetic.ts';
 import { modelCard, showTab, watchErrors } from './helpers.ts';
 
@@ -269,6 +269,41 @@ test.describe('MLC merges in the merge view', () => {
     expect(await opfsFiles(page)).toEqual(stored);
     await showTab(page, 'Models');
     await expect(page.getByRole('list', { name: 'Model list' }).getByRole('listitem')).toHaveCount(listed);
+  });
+
+  test('the start-up sweep spares the keys of an MLC merge running in another tab, and takes them once that tab is gone', async ({ page, context }) => {
+    const offline = (p: Page) => p.route(/^https?:\/\/(?!127\.0\.0\.1)/, (r) => r.abort('internetdisconnected'));
+    const started = async (p: Page) => {
+      await showTab(p, 'Models');
+      await expect(p.getByRole('list', { name: 'Model list' }).getByRole('listitem').first()).toBeVisible();
+    };
+    await offline(page);
+    await page.goto('./');
+    await started(page);
+    // Another tab of the app in the middle of an MLC merge: it holds the merges' lock (shared) and
+    // has written some of its keys.
+    const other = await context.newPage();
+    await offline(other);
+    await other.goto('./');
+    await started(other);
+    await other.evaluate((name) => new Promise<void>((granted) => {
+      void navigator.locks.request(name, { mode: 'shared' }, () => {
+        granted();
+        return new Promise<void>(() => undefined);
+      });
+    }), MLC_MERGE_LOCK);
+    await putEntries(page, webllmEntries(new URL('chorus-merged/running-1/', page.url()).href, synthetic(5, Q4F32_LAYOUT)));
+    const running = await mergedKeys(page);
+    expect(running.length).toBe(2 + 3);
+    // This tab starts again (its registry sweeps at start): the running merge's keys stay.
+    await page.reload();
+    await started(page);
+    expect(await mergedKeys(page)).toEqual(running);
+    // The other tab is closed mid-merge (its lock goes with it): now they are leftovers, swept at the next start.
+    await other.close();
+    await page.reload();
+    await started(page);
+    await expect.poll(() => mergedKeys(page)).toEqual([]);
   });
 
   test('a cancelled MLC merge leaves no key in web-llm\'s caches and registers nothing', async ({ page }) => {

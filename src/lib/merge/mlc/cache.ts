@@ -44,6 +44,28 @@ export function mergedModelId(name: string, random = Math.random().toString(36).
   return `${slug}-${random}`;
 }
 
+/**
+ * The Web Locks name every MLC merge holds, shared, in any tab of the app while it writes its keys and
+ * registers the result; the sweep of leftovers takes it exclusively and only if it is free, so it never
+ * deletes the keys of a merge running in another tab (a closed tab's locks are released: its leftovers
+ * go at the next start).
+ */
+export const MLC_MERGE_LOCK = 'chorus-mlc-merges';
+
+/** Runs `f` holding MLC_MERGE_LOCK shared (where the Web Locks API exists). */
+export async function whileMerging<T>(f: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  if (!locks) return f();
+  return locks.request(MLC_MERGE_LOCK, { mode: 'shared' }, f);
+}
+
+/** Runs `f` if no MLC merge is running in any tab (MLC_MERGE_LOCK free), else resolves to null. */
+export async function unlessMerging<T>(f: () => Promise<T>): Promise<T | null> {
+  const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  if (!locks) return f();
+  return locks.request(MLC_MERGE_LOCK, { mode: 'exclusive', ifAvailable: true }, (lock) => (lock ? f() : null));
+}
+
 /** The path prefix of every merged model (for sweeping leftovers of an interrupted merge). */
 export function mergedModelsPrefix(appBase: string): string {
   return new URL('chorus-merged/', appBase).href;
