@@ -483,8 +483,14 @@ export class ModelRegistry {
       // Only this model's own keys: its model library (webllm/wasm) is the parent's and stays.
       await deleteCachedPrefix(caches, modelBaseUrl(e.mlc.model));
     } else if (e.source === 'webllm') {
-      const { deleteCachedModel, appConfigWith } = await import('./webllm.ts');
-      await deleteCachedModel(e.origin ?? e.name, appConfigWith(this.webllmRecords));
+      const { deleteCachedModel, modelRecordOf, appConfigWith } = await import('./webllm.ts');
+      const config = appConfigWith(this.webllmRecords);
+      const record = modelRecordOf(e.origin ?? e.name, config);
+      // Its model library stays while another kept model runs on it (a model merged from this one).
+      const library = (x: ModelEntry) => modelRecordOf(x.origin ?? x.name, config)?.model_lib;
+      const shared = record !== undefined && this.#entries.some((x) => x.id !== id && x.source === 'webllm' && library(x) === record.model_lib);
+      await deleteCachedModel(e.origin ?? e.name, config, shared);
+      if (record) await deleteCachedPrefix(caches, modelBaseUrl(record.model));
     }
     if (e.source === 'built-in') {
       this.#patch(id, { status: 'available', summary: undefined, error: undefined });

@@ -11,7 +11,7 @@ import { CreateWebWorkerMLCEngine, hasModelInCache, type AppConfig, type MLCEngi
 import { EngineError } from '../lib/engines/engine.ts';
 import { appConfigWith, checkCompatible, describeModels, detectWebGpuSupport, webllmError, WebLLMEngine } from '../lib/engines/webllm.ts';
 
-export { listPrebuiltModels, listCachedModels, deleteCachedModel, detectWebGpuSupport, checkCompatible, appConfigWith, describeModels } from '../lib/engines/webllm.ts';
+export { listPrebuiltModels, listCachedModels, deleteCachedModel, modelRecordOf, detectWebGpuSupport, checkCompatible, appConfigWith, describeModels } from '../lib/engines/webllm.ts';
 
 export interface WebLLMSpawnOptions {
   signal?: AbortSignal;

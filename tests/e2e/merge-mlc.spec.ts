@@ -131,7 +131,7 @@ async function pick(page: Page, input: number, id: string) {
 }
 
 test.describe('MLC merges in the merge view', () => {
-  test('two cached web-llm fine-tunes: plan, merge, the result is a web-llm model on the parent library that web-llm itself finds in its cache; deleting it empties its cache entries', async ({ page }) => {
+  test('two cached web-llm fine-tunes: plan, merge, the result is a web-llm model on the parent library that web-llm itself finds in its cache; deleting the parent keeps that library; deleting it empties its cache entries', async ({ page }) => {
     const errors = watchErrors(page);
     const sa = synthetic(1, Q4F32_LAYOUT), sb = synthetic(2, Q4F32_LAYOUT);
     await openWithParents(page, [[LLAMA, sa], [HERMES, sb]]);
@@ -216,7 +216,25 @@ test.describe('MLC merges in the merge view', () => {
     await showTab(page, 'Playground');
     await expect(page.getByRole('tabpanel', { name: 'Playground' }).getByLabel('Agent 1 model').locator(`option[value="webllm:${modelId}"]`)).toHaveCount(1);
 
-    // Deleting it removes its cache entries; the parents stay.
+    // Deleting its parent (added to the model manager from web-llm's list) removes the parent's
+    // weights and config, but not the model library the merged model runs on.
+    await page.evaluate(async (lib) => (await caches.open('webllm/wasm')).put(lib, new Response(new Uint8Array([0, 97, 115, 109]))), LLAMA.model_lib);
+    await showTab(page, 'Models');
+    await page.getByText('web-llm models (WebGPU)').click();
+    await page.getByLabel('Filter web-llm models').fill(LLAMA.model_id);
+    await page.getByRole('button', { name: `Add ${LLAMA.model_id}`, exact: true }).click();
+    const parentCard = modelCard(page, LLAMA.model_id);
+    await expect(parentCard).toContainText('web-llm (MLC)');
+    page.once('dialog', (d) => void d.accept());
+    await parentCard.getByRole('button', { name: 'Delete' }).click();
+    await expect(parentCard).toHaveCount(0);
+    expect((await allKeys(page, 'webllm/model')).filter((u) => u.startsWith(LLAMA.model))).toEqual([]);
+    expect(await allKeys(page, 'webllm/wasm')).toEqual([LLAMA.model_lib]);
+    await page.reload();
+    await showTab(page, 'Models');
+    await expect(card.getByRole('status', { name: 'llama-hermes status' })).toHaveText('stored');
+
+    // Deleting it removes its cache entries; the other parent stays.
     const parentKeys = (await allKeys(page, 'webllm/model')).filter((u) => !u.includes('/chorus-merged/'));
     await showTab(page, 'Models');
     page.once('dialog', (d) => void d.accept());

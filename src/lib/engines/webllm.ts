@@ -11,7 +11,10 @@
  * Weights cannot be downloaded in the test environment; everything else is tested for real.
  */
 import {
+  deleteChatConfigInCache,
   deleteModelAllInfoInCache,
+  deleteModelInCache,
+  deleteModelWasmInCache,
   hasModelInCache,
   prebuiltAppConfig,
   type AppConfig,
@@ -141,9 +144,22 @@ export async function listCachedModels(ids: string[] = listPrebuiltModels().map(
   return out;
 }
 
-/** Deletes a prebuilt model's weights, wasm and config from web-llm's cache. */
-export async function deleteCachedModel(id: string, appConfig: AppConfig = prebuiltAppConfig): Promise<void> {
-  await deleteModelAllInfoInCache(id, appConfig);
+/**
+ * Deletes a prebuilt model's weights, config and model library (wasm) from web-llm's cache; with
+ * `keepLibrary`, the library stays (another model the user keeps runs on it: a model merged here
+ * from this one, or another prebuilt model built on the same library). web-llm deletes the shards
+ * its tensor-cache.json lists but not that file: the caller removes what is left under the model's
+ * URL (deleteCachedPrefix).
+ */
+export async function deleteCachedModel(id: string, appConfig: AppConfig = prebuiltAppConfig, keepLibrary = false): Promise<void> {
+  await deleteModelInCache(id, appConfig);
+  await deleteChatConfigInCache(id, appConfig);
+  if (!keepLibrary) await deleteModelWasmInCache(id, appConfig);
+}
+
+/** The record of a model of this AppConfig (its weights' URL, its model library), if it is listed. */
+export function modelRecordOf(id: string, appConfig: AppConfig = prebuiltAppConfig): ModelRecord | undefined {
+  return appConfig.model_list.find((r) => r.model_id === id);
 }
 
 /** Rebuilds web-llm's errors as EngineErrors that say what to do. */
