@@ -17,10 +17,10 @@ const dir = mkdtempSync(join(tmpdir(), 'chorus-merge-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const stories = storiesModel();
 
-function cli(yaml: string, args: string[] = []) {
+function cli(yaml: string, args: string[] = [], env: Record<string, string> = {}) {
   const cfg = join(dir, `cfg-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(cfg, yaml);
-  const r = spawnSync(join(REPO_ROOT, 'node_modules/.bin/tsx'), [join(REPO_ROOT, 'tools/cli/merge.ts'), cfg, ...args], { encoding: 'utf8', cwd: dir });
+  const r = spawnSync(join(REPO_ROOT, 'node_modules/.bin/tsx'), [join(REPO_ROOT, 'tools/cli/merge.ts'), cfg, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
 }
 function expectCleanFailure(r: ReturnType<typeof cli>, out: string, pattern: RegExp) {
@@ -45,6 +45,17 @@ describe('npm run merge', () => {
       const tb = fb.tensors.find((x) => x.name === t.name)!;
       expect(Buffer.from(await readTensorData(b, fb, tb)).equals(Buffer.from(await readTensorData(a, fa, t))), t.name).toBe(true);
     }
+  });
+
+  it('SOURCE_DATE_EPOCH pins the provenance time: the same merge twice gives the same bytes; a bad value is refused', async () => {
+    const yaml = `merge_method: linear\nmodels:\n  - model: ${stories}\n    parameters: {weight: 0.3}\n  - model: ${stories}\n    parameters: {weight: 0.7}\n`;
+    const env = { SOURCE_DATE_EPOCH: '1767225600' };
+    expect(cli(yaml, ['--out', 'same-1.gguf'], env).code).toBe(0);
+    expect(cli(yaml, ['--out', 'same-2.gguf'], env).code).toBe(0);
+    const one = readFileSync(join(dir, 'same-1.gguf'));
+    expect(one.equals(readFileSync(join(dir, 'same-2.gguf')))).toBe(true);
+    expect(getMeta(await readGGUF(bytesSource(new Uint8Array(one), 'one')), 'chorus.provenance.created')).toBe('2026-01-01T00:00:00.000Z');
+    expectCleanFailure(cli(yaml, ['--out', 'bad-epoch.gguf'], { SOURCE_DATE_EPOCH: 'yesterday' }), join(dir, 'bad-epoch.gguf'), /SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 \(got "yesterday"\)/);
   });
 
   it('--out overrides out: and is relative to the working directory', () => {

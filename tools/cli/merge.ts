@@ -4,6 +4,8 @@
  * dtype, out, seed); model paths are relative to the YAML file, `--out` to the working directory.
  * Output goes to `<out>.part` and is renamed on success; on any failure or Ctrl+C it is removed.
  * Exit 0 on success; otherwise exit 1 with one line on stderr saying what was wrong.
+ * SOURCE_DATE_EPOCH (seconds since 1970, the reproducible-builds convention) pins the provenance
+ * time, so the same inputs and config give the same bytes.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -18,6 +20,17 @@ class CliError extends Error {}
 
 function usage(): never {
   throw new CliError('usage: npm run merge -- config.yaml [--out path]');
+}
+
+/** The provenance time from SOURCE_DATE_EPOCH, when it is set. */
+function createdFromEnv(): { created?: string } {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch === undefined || epoch === '') return {};
+  const seconds = Number(epoch);
+  if (!/^\d+$/.test(epoch.trim()) || !Number.isSafeInteger(seconds) || seconds * 1000 > 8.64e15) {
+    throw new CliError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 (got "${epoch}"); unset it for the current time`);
+  }
+  return { created: new Date(seconds * 1000).toISOString() };
 }
 
 function mb(n: number): string {
@@ -63,7 +76,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const inputs: MergeInput[] = [];
     for (const [i, src] of sources.entries()) inputs.push({ ref: refs[i]!, source: src, file: await readGGUF(src) });
-    const plan = planMerge(cfg, inputs);
+    const plan = planMerge(cfg, inputs, createdFromEnv());
     for (const note of plan.notes.slice(cfg.notes.length)) process.stderr.write(`note: ${note}\n`);
 
     const controller = new AbortController();
