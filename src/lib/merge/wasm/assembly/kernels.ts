@@ -24,17 +24,38 @@ const BLOCK_SHIFT: i32 = 16;
 const BLOCK: i32 = 1 << BLOCK_SHIFT;
 
 /**
- * Four fp16 bit patterns (sign-extended in i32 lanes) → four f32 (as v128), exactly. Shifted left 13
- * and masked, the sign lands on bit 31 and exponent and mantissa on bits 27..13: an f32 2^112 times
- * too small, so one multiplication by 2^112 rebases normal and subnormal halves alike (exact: a
- * power of two; the sign rides along); Inf and NaN (exponent 31) get the f32 exponent 255 instead.
+ * Four fp16 bit patterns (sign-extended in i32 lanes) → four f32 (as v128), exact for every finite
+ * half. Shifted left 13 and masked, the sign lands on bit 31 and exponent and mantissa on bits
+ * 27..13: an f32 2^112 times too small, so one multiplication by 2^112 rebases normal and subnormal
+ * halves alike (exact: a power of two; the sign rides along). Exponent 31 (Inf, NaN) becomes a
+ * finite f32 of magnitude 65536 or more: halvesToF32 fixes those; the TIES kernels use this alone,
+ * their phase 0 looking at every input entry (see `special`) and the caller discarding the tensor's
+ * results when one is Inf or NaN.
+ */
+@inline
+function widen(h: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(<i32>0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
+}
+
+/**
+ * widen, exactly for every half: exponent 31 gets the f32 exponent 255 (widen's exponent field for
+ * it, 0x47800000 and up, lies inside 0x7f800000, so OR-ing that in is enough; mantissa and sign stay).
  */
 @inline
 function halvesToF32(h: v128): v128 {
-  const o = v128.and(i32x4.shl(h, 13), i32x4.splat(<i32>0x8fffe000));
-  const v = f32x4.mul(o, f32x4.splat(reinterpret<f32>(0x77800000)));
-  const e = i32x4.splat(0x0f800000);
-  return v128.bitselect(v128.or(o, i32x4.splat(0x7f800000)), v, i32x4.eq(v128.and(o, e), e));
+  const e = i32x4.splat(0x7c00);
+  return v128.or(widen(h), v128.and(i32x4.eq(v128.and(h, e), e), i32x4.splat(0x7f800000)));
+}
+
+/**
+ * Normal halves from f32 magnitudes (bits without the sign, 2^-14 ≤ a < 65536): rebase the exponent
+ * and round on the 13 dropped bits, ties to even (a carry out of the mantissa bumps the exponent,
+ * up to Inf from 65520).
+ */
+@inline
+function normalHalves(a: v128): v128 {
+  const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
+  return i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(<i32>0xc8000fff)), odd), 13);
 }
 
 /** Four f32 (bits in i32 lanes) → four fp16 bit patterns in i32 lanes, round to nearest even. */
@@ -42,9 +63,7 @@ function halvesToF32(h: v128): v128 {
 function f32ToHalves(u: v128): v128 {
   const sign = v128.and(u, i32x4.splat(<i32>0x80000000));
   const a = v128.xor(u, sign);
-  // Normal halves: rebase the exponent, round on the 13 dropped bits (ties to even).
-  const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
-  const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(<i32>0xc8000fff)), odd), 13);
+  const normal = normalHalves(a);
   // Below 2^-14: adding 0.5 rounds to a multiple of 2^-24 in the mantissa (ties to even).
   const small = i32x4.sub(f32x4.add(a, f32x4.splat(0.5)), i32x4.splat(0x3f000000));
   // 65520 and above round to Inf (the normal path carries there); NaN → quiet NaN 0x7e00.
@@ -57,16 +76,6 @@ function f32ToHalves(u: v128): v128 {
 @inline
 function load4(p: usize): v128 {
   return halvesToF32(v128.load16x4_s(p));
-}
-
-/**
- * halvesToF32 without its Inf/NaN step: exact for every finite half, while exponent 31 turns into a
- * finite f32 of magnitude 65536 or more. Only for the TIES kernels, whose phase 0 looks at every
- * input entry (see `special`) and has the caller discard the tensor's results when one is Inf or NaN.
- */
-@inline
-function widen(h: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(<i32>0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
 }
 
 @inline
@@ -91,11 +100,7 @@ function store4(p: usize, f: v128): void {
   const outside = i32x4.gt_s(i32x4.add(a, i32x4.splat(0x47800000)), i32x4.splat(<i32>0x8effffff));
   let h: v128;
   if (v128.any_true(outside)) h = f32ToHalves(f);
-  else {
-    const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
-    const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(<i32>0xc8000fff)), odd), 13);
-    h = v128.or(normal, i32x4.shr_u(v128.xor(f, a), 16));
-  }
+  else h = v128.or(normalHalves(a), i32x4.shr_u(v128.xor(f, a), 16));
   v128.store64_lane(p, i16x8.narrow_i32x4_u(h, h), 0);
 }
 
