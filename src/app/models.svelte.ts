@@ -46,7 +46,7 @@ import { normaliseBaseUrl, OpenAIEngine } from '../lib/engines/openai.ts';
 import { threadsForNextModel } from '../lib/engines/threads.ts';
 import type { GpuPreference } from '../lib/engines/wllama.ts';
 import { blobSource, readGGUF, summarize, type ModelSummary } from '../lib/merge/gguf/index.ts';
-import { deleteCachedPrefix, mergedModelsPrefix, modelBaseUrl, unlessMerging } from '../lib/merge/mlc/cache.ts';
+import { deleteCachedPrefix, deleteCachedWhere, mergedModelsPrefix, modelBaseUrl, unlessMerging } from '../lib/merge/mlc/cache.ts';
 import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
 import { openChorusDb, type ModelRecord, type ModelSourceKind } from '../lib/store/db.ts';
 import { openUrl } from '../lib/store/download.ts';
@@ -337,17 +337,7 @@ export class ModelRegistry {
   async #sweepMergedMlc(keep: string[]): Promise<number> {
     if (typeof caches === 'undefined' || typeof document === 'undefined') return 0;
     const prefix = mergedModelsPrefix(document.baseURI);
-    const swept = await unlessMerging(async () => {
-      let n = 0;
-      for (const scope of ['webllm/model', 'webllm/config']) {
-        if (!(await caches.has(scope))) continue;
-        const cache = await caches.open(scope);
-        for (const req of await cache.keys()) {
-          if (req.url.startsWith(prefix) && !keep.some((k) => req.url.startsWith(k)) && (await cache.delete(req))) n++;
-        }
-      }
-      return n;
-    });
+    const swept = await unlessMerging(() => deleteCachedWhere(caches, (url) => url.startsWith(prefix) && !keep.some((k) => url.startsWith(k))));
     return swept ?? 0;
   }
 

@@ -11,11 +11,11 @@ import { GGMLType, GGUFWriter, readTensorData, readTensorInto, type ByteSink } f
 import { LITTLE_ENDIAN } from './codecs/half.ts';
 import { loadSimdKernels, type SlotViews } from './wasm/index.ts';
 import type { ThreadPort } from './wasm/thread.ts';
+import type { MergePlan } from './plan.ts';
+import type { TensorStats } from './methods/index.ts';
 
 /** Kernel threads are started once per thread that runs merges. */
 let threadsAsked = false;
-import type { MergePlan } from './plan.ts';
-import type { TensorStats } from './methods/index.ts';
 
 export interface MergeProgress {
   tensorsDone: number;
@@ -32,6 +32,15 @@ export interface MergeProgress {
   etaSeconds: number | null;
   /** Name of the tensor just finished. */
   tensor: string;
+}
+
+/**
+ * A progress report after `tensorsDone` of `tensorsTotal` tensors (GGUF and MLC merges alike): the
+ * rate so far and the time left at that rate.
+ */
+export function progressReport(p: Omit<MergeProgress, 'rateMBps' | 'etaSeconds'>): MergeProgress {
+  const rateMBps = p.bytesRead / 1e6 / Math.max(p.elapsedMs / 1000, 1e-6);
+  return { ...p, rateMBps, etaSeconds: rateMBps > 0 ? (p.bytesTotal - p.bytesRead) / 1e6 / rateMBps : null };
 }
 
 export interface ExecuteOptions {
@@ -203,13 +212,10 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       const now = performance.now();
       if (opts.onProgress && (now - lastReport >= interval || k === total - 1)) {
         lastReport = now;
-        const elapsedMs = now - started;
-        const rate = bytesRead / 1e6 / Math.max(elapsedMs / 1000, 1e-6);
-        opts.onProgress({
+        opts.onProgress(progressReport({
           tensorsDone: k + 1, tensorsTotal: total, bytesRead, bytesTotal: plan.inputBytes, bytesWritten,
-          outputSize: plan.outputSize, elapsedMs, rateMBps: rate,
-          etaSeconds: rate > 0 ? (plan.inputBytes - bytesRead) / 1e6 / rate : null, tensor: task.name,
-        });
+          outputSize: plan.outputSize, elapsedMs: now - started, tensor: task.name,
+        }));
       }
     }
     if (writing) await writing;

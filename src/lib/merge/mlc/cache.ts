@@ -187,17 +187,23 @@ export async function putCachedFile(caches: CacheStorage, baseUrl: string, file:
   await cache.put(new URL(file.file, baseUrl).href, new Response(body, { headers: { 'content-type': file.contentType ?? typeOf(file.file), 'content-length': String(body.byteLength) } }));
 }
 
-/** Deletes every entry under `prefix` in web-llm's model and config caches; returns how many. */
-export async function deleteCachedPrefix(caches: CacheStorage, prefix: string): Promise<number> {
+/** Deletes the entries of web-llm's model and config caches whose URL `pick` accepts; returns how many. */
+export async function deleteCachedWhere(caches: CacheStorage, pick: (url: string) => boolean): Promise<number> {
   let n = 0;
   // Not "webllm/wasm": a merged model shares its parent's model library, which stays.
   for (const scope of [WEBLLM_CACHES.model, WEBLLM_CACHES.config]) {
+    if (!(await caches.has(scope))) continue;
     const cache = await caches.open(scope);
     for (const req of await cache.keys()) {
-      if (req.url.startsWith(prefix) && (await cache.delete(req))) n++;
+      if (pick(req.url) && (await cache.delete(req))) n++;
     }
   }
   return n;
+}
+
+/** Deletes every entry under `prefix` in web-llm's model and config caches; returns how many. */
+export function deleteCachedPrefix(caches: CacheStorage, prefix: string): Promise<number> {
+  return deleteCachedWhere(caches, (url) => url.startsWith(prefix));
 }
 
 /** Base URLs of every model whose tensor cache is in web-llm's model cache (one listing). */

@@ -8,7 +8,7 @@
  */
 import type { MergeConfig } from '../config.ts';
 import type { TensorStats } from '../methods/index.ts';
-import { MergeAbortedError, type MergeProgress } from '../stream.ts';
+import { MergeAbortedError, progressReport, type MergeProgress } from '../stream.ts';
 import { decodeParam, encodeParam, type ParamRecord, type ShardRecord, type TensorCache } from './format.ts';
 import { planMlcMerge, type MlcCheckpoint, type MlcPlan } from './plan.ts';
 
@@ -98,12 +98,10 @@ export async function executeMlcMerge(plan: MlcPlan<MlcInput>, out: MlcOutput, o
     const last = k === plan.tasks.length - 1;
     if (opts.onProgress && (last || now - lastReport >= (opts.progressIntervalMs ?? 0))) {
       lastReport = now;
-      const elapsedMs = now - t0;
-      const rateMBps = elapsedMs > 0 ? bytesRead / 1e3 / elapsedMs : 0;
-      opts.onProgress({
+      opts.onProgress(progressReport({
         tensorsDone: k + 1, tensorsTotal: plan.tasks.length, bytesRead, bytesTotal: plan.inputBytes, bytesWritten: bytesWritten + size,
-        outputSize: plan.outputSize, elapsedMs, rateMBps, etaSeconds: rateMBps > 0 ? (plan.inputBytes - bytesRead) / 1e6 / rateMBps : null, tensor: task.name,
-      });
+        outputSize: plan.outputSize, elapsedMs: now - t0, tensor: task.name,
+      }));
     }
   }
   await flush();
