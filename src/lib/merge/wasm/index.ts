@@ -153,9 +153,10 @@ export class SimdKernels {
   #slots: { n: number; inputs: number; stride: number } | null = null;
   /** Sampled TIES bands that missed their threshold in the last taskArithmetic2 call (tests). */
   bandMisses = 0;
-  /** Whether the last taskArithmetic2 call declined its tensor for an Inf or NaN input (tests). */
-  declined = false;
-  /** Tensors declined so far (the executor counts the tensors the kernels computed themselves). */
+  /**
+   * Tensors taskArithmetic2 declined so far for an Inf or NaN input (the executor counts the tensors
+   * the kernels computed themselves).
+   */
   declinedTensors = 0;
   /** Views made by slot(): kernels use them in place. */
   #owned = new WeakSet<Uint16Array>();
@@ -483,7 +484,6 @@ export class SimdKernels {
     };
     let sampled = false;
     this.bandMisses = 0;
-    this.declined = false;
     if (anyRanked) {
       sampled = 4 * Math.floor(n / sampleStride(n)) >= MIN_SAMPLES;
       if (sampled) await this.#sampleBands(chunks, p0, p1, pb, n, ranked, keep, bands);
@@ -521,7 +521,6 @@ export class SimdKernels {
       // conversion does not handle them, so nothing computed so far counts.
       if (chunks.some((c) => ints(c)[13] !== 0)) {
         this.#top = this.#base;
-        this.declined = true;
         this.declinedTensors++;
         return null;
       }
