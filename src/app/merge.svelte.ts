@@ -26,6 +26,8 @@ export interface MlcCandidate {
 
 export type MergeResult = { format: 'gguf'; run: RunResult; entry: ModelEntry } | { format: 'mlc'; run: MlcRunResult; entry: ModelEntry };
 
+/** An input slot holding an MLC (web-llm) model: the registry's id form `webllm:<model_id>`. */
+const isMlc = (s: InputSlot): boolean => s.modelId?.startsWith('webllm:') === true;
 
 export interface InputSlot {
   key: number;
@@ -142,7 +144,7 @@ export class MergeState {
   get mlcError(): string | null { return this.#mlcError; }
   /** The inputs' format: MLC when any input is an MLC model (the worker refuses a mix). */
   get format(): 'gguf' | 'mlc' {
-    return this.#inputs.some((s) => s.modelId?.startsWith('webllm:')) ? 'mlc' : 'gguf';
+    return this.#inputs.some(isMlc) ? 'mlc' : 'gguf';
   }
   get comparison(): CompareResult | null { return this.#compare; }
   get comparing(): boolean { return this.#comparing; }
@@ -297,15 +299,15 @@ export class MergeState {
     const out: MergeInputRef[] = [];
     try {
       // Before any file is read (a built-in GGUF would be downloaded): one format per merge.
-      oneFormat(this.#inputs.map((s) => ({ name: this.slotName(s), format: s.modelId?.startsWith('webllm:') ? 'mlc' : 'gguf' })));
+      oneFormat(this.#inputs.map((s) => ({ name: this.slotName(s), format: isMlc(s) ? 'mlc' : 'gguf' })));
     } catch (err) {
       throw new MergeError('incompatible', err instanceof Error ? err.message : String(err));
     }
     for (const s of this.#inputs) {
       const ref = refs.get(s.key);
       if (!ref) throw new MergeError('config', 'every input needs a model or a file — pick one or remove the empty row');
-      const mlc = s.modelId?.startsWith('webllm:') ? this.#mlc.find((c) => c.id === s.modelId) : undefined;
-      if (s.modelId?.startsWith('webllm:') && !mlc) {
+      const mlc = isMlc(s) ? this.#mlc.find((c) => c.id === s.modelId) : undefined;
+      if (isMlc(s) && !mlc) {
         throw new MergeError('file', `${this.slotName(s)} is not in web-llm's cache — load it once in the model manager (web-llm downloads and caches it), then merge`);
       }
       if (mlc) out.push({ format: 'mlc', ref, name: this.slotName(s), record: JSON.parse(JSON.stringify(mlc.record)) as WebLLMModelRecordLike });

@@ -475,9 +475,11 @@ export class SimdKernels {
       if (this.#signal?.aborted) return;
       for (const t of [0, 1]) {
         if (!ranked[t] || keep[t] === 0) continue;
-        // Threads count alternate lanes into two tables: add them all into thread 0's first.
+        // Threads count alternate lanes into two tables: every thread's into thread 0's two, then
+        // its second into its first.
+        gather((th) => hist(th, t));
+        gather((th) => hist(th, t) + TABLE);
         x.addTable(hist(0, t), hist(0, t) + TABLE);
-        for (const th of areas) if (th !== 0) for (const half of [0, 1]) x.addTable(hist(0, t), hist(th, t) + half * TABLE);
         const [bucket] = this.#rank(hist(0, t), n - keep[t]!);
         bands[t] = [bucket << 16, (bucket << 16) | 0xffff];
       }
