@@ -77,3 +77,48 @@ describe('SIMD kernels: fp16 encoding', () => {
     expect(wrong).toBe(0);
   });
 });
+
+/**
+ * selectPair (the radix select that places TIES bands and exact thresholds) against a sort, on the
+ * committed bytes: random values, values that share their top digit (the compaction after the first
+ * digit keeps both ranks' buckets), a few distinct values repeated (ties across ranks), p = q, p and q
+ * at the ends, and a single value. A wrong band is later caught and redone by the merge, so only a
+ * direct check sees a select that is merely slow to be right.
+ */
+describe('SIMD kernels: selectPair', () => {
+  it('gives the p-th and q-th smallest of any set of u32', async () => {
+    const { KERNELS_WASM_BASE64 } = await import('../../src/lib/merge/wasm/kernels.wasm.ts');
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+    const x = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')), { env: { memory } }).exports as unknown as {
+      selectPair(values: number, m: number, p: number, q: number, table: number, out: number): void;
+    };
+    const OUT = 0;
+    const TABLE = 64;
+    const VALUES = 65536;
+    let seed = 11;
+    const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
+    const sets: [string, number[]][] = [
+      ['random', Array.from({ length: 5000 }, rand)],
+      ['one top digit', Array.from({ length: 5000 }, () => (0x3c200000 | (rand() & 0x1fffff)) >>> 0)],
+      ['two top digits', Array.from({ length: 5000 }, () => ((rand() & 1 ? 0x3c200000 : 0x3d000000) | (rand() & 0x1fffff)) >>> 0)],
+      ['few distinct', Array.from({ length: 4000 }, () => [0, 7, 0x3f800000, 0xffffffff][rand() & 3]!)],
+      ['|δ|-like', Array.from({ length: 6000 }, () => { const f = new Float32Array([Math.abs((rand() / 2 ** 32 - 0.5) * 0.01)]); return new Uint32Array(f.buffer)[0]!; })],
+      ['single', [0x12345678]],
+    ];
+    for (const [name, values] of sets) {
+      const sorted = [...values].sort((a, b) => a - b);
+      const m = values.length;
+      const pairs: [number, number][] = [[0, 0], [0, m - 1], [m - 1, m - 1], [m >> 1, m >> 1]];
+      for (let k = 0; k < 20; k++) {
+        const a = rand() % m, b = rand() % m;
+        pairs.push([Math.min(a, b), Math.max(a, b)]);
+      }
+      for (const [p, q] of pairs) {
+        new Uint32Array(memory.buffer, VALUES, m).set(values);
+        x.selectPair(VALUES, m, p, q, TABLE, OUT);
+        const r = new Uint32Array(memory.buffer, OUT, 2);
+        expect([r[0], r[1]], `${name}: p=${p} q=${q}`).toEqual([sorted[p], sorted[q]]);
+      }
+    }
+  });
+});

@@ -32,7 +32,7 @@ interface Exports {
   highPass(x0: number, x1: number, base: number, n: number, hist0: number, hist1: number): void;
   sampleDeltas(x0: number, x1: number, base: number, n: number, stride: number, first: number, out0: number, out1: number): void;
   bandPass(x0: number, x1: number, base: number, n: number, lo0: number, hi0: number, lo1: number, hi1: number, bucket0: number, bucket1: number, high: number, hist0: number, hist1: number, tmp: number, list: number, groups: number): void;
-  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, tmp: number, list: number, phase: number, blocks0: number, blocks1: number, band0: number, band1: number): void;
+  combine2(a: number, b: number, base: number, out: number, n: number, args: number, counts: number, list: number, phase: number, blocks0: number, blocks1: number, band0: number, band1: number, records: number): void;
   zero(ptr: number, bytes: number): void;
   addTable(dst: number, src: number): void;
   rank(hist: number, p: number, out: number): void;
@@ -135,7 +135,7 @@ interface Chunk {
 
 /** Chunks per kernel thread: enough for a busy core's thread to hand work to an idle one. */
 const CHUNKS_PER_THREAD = 4;
-/** Bytes of one chunk's state for combine2 (its parameters, then 20 i32; see assembly/kernels.ts). */
+/** Bytes of one chunk's state for combine2 (its parameters, then 21 i32; see assembly/kernels.ts). */
 const CHUNK_STATE = 256;
 
 type Call = { fn: keyof Exports & string; args: number[] };
@@ -442,7 +442,7 @@ export class SimdKernels {
     const low = (thread: number, t: number) => this.#area(thread) + LOW + t * TABLE;
     const state = this.#alloc(chunks.length * CHUNK_STATE);
     const args = (c: Chunk) => state + c.index * CHUNK_STATE;
-    const ints = (c: Chunk) => new Int32Array(this.#buffer, args(c) + 72, 20);
+    const ints = (c: Chunk) => new Int32Array(this.#buffer, args(c) + 72, 21);
     const list = anyRanked ? this.#alloc(Math.ceil(n / 4) * 4) : 0;
     const listAt = (c: Chunk) => list + c.lo; // one i32 per group of four entries
     /** Adds table `of(th)` of every thread into thread 0's (zeroed beforehand like the others). */
@@ -501,21 +501,27 @@ export class SimdKernels {
 
     // Phase 0 on every chunk; with a sampled band that misses a threshold, again with exact bands.
     // Each chunk lists its band entries' |δ| bits, up to a quarter of its entries per task vector.
-    const half = Math.ceil(n / 4) * 4 + 16;
+    // (A chunk's list has a u32 after its room, which the kernel writes once the room is full.)
+    const half = Math.ceil(n / 4) * 4 + 4 * chunks.length + 16;
     const bandLists = anyRanked ? this.#alloc(2 * half) : 0;
-    const bandAt = (c: Chunk, t: number) => bandLists + t * half + c.lo;
+    const bandAt = (c: Chunk, t: number) => bandLists + t * half + c.lo + 4 * c.index;
     const capacity = (c: Chunk) => Math.ceil(c.len / 4);
+    // Copies of the listed groups' inputs, for phase 1 to read in a row: room for a quarter of each
+    // chunk's groups (24 bytes each; chunks start at whole blocks, so their rooms do not overlap).
+    const records = anyRanked ? this.#alloc(Math.ceil(n / 16) * 24) : 0;
+    const recordsAt = (c: Chunk) => records + (c.lo / 16) * 24;
+    const room = (c: Chunk) => Math.ceil(c.len / 16);
     const count = (c: Chunk, t: number) => ints(c)[17 + t]!;
     let above = [0, 0];
     let inBand = [0, 0];
     let overflow = false;
     for (;;) {
-      for (const c of chunks) ints(c).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, c.lo, 0, 0, 0, 0, capacity(c)]);
+      for (const c of chunks) ints(c).set([bands[0]![1], bands[1]![1], all[0]!, all[1]!, 0, 0, o.mode, reciprocal, bands[0]![0], bands[1]![0], 0, 0, 0, 0, c.lo, 0, 0, 0, 0, capacity(c), room(c)]);
       for (const th of areas) new Int32Array(this.#buffer, this.#area(th) + COUNTS, 2).fill(0);
       await this.#dispatch(chunks, (c, th) => ({
         fn: 'combine2',
-        args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, po + c.lo * 2, c.len, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 0,
-          blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8, bandAt(c, 0), bandAt(c, 1)],
+        args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, po + c.lo * 2, c.len, args(c), this.#area(th) + COUNTS, listAt(c), 0,
+          blocks0 + (c.lo / BLOCK) * 8, blocks1 + (c.lo / BLOCK) * 8, bandAt(c, 0), bandAt(c, 1), recordsAt(c)],
       }));
       const stop = cancelled();
       if (stop) return stop;
@@ -604,7 +610,7 @@ export class SimdKernels {
         a[14] = 0; // phase 1 reads absolute indices, pointers at the tensor's start
       }
       await this.#dispatch(chunks, (c, th) => ({
-        fn: 'combine2', args: [p0, p1, pb, po, n, args(c), this.#area(th) + COUNTS, this.#area(th) + TMP, listAt(c), 1, 0, 0, 0, 0],
+        fn: 'combine2', args: [p0, p1, pb, po, n, args(c), this.#area(th) + COUNTS, listAt(c), 1, 0, 0, 0, 0, recordsAt(c)],
       }));
     }
     this.#done(out, po);
@@ -635,7 +641,7 @@ export class SimdKernels {
     }));
   }
 
-  /** The p-th and q-th smallest of the m u32 at `values` (thread 0's low tables as scratch). */
+  /** The p-th and q-th smallest of the m u32 at `values`, which it reorders (thread 0's low tables as scratch). */
   #select(values: number, m: number, p: number, q: number): [number, number] {
     this.#x.selectPair(values, m, p, q, this.#area(0) + LOW, RANK);
     const r = new Uint32Array(this.#buffer, RANK, 2);

@@ -216,13 +216,6 @@ export function encode(acc: usize, out: usize, n: i32): void {
 // found in the listed groups only, give the exact threshold and how many entries equal to it stay
 // (the first ones in index order); phase 1 settles the listed groups with them.
 
-/** Lane k of v (k a variable) through memory. */
-@inline
-function laneOf(v: v128, k: i32, tmp: usize): i32 {
-  v128.store(tmp, v);
-  return load<i32>(tmp + (<usize>k << 2));
-}
-
 @inline
 function bump(hist: usize, bucket: i32): void {
   const p = hist + (<usize>bucket << 2);
@@ -325,6 +318,26 @@ export function bandPass(x0: usize, x1: usize, base: usize, n: i32, lo0: u32, hi
   }
 }
 
+/**
+ * Appends the lanes of v selected by mask m (all ones or zero per lane) to the u32 list at `list`
+ * holding `count` entries, and returns the new count. Branch-free (which lanes are selected is close
+ * to random, and branches on it mispredict): every lane is written at the next free slot and counted
+ * only when selected; past the list's `capacity` entries they all go to the slot after it (which the
+ * caller leaves free), and the count goes on, which tells the caller the list overflowed.
+ */
+@inline
+function append4(list: usize, count: i32, capacity: i32, v: v128, m: v128): i32 {
+  let c = count;
+  store<u32>(list + (<usize>min(c, capacity) << 2), i32x4.extract_lane(v, 0));
+  c -= i32x4.extract_lane(m, 0);
+  store<u32>(list + (<usize>min(c, capacity) << 2), i32x4.extract_lane(v, 1));
+  c -= i32x4.extract_lane(m, 1);
+  store<u32>(list + (<usize>min(c, capacity) << 2), i32x4.extract_lane(v, 2));
+  c -= i32x4.extract_lane(m, 2);
+  store<u32>(list + (<usize>min(c, capacity) << 2), i32x4.extract_lane(v, 3));
+  return c - i32x4.extract_lane(m, 3);
+}
+
 /** Ties kept by the last tieKeep call (a global: an inlined helper cannot write its caller's locals). */
 let tiesTaken: i32 = 0;
 
@@ -408,50 +421,94 @@ function exactGroup(at: usize, bs: v128, y0: v128, y1: v128, k0: v128, k1: v128,
  *   [15, 16] (countTies' counts, written by the caller's use of it)
  *   [17, 18] out, phase 0: the band's entries per task vector, whose |δ| bits were appended to
  *           band0/band1 (u32 each) in index order as long as they had room
- *   [19]    in: that room, in entries
+ *   [19]    in: that room, in entries (each list has one u32 more, written past the room)
+ *   [20]    in: room at `records`, in groups: phase 0 copies the inputs of each listed group there
+ *           (24 bytes: base, a, b) while it has room; phase 1 reads them from there when every
+ *           listed group was copied (sequential reads, where the listed groups are scattered over
+ *           the tensor), else from the tensor
  * Factors equal to 1 are skipped (multiplying by 1 is exact). Phase 0 also writes the block totals
  * of ‖δ_t‖² to blocks0/blocks1, and lists the band's entries (above). Adds [agree, nonzero] (i32) to
  * `counts`.
  */
-export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, tmp: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize, band0: usize, band1: usize): void {
+export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize, band0: usize, band1: usize, records: usize): void {
+  // Three copies of the loop, each compiled with what it is known to need: phase 0 of the common
+  // case (TIES or DARE-TIES magnitude ranking of both task vectors, weights 1, "sum" consensus, a
+  // power-of-two divisor: no multiplications, no loop-invariant tests), any other phase 0, and
+  // phase 1 (a few percent of the groups).
+  const flags = flagsOf(args);
+  const mode = load<i32>(args + 72, 24);
+  if (phase == 0) {
+    if (flags == COMMON && mode == 1) combine2Loop(a, b, base, out, n, args, counts, list, 0, blocks0, blocks1, band0, band1, records, COMMON, 1);
+    else combine2Loop(a, b, base, out, n, args, counts, list, 0, blocks0, blocks1, band0, band1, records, flags, mode);
+  } else combine2Loop(a, b, base, out, n, args, counts, list, 1, blocks0, blocks1, band0, band1, records, flags, mode);
+}
+
+// combine2's loop-invariant cases (see flagsOf).
+const SCALED0 = 1, WEIGHTED0 = 2, SCALED1 = 4, WEIGHTED1 = 8, RANKED0 = 16, RANKED1 = 32, SHORT = 64, ONE_OR_BOTH = 128, TINY = 256;
+const COMMON = RANKED0 | RANKED1 | SHORT | ONE_OR_BOTH;
+
+/** combine2's four reciprocal divisors (by which task vectors are kept) as f32: 0 unless an f32. */
+@inline
+function reciprocalAt(args: usize, k: usize, reciprocal: bool): f32 {
+  const d = f64x2.extract_lane(divisorAt(args, k, reciprocal), 0);
+  return <f64><f32>d == d ? <f32>d : 0;
+}
+
+/** The smallest magnitude of combine2's four reciprocal divisors. */
+@inline
+function smallestReciprocal(args: usize, reciprocal: bool): f32 {
+  return min(min(abs(reciprocalAt(args, 0, reciprocal)), abs(reciprocalAt(args, 1, reciprocal))), min(abs(reciprocalAt(args, 2, reciprocal)), abs(reciprocalAt(args, 3, reciprocal))));
+}
+
+/** Which of combine2's loop-invariant cases hold for the parameters at `args` (bits, see COMMON). */
+function flagsOf(args: usize): i32 {
   const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
   const lambdaV = load<f64>(args, 64);
+  const ints = args + 72;
+  const reciprocal = load<i32>(ints, 28) != 0;
+  const q00 = reciprocalAt(args, 0, reciprocal), q10 = reciprocalAt(args, 1, reciprocal);
+  const q01 = reciprocalAt(args, 2, reciprocal), q11 = reciprocalAt(args, 3, reciprocal);
+  let flags = 0;
+  if (s0v != 1) flags |= SCALED0;
+  if (w0v != 1) flags |= WEIGHTED0;
+  if (s1v != 1) flags |= SCALED1;
+  if (w1v != 1) flags |= WEIGHTED1;
+  if (load<i32>(ints, 8) == 0) flags |= RANKED0;
+  if (load<i32>(ints, 12) == 0) flags |= RANKED1;
+  // The f32 shortcut (see combine2Loop) needs λ = 1 and every divisor a power of two whose
+  // reciprocal is an f32.
+  if (reciprocal && lambdaV == 1 && q00 != 0 && q10 != 0 && q01 != 0 && q11 != 0) flags |= SHORT;
+  // One reciprocal unless both are kept (consensus with equal weights, or none): one select.
+  if (q00 == q10 && q00 == q01) flags |= ONE_OR_BOTH;
+  // Scaling by r = 2^k is exact unless it lands below the smallest normal: with |r| < 1, sums of at
+  // least 2^-126 / |r| are safe (and 0); with |r| ≥ 1 every sum is. Unscaled, every δ (a difference
+  // of halves, rounded to f32) and so every sum of them is a multiple of 2^-24, 0 or at least 2^-24,
+  // which stays normal when scaled by 2^-102 or more.
+  const plain = (flags & (SCALED0 | WEIGHTED0 | SCALED1 | WEIGHTED1)) == 0;
+  if (smallestReciprocal(args, reciprocal) < (plain ? <f32>1.9721522630525295e-31 : 1)) flags |= TINY;
+  return flags;
+}
+
+/** combine2 for one phase and one set of flags (constants where the caller passes them). */
+@inline
+function combine2Loop(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize, band0: usize, band1: usize, records: usize, flags: i32, mode: i32): void {
+  const s0v = load<f64>(args), w0v = load<f64>(args, 8), s1v = load<f64>(args, 16), w1v = load<f64>(args, 24);
   const s0 = f64x2.splat(s0v), w0 = f64x2.splat(w0v), s1 = f64x2.splat(s1v), w1 = f64x2.splat(w1v);
   // A factor that is an f32 scales in f32: the double product of two f32 is exact, so rounding it
   // to f32 is the correctly rounded f32 product.
   const s0f = f32x4.splat(<f32>s0v), w0f = f32x4.splat(<f32>w0v), s1f = f32x4.splat(<f32>s1v), w1f = f32x4.splat(<f32>w1v);
   const s0single = <f64><f32>s0v == s0v, w0single = <f64><f32>w0v == w0v, s1single = <f64><f32>s1v == s1v, w1single = <f64><f32>w1v == w1v;
   const ints = args + 72;
-  const mode = load<i32>(ints, 24);
   const reciprocal = load<i32>(ints, 28) != 0;
-  const d00 = divisorAt(args, 0, reciprocal), d10 = divisorAt(args, 1, reciprocal);
-  const d01 = divisorAt(args, 2, reciprocal), d11 = divisorAt(args, 3, reciprocal);
-  const lambda = f64x2.splat(lambdaV);
-  // The f32 shortcut (see below) needs λ = 1 and every divisor a power of two whose reciprocal is
-  // an f32.
-  const q00 = <f32>f64x2.extract_lane(d00, 0), q10 = <f32>f64x2.extract_lane(d10, 0);
-  const q01 = <f32>f64x2.extract_lane(d01, 0), q11 = <f32>f64x2.extract_lane(d11, 0);
-  const short = reciprocal && lambdaV == 1 &&
-    <f64>q00 == f64x2.extract_lane(d00, 0) && <f64>q10 == f64x2.extract_lane(d10, 0) &&
-    <f64>q01 == f64x2.extract_lane(d01, 0) && <f64>q11 == f64x2.extract_lane(d11, 0) &&
-    q00 != 0 && q10 != 0 && q01 != 0 && q11 != 0;
-  const r00 = f32x4.splat(q00), r10 = f32x4.splat(q10), r01 = f32x4.splat(q01), r11 = f32x4.splat(q11);
-  // One reciprocal unless both are kept (consensus with equal weights, or none): one select.
-  const oneOrBoth = q00 == q10 && q00 == q01;
-  // Scaling by r = 2^k is exact unless it lands below the smallest normal: with |r| < 1, sums of at
-  // least 2^-126 / |r| are safe (and 0); with |r| ≥ 1 every sum is.
-  const scaled0 = s0v != 1, weighted0 = w0v != 1, scaled1 = s1v != 1, weighted1 = w1v != 1, lambdaOn = lambdaV != 1;
-  // Unscaled, every δ (a difference of halves, rounded to f32) and so every sum of them is a multiple
-  // of 2^-24: a sum below 1 in magnitude is then exact in f32, and 0 or at least 2^-24.
+  const short = (flags & SHORT) != 0, oneOrBoth = (flags & ONE_OR_BOTH) != 0, tinyOn = (flags & TINY) != 0;
+  const scaled0 = (flags & SCALED0) != 0, weighted0 = (flags & WEIGHTED0) != 0, scaled1 = (flags & SCALED1) != 0, weighted1 = (flags & WEIGHTED1) != 0;
   const plain = !(scaled0 || weighted0 || scaled1 || weighted1);
-  const rmin = min(min(abs(q00), abs(q10)), min(abs(q01), abs(q11)));
-  // (Unscaled, a sum of at least 2^-24 stays normal when scaled by 2^-102 or more.)
-  const safeFrom: f32 = plain ? <f32>1.9721522630525295e-31 : 1;
-  const tinyOn = rmin < safeFrom;
-  // Unsafe sums: 1 ≤ |sum| bits < tiny, i.e. |sum| bits − 1 below tiny − 1, unsigned.
-  const tinyM1 = i32x4.splat(tinyOn ? reinterpret<i32>(<f32>(1.1754943508222875e-38 / <f64>rmin)) - 1 : 0);
+  const ranked0 = (flags & RANKED0) != 0, ranked1 = (flags & RANKED1) != 0;
+  const r00 = f32x4.splat(reciprocalAt(args, 0, reciprocal)), r10 = f32x4.splat(reciprocalAt(args, 1, reciprocal));
+  const r01 = f32x4.splat(reciprocalAt(args, 2, reciprocal)), r11 = f32x4.splat(reciprocalAt(args, 3, reciprocal));
+  // Unsafe sums (see flagsOf): 1 ≤ |sum| bits < tiny, i.e. |sum| bits − 1 below tiny − 1, unsigned.
+  const tinyM1 = i32x4.splat(tinyOn ? reinterpret<i32>(<f32>(1.1754943508222875e-38 / <f64>smallestReciprocal(args, reciprocal))) - 1 : 0);
   const belowOne = i32x4.splat(0x3f7fffff);
-  const ranked0 = load<i32>(ints, 8) == 0, ranked1 = load<i32>(ints, 12) == 0;
   // Phase 1: the exact thresholds, as u32.
   const t0 = i32x4.splat(load<i32>(ints));
   const t1 = i32x4.splat(load<i32>(ints, 4));
@@ -479,12 +536,24 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
   let count0 = 0;
   let count1 = 0;
   const capacity = load<i32>(ints, 76);
+  const room = load<i32>(ints, 80);
   const groups = phase == 0 ? (n + 3) >> 2 : load<i32>(ints, 40);
+  const recorded = phase != 0 && groups <= room;
   let q0 = f32x4.splat(0), q1 = f32x4.splat(0);
   for (let g = 0; g < groups; g++) {
     const i = phase == 0 ? g << 2 : load<i32>(list + (<usize>g << 2)) - indexBase;
     const o = <usize>i << 1;
-    const hb = v128.load16x4_s(base + o), ha = v128.load16x4_s(a + o), hc = v128.load16x4_s(b + o);
+    let hb: v128, ha: v128, hc: v128;
+    if (recorded) {
+      const r = records + <usize>g * 24;
+      hb = v128.load16x4_s(r);
+      ha = v128.load16x4_s(r + 8);
+      hc = v128.load16x4_s(r + 16);
+    } else {
+      hb = v128.load16x4_s(base + o);
+      ha = v128.load16x4_s(a + o);
+      hc = v128.load16x4_s(b + o);
+    }
     // Phase 0 sees every entry: an Inf or NaN input anywhere is flagged (widen does not convert them).
     if (phase == 0) specials = i32x4.max_u(specials, i32x4.max_u(special(hb), i32x4.max_u(special(ha), special(hc))));
     const bs = widen(hb);
@@ -512,25 +581,23 @@ export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, ar
         const in1 = v128.andnot(i32x4.gt_s(a1, below1), up1);
         if (v128.any_true(v128.or(in0, in1))) {
           store<i32>(list + (<usize>deferred << 2), i + indexBase);
-          deferred++;
-          // The band's entries (inside the tensor), in index order, into this chunk's band lists
-          // (counted past their capacity, which the caller then sees).
-          v128.store(tmp, in0);
-          v128.store(tmp, in1, 16);
-          v128.store(tmp, a0, 32);
-          v128.store(tmp, a1, 48);
-          const lanes = min(4, n - i);
-          for (let k = 0; k < lanes; k++) {
-            const at = tmp + (<usize>k << 2);
-            if (load<i32>(at) != 0) {
-              if (count0 < capacity) store<u32>(band0 + (<usize>count0 << 2), load<u32>(at, 32));
-              count0++;
-            }
-            if (load<i32>(at, 16) != 0) {
-              if (count1 < capacity) store<u32>(band1 + (<usize>count1 << 2), load<u32>(at, 48));
-              count1++;
-            }
+          if (deferred < room) {
+            const r = records + <usize>deferred * 24;
+            store<u64>(r, load<u64>(base + o));
+            store<u64>(r, load<u64>(a + o), 8);
+            store<u64>(r, load<u64>(b + o), 16);
           }
+          deferred++;
+          // The band's entries (inside the tensor: padding lanes hold δ = 0, not entries), in index
+          // order, into this chunk's band lists (counted past their capacity, which the caller sees).
+          let m0 = in0, m1 = in1;
+          if (i + 4 > n) {
+            const valid = i32x4.lt_s(i32x4.add(iota, i32x4.splat(i)), i32x4.splat(n));
+            m0 = v128.and(m0, valid);
+            m1 = v128.and(m1, valid);
+          }
+          count0 = append4(band0, count0, capacity, a0, m0);
+          count1 = append4(band1, count1, capacity, a1, m1);
           continue;
         }
         if (ranked0) x0 = v128.and(x0, up0);
@@ -661,21 +728,40 @@ const DIGIT_TABLE: usize = <usize>(1 << DIGIT) << 2;
 /**
  * The p-th and q-th smallest (0-based, p ≤ q < m) of the `m` u32 at `values`, written as two u32 at
  * `out` (16 bytes of scratch): a radix select, digit by digit from the top (bits 31..21, 20..10,
- * 9..0), both ranks from one pass per digit; `table` holds two 2,048-u32 histograms of scratch.
- * Small tables keep it cheap for the few thousand values of a small tensor's sample.
+ * 9..0). The first digit is counted over all m values in one table, which places both ranks; the
+ * values in either rank's bucket are then moved to the front of `values` (reordered: the caller's
+ * scratch), and the other two digits count only those, both ranks from one pass per digit.
+ * `table` holds two 2,048-u32 histograms of scratch. Small tables keep it cheap for the few
+ * thousand values of a small tensor's sample.
  */
 export function selectPair(values: usize, m: i32, p: u32, q: u32, table: usize, out: usize): void {
   const tableQ = table + DIGIT_TABLE;
-  let prefixP: u32 = 0, prefixQ: u32 = 0;
-  let rp = p, rq = q;
-  for (let shift = 32 - DIGIT; shift > -DIGIT; shift -= DIGIT) {
+  const top = 32 - DIGIT;
+  memory.fill(table, 0, DIGIT_TABLE);
+  for (let j = 0; j < m; j++) bump(table, <i32>(load<u32>(values + (<usize>j << 2)) >>> <u32>top));
+  rankIn(table, <usize>1 << <usize>DIGIT, p, out);
+  rankIn(table, <usize>1 << <usize>DIGIT, q, out + 8);
+  const bucketP = load<u32>(out), bucketQ = load<u32>(out, 8);
+  let prefixP: u32 = bucketP << <u32>top, prefixQ: u32 = bucketQ << <u32>top;
+  let rp = p - load<u32>(out, 4), rq = q - load<u32>(out, 12);
+  // In place: the write index never passes the read index.
+  let kept = 0;
+  for (let j = 0; j < m; j++) {
+    const v = load<u32>(values + (<usize>j << 2));
+    const d = v >>> <u32>top;
+    if (d == bucketP || d == bucketQ) {
+      store<u32>(values + (<usize>kept << 2), v);
+      kept++;
+    }
+  }
+  for (let shift = top - DIGIT; shift > -DIGIT; shift -= DIGIT) {
     const s = max(shift, 0);
     const width = shift + DIGIT - s;
     // Entries whose bits above this digit equal the ones found so far take part.
-    const known: u32 = s + width >= 32 ? 0 : ~((<u32>1 << <u32>(s + width)) - 1);
+    const known: u32 = ~((<u32>1 << <u32>(s + width)) - 1);
     const mask: u32 = (<u32>1 << <u32>width) - 1;
     memory.fill(table, 0, 2 * DIGIT_TABLE);
-    for (let j = 0; j < m; j++) {
+    for (let j = 0; j < kept; j++) {
       const v = load<u32>(values + (<usize>j << 2));
       const d = <i32>((v >>> <u32>s) & mask);
       if ((v & known) == prefixP) bump(table, d);
