@@ -14,7 +14,7 @@ import { planMerge, type MergeInput } from '../../src/lib/merge/plan.ts';
 import { MergeAbortedError, executeMerge } from '../../src/lib/merge/stream.ts';
 import { METHODS, type TensorStats } from '../../src/lib/merge/methods/index.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
-import { setSimdEnabled, simdKernels } from '../../src/lib/merge/wasm/index.ts';
+import { setSimdEnabled, simdKernels, type TaskArithmetic2Options } from '../../src/lib/merge/wasm/index.ts';
 import { fileSink, fileSource } from '../../tools/lib/node-source.ts';
 import { nodeKernelThreads } from '../../tools/lib/kernel-threads.ts';
 import type { ThreadPort } from '../../src/lib/merge/wasm/thread.ts';
@@ -151,6 +151,62 @@ describe('merge executor on two kernel threads', () => {
       expect(JSON.stringify(threaded.stats)).toBe(JSON.stringify(js.stats));
     });
   }
+
+  it('TIES samples each tensor while the one before is computed: every sampled tensor starts from prepared bands, with the same bytes', async () => {
+    const simd = simdKernels()!;
+    const before = simd.preparedCalls;
+    const threaded = await merge(CONFIGS.ties!, 'files', undefined, 'big-', () => nodeKernelThreads(2));
+    // The big model's tensors large enough to be sampled (≥ 2,048 sample values: about 10,300 entries).
+    const file = await readGGUF(bytesSource(new Uint8Array(readFileSync(join(dir, 'big-a.gguf'))), 'a'));
+    const sampled = file.tensors.filter((t) => t.shape.reduce((p, d) => p * Number(d), 1) >= 16384).length;
+    expect(sampled).toBeGreaterThan(3);
+    expect(simd.preparedCalls - before).toBe(sampled);
+    setSimdEnabled(false);
+    try {
+      const js = await merge(CONFIGS.ties!, 'files', undefined, 'big-');
+      expect(Buffer.from(threaded.bytes).equals(Buffer.from(js.bytes))).toBe(true);
+    } finally {
+      setSimdEnabled(true);
+    }
+  });
+
+  it('prepared bands serve only the inputs they were sampled from: a slot read again drops them', async () => {
+    const simd = simdKernels()!;
+    const n = 5 * 65536 + 3;
+    const rnd = mulberry32(9);
+    const mk = () => Uint16Array.from({ length: n }, () => (rnd() < 0.5 ? 0x8000 : 0) | (0x2000 + Math.floor(rnd() * 0x1c00)));
+    const abc = [mk(), mk(), mk()];
+    const other = [mk(), mk(), mk()];
+    const opts = (): TaskArithmetic2Options => ({ sparsify: [{ density: 0.4, rescale: false }, { density: 0.7, rescale: false }], weights: [1, 1], mode: 1, normalize: true, lambda: 1 });
+    // Prepares from `prepareOn` (read into slot 0) when given, then computes `computeOn`, read into
+    // slot 0 again unless it is the same data.
+    const run = async (prepareOn: Uint16Array[] | null, computeOn: Uint16Array[]) => {
+      simd.reserve(n, 3);
+      try {
+        const fill = (data: Uint16Array[]) => {
+          const v = simd.slot(0, n);
+          for (const [i, h] of data.entries()) v.inputs[i]!.set(h);
+          return v;
+        };
+        let v = fill(prepareOn ?? computeOn);
+        if (prepareOn) simd.prepareTaskArithmetic2(v.inputs[0]!, v.inputs[1]!, v.inputs[2]!, opts());
+        if (prepareOn && prepareOn !== computeOn) v = fill(computeOn);
+        const before = simd.preparedCalls;
+        const r = await simd.taskArithmetic2(v.inputs[0]!, v.inputs[1]!, v.inputs[2]!, v.out, opts());
+        return { out: Buffer.from(Uint16Array.from(v.out).buffer), r: JSON.stringify(r), used: simd.preparedCalls - before };
+      } finally {
+        simd.release();
+      }
+    };
+    const own = await run(null, abc);
+    const prepared = await run(abc, abc);
+    const stale = await run(other, abc);
+    expect([own.used, prepared.used, stale.used]).toEqual([0, 1, 0]);
+    expect(prepared.out.equals(own.out)).toBe(true);
+    expect(stale.out.equals(own.out)).toBe(true);
+    expect(prepared.r).toBe(own.r);
+    expect(stale.r).toBe(own.r);
+  });
 
   it('a cancelled TIES kernel stops handing out chunks and leaves the kernels ready for the next call', async () => {
     const method = METHODS.get('ties')!;

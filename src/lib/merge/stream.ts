@@ -130,13 +130,26 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   // browser's and Node's reads are asynchronous) overlaps the maths: one tensor of raw bytes per
   // input more in memory, still flat in the model's size. A read that fails after a cancel is
   // nobody's business: the rejection is observed here and otherwise dropped.
+  const commonOf = (task: MergePlan['tasks'][number]) => ({
+    name: task.name, shape: task.shape, baseIndex: plan.baseIndex,
+    params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
+  });
   type Read = { raw: Uint8Array[]; views: SlotViews | null };
   const readTask = (k: number): Promise<Read> => {
     const task = plan.tasks[k]!;
     let p: Promise<Read>;
     if (slots && fused(k)) {
       const views = slots.slot((k % 2) as 0 | 1, task.nElements);
-      p = Promise.all(plan.inputs.map((inp, i) => readTensorInto(inp.source, inp.file, task.inputs[i]!, bytesOf(views.inputs[i]!)))).then(() => ({ raw: [], views }));
+      p = Promise.all(plan.inputs.map((inp, i) => readTensorInto(inp.source, inp.file, task.inputs[i]!, bytesOf(views.inputs[i]!)))).then(() => {
+        // Work the method can do on this tensor before its turn, while the kernel threads compute
+        // the one before (only ever a speed-up: a failure is the kernel's to meet, or not).
+        try {
+          plan.method.prepareF16?.({ ...commonOf(task), halves: views.inputs });
+        } catch {
+          // The kernel does the same work itself.
+        }
+        return { raw: [], views };
+      });
     } else {
       p = Promise.all(plan.inputs.map((inp, i) => readTensorData(inp.source, inp.file, task.inputs[i]!))).then((raw) => ({ raw, views: null }));
     }
@@ -173,10 +186,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
       const n = task.nElements;
       for (const info of task.inputs) bytesRead += info.byteSize;
       await stop();
-      const common = {
-        name: task.name, shape: task.shape, baseIndex: plan.baseIndex,
-        params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
-      };
+      const common = commonOf(task);
       let out: Uint8Array;
       let stats: TensorStats;
       if (views) {

@@ -15,7 +15,7 @@
  */
 import { getCodec } from '../codecs/index.ts';
 import { GGMLType } from '../gguf/types.ts';
-import { simdKernels } from '../wasm/index.ts';
+import { simdKernels, type TaskArithmetic2Options } from '../wasm/index.ts';
 import { bernoulli, magnitude, magnitudeOutliers, tensorRng, type SparsifyMethod } from './sparsify.ts';
 import {
   MergeMethodError, NORM_BLOCK, NormSum, bool, num,
@@ -71,8 +71,34 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
     validate: (_p, modelParams, baseIndex, nElements) => validateDensity(v, modelParams, baseIndex, nElements),
     kernel: (input) => taskArithmeticKernel(v, input),
     // Random drops (DARE) and outlier removal (breadcrumbs) have no SIMD form here.
-    ...(v.sparsify === null || v.sparsify === 'magnitude' ? { kernelF16: (input: KernelInputF16) => taskArithmeticF16(v, input) } : {}),
+    ...(v.sparsify === null || v.sparsify === 'magnitude'
+      ? {
+        kernelF16: (input: KernelInputF16) => taskArithmeticF16(v, input),
+        // Magnitude ranking's sample (see wasm/index.ts) taken ahead, while the previous tensor is computed.
+        prepareF16: (input: Omit<KernelInputF16, 'out' | 'signal'>) => {
+          const simd = input.halves.length === 3 && v.sparsify ? simdKernels() : null;
+          if (!simd || input.baseIndex === null) return;
+          const [x0, x1, base, o] = simdArguments(v, input, input.baseIndex);
+          simd.prepareTaskArithmetic2(x0, x1, base, o);
+        },
+      }
+      : {}),
   };
+}
+
+/** taskArithmetic2's inputs (two task vectors' models, then the base) and options for this tensor. */
+function simdArguments(v: TaskArithmeticVariant, input: Omit<KernelInputF16, 'out' | 'signal'>, baseIndex: number): [Uint16Array, Uint16Array, Uint16Array, TaskArithmetic2Options] {
+  const { halves, params, modelParams } = input;
+  const others = [0, 1, 2].filter((m) => m !== baseIndex) as [number, number];
+  const rescale = v.sparsify ? bool(params, 'rescale') : false;
+  const setting = (m: number) => (v.sparsify ? { density: num(modelParams[m]!, 'density'), rescale } : null);
+  return [halves[others[0]]!, halves[others[1]]!, halves[baseIndex]!, {
+    sparsify: [setting(others[0]), setting(others[1])],
+    weights: [num(modelParams[others[0]]!, 'weight'), num(modelParams[others[1]]!, 'weight')],
+    mode: v.consensus === 'sum' ? SUM : v.consensus === 'count' ? COUNT : NONE,
+    normalize: bool(params, 'normalize'),
+    lambda: num(params, 'lambda'),
+  }];
 }
 
 /**
@@ -82,20 +108,12 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
  * an fp16 Inf or NaN in an input — decodes, runs taskArithmeticKernel and encodes.
  */
 async function taskArithmeticF16(v: TaskArithmeticVariant, input: KernelInputF16): Promise<TensorStats> {
-  const { halves, baseIndex, params, modelParams, name, out } = input;
+  const { halves, baseIndex, name, out } = input;
   if (baseIndex === null) throw new MergeMethodError(`${v.id} needs a base_model`);
   const simd = halves.length === 3 ? simdKernels() : null;
   if (simd) {
-    const others = [0, 1, 2].filter((m) => m !== baseIndex) as [number, number];
-    const rescale = v.sparsify ? bool(params, 'rescale') : false;
-    const setting = (m: number) => (v.sparsify ? { density: num(modelParams[m]!, 'density'), rescale } : null);
-    const r = await simd.withSignal(input.signal, () => simd.taskArithmetic2(halves[others[0]]!, halves[others[1]]!, halves[baseIndex]!, out, {
-      sparsify: [setting(others[0]), setting(others[1])],
-      weights: [num(modelParams[others[0]]!, 'weight'), num(modelParams[others[1]]!, 'weight')],
-      mode: v.consensus === 'sum' ? SUM : v.consensus === 'count' ? COUNT : NONE,
-      normalize: bool(params, 'normalize'),
-      lambda: num(params, 'lambda'),
-    }));
+    const [x0, x1, base, o] = simdArguments(v, input, baseIndex);
+    const r = await simd.withSignal(input.signal, () => simd.taskArithmetic2(x0, x1, base, out, o));
     if (r) {
       const n = out.length;
       return {

@@ -70,6 +70,25 @@ function sampleStride(n: number): number {
   return 2 ** Math.min(12, Math.max(2, Math.round(Math.log2((4 * n) / samples))));
 }
 const MIN_SAMPLES = 2048;
+/** Sample values per task vector for a tensor of n entries. */
+function sampleSize(n: number): number {
+  return 4 * Math.floor(n / sampleStride(n));
+}
+/** The most sample values per task vector of any tensor of up to maxN entries. */
+function maxSamples(maxN: number): number {
+  // The stride is the power of two nearest 4n / (9n)^(2/3) (within √2), and grows with n.
+  return Math.max(MIN_SAMPLES, sampleSize(maxN), Math.ceil(Math.SQRT2 * Math.cbrt(9 * maxN) ** 2) + 4);
+}
+/** selectPair's two 2,048-u32 tables. */
+const DIGIT_TABLE_BYTES = 2 * 2048 * 4;
+/** Bands prepared ahead for a taskArithmetic2 call (see prepareTaskArithmetic2). */
+interface Prepared { p0: number; p1: number; pb: number; n: number; keep: number[]; bands: [number, number][] }
+
+/** Which task vectors taskArithmetic2 ranks by magnitude, and how many entries of each it keeps. */
+function ranking(o: TaskArithmetic2Options, n: number): { ranked: boolean[]; keep: number[] } {
+  const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
+  return { ranked, keep: [0, 1].map((t) => (ranked[t] ? Math.floor(o.sparsify[t]!.density * n) : n)) };
+}
 /** Tensors of at least this many entries are sampled on the kernel threads. */
 const SAMPLE_ON_THREADS = 1 << 22;
 /**
@@ -151,8 +170,17 @@ export class SimdKernels {
   #base = this.#data;
   #top = this.#data;
   #slots: { n: number; inputs: number; stride: number } | null = null;
+  /**
+   * While slots are reserved: scratch of prepareTaskArithmetic2 (after the slots: sample values for
+   * two task vectors, then two select tables), used by nothing else, and the bands it prepared,
+   * by the slot inputs they were sampled from.
+   */
+  #prep: { at: number; samples: number } | null = null;
+  #prepared: Prepared[] = [];
   /** Sampled TIES bands that missed their threshold in the last taskArithmetic2 call (tests). */
   bandMisses = 0;
+  /** taskArithmetic2 calls so far that started from bands prepareTaskArithmetic2 had taken (tests). */
+  preparedCalls = 0;
   /**
    * Tensors taskArithmetic2 declined so far for an Inf or NaN input (the executor counts the tensors
    * the kernels computed themselves).
@@ -315,14 +343,18 @@ export class SimdKernels {
     if (this.#slots) throw new Error('internal: SIMD slots are already reserved');
     const stride = round16(maxN * 2) + PAD;
     const slotsEnd = this.#data + 2 * (inputs + 1) * stride;
+    const samples = maxSamples(maxN);
+    const prepEnd = slotsEnd + round16(2 * samples * 4) + 2 * DIGIT_TABLE_BYTES + PAD;
     try {
       // Scratch after the slots: linear's f32 accumulator for more than two inputs, block sums.
-      this.#ensure(slotsEnd + round16(maxN * 4) + PAD + 4 * (round16((maxN / BLOCK + 1) * 8) + PAD));
+      this.#ensure(prepEnd + round16(maxN * 4) + PAD + 4 * (round16((maxN / BLOCK + 1) * 8) + PAD));
     } catch {
       return false;
     }
     this.#slots = { n: maxN, inputs, stride };
-    this.#base = this.#top = slotsEnd;
+    this.#prep = { at: slotsEnd, samples };
+    this.#prepared = [];
+    this.#base = this.#top = prepEnd;
     return true;
   }
 
@@ -331,6 +363,9 @@ export class SimdKernels {
     const s = this.#slots;
     if (!s || n > s.n) throw new Error('internal: no SIMD slot reserved for this tensor');
     const at = this.#data + slot * (s.inputs + 1) * s.stride;
+    // Bands prepared from what this slot held are stale now.
+    const end = at + (s.inputs + 1) * s.stride;
+    this.#prepared = this.#prepared.filter((p) => p.pb < at || p.pb >= end);
     const u8 = new Uint8Array(this.#buffer);
     const inputs: Uint16Array[] = [];
     for (let k = 0; k < s.inputs; k++) {
@@ -348,6 +383,8 @@ export class SimdKernels {
   /** Ends a reservation (the memory stays, for the next merge on this thread). */
   release(): void {
     this.#slots = null;
+    this.#prep = null;
+    this.#prepared = [];
     this.#base = this.#top = this.#data;
   }
 
@@ -433,9 +470,8 @@ export class SimdKernels {
     // The areas (histograms, counts) of the threads that may run a chunk: this one alone for a small
     // tensor, which then zeroes and adds up only its own tables.
     const areas = this.#allHere(chunks) ? [0] : this.#areas;
-    const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
+    const { ranked, keep } = ranking(o, n);
     const anyRanked = ranked[0]! || ranked[1]!;
-    const keep = [0, 1].map((t) => (ranked[t] ? Math.floor(o.sparsify[t]!.density * n) : n));
     // Per thread (whichever runs a chunk): lane scratch, counts, histograms. Per chunk: combine2's
     // parameters and state (ints: see assembly/kernels.ts; [15, 16] hold countTies' counts).
     const hist = (thread: number, t: number) => this.#area(thread) + HIST + 2 * t * TABLE;
@@ -487,8 +523,10 @@ export class SimdKernels {
     let sampled = false;
     this.bandMisses = 0;
     if (anyRanked) {
-      sampled = 4 * Math.floor(n / sampleStride(n)) >= MIN_SAMPLES;
-      if (sampled) await this.#sampleBands(chunks, p0, p1, pb, n, ranked, keep, bands);
+      sampled = sampleSize(n) >= MIN_SAMPLES;
+      const prepared = sampled ? this.#takePrepared(p0, p1, pb, n, keep) : null;
+      if (prepared) bands.splice(0, 2, ...prepared);
+      else if (sampled) await this.#sampleBands(chunks, p0, p1, pb, n, ranked, keep, bands);
       else await exactBands();
     }
 
@@ -564,7 +602,7 @@ export class SimdKernels {
             u8.copyWithin(at, bandAt(c, t), bandAt(c, t) + count(c, t) * 4);
             at += count(c, t) * 4;
           }
-          thresholds[t] = this.#select(gathered, inBand[t]!, inBand[t]! - need[t]!, inBand[t]! - need[t]!)[0];
+          thresholds[t] = this.#select(gathered, inBand[t]!, inBand[t]! - need[t]!, inBand[t]! - need[t]!, this.#area(0) + LOW)[0];
           for (const c of chunks) {
             x.countU32(bandAt(c, t), count(c, t), thresholds[t]!, RANK);
             const r = new Int32Array(this.#buffer, RANK, 2);
@@ -641,31 +679,38 @@ export class SimdKernels {
     }));
   }
 
-  /** The p-th and q-th smallest of the m u32 at `values`, which it reorders (thread 0's low tables as scratch). */
-  #select(values: number, m: number, p: number, q: number): [number, number] {
-    this.#x.selectPair(values, m, p, q, this.#area(0) + LOW, RANK);
+  /** The p-th and q-th smallest of the m u32 at `values`, which it reorders (`tables`: two 2,048-u32 tables of scratch). */
+  #select(values: number, m: number, p: number, q: number, tables: number): [number, number] {
+    this.#x.selectPair(values, m, p, q, tables, RANK);
     const r = new Uint32Array(this.#buffer, RANK, 2);
     return [r[0]!, r[1]!];
   }
 
   /**
-   * Bands from a sample of |δ| (four consecutive entries in every sampleStride(n)): the sample's order
-   * statistics around the threshold's rank, tuning.sampleMargin standard deviations of a sample
-   * quantile (plus a few) either side. A band that misses is detected after phase 0, which then
-   * runs again with exact bands.
+   * Bands from a sample of |δ| (four consecutive entries in every sampleStride(n)), taken by the chunks
+   * (see #bandsOfSample).
    */
   async #sampleBands(chunks: Chunk[], p0: number, p1: number, pb: number, n: number, ranked: boolean[], keep: number[], bands: [number, number][]): Promise<void> {
     const every = sampleStride(n);
-    const m = 4 * Math.floor(n / every);
-    const stride = m * 4;
-    const at = this.#alloc(2 * stride);
+    const m = sampleSize(n);
+    const at = this.#alloc(2 * m * 4);
     // Each chunk (whole strides but the last) samples its own range, on the kernel threads when the
     // tensor is large (a sample is a small fraction of it: round trips cost more for smaller ones).
     await this.#dispatch(chunks, (c) => {
       const first = c.lo / every;
-      return { fn: 'sampleDeltas', args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, c.len, every, first, at + first * 16, at + stride + first * 16] };
+      return { fn: 'sampleDeltas', args: [p0 + c.lo * 2, p1 + c.lo * 2, pb + c.lo * 2, c.len, every, first, at + first * 16, at + m * 4 + first * 16] };
     }, n < SAMPLE_ON_THREADS);
     if (this.#signal?.aborted) return;
+    this.#bandsOfSample(at, m, n, ranked, keep, bands, this.#area(0) + LOW);
+  }
+
+  /**
+   * Bands from the sample at `at` (m values per task vector, one after the other): the sample's
+   * order statistics around the threshold's rank, tuning.sampleMargin standard deviations of a sample
+   * quantile (plus a few) either side. A band that misses is detected after phase 0, which then runs
+   * again with exact bands. `tables`: selectPair's scratch.
+   */
+  #bandsOfSample(at: number, m: number, n: number, ranked: boolean[], keep: number[], bands: [number, number][], tables: number): void {
     for (const t of [0, 1]) {
       if (!ranked[t] || keep[t] === 0) continue;
       // Ascending rank of the threshold among all n, scaled to the sample.
@@ -673,9 +718,40 @@ export class SimdKernels {
       const h = tuning.sampleMargin > 0 ? Math.ceil(tuning.sampleMargin * Math.sqrt(m * q * (1 - q))) + 8 : Math.round(tuning.sampleMargin);
       const r = Math.floor(q * m);
       // Bits of non-negative floats order like their values.
-      const [lo, hi] = this.#select(at + t * stride, m, Math.max(0, r - h), Math.min(m - 1, r + h));
+      const [lo, hi] = this.#select(at + t * m * 4, m, Math.max(0, r - h), Math.min(m - 1, r + h), tables);
       bands[t] = [r - h <= 0 ? 0 : lo, r + h >= m - 1 ? 0x7fffffff : hi];
     }
+  }
+
+  /**
+   * Takes the sample of a coming taskArithmetic2 call now, on this thread, from inputs in a reserved
+   * slot (the executor calls it as soon as a tensor is read, while the kernel threads compute the
+   * one before): that call then starts with its bands. Does nothing where the call would not sample
+   * (no ranking, a small tensor) or the inputs are not slot views. The bands are the ones the call
+   * would find itself (the same sample), and a band only places work: results are the same either way.
+   */
+  prepareTaskArithmetic2(x0: Uint16Array, x1: Uint16Array, base: Uint16Array, o: TaskArithmetic2Options): void {
+    const prep = this.#prep;
+    if (!prep || ![x0, x1, base].every((h) => this.#owned.has(h))) return;
+    const n = base.length;
+    const { ranked, keep } = ranking(o, n);
+    const m = sampleSize(n);
+    if (!(ranked[0] || ranked[1]) || m < MIN_SAMPLES || m > prep.samples) return;
+    const [p0, p1, pb] = [x0.byteOffset, x1.byteOffset, base.byteOffset];
+    this.#x.sampleDeltas(p0, p1, pb, n, sampleStride(n), 0, prep.at, prep.at + m * 4);
+    const bands: [number, number][] = [[-1, -1], [-1, -1]];
+    this.#bandsOfSample(prep.at, m, n, ranked, keep, bands, prep.at + round16(2 * prep.samples * 4));
+    this.#prepared = this.#prepared.filter((p) => p.pb !== pb);
+    this.#prepared.push({ p0, p1, pb, n, keep, bands });
+  }
+
+  /** The bands prepared for these inputs and ranks, if any (taken: each serves one call). */
+  #takePrepared(p0: number, p1: number, pb: number, n: number, keep: number[]): [number, number][] | null {
+    const i = this.#prepared.findIndex((p) => p.p0 === p0 && p.p1 === p1 && p.pb === pb && p.n === n && p.keep[0] === keep[0] && p.keep[1] === keep[1]);
+    if (i < 0) return null;
+    const [p] = this.#prepared.splice(i, 1);
+    this.preparedCalls++;
+    return p!.bands;
   }
 
 }
