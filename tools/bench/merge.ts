@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseMergeConfig } from '../../src/lib/merge/config.ts';
 import { readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
 import { planMerge, type MergeInput } from '../../src/lib/merge/plan.ts';
-import { executeMerge } from '../../src/lib/merge/stream.ts';
+import { executeMerge, startKernelThreads } from '../../src/lib/merge/stream.ts';
 import { fileSink, fileSource } from '../lib/node-source.ts';
 import { nodeKernelThreads } from '../lib/kernel-threads.ts';
 import { writeSyntheticModel } from './merge-model.ts';
@@ -48,6 +48,8 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
     mode === 'ties' || mode === 'copy-ties'
       ? 'merge_method: ties\nbase_model: base.gguf\nmodels:\n  - model: a.gguf\n    parameters: {weight: 1, density: 0.5}\n  - model: b.gguf\n    parameters: {weight: 1, density: 0.5}\n'
       : 'merge_method: linear\nmodels:\n  - model: a.gguf\n    parameters: {weight: 1}\n  - model: b.gguf\n    parameters: {weight: 1}\n';
+  // As the CLI does (tools/cli/merge.ts): the kernel threads boot while the headers are read.
+  if (mode === 'linear' || mode === 'ties') startKernelThreads(() => nodeKernelThreads()).catch(() => undefined);
   const cfg = parseMergeConfig(yaml, 'bench');
   const refs = mode === 'ties' || mode === 'copy-ties' ? ['a.gguf', 'b.gguf', 'base.gguf'] : ['a.gguf', 'b.gguf'];
   const sources = await Promise.all(refs.map((r) => fileSource(join(dir, r))));

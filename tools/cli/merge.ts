@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { parseMergeConfig, inputRefs } from '../../src/lib/merge/config.ts';
 import { readGGUF } from '../../src/lib/merge/gguf/index.ts';
 import { planMerge, type MergeInput } from '../../src/lib/merge/plan.ts';
-import { executeMerge, MergeAbortedError } from '../../src/lib/merge/stream.ts';
+import { executeMerge, MergeAbortedError, startKernelThreads } from '../../src/lib/merge/stream.ts';
 import { fileSink, fileSource } from '../lib/node-source.ts';
 import { nodeKernelThreads } from '../lib/kernel-threads.ts';
 
@@ -54,6 +54,8 @@ async function main(argv: string[]): Promise<void> {
     else throw new CliError(`unexpected argument ${a}; give one config file`);
   }
   if (!configPath) usage();
+  // The SIMD kernels' threads boot while the config and the inputs' headers are read.
+  startKernelThreads(() => nodeKernelThreads()).catch(() => undefined);
   const cfgFile = resolve(configPath);
   const text = await readFile(cfgFile, 'utf8').catch(() => {
     throw new CliError(`config file not found: ${cfgFile}`);

@@ -14,8 +14,33 @@ import type { ThreadPort } from './wasm/thread.ts';
 import type { MergePlan } from './plan.ts';
 import type { TensorStats } from './methods/index.ts';
 
-/** Kernel threads are started once per thread that runs merges. */
-let threadsAsked = false;
+/**
+ * The kernel threads' start, once per thread that runs merges (see startKernelThreads): `attached`
+ * once they are added to the kernels (from then on the memory layout holds), `ready` once they run.
+ */
+let threadStart: { attached: Promise<void>; ready: Promise<void> } | null = null;
+
+/**
+ * Starts the SIMD kernels' threads (workers of the platform: the merge worker's nested Workers,
+ * Node's worker_threads) once per thread that runs merges; later calls return the same start.
+ * executeMerge calls it with its `threads` option and waits for it before the first tensor; a CLI
+ * calls it first thing, so the threads boot while it reads the inputs' headers. When the start
+ * fails, the merge waiting for it fails with the reason, and later merges run without threads.
+ */
+export function startKernelThreads(threads: () => ThreadPort[]): Promise<void> {
+  if (!threadStart) {
+    let running: Promise<void> = Promise.resolve();
+    const attached = loadSimdKernels().then((simd) => {
+      if (simd) running = simd.attachThreads(threads());
+    });
+    const ready = attached.then(() => running);
+    threadStart = { attached, ready };
+    ready.catch(() => {
+      threadStart = { attached: Promise.resolve(), ready: Promise.resolve() };
+    });
+  }
+  return threadStart.ready;
+}
 
 export interface MergeProgress {
   tensorsDone: number;
@@ -52,7 +77,8 @@ export interface ExecuteOptions {
   progressIntervalMs?: number;
   /**
    * Starts kernel threads for the SIMD kernels (workers of the platform: the merge worker's nested
-   * Workers, Node's worker_threads); called at most once per thread that runs merges.
+   * Workers, Node's worker_threads); called at most once per thread that runs merges (see
+   * startKernelThreads).
    */
   threads?(): ThreadPort[];
 }
@@ -98,14 +124,13 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   check();
   // Compile the SIMD kernels before the first tensor (asynchronously: allowed on any thread).
   const simd = await loadSimdKernels();
-  // Kernel threads start while the first tensor is read (awaited before it is computed: the kernels
-  // would otherwise run on this thread alone, which is slower than waiting for them).
-  let attached: Promise<void> = Promise.resolve();
-  if (simd && opts.threads && !threadsAsked) {
-    threadsAsked = true;
-    attached = simd.attachThreads(opts.threads());
-    attached.catch(() => undefined);
-  }
+  // Kernel threads start (unless started already) while the first tensor is read, and are awaited
+  // before it is computed: the kernels would otherwise run on this thread alone, which is slower
+  // than waiting for them.
+  const attached = simd && opts.threads ? startKernelThreads(opts.threads) : Promise.resolve();
+  attached.catch(() => undefined);
+  // Threads are added before the slots are reserved (which fixes the memory layout).
+  await threadStart?.attached.catch(() => undefined);
   const started = performance.now();
 
   let bytesRead = 0;
