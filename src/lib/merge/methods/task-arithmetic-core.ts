@@ -103,7 +103,7 @@ function simdArguments(v: TaskArithmeticVariant, input: Omit<KernelInputF16, 'ou
 
 /**
  * The fused F16 path: base + two task vectors in WebAssembly SIMD (wasm/index.ts taskArithmetic2,
- * three passes over the fp16 inputs and no f32 copies of the tensor), bit for bit what
+ * one pass over the fp16 inputs plus a sample, and no f32 copies of the tensor), bit for bit what
  * taskArithmeticKernel + the F16 codec give. Anything else — more or fewer task vectors, no SIMD,
  * an fp16 Inf or NaN in an input — decodes, runs taskArithmeticKernel and encodes.
  */

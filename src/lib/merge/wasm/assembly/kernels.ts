@@ -212,9 +212,10 @@ export function encode(acc: usize, out: usize, n: i32): void {
 // |δ|, as f32 bits: they order like the magnitudes) is found without sorting: the caller picks a
 // band [lo, hi] of |δ| that holds it (from a sample, or exactly: the high-16-bit bucket of a full
 // histogram); pass 3's phase 0 then settles every group of four with no entry in the band (above hi
-// stays, below lo goes), counts the entries above, and lists the other groups; the band's entries,
-// found in the listed groups only, give the exact threshold and how many entries equal to it stay
-// (the first ones in index order); phase 1 settles the listed groups with them.
+// stays, below lo goes), counts the entries above, and lists the other groups (with a copy of their
+// inputs, so that phase 1 reads them in a row); the band's entries, listed by phase 0 too, give the
+// exact threshold and how many entries equal to it stay (the first ones in index order); phase 1
+// settles the listed groups with them.
 
 @inline
 function bump(hist: usize, bucket: i32): void {
