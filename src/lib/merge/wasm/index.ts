@@ -344,7 +344,7 @@ export class SimdKernels {
     const stride = round16(maxN * 2) + PAD;
     const slotsEnd = this.#data + 2 * (inputs + 1) * stride;
     const samples = maxSamples(maxN);
-    const prepEnd = slotsEnd + round16(2 * samples * 4) + 2 * DIGIT_TABLE_BYTES + PAD;
+    const prepEnd = slotsEnd + round16(2 * samples * 4) + DIGIT_TABLE_BYTES + PAD;
     try {
       // Scratch after the slots: linear's f32 accumulator for more than two inputs, block sums.
       this.#ensure(prepEnd + round16(maxN * 4) + PAD + 4 * (round16((maxN / BLOCK + 1) * 8) + PAD));

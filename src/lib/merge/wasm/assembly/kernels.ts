@@ -433,7 +433,7 @@ function exactGroup(at: usize, bs: v128, y0: v128, y1: v128, k0: v128, k1: v128,
  */
 export function combine2(a: usize, b: usize, base: usize, out: usize, n: i32, args: usize, counts: usize, list: usize, phase: i32, blocks0: usize, blocks1: usize, band0: usize, band1: usize, records: usize): void {
   // Three copies of the loop, each compiled with what it is known to need: phase 0 of the common
-  // case (TIES or DARE-TIES magnitude ranking of both task vectors, weights 1, "sum" consensus, a
+  // case (TIES: magnitude ranking of both task vectors, weights 1, "sum" consensus, a
   // power-of-two divisor: no multiplications, no loop-invariant tests), any other phase 0, and
   // phase 1 (a few percent of the groups).
   const flags = flagsOf(args);
