@@ -211,7 +211,7 @@ export function encode(acc: usize, out: usize, n: i32): void {
 // Magnitude sparsification keeps the k largest |δ| of a task vector. Its threshold (the k-th largest
 // |δ|, as f32 bits: they order like the magnitudes) is found without sorting: the caller picks a
 // band [lo, hi] of |δ| that holds it (from a sample, or exactly: the high-16-bit bucket of a full
-// histogram); pass 3's phase 0 then settles every group of four with no entry in the band (above hi
+// histogram); combine2's phase 0 then settles every group of four with no entry in the band (above hi
 // stays, below lo goes), counts the entries above, and lists the other groups (with a copy of their
 // inputs, so that phase 1 reads them in a row); the band's entries, listed by phase 0 too, give the
 // exact threshold and how many entries equal to it stay (the first ones in index order); phase 1
@@ -373,12 +373,7 @@ function divisorAt(args: usize, k: usize, reciprocal: bool): v128 {
   return f64x2.splat(reciprocal ? 1 / d : d);
 }
 
-/**
- * One group of combine2 the general way: fp16(base + λ·(y0 + y1)/divisor) in double, the divisor
- * chosen by which of the two are kept (k0, k1). Kept out of line: it needs its own constants (read
- * from `args` again), and the loop that calls it for the few groups the f32 shortcut cannot take
- * then keeps fewer values live.
- */
+/** combine2's divisor (or its reciprocal) per f64 lane, chosen by which task vectors are kept (k0, k1). */
 @inline
 function divisorOf(args: usize, k0: v128, k1: v128, reciprocal: bool): v128 {
   const d00 = divisorAt(args, 0, reciprocal), d10 = divisorAt(args, 1, reciprocal);
@@ -386,6 +381,12 @@ function divisorOf(args: usize, k0: v128, k1: v128, reciprocal: bool): v128 {
   return v128.bitselect(v128.bitselect(d11, d10, k1), v128.bitselect(d01, d00, k1), k0);
 }
 
+/**
+ * One group of combine2 the general way: fp16(base + λ·(y0 + y1)/divisor) in double, the divisor
+ * chosen by which of the two are kept (k0, k1). Kept out of line: it needs its own constants (read
+ * from `args` again), and the loop that calls it for the few groups the f32 shortcut cannot take
+ * then keeps fewer values live.
+ */
 function exactGroup(at: usize, bs: v128, y0: v128, y1: v128, k0: v128, k1: v128, args: usize): void {
   const reciprocal = load<i32>(args, 72 + 28) != 0;
   const lambdaV = load<f64>(args, 64);
@@ -403,7 +404,7 @@ function exactGroup(at: usize, bs: v128, y0: v128, y1: v128, k0: v128, k1: v128,
 }
 
 /**
- * Pass 3: out = fp16(base + λ·Δ) for two task vectors, with Δ as task-arithmetic-core.ts combines
+ * out = fp16(base + λ·Δ) for two task vectors, with Δ as task-arithmetic-core.ts combines
  * them. Parameters at `args` (f64): [s0, w0, s1, w1, div00, div10, div01, div11, lambda] where s is the
  * rescale factor (1 without), w the weight, div_jk the divisor when task vector 0 is kept (j) and 1 is
  * kept (k) (all 1 without normalize); then (i32 at args + 72):
@@ -455,10 +456,10 @@ function reciprocalAt(args: usize, k: usize, reciprocal: bool): f32 {
   return <f64><f32>d == d ? <f32>d : 0;
 }
 
-/** The smallest magnitude of combine2's four reciprocal divisors. */
+/** The smallest magnitude of four reciprocal divisors. */
 @inline
-function smallestReciprocal(args: usize, reciprocal: bool): f32 {
-  return min(min(abs(reciprocalAt(args, 0, reciprocal)), abs(reciprocalAt(args, 1, reciprocal))), min(abs(reciprocalAt(args, 2, reciprocal)), abs(reciprocalAt(args, 3, reciprocal))));
+function smallest(q00: f32, q10: f32, q01: f32, q11: f32): f32 {
+  return min(min(abs(q00), abs(q10)), min(abs(q01), abs(q11)));
 }
 
 /** Which of combine2's loop-invariant cases hold for the parameters at `args` (bits, see COMMON). */
@@ -486,7 +487,7 @@ function flagsOf(args: usize): i32 {
   // of halves, rounded to f32) and so every sum of them is a multiple of 2^-24, 0 or at least 2^-24,
   // which stays normal when scaled by 2^-102 or more.
   const plain = (flags & (SCALED0 | WEIGHTED0 | SCALED1 | WEIGHTED1)) == 0;
-  if (smallestReciprocal(args, reciprocal) < (plain ? <f32>1.9721522630525295e-31 : 1)) flags |= TINY;
+  if (smallest(q00, q10, q01, q11) < (plain ? <f32>1.9721522630525295e-31 : 1)) flags |= TINY;
   return flags;
 }
 
@@ -505,10 +506,11 @@ function combine2Loop(a: usize, b: usize, base: usize, out: usize, n: i32, args:
   const scaled0 = (flags & SCALED0) != 0, weighted0 = (flags & WEIGHTED0) != 0, scaled1 = (flags & SCALED1) != 0, weighted1 = (flags & WEIGHTED1) != 0;
   const plain = !(scaled0 || weighted0 || scaled1 || weighted1);
   const ranked0 = (flags & RANKED0) != 0, ranked1 = (flags & RANKED1) != 0;
-  const r00 = f32x4.splat(reciprocalAt(args, 0, reciprocal)), r10 = f32x4.splat(reciprocalAt(args, 1, reciprocal));
-  const r01 = f32x4.splat(reciprocalAt(args, 2, reciprocal)), r11 = f32x4.splat(reciprocalAt(args, 3, reciprocal));
+  const q00 = reciprocalAt(args, 0, reciprocal), q10 = reciprocalAt(args, 1, reciprocal);
+  const q01 = reciprocalAt(args, 2, reciprocal), q11 = reciprocalAt(args, 3, reciprocal);
+  const r00 = f32x4.splat(q00), r10 = f32x4.splat(q10), r01 = f32x4.splat(q01), r11 = f32x4.splat(q11);
   // Unsafe sums (see flagsOf): 1 ≤ |sum| bits < tiny, i.e. |sum| bits − 1 below tiny − 1, unsigned.
-  const tinyM1 = i32x4.splat(tinyOn ? reinterpret<i32>(<f32>(1.1754943508222875e-38 / <f64>smallestReciprocal(args, reciprocal))) - 1 : 0);
+  const tinyM1 = i32x4.splat(tinyOn ? reinterpret<i32>(<f32>(1.1754943508222875e-38 / <f64>smallest(q00, q10, q01, q11))) - 1 : 0);
   const belowOne = i32x4.splat(0x3f7fffff);
   // Phase 1: the exact thresholds, as u32.
   const t0 = i32x4.splat(load<i32>(ints));
