@@ -51,10 +51,25 @@ const DTYPES: Record<string, OutDtype> = {
   bfloat16: 'bfloat16', bf16: 'bfloat16', q8_0: 'q8_0',
 };
 const IGNORED = ['tokenizer_source', 'tokenizer', 'chat_template'];
+
+/**
+ * Limits far above any real mergekit config (a few hundred bytes to a few KB, a handful of models,
+ * gradients of one value per layer) and far below what exhausts memory: a 53 MB YAML of 900k
+ * entries ran the CLI out of memory before these existed.
+ */
+export const MAX_CONFIG_BYTES = 1 << 20;
+export const MAX_MODELS = 256;
+/** Entries of one gradient or one list of conditions. */
+export const MAX_LIST_ENTRIES = 4096;
 const KNOWN = new Set(['merge_method', 'base_model', 'models', 'parameters', 'dtype', 'out_dtype', 'out', 'seed', 'name', ...IGNORED]);
 
 /** Parses and validates a mergekit YAML (or JSON) config. `origin` names it in errors. */
 export function parseMergeConfig(text: string, origin = 'config'): MergeConfig {
+  // Characters: at least one byte each, so a text of more characters is surely too many bytes.
+  const size = text.length > MAX_CONFIG_BYTES ? text.length : new TextEncoder().encode(text).byteLength;
+  if (size > MAX_CONFIG_BYTES) {
+    throw new MergeConfigError(`${origin} is ${size} bytes; a merge config may have at most ${MAX_CONFIG_BYTES} bytes — is this the right file?`);
+  }
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -80,17 +95,18 @@ export function parseMergeConfig(text: string, origin = 'config'): MergeConfig {
   const base = doc.base_model ?? null;
   if (base !== null && typeof base !== 'string') fail('base_model must be a model path or name');
   if (!Array.isArray(doc.models) || doc.models.length === 0) fail('models must be a non-empty list of { model: path, parameters: {…} }');
+  if ((doc.models as unknown[]).length > MAX_MODELS) fail(`models lists ${(doc.models as unknown[]).length} models; at most ${MAX_MODELS} can be merged at once`);
   const allowed = new Set([...method.parameters, ...method.perModelParameters].map((p) => p.name));
   const models: ModelSpec[] = (doc.models as unknown[]).map((m, i) => {
     if (typeof m === 'string') return { model: m, parameters: {} };
     if (!isRecord(m) || typeof m.model !== 'string') return fail(`models[${i}] needs a "model:" path or name`);
     const params = m.parameters ?? {};
     if (!isRecord(params)) return fail(`models[${i}].parameters must be a mapping`);
-    return { model: m.model, parameters: checkSettings(params, allowed, method, `models[${i}].parameters`, fail) };
+    return { model: m.model, parameters: checkSettings(params, allowed, method, `models[${i}].parameters`, `for ${m.model}`, fail) };
   });
   const globals = doc.parameters ?? {};
   if (!isRecord(globals)) fail('parameters must be a mapping');
-  const parameters = checkSettings(globals as Record<string, unknown>, allowed, method, 'parameters', fail);
+  const parameters = checkSettings(globals as Record<string, unknown>, allowed, method, 'parameters', 'in parameters', fail);
 
   const dtypeRaw = doc.out_dtype ?? doc.dtype ?? 'keep';
   const dtype = typeof dtypeRaw === 'string' ? DTYPES[dtypeRaw.toLowerCase()] : undefined;
@@ -119,15 +135,38 @@ function checkSettings(
   allowed: Set<string>,
   method: MethodDescriptor,
   where: string,
+  owner: string,
   fail: (m: string) => never,
 ): Record<string, Setting> {
   const out: Record<string, Setting> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (!allowed.has(k)) fail(`${where}: unknown parameter "${k}" for ${method.id}; it takes ${[...allowed].join(', ') || 'none'}`);
     if (!isSetting(v)) fail(`${where}.${k}: expected a value, a list of numbers (a gradient) or a list of {filter, value}`);
+    const problem = settingProblem(v as Setting);
+    if (problem) fail(`"${k}" ${owner} ${problem}`);
     out[k] = v as Setting;
   }
   return out;
+}
+
+/**
+ * Why a setting cannot be used, or null: a non-finite number anywhere in it (YAML's .nan, .inf
+ * and -.inf are numbers to the parser; a NaN weight or t makes every merged value NaN, and a NaN
+ * density compares false and kept everything), or a list longer than MAX_LIST_ENTRIES.
+ */
+function settingProblem(s: Setting): string | null {
+  if (typeof s === 'number') {
+    if (Number.isNaN(s)) return 'is .nan (not a number) — parameters must be finite numbers; write a number such as 0.5';
+    if (!Number.isFinite(s)) return `is ${s > 0 ? '.inf' : '-.inf'} (infinite) — parameters must be finite numbers; write a number such as 0.5`;
+    return null;
+  }
+  if (!Array.isArray(s)) return null;
+  if (s.length > MAX_LIST_ENTRIES) return `has ${s.length} entries; at most ${MAX_LIST_ENTRIES} (one value per layer is enough)`;
+  for (const e of s) {
+    const p = isScalar(e) ? settingProblem(e) : settingProblem((e as Condition).value);
+    if (p) return p;
+  }
+  return null;
 }
 
 function isScalar(v: unknown): v is ParamValue {
