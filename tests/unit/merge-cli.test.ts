@@ -3,25 +3,51 @@
  * writes a loadable GGUF; every bad input exits non-zero with one line on stderr and leaves no
  * output file (nor its .part).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, storiesModel } from '../support/paths.ts';
 import { storiesBytes, storiesVariant } from './merge-fixtures.ts';
-import { bytesSource, getMeta, readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
+import { GGMLType, GGUFWriter, bytesSource, getMeta, meta, readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
+import { fileSink } from '../../tools/lib/node-source.ts';
+import { MAX_CONFIG_BYTES } from '../../src/lib/merge/config.ts';
 import { readFileSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'chorus-merge-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const stories = storiesModel();
 
-function cli(yaml: string, args: string[] = [], env: Record<string, string> = {}) {
-  const cfg = join(dir, `cfg-${Math.random().toString(36).slice(2)}.yaml`);
+const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');
+const CLI = join(REPO_ROOT, 'tools/cli/merge.ts');
+
+function cli(yaml: string, args: string[] = [], env: Record<string, string> = {}, cfgName = `cfg-${Math.random().toString(36).slice(2)}.yaml`) {
+  const cfg = join(dir, cfgName);
   writeFileSync(cfg, yaml);
-  const r = spawnSync(join(REPO_ROOT, 'node_modules/.bin/tsx'), [join(REPO_ROOT, 'tools/cli/merge.ts'), cfg, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
+  return cliOn(cfg, args, env);
+}
+function cliOn(cfg: string, args: string[] = [], env: Record<string, string> = {}) {
+  const r = spawnSync(TSX, [CLI, cfg, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+
+/**
+ * A synthetic F32 model of `layers` × 4 MB tensors, written with the project's writer through the
+ * CLI's own file sink: big enough that a SLERP merge (JavaScript kernels) of two of them runs for
+ * a second or more on this machine, so a signal can arrive mid-merge.
+ */
+async function bigModel(path: string, layers: number, scale: number): Promise<void> {
+  const w = new GGUFWriter(await fileSink(path));
+  w.addMetadata([meta.string('general.architecture', 'test'), meta.u32('test.block_count', layers)]);
+  for (let i = 0; i < layers; i++) w.addTensorInfo({ name: `blk.${i}.ffn.weight`, shape: [1024, 1024], type: GGMLType.F32 });
+  const data = new Float32Array(1024 * 1024);
+  for (let i = 0; i < layers; i++) {
+    for (let k = 0; k < data.length; k++) data[k] = Math.sin(k * scale + i);
+    await w.writeTensorData(`blk.${i}.ffn.weight`, new Uint8Array(data.buffer));
+  }
+  await w.finish();
 }
 function expectCleanFailure(r: ReturnType<typeof cli>, out: string, pattern: RegExp) {
   expect(r.code, r.stderr).toBe(1);
@@ -99,4 +125,88 @@ describe('npm run merge', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no output path/);
   });
+
+  it('refuses an output that is the config file itself; the config is left as it was', () => {
+    const yaml = `merge_method: linear\nmodels: [{model: ${stories}, parameters: {weight: 1}}]\nout: self-out.yaml\n`;
+    const r = cli(yaml, [], {}, 'self-out.yaml');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^merge: the output .*self-out\.yaml is the config file; choose another output path$/);
+    expect(readFileSync(join(dir, 'self-out.yaml'), 'utf8')).toBe(yaml);
+    const viaFlag = cli(yaml.replace('out: self-out.yaml', 'out: x.gguf'), ['--out', 'flag-out.yaml'], {}, 'flag-out.yaml');
+    expect(viaFlag.stderr).toMatch(/is the config file/);
+  });
+
+  it('refuses an output that is an input reached through a symlink, a symlinked directory or a hard link', () => {
+    const real = join(dir, 'real-input.gguf');
+    writeFileSync(real, readFileSync(stories));
+    const before = readFileSync(real);
+    symlinkSync(real, join(dir, 'link-input.gguf'));
+    mkdirSync(join(dir, 'models-real'), { recursive: true });
+    writeFileSync(join(dir, 'models-real', 'in.gguf'), before);
+    symlinkSync(join(dir, 'models-real'), join(dir, 'models-link'));
+    const viaLink = cli(`merge_method: linear\nmodels: [{model: link-input.gguf, parameters: {weight: 1}}]\nout: real-input.gguf\n`);
+    expect(viaLink.code, viaLink.stderr).toBe(1);
+    expect(viaLink.stderr).toMatch(/the output .*real-input\.gguf is also an input \(link-input\.gguf\); choose another output path/);
+    const viaDir = cli(`merge_method: linear\nmodels: [{model: models-link/in.gguf, parameters: {weight: 1}}]\nout: models-real/in.gguf\n`);
+    expect(viaDir.stderr).toMatch(/is also an input \(models-link\/in\.gguf\)/);
+    const outLink = cli(`merge_method: linear\nmodels: [{model: real-input.gguf, parameters: {weight: 1}}]\nout: link-input.gguf\n`);
+    expect(outLink.stderr).toMatch(/is also an input \(real-input\.gguf\)/);
+    expect(readFileSync(real).equals(before)).toBe(true);
+    expect(readFileSync(join(dir, 'models-real', 'in.gguf')).equals(before)).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.part'))).toEqual([]);
+  });
+
+  it('an output that is an existing directory fails with one line and leaves no .part', () => {
+    mkdirSync(join(dir, 'out-dir.gguf'), { recursive: true });
+    const r = cli(`merge_method: linear\nmodels: [{model: ${stories}, parameters: {weight: 1}}]\nout: out-dir.gguf\n`);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^merge: the output .*out-dir\.gguf is a directory; name a file/);
+    expect(statSync(join(dir, 'out-dir.gguf')).isDirectory()).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.part'))).toEqual([]);
+  });
+
+  it('the file sink removes its .part when the final rename fails (it is not marked closed first)', async () => {
+    mkdirSync(join(dir, 'rename-target'), { recursive: true });
+    mkdirSync(join(dir, 'rename-target', 'x'), { recursive: true });
+    const sink = await fileSink(join(dir, 'rename-target'));
+    await sink.write(new Uint8Array(10));
+    await expect(sink.close()).rejects.toThrow();
+    expect(existsSync(join(dir, 'rename-target.part'))).toBe(false);
+  });
+
+  it(`a config over ${MAX_CONFIG_BYTES} bytes is refused before it is read, with one line`, () => {
+    const big = join(dir, 'huge.yaml');
+    writeFileSync(big, 'merge_method: linear\nmodels:\n' + `  - {model: ${stories}, parameters: {weight: 1}}\n`.repeat(Math.ceil((2 * MAX_CONFIG_BYTES) / 60)));
+    const r = cliOn(big, ['--out', 'huge.gguf']);
+    expectCleanFailure(r, join(dir, 'huge.gguf'), new RegExp(`^merge: .*huge\\.yaml is \\d+ bytes; a merge config may have at most ${MAX_CONFIG_BYTES} bytes`));
+  });
+
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+    it(`${signal} during a merge removes the .part and exits 1 with one line`, async () => {
+      const a = join(dir, `sig-a.gguf`), b = join(dir, `sig-b.gguf`);
+      if (!existsSync(a)) await bigModel(a, 24, 0.001);
+      if (!existsSync(b)) await bigModel(b, 24, 0.002);
+      const cfg = join(dir, `sig-${signal}.yaml`);
+      writeFileSync(cfg, `merge_method: slerp\nbase_model: sig-a.gguf\nmodels: [{model: sig-b.gguf}]\nparameters: {t: 0.3}\nout: sig-${signal}.gguf\n`);
+      // As `npm run merge` runs it: one node process with tsx's loader, which gets the signal
+      // itself (the tsx CLI's relay SIGKILLs a child that does not answer within 30 ms, which a
+      // CLI busy computing a tensor cannot).
+      const child = spawn(process.execPath, ['--import', pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href, CLI, cfg], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const part = join(dir, `sig-${signal}.gguf.part`);
+      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+      // Wait for the merge to start writing, then signal it mid-merge.
+      const t0 = Date.now();
+      while (!(existsSync(part) && statSync(part).size > 8e6) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+      expect(existsSync(part), 'the merge never started writing').toBe(true);
+      child.kill(signal);
+      const code = await exited;
+      expect(code, stderr).toBe(1);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(new RegExp(`merge: cancelled \\(${signal}\\); no output was written`));
+      expect(existsSync(part)).toBe(false);
+      expect(existsSync(join(dir, `sig-${signal}.gguf`))).toBe(false);
+    }, 120_000);
+  }
 });

@@ -54,14 +54,23 @@ export async function fileSink(path: string): Promise<ByteSink & { close(): Prom
     },
     async close(): Promise<void> {
       if (closed) return;
-      closed = true;
+      // Marked closed only once the rename has succeeded: a failed rename (the target is a
+      // directory, the disk went away) must leave abort() able to remove the .part.
       await fh.close();
-      await rename(part, path);
+      try {
+        await rename(part, path);
+      } catch (e) {
+        closed = true;
+        await rm(part, { force: true });
+        throw e;
+      }
+      closed = true;
     },
     async abort(): Promise<void> {
       if (closed) return;
       closed = true;
-      await fh.close();
+      // The handle may be closed already (a failed close()); removing the file is what matters.
+      await fh.close().catch(() => undefined);
       await rm(part, { force: true });
     },
   };
