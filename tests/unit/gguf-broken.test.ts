@@ -185,4 +185,96 @@ describe('broken files give GGUFErrors that say what and what to do', () => {
     const f = await readGGUF(bytesSource(b, 'tiny.gguf'));
     await expect(readTensorData(bytesSource(b.slice(0, b.length - 32), 'tiny.gguf'), f, f.tensors[1]!)).rejects.toThrow(/the file changed; read it again/);
   });
+
+  it('alignment 2^31 is a power of two: it is not called "not a power of two" (a tensor off that alignment is named instead)', async () => {
+    const a = await tiny({ alignment: 64 });
+    const alignKey = findString(a, 'general.alignment');
+    const g = await fails(u32(a, alignKey + 8 + 17 + 4, 2 ** 31), 'misaligned', /tensor b\.weight starts at data offset 64, not a multiple of the alignment 2147483648/);
+    expect(g.message).not.toMatch(/power of two/);
+  });
+});
+
+describe('what llama.cpp refuses (gguf.cpp gguf_init_from_file_impl), the reader refuses too', () => {
+  const stories = () => new Uint8Array(readFileSync(storiesModel()));
+
+  it('tensor offsets out of order (two equal-sized tensors swapped): no overlap, but not where llama.cpp expects them', async () => {
+    const b = stories();
+    const f = await readGGUF(bytesSource(b, 'stories260K.gguf'));
+    const [x, y] = [f.tensors.findIndex((t) => t.name === 'blk.0.attn_q.weight'), f.tensors.findIndex((t) => t.name === 'blk.0.attn_output.weight')];
+    const [tx, ty] = [f.tensors[x]!, f.tensors[y]!];
+    expect(tx.byteSize).toBe(ty.byteSize);
+    const swapped = u64(u64(b, infoFields(b, tx.name).offset, BigInt(ty.offset)), infoFields(b, ty.name).offset, BigInt(tx.offset));
+    const first = x < y ? tx : ty;
+    await fails(swapped, 'corrupt', new RegExp(`tensor ${first.name.replace(/\./g, '\\.')} has data offset ${Math.max(tx.offset, ty.offset)} where ${Math.min(tx.offset, ty.offset)} was expected \\(it leaves a gap of \\d+ bytes after tensor .*\\); llama\\.cpp refuses such a file`), 'stories260K.gguf');
+  });
+
+  it('a changed tensor type: smaller (F32 → F16) leaves a gap, larger (F32 → F64) overlaps the next tensor', async () => {
+    const b = stories();
+    const f = await readGGUF(bytesSource(b, 'stories260K.gguf'));
+    const i = f.tensors.findIndex((t) => t.name === 'blk.0.attn_norm.weight');
+    const next = f.tensors[i + 1]!;
+    const at = infoFields(b, 'blk.0.attn_norm.weight').type;
+    await fails(u32(b, at, GGMLType.F16), 'corrupt', new RegExp(`tensor ${next.name.replace(/\./g, '\\.')} has data offset ${next.offset} where ${next.offset - 128} was expected \\(it leaves a gap of 128 bytes after tensor blk\\.0\\.attn_norm\\.weight\\)`), 'stories260K.gguf');
+    await fails(u32(b, at, GGMLType.F64), 'corrupt', new RegExp(`tensor ${next.name.replace(/\./g, '\\.')} has data offset ${next.offset} where ${next.offset + 256} was expected \\(it overlaps tensor blk\\.0\\.attn_norm\\.weight`), 'stories260K.gguf');
+  });
+
+  it('a zero-sized dimension', async () => {
+    const b = await tiny();
+    const f = infoFields(b, 'b.weight');
+    await fails(u64(b, f.dim0 + 8, 0n), 'corrupt', /tensor b\.weight has shape \[32, 0\], with a dimension of 0/);
+  });
+
+  it('a tensor name of 64 bytes or more (GGML_MAX_NAME)', async () => {
+    const long = 'x'.repeat(64);
+    const sink = memorySink();
+    const w = new GGUFWriter(sink);
+    w.addMetadata(meta.string('general.architecture', 'test'));
+    w.addTensorInfo({ name: long, shape: [8], type: GGMLType.F32 });
+    await w.writeTensorData(long, new Uint8Array(32));
+    await w.finish();
+    await fails(sink.bytes(), 'corrupt', /tensor 0 has a name of 64 bytes \(llama\.cpp allows at most 63\)/);
+  });
+});
+
+describe('sizes that once exhausted time or memory', () => {
+  it('a 536 MB metadata string is refused with a GGUFError (too-large) before it is read', async () => {
+    const b = await tiny();
+    const nameAt = findString(b, 'tiny');
+    const claimed = 536_000_000;
+    const head = u64(b, nameAt, BigInt(claimed)).slice(0, nameAt + 8);
+    let bytesRead = 0;
+    // A file of 600 MB that exists only as far as it is read: the header above, then zeros.
+    const src = {
+      name: 'huge-string.gguf',
+      size: 600_000_000,
+      async read(offset: number, length: number): Promise<Uint8Array> {
+        bytesRead += length;
+        const out = new Uint8Array(length);
+        if (offset < head.length) out.set(head.subarray(offset, Math.min(head.length, offset + length)));
+        return out;
+      },
+    };
+    const err = await readGGUF(src).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(GGUFError);
+    expect((err as GGUFError).code).toBe('too-large');
+    expect((err as GGUFError).message).toMatch(/^huge-string\.gguf: the value of general\.name is a string of 536000000 bytes; Chorus reads metadata strings of up to 268435456 bytes/);
+    expect(bytesRead).toBeLessThan(1 << 20);
+  });
+
+  it('an 8M-element metadata array is parsed once: seconds, not tens of seconds', async () => {
+    const n = 8_000_000;
+    const sink = memorySink();
+    const w = new GGUFWriter(sink);
+    w.addMetadata([meta.string('general.architecture', 'test'), meta.array('test.big', GGUFValueType.UINT8, new Array<number>(n).fill(7))]);
+    w.addTensorInfo({ name: 'a.weight', shape: [8], type: GGMLType.F32 });
+    await w.writeTensorData('a.weight', new Uint8Array(32));
+    await w.finish();
+    const t0 = performance.now();
+    const f = await readGGUF(bytesSource(sink.bytes(), 'big-array.gguf'));
+    const ms = performance.now() - t0;
+    const big = f.metadata.find((e) => e.key === 'test.big')!.value as number[];
+    expect([big.length, big[0], big[n - 1]]).toEqual([n, 7, 7]);
+    // Rebuilt on every re-parse (before), this took about 6 s here; parsed once, under 1 s.
+    expect(ms).toBeLessThan(3000);
+  }, 30_000);
 });

@@ -5,9 +5,16 @@
  *
  * It works on byte offsets and checks every count and size against the bytes that remain in the
  * file before allocating anything, in the spirit of llama.cpp's gguf.cpp validation and its
- * tests/test-gguf.cpp fuzzing of broken headers. It reads a prefix of the file and parses it
- * synchronously; when the prefix runs out it reads a larger one and parses again, so a
- * header of a few MB (big tokenizers) costs a handful of reads and no per-field awaits.
+ * tests/test-gguf.cpp fuzzing of broken headers, and refuses what llama.cpp's gguf_init_from_file
+ * refuses (ggml/src/gguf.cpp): tensor names of GGML_MAX_NAME (64) bytes or more, data offsets that
+ * are not exactly the running sum of the tensors' padded sizes in listed order (a gap, a swap or an
+ * overlap left by a changed type), alignments that are not powers of two. It also refuses a zero
+ * dimension (an empty tensor no model has, which would be stored and then fail to load).
+ *
+ * It reads a prefix of the file and parses it synchronously; when the prefix runs out it reads a
+ * larger one and resumes at the metadata entry or tensor info it was in (never from the start),
+ * and an array's bytes are made sure of before its elements are built, so each value is decoded
+ * once: a header of a few MB costs a handful of reads, a 40M-element array one pass.
  */
 import type { ByteSource } from '../source.ts';
 import {
@@ -28,6 +35,13 @@ import {
 
 /** ggml.h GGML_MAX_DIMS. */
 const MAX_DIMS = 4;
+/** ggml.h GGML_MAX_NAME: llama.cpp refuses tensor names of this many bytes or more. */
+const MAX_NAME = 64;
+/**
+ * Longest metadata string read (256 MiB). Real ones are at most a few MB (a tokenizer JSON); a
+ * longer one is damage, and one over V8's string limit (about 2^29 characters) cannot be built.
+ */
+export const MAX_STRING_BYTES = 256 * 1024 * 1024;
 const FIRST_READ = 64 * 1024;
 
 /** Fixed sizes of scalar value types; STRING and ARRAY are variable. */
@@ -80,15 +94,23 @@ function decodeString(buf: Uint8Array, at: number, n: number): string {
 /** A synchronous cursor over the loaded prefix `buf` of a file of `fileSize` bytes. */
 class Cursor {
   pos = 0;
-  private readonly view: DataView;
+  private view: DataView;
   /** What is being read, for truncation messages ("the value of general.name"). */
   what = 'the header';
+  /** Byte length of the last string read. */
+  lastStringBytes = 0;
 
   constructor(
-    readonly buf: Uint8Array,
+    public buf: Uint8Array,
     readonly fileSize: number,
     readonly fileName: string,
   ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** A longer prefix of the same file (the position is kept). */
+  grow(buf: Uint8Array): void {
+    this.buf = buf;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -188,7 +210,8 @@ class Cursor {
     this.pos += 8;
     return v;
   }
-  string(): string {
+  /** The length of a string, checked against the rest of the file and MAX_STRING_BYTES. */
+  private stringLength(): number {
     const len = this.u64();
     if (len > BigInt(this.remaining)) {
       throw new GGUFError(
@@ -197,11 +220,53 @@ class Cursor {
         this.fileName,
       );
     }
-    const n = Number(len);
+    if (len > BigInt(MAX_STRING_BYTES)) {
+      throw new GGUFError(
+        'too-large',
+        `${this.fileName}: ${this.what} is a string of ${len} bytes; Chorus reads metadata strings of up to ${MAX_STRING_BYTES} bytes (real ones are at most a few MB) — the file is damaged or not a model; download it again.`,
+        this.fileName,
+      );
+    }
+    return Number(len);
+  }
+
+  string(): string {
+    const n = this.stringLength();
     this.need(n);
     const s = decodeString(this.buf, this.pos, n);
     this.pos += n;
+    this.lastStringBytes = n;
     return s;
+  }
+
+  /** Steps over a string without decoding it. */
+  skipString(): void {
+    const n = this.stringLength();
+    this.need(n);
+    this.pos += n;
+  }
+
+  /** `count` values of a fixed-size type, whose bytes the caller has made sure are loaded. */
+  scalars(type: GGUFValueType, count: number): GGUFScalar[] {
+    const out = new Array<GGUFScalar>(count);
+    const v = this.view;
+    let p = this.pos;
+    switch (type) {
+      case GGUFValueType.UINT8: for (let i = 0; i < count; i++) out[i] = v.getUint8(p++); break;
+      case GGUFValueType.INT8: for (let i = 0; i < count; i++) out[i] = v.getInt8(p++); break;
+      case GGUFValueType.BOOL: for (let i = 0; i < count; i++) out[i] = v.getUint8(p++) !== 0; break;
+      case GGUFValueType.UINT16: for (let i = 0; i < count; i++, p += 2) out[i] = v.getUint16(p, true); break;
+      case GGUFValueType.INT16: for (let i = 0; i < count; i++, p += 2) out[i] = v.getInt16(p, true); break;
+      case GGUFValueType.UINT32: for (let i = 0; i < count; i++, p += 4) out[i] = v.getUint32(p, true); break;
+      case GGUFValueType.INT32: for (let i = 0; i < count; i++, p += 4) out[i] = v.getInt32(p, true); break;
+      case GGUFValueType.FLOAT32: for (let i = 0; i < count; i++, p += 4) out[i] = v.getFloat32(p, true); break;
+      case GGUFValueType.UINT64: for (let i = 0; i < count; i++, p += 8) out[i] = v.getBigUint64(p, true); break;
+      case GGUFValueType.INT64: for (let i = 0; i < count; i++, p += 8) out[i] = v.getBigInt64(p, true); break;
+      case GGUFValueType.FLOAT64: for (let i = 0; i < count; i++, p += 8) out[i] = v.getFloat64(p, true); break;
+      default: throw new Error(`internal: ${type} is not a fixed-size value type`);
+    }
+    this.pos = p;
+    return out;
   }
 }
 
@@ -266,129 +331,124 @@ function readEntry(c: Cursor, index: number): GGUFMetadataEntry {
     );
   }
   const count = c.checkCount(c.u64(), minValueSize(arrayType), `elements in the array ${key}`);
+  // Every byte of the array is made sure of before any element is built, so a prefix that runs
+  // out is found before the work, not after it (the parse resumes at this entry with more bytes).
+  const fixed = SCALAR_SIZE[arrayType];
+  if (fixed !== undefined) {
+    c.need(count * fixed);
+    return { key, type, value: c.scalars(arrayType, count), arrayType };
+  }
+  const start = c.pos;
+  for (let i = 0; i < count; i++) c.skipString();
+  c.pos = start;
   const value: GGUFScalar[] = new Array<GGUFScalar>(count);
-  for (let i = 0; i < count; i++) value[i] = readScalar(c, arrayType);
+  for (let i = 0; i < count; i++) value[i] = c.string();
   return { key, type, value, arrayType };
 }
 
-function parse(buf: Uint8Array, src: ByteSource): GGUFFile {
-  const name = src.name;
-  const c = new Cursor(buf, src.size, name);
-  if (src.size < 4) {
-    throw new GGUFError('not-gguf', `${name} is not a GGUF file: it has only ${src.size} bytes — choose a .gguf model file.`, name);
-  }
-  const magic = c.u32();
-  if (magic !== GGUF_MAGIC) {
-    const head = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    const text = Array.from(buf.subarray(0, 4), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    throw new GGUFError(
-      'not-gguf',
-      `${name} is not a GGUF file: it starts with bytes ${head} ("${text}") instead of "GGUF" — choose a .gguf model file (convert other formats with llama.cpp's convert_hf_to_gguf.py).`,
-      name,
-    );
-  }
-  const version = c.u32();
-  if (version !== 2 && version !== 3) {
-    const hint =
-      version > 0xffff
-        ? 'it looks like a big-endian GGUF, which browsers cannot use — convert it to little-endian'
-        : version === 1
-          ? 'version 1 is obsolete — convert the model again with a current llama.cpp'
-          : 'it was written by a newer tool — update Chorus or re-export the model as GGUF version 3';
-    throw new GGUFError('unsupported-version', `${name} has GGUF version ${version}; Chorus reads versions 2 and 3: ${hint}.`, name);
-  }
-  c.what = 'the tensor count';
-  // A tensor info needs at least: name length 8, n_dims 4, type 4, offset 8.
-  const tensorCount = c.checkCount(c.u64(), 24, 'tensors');
-  c.what = 'the metadata count';
-  // A metadata entry needs at least: key length 8, value type 4, one value byte.
-  const kvCount = c.checkCount(c.u64(), 13, 'metadata entries');
+/**
+ * What has been parsed so far: a parse that runs out of loaded bytes resumes from here with a
+ * longer prefix, at the start of the entry or tensor info it was in.
+ */
+interface ParseState {
+  c: Cursor;
+  /** Position after the last complete item. */
+  pos: number;
+  header?: { version: number; tensorCount: number; kvCount: number };
+  metadata: GGUFMetadataEntry[];
+  seenKeys: Set<string>;
+  alignment?: number;
+  tensors: GGUFTensorInfo[];
+  seenNames: Set<string>;
+}
 
-  const metadata: GGUFMetadataEntry[] = [];
-  const seenKeys = new Set<string>();
-  for (let i = 0; i < kvCount; i++) {
-    const e = readEntry(c, i);
-    if (seenKeys.has(e.key)) {
+function parse(st: ParseState, src: ByteSource): GGUFFile {
+  const name = src.name;
+  const c = st.c;
+  const buf = c.buf;
+  c.pos = st.pos;
+  if (!st.header) {
+    if (src.size < 4) {
+      throw new GGUFError('not-gguf', `${name} is not a GGUF file: it has only ${src.size} bytes — choose a .gguf model file.`, name);
+    }
+    const magic = c.u32();
+    if (magic !== GGUF_MAGIC) {
+      const head = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      const text = Array.from(buf.subarray(0, 4), (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+      throw new GGUFError(
+        'not-gguf',
+        `${name} is not a GGUF file: it starts with bytes ${head} ("${text}") instead of "GGUF" — choose a .gguf model file (convert other formats with llama.cpp's convert_hf_to_gguf.py).`,
+        name,
+      );
+    }
+    const version = c.u32();
+    if (version !== 2 && version !== 3) {
+      const hint =
+        version > 0xffff
+          ? 'it looks like a big-endian GGUF, which browsers cannot use — convert it to little-endian'
+          : version === 1
+            ? 'version 1 is obsolete — convert the model again with a current llama.cpp'
+            : 'it was written by a newer tool — update Chorus or re-export the model as GGUF version 3';
+      throw new GGUFError('unsupported-version', `${name} has GGUF version ${version}; Chorus reads versions 2 and 3: ${hint}.`, name);
+    }
+    c.what = 'the tensor count';
+    // A tensor info needs at least: name length 8, n_dims 4, type 4, offset 8.
+    const tensorCount = c.checkCount(c.u64(), 24, 'tensors');
+    c.what = 'the metadata count';
+    // A metadata entry needs at least: key length 8, value type 4, one value byte.
+    const kvCount = c.checkCount(c.u64(), 13, 'metadata entries');
+    st.header = { version, tensorCount, kvCount };
+    st.pos = c.pos;
+  }
+  const { version, tensorCount, kvCount } = st.header;
+
+  while (st.metadata.length < kvCount) {
+    const e = readEntry(c, st.metadata.length);
+    if (st.seenKeys.has(e.key)) {
       throw new GGUFError('corrupt', `${name} is corrupt: metadata key ${e.key} appears twice — re-export the model.`, name);
     }
-    seenKeys.add(e.key);
-    metadata.push(e);
+    st.seenKeys.add(e.key);
+    st.metadata.push(e);
+    st.pos = c.pos;
   }
 
-  let alignment = GGUF_DEFAULT_ALIGNMENT;
-  const alignEntry = metadata.find((e) => e.key === 'general.alignment');
-  if (alignEntry) {
-    const a = alignEntry.value;
-    const n = typeof a === 'number' ? a : typeof a === 'bigint' ? Number(a) : NaN;
-    if (!Number.isInteger(n) || n <= 0 || (n & (n - 1)) !== 0 || n > 1 << 30) {
-      throw new GGUFError('corrupt', `${name} is corrupt: general.alignment is ${String(a)}, not a power of two — re-export the model.`, name);
-    }
-    alignment = n;
-  }
+  if (st.alignment === undefined) st.alignment = readAlignment(st.metadata, name);
+  const alignment = st.alignment;
 
-  const tensors: GGUFTensorInfo[] = [];
-  const seenNames = new Set<string>();
-  for (let i = 0; i < tensorCount; i++) {
-    c.what = `the name of tensor ${i}`;
-    const tname = c.string();
-    c.what = `the info of tensor ${tname}`;
-    const nDims = c.u32();
-    if (nDims > MAX_DIMS) {
-      throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has ${nDims} dimensions (ggml allows at most ${MAX_DIMS}) — download the file again.`, name);
+  while (st.tensors.length < tensorCount) {
+    const t = readTensorInfo(c, st.tensors.length, name, src.size);
+    if (st.seenNames.has(t.name)) {
+      throw new GGUFError('duplicate-tensor', `${name} is corrupt: tensor ${t.name} appears twice — re-export the model.`, name);
     }
-    const shape: number[] = [];
-    let nElements = 1;
-    for (let d = 0; d < nDims; d++) {
-      const dim = c.u64();
-      if (dim > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has dimension ${dim} — download the file again.`, name);
-      }
-      shape.push(Number(dim));
-      nElements *= Number(dim);
+    if (t.offset % alignment !== 0) {
+      throw new GGUFError('misaligned', `${name} is corrupt: tensor ${t.name} starts at data offset ${t.offset}, not a multiple of the alignment ${alignment} — re-export the model.`, name);
     }
-    if (!Number.isSafeInteger(nElements) || nElements > src.size * 64) {
-      throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has shape [${shape.join(', ')}], far more elements than the file can hold — download it again.`, name);
-    }
-    const type = c.u32();
-    const offset64 = c.u64();
-    if (!isKnownGGMLType(type)) {
-      throw new GGUFError(
-        'unsupported-type',
-        `${name}: tensor ${tname} uses GGML type ${type}, which Chorus does not know — the file is damaged or uses a newer quantisation; update Chorus or re-quantise the model (e.g. Q8_0, Q4_K_M).`,
-        name,
-      );
-    }
-    const { blockSize, typeSize } = GGML_TYPE_SIZE[type as GGMLType];
-    const rowLen = shape[0] ?? 1;
-    if (rowLen % blockSize !== 0) {
-      throw new GGUFError(
-        'corrupt',
-        `${name} is corrupt: tensor ${tname} is ${ggmlTypeName(type)} with rows of ${rowLen} elements, not a multiple of its block size ${blockSize} — download the file again.`,
-        name,
-      );
-    }
-    if (seenNames.has(tname)) {
-      throw new GGUFError('duplicate-tensor', `${name} is corrupt: tensor ${tname} appears twice — re-export the model.`, name);
-    }
-    seenNames.add(tname);
-    if (offset64 > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has data offset ${offset64} — download the file again.`, name);
-    }
-    const offset = Number(offset64);
-    if (offset % alignment !== 0) {
-      throw new GGUFError('misaligned', `${name} is corrupt: tensor ${tname} starts at data offset ${offset}, not a multiple of the alignment ${alignment} — re-export the model.`, name);
-    }
-    tensors.push({ name: tname, shape, type: type as GGMLType, offset, nElements, byteSize: (nElements / blockSize) * typeSize });
+    st.seenNames.add(t.name);
+    st.tensors.push(t);
+    st.pos = c.pos;
   }
+  const tensors = st.tensors;
 
   const dataOffset = alignUp(c.pos, alignment);
-  const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
-  let prevEnd = 0;
-  let prevName = '';
-  for (const t of byOffset) {
-    if (t.offset < prevEnd) {
-      throw new GGUFError('corrupt', `${name} is corrupt: tensor ${t.name} (data offset ${t.offset}) overlaps tensor ${prevName}, which ends at ${prevEnd} — re-export the model.`, name);
+  // llama.cpp's rule (gguf.cpp, gguf_init_from_file_impl): each tensor's offset is exactly the sum
+  // of the padded sizes of the tensors listed before it — no gaps, no other order, no overlap.
+  let expected = 0;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i]!;
+    if (t.offset !== expected) {
+      const prev = tensors[i - 1];
+      const why = t.offset < expected
+        ? prev ? `it overlaps tensor ${prev.name}, which ends at ${prev.offset + prev.byteSize}` : 'it starts before the data section'
+        : `it leaves a gap of ${t.offset - expected} bytes after ${prev ? `tensor ${prev.name}` : 'the start of the data section'}`;
+      throw new GGUFError(
+        'corrupt',
+        `${name} is corrupt: tensor ${t.name} has data offset ${t.offset} where ${expected} was expected (${why}); llama.cpp refuses such a file — download it again or re-export the model.`,
+        name,
+      );
     }
+    expected += alignUp(t.byteSize, alignment);
+  }
+  for (const t of tensors) {
     const end = dataOffset + t.offset + t.byteSize;
     if (end > src.size) {
       throw new GGUFError(
@@ -397,10 +457,74 @@ function parse(buf: Uint8Array, src: ByteSource): GGUFFile {
         name,
       );
     }
-    prevEnd = t.offset + t.byteSize;
-    prevName = t.name;
   }
-  return { version, metadata, tensors, alignment, dataOffset, size: src.size };
+  return { version, metadata: st.metadata, tensors, alignment, dataOffset, size: src.size };
+}
+
+/** general.alignment (llama.cpp reads it as a u32 and requires a power of two), or the default. */
+function readAlignment(metadata: GGUFMetadataEntry[], name: string): number {
+  const alignEntry = metadata.find((e) => e.key === 'general.alignment');
+  if (!alignEntry) return GGUF_DEFAULT_ALIGNMENT;
+  const a = alignEntry.value;
+  const n = typeof a === 'number' ? a : typeof a === 'bigint' ? Number(a) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0 || !Number.isInteger(Math.log2(n))) {
+    throw new GGUFError('corrupt', `${name} is corrupt: general.alignment is ${Array.isArray(a) ? 'an array' : String(a)}, not a power of two — re-export the model.`, name);
+  }
+  if (n > 2 ** 31) {
+    throw new GGUFError('corrupt', `${name} is corrupt: general.alignment is ${n}, a power of two but above 2^31, the largest a GGUF (u32) alignment can be — re-export the model.`, name);
+  }
+  return n;
+}
+
+function readTensorInfo(c: Cursor, i: number, name: string, fileSize: number): GGUFTensorInfo {
+  c.what = `the name of tensor ${i}`;
+  const tname = c.string();
+  if (c.lastStringBytes >= MAX_NAME) {
+    throw new GGUFError('corrupt', `${name} is corrupt: tensor ${i} has a name of ${c.lastStringBytes} bytes (llama.cpp allows at most ${MAX_NAME - 1}) — download the file again.`, name);
+  }
+  c.what = `the info of tensor ${tname}`;
+  const nDims = c.u32();
+  if (nDims > MAX_DIMS) {
+    throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has ${nDims} dimensions (ggml allows at most ${MAX_DIMS}) — download the file again.`, name);
+  }
+  const shape: number[] = [];
+  let nElements = 1;
+  for (let d = 0; d < nDims; d++) {
+    const dim = c.u64();
+    if (dim > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has dimension ${dim} — download the file again.`, name);
+    }
+    shape.push(Number(dim));
+    nElements *= Number(dim);
+  }
+  if (shape.includes(0)) {
+    throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has shape [${shape.join(', ')}], with a dimension of 0 — download the file again.`, name);
+  }
+  if (!Number.isSafeInteger(nElements) || nElements > fileSize * 64) {
+    throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has shape [${shape.join(', ')}], far more elements than the file can hold — download it again.`, name);
+  }
+  const type = c.u32();
+  const offset64 = c.u64();
+  if (!isKnownGGMLType(type)) {
+    throw new GGUFError(
+      'unsupported-type',
+      `${name}: tensor ${tname} uses GGML type ${type}, which Chorus does not know — the file is damaged or uses a newer quantisation; update Chorus or re-quantise the model (e.g. Q8_0, Q4_K_M).`,
+      name,
+    );
+  }
+  const { blockSize, typeSize } = GGML_TYPE_SIZE[type as GGMLType];
+  const rowLen = shape[0] ?? 1;
+  if (rowLen % blockSize !== 0) {
+    throw new GGUFError(
+      'corrupt',
+      `${name} is corrupt: tensor ${tname} is ${ggmlTypeName(type)} with rows of ${rowLen} elements, not a multiple of its block size ${blockSize} — download the file again.`,
+      name,
+    );
+  }
+  if (offset64 > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new GGUFError('corrupt', `${name} is corrupt: tensor ${tname} has data offset ${offset64} — download the file again.`, name);
+  }
+  return { name: tname, shape, type: type as GGMLType, offset: Number(offset64), nElements, byteSize: (nElements / blockSize) * typeSize };
 }
 
 /**
@@ -409,20 +533,22 @@ function parse(buf: Uint8Array, src: ByteSource): GGUFFile {
  */
 export async function readGGUF(src: ByteSource): Promise<GGUFFile> {
   let want = Math.min(src.size, FIRST_READ);
-  let buf = want > 0 ? await src.read(0, want) : new Uint8Array(0);
+  const first = want > 0 ? await src.read(0, want) : new Uint8Array(0);
+  const st: ParseState = { c: new Cursor(first, src.size, src.name), pos: 0, metadata: [], seenKeys: new Set(), tensors: [], seenNames: new Set() };
   for (;;) {
     try {
-      return parse(buf, src);
+      return parse(st, src);
     } catch (e) {
       if (!(e instanceof NeedMore)) throw e;
-      // Grow twofold: each retry parses from the start (about two parses in all), and at most twice
-      // the header is read, however large the file.
+      // Grow twofold (or at once to what the item in hand needs): the parse resumes at that item,
+      // and at most twice the header is read, however large the file.
+      const buf = st.c.buf;
       want = Math.min(src.size, Math.max(want * 2, e.upTo + FIRST_READ));
       const more = await src.read(buf.byteLength, want - buf.byteLength);
       const grown = new Uint8Array(want);
       grown.set(buf, 0);
       grown.set(more, buf.byteLength);
-      buf = grown;
+      st.c.grow(grown);
     }
   }
 }

@@ -99,6 +99,7 @@ export type GGUFErrorCode =
   | 'unsupported-type'
   | 'misaligned'
   | 'duplicate-tensor'
+  | 'too-large'
   | 'writer-order'
   | 'invalid-argument';
 
