@@ -41,7 +41,8 @@ export interface RunResult {
   rateMBps: number;
   /** Tensors computed by the SIMD kernels, and the threads they ran on (stream.ts MergeResult). */
   kernels: { simdTensors: number; threads: number };
-  provenance: { method: string; inputs: string[]; config: MergeConfig };
+  /** `chatTemplateFrom`: the input whose chat template the output carries (null: none had one). */
+  provenance: { method: string; inputs: string[]; config: MergeConfig; chatTemplateFrom: string | null };
 }
 
 /** A merged MLC model, written into web-llm's caches under `baseUrl` (nothing registered yet). */

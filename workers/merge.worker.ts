@@ -157,7 +157,7 @@ async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirNa
     await handle.move(finalName);
     return {
       fileName: finalName, dir: dirName, size: result.outputSize, seconds: result.seconds, rateMBps: result.rateMBps, kernels: result.kernels,
-      provenance: { method: p.method.id, inputs: p.inputs.map((i) => i.source.name), config },
+      provenance: { method: p.method.id, inputs: p.inputs.map((i) => i.source.name), config, chatTemplateFrom: p.chatTemplateFrom },
     };
   } catch (err) {
     try {

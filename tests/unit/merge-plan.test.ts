@@ -3,7 +3,10 @@
  * tensor, shapes and files; self-merges reproduce the model; gradients and filters reach the
  * right tensors; progress, statistics and cancel work; metadata keeps the tokenizer.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/paths.ts';
 import { storiesBytes as loadStories, storiesVariant, type VariantEdit } from './merge-fixtures.ts';
 import { parseMergeConfig } from '../../src/lib/merge/config.ts';
 import {
@@ -175,3 +178,32 @@ describe('planner errors name the tensor, the shapes and the files', () => {
     expect(plan.estimatedSeconds).toBeGreaterThan(0);
   });
 });
+
+describe('chat template: kept when the base has none (real GGUF bytes)', () => {
+  const specialist = () => new Uint8Array(readFileSync(join(REPO_ROOT, 'public/models/arithmetic-specialist.gguf')));
+  it('ties with base stories260K (no template) and two pool specialists keeps the first input\'s template and says so', async () => {
+    const base = await open(storiesBytes, 'stories260K.gguf', 'base.gguf');
+    expect(getMeta(base.file, 'tokenizer.chat_template')).toBeUndefined();
+    const arith = await open(specialist(), 'arithmetic-specialist.gguf', 'a.gguf');
+    const world = await open(new Uint8Array(readFileSync(join(REPO_ROOT, 'public/models/world-specialist.gguf'))), 'world-specialist.gguf', 'w.gguf');
+    const template = getMeta(arith.file, 'tokenizer.chat_template');
+    expect(typeof template).toBe('string');
+    const { plan, out } = await run('merge_method: ties\nbase_model: base.gguf\nmodels:\n  - model: a.gguf\n    parameters: {weight: 1, density: 0.5}\n  - model: w.gguf\n    parameters: {weight: 1, density: 0.5}\n', [base, arith, world]);
+    expect(getMeta(out.file, 'tokenizer.chat_template')).toBe(template);
+    expect(getMeta(out.file, 'chorus.provenance.chat_template')).toBe('arithmetic-specialist.gguf');
+    expect(plan.chatTemplateFrom).toBe('arithmetic-specialist.gguf');
+    expect(plan.notes).toContain('stories260K.gguf (the base) has no chat template; the output keeps the one of arithmetic-specialist.gguf');
+  });
+  it('the base\'s own template wins when it has one; none anywhere gives none', async () => {
+    const arith = await open(specialist(), 'arithmetic-specialist.gguf', 'a.gguf');
+    const other = await open(storiesBytes, 'stories260K.gguf', 'o.gguf');
+    const { plan, out } = await run('merge_method: task_arithmetic\nbase_model: a.gguf\nmodels:\n  - model: o.gguf\n    parameters: {weight: 0}\n', [arith, other]);
+    expect(getMeta(out.file, 'tokenizer.chat_template')).toBe(getMeta(arith.file, 'tokenizer.chat_template'));
+    expect(plan.chatTemplateFrom).toBe('arithmetic-specialist.gguf');
+    expect(plan.notes.some((n) => /chat template/.test(n))).toBe(false);
+    const bare = await run('merge_method: linear\nmodels:\n  - model: o.gguf\n    parameters: {weight: 1}\n', [other]);
+    expect(getMeta(bare.out.file, 'tokenizer.chat_template')).toBeUndefined();
+    expect(bare.plan.chatTemplateFrom).toBeNull();
+  });
+});
+

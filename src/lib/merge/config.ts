@@ -11,7 +11,8 @@
  * Top-level keys: merge_method, base_model, models[].model, models[].parameters, parameters,
  * dtype / out_dtype (float32, float16, bfloat16, q8_0; absent = keep each input type), out, seed
  * (DARE's drops), name; tokenizer_source / tokenizer / chat_template are accepted and ignored
- * with a note (the base's tokenizer is always kept). No `slices:`.
+ * with a note (the base's tokenizer is always kept; its chat template too, or the first input's
+ * when the base has none — see plan.ts). No `slices:`.
  */
 import { parse as parseYaml } from 'yaml';
 import { getMethod, type MethodDescriptor, type ParamValue, type ParameterDef } from './methods/index.ts';
@@ -117,7 +118,7 @@ export function parseMergeConfig(text: string, origin = 'config'): MergeConfig {
   if (typeof seed !== 'number' || !Number.isInteger(seed)) fail('seed must be an integer');
   const name = doc.name ?? null;
   if (name !== null && typeof name !== 'string') fail('name must be a string');
-  const notes = IGNORED.filter((k) => k in doc).map((k) => `${k} is ignored: the output keeps the base model's tokenizer and chat template`);
+  const notes = IGNORED.filter((k) => k in doc).map((k) => `${k} is ignored: the output keeps the base model's tokenizer, and its chat template (or, when the base has none, the first input's that has one)`);
 
   const cfg: MergeConfig = {
     mergeMethod: method.id, baseModel: base as string | null, models, parameters,

@@ -6,7 +6,7 @@
  * written here: an incompatible plan fails before any byte of output exists.
  */
 import {
-  GGMLType, GGML_TYPE_SIZE, GGUFValueType, GGUFWriter, getMeta, ggmlTypeName, layoutTensors, meta, setMeta, withProvenance,
+  GGMLType, GGML_TYPE_SIZE, GGUFValueType, GGUFWriter, PROVENANCE_PREFIX, getMeta, ggmlTypeName, layoutTensors, meta, setMeta, withProvenance,
   type ByteSource, type GGUFFile, type GGUFMetadataEntry, type GGUFTensorInfo,
 } from './gguf/index.ts';
 import { hasDecoder, hasEncoder } from './stream.ts';
@@ -46,6 +46,11 @@ export interface MergePlan {
   tasks: TensorTask[];
   /** Output metadata: the base's (tokenizer, chat template kept) plus provenance. */
   metadata: GGUFMetadataEntry[];
+  /**
+   * The input whose chat template the output carries (the base's own, else the first input's that
+   * has one), or null when no input has one.
+   */
+  chatTemplateFrom: string | null;
   alignment: number;
   /** Size of the output file, header included. */
   outputSize: number;
@@ -73,6 +78,9 @@ export interface PlanOptions {
   /** ISO time for the provenance (tests pin it). */
   created?: string;
 }
+
+/** `tokenizer.chat_template` and its named variants (`tokenizer.chat_template.<name>`, gguf-py constants). */
+const CHAT_TEMPLATE = 'tokenizer.chat_template';
 
 const LLAMA_FTYPE: Partial<Record<GGMLType, number>> = {
   // llama.h enum llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32.
@@ -176,6 +184,17 @@ export function planMerge(config: MergeConfig, inputs: MergeInput[], opts: PlanO
     ...(opts.created !== undefined ? { created: opts.created } : {}),
   });
   metadata = setMeta(metadata, meta.string('general.name', name));
+  // The chat template: the base's, else the first input's that has one. Taking the base's metadata
+  // alone dropped it when the base was a pretrained model without one (stories260K) and the
+  // fine-tunes had one; a merged chat model would then be prompted as a plain transcript.
+  const hasTemplate = (f: GGUFFile) => f.metadata.some((e) => e.key.startsWith(CHAT_TEMPLATE));
+  const templateInput = hasTemplate(ref.file) ? ref : inputs.find((i) => hasTemplate(i.file));
+  const chatTemplateFrom = templateInput ? templateInput.source.name : null;
+  if (templateInput && templateInput !== ref) {
+    metadata = setMeta(metadata, ...templateInput.file.metadata.filter((e) => e.key.startsWith(CHAT_TEMPLATE)));
+    notes.push(`${ref.source.name} (${baseIndex === null ? 'the first input' : 'the base'}) has no chat template; the output keeps the one of ${templateInput.source.name}`);
+  }
+  if (chatTemplateFrom !== null) metadata = setMeta(metadata, meta.string(`${PROVENANCE_PREFIX}chat_template`, chatTemplateFrom));
   const ft = config.dtype === 'keep' ? undefined : LLAMA_FTYPE[outTypeOf(config.dtype)];
   if (ft !== undefined && getMeta(ref.file, 'general.file_type') !== undefined) {
     metadata = setMeta(metadata, { key: 'general.file_type', type: GGUFValueType.UINT32, value: ft });
@@ -185,7 +204,7 @@ export function planMerge(config: MergeConfig, inputs: MergeInput[], opts: PlanO
   const inputBytes = tasks.reduce((s, t) => s + t.inBytes, 0);
   const mbps = opts.throughputMBps ?? 60;
   return {
-    method, config, inputs, baseIndex, tasks, metadata, alignment, outputSize, inputBytes,
+    method, config, inputs, baseIndex, tasks, metadata, chatTemplateFrom, alignment, outputSize, inputBytes,
     estimatedSeconds: inputBytes / 1e6 / mbps, notes,
   };
 }
