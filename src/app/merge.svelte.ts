@@ -7,8 +7,8 @@
  * mergekit YAML the CLI takes (shown in the view), so the browser and `npm run merge` agree.
  */
 import { stringify } from 'yaml';
-import { parseMergeConfig, type MergeConfig, type OutDtype } from '../lib/merge/config.ts';
-import { METHODS, getMethod, type MethodDescriptor, type ParamValue, type TensorStats } from '../lib/merge/methods/index.ts';
+import { MAX_MODELS, parseMergeConfig, type MergeConfig, type OutDtype } from '../lib/merge/config.ts';
+import { METHODS, getMethod, type MethodDescriptor, type ParamValue, type ParameterDef, type TensorStats } from '../lib/merge/methods/index.ts';
 import type { MergeProgress } from '../lib/merge/stream.ts';
 import { cachedModelBases, deleteCachedPrefix, mergedModelBaseUrl, mergedModelId, modelBaseUrl, whileMerging } from '../lib/merge/mlc/cache.ts';
 import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
@@ -233,7 +233,8 @@ export class MergeState {
     for (const s of this.#inputs) {
       for (const p of m.perModelParameters) if (!(p.name in s.params)) s.params[p.name] = p.default ?? (p.name === 'weight' ? 1 : 0);
     }
-    if (m.base === 'required' && this.#baseKey === null && this.#inputs[0]) this.#baseKey = this.#inputs[0].key;
+    // No base is picked for the user: mergekit requires base_model for these methods, and which
+    // input the others were fine-tuned from is the user's knowledge, not the order of the rows.
     this.#touch();
   }
   setParam(name: string, value: ParamValue): void {
@@ -316,7 +317,53 @@ export class MergeState {
     return out;
   }
 
+  /** Why the method cannot run without a base the user has not chosen yet, or null. */
+  get baseNeeded(): string | null {
+    const m = this.method;
+    if (m.base !== 'required' || (this.#baseKey !== null && this.#inputs.some((s) => s.key === this.#baseKey))) return null;
+    return `${m.name} needs a base model: mark one input as the base (the model the others were fine-tuned from) — it is not chosen for you`;
+  }
+
+  /**
+   * The settings checked in the view's own terms (the labels beside the fields: "Input 2 density",
+   * "t (global)"), before any YAML is built: everything the config parser and the planner would
+   * refuse in mergekit's terms (base_model, models[1].parameters.density) is said here first.
+   */
+  #check(): void {
+    const fail = (msg: string): never => {
+      throw new MergeError('config', msg);
+    };
+    const m = this.method;
+    this.#inputs.forEach((s, i) => {
+      if (!this.slotName(s)) fail(`Input ${i + 1} has no model: choose a model or a file for it, or remove the row`);
+    });
+    const needed = this.baseNeeded;
+    if (needed) fail(needed);
+    const n = this.#inputs.length;
+    if (n < m.minInputs) fail(`${m.name} needs at least ${m.minInputs} inputs${m.base === 'unused' ? '' : ', the base included'}; add ${m.minInputs - n === 1 ? 'an input' : `${m.minInputs - n} inputs`}`);
+    if (m.maxInputs !== undefined && n > m.maxInputs) fail(`${m.name} takes at most ${m.maxInputs} inputs${m.base === 'unused' ? '' : ', the base included'}; remove ${n - m.maxInputs === 1 ? 'one' : n - m.maxInputs}`);
+    if (n > MAX_MODELS) fail(`at most ${MAX_MODELS} inputs can be merged at once; remove ${n - MAX_MODELS}`);
+    const checkValue = (def: ParameterDef, v: ParamValue | undefined, label: string) => {
+      if (v === undefined) {
+        if (def.required) fail(`${label} is required: enter a number`);
+        return;
+      }
+      if (def.type === 'boolean') return;
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${label} must be a number`);
+      const x = v as number;
+      if (def.strict && ((def.min !== undefined && x < def.min) || (def.max !== undefined && x > def.max))) {
+        fail(`${label} must lie between ${def.min} and ${def.max} (it is ${x})`);
+      }
+    };
+    for (const def of m.parameters) if (def.name !== 'int8_mask') checkValue(def, this.#params[def.name], `${def.name} (global)`);
+    this.#inputs.forEach((s, i) => {
+      if (s.key === this.#baseKey && !m.baseTakesModelParameters) return;
+      for (const def of m.perModelParameters) checkValue(def, s.params[def.name], `Input ${i + 1} ${def.name}`);
+    });
+  }
+
   #config(): MergeConfig {
+    this.#check();
     return parseMergeConfig(this.yaml, 'merge settings');
   }
 

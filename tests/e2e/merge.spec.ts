@@ -270,4 +270,65 @@ test.describe('merge view', () => {
     expect(meta(web.file)).toEqual(meta(cli.file));
     expect(errors).toEqual([]);
   });
+
+  test('TIES-family methods need a base the user chooses (no silent input 1); errors name the view\'s fields, not YAML keys', async ({ page }) => {
+    const errors = watchErrors(page);
+    await page.goto('./');
+    await importStories(page);
+    await showTab(page, 'Merge');
+    const alert = page.getByRole('alert', { name: 'Merge error' });
+    for (const id of ['ties', 'dare_ties', 'breadcrumbs_ties', 'task_arithmetic']) {
+      await page.getByLabel('Merge method').selectOption(id);
+      await expect(page.getByLabel('Input 1 is the base')).not.toBeChecked();
+      await expect(page.getByLabel('Input 2 is the base')).not.toBeChecked();
+    }
+    await page.getByLabel('Merge method').selectOption('ties');
+    await pickModel(page, 1, STORIES_ID);
+    await page.getByLabel('Input 2 file').setInputFiles(join(process.cwd(), 'public/models/arithmetic-specialist.gguf'));
+    await expect(page.getByRole('note', { name: 'Base needed' })).toContainText('TIES needs a base');
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await expect(alert).toContainText('Check the settings');
+    await expect(alert).toContainText('TIES needs a base model: mark one input as the base');
+    await expect(alert).not.toContainText('base_model');
+    expect(await page.getByRole('table', { name: 'Plan summary' }).count()).toBe(0);
+
+    await page.getByLabel('Input 1 is the base').check();
+    await expect(page.getByRole('note', { name: 'Base needed' })).toHaveCount(0);
+    await setNumber(page, 'Input 2 density', 1.5);
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await expect(alert).toContainText('Input 2 density must lie between 0 and 1 (it is 1.5)');
+    await expect(alert).not.toContainText(/models\[|"density"|parameters/);
+
+    await setNumber(page, 'Input 2 density', 0.5);
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await expect(page.getByRole('table', { name: 'Plan summary' })).toContainText('arithmetic-specialist.gguf');
+    await expect(alert).toHaveCount(0);
+    expect(errors).toEqual([]);
+  });
+
+  test('a merge whose base has no chat template keeps an input\'s and says whose (real pool specialist)', async ({ page }) => {
+    const errors = watchErrors(page);
+    await page.goto('./');
+    await importStories(page);
+    await showTab(page, 'Merge');
+    await page.getByLabel('Merge method').selectOption('task_arithmetic');
+    await pickModel(page, 1, STORIES_ID);
+    await page.getByLabel('Input 1 is the base').check();
+    await page.getByLabel('Input 2 file').setInputFiles(join(process.cwd(), 'public/models/arithmetic-specialist.gguf'));
+    await page.getByLabel('Output name').fill('ta-template');
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await expect(page.getByRole('region', { name: 'Plan' })).toContainText('stories260K.gguf (the base) has no chat template; the output keeps the one of arithmetic-specialist.gguf');
+    await mergeAndWait(page);
+    const result = page.getByRole('region', { name: 'Merge result' });
+    await expect(result.getByLabel('Chat template')).toHaveText('Chat template from arithmetic-specialist.gguf.');
+    const [download] = await Promise.all([page.waitForEvent('download'), result.getByRole('button', { name: 'Download' }).click()]);
+    const path = join(tempDir(), 'ta-template.gguf');
+    await download.saveAs(path);
+    const merged = await readGGUF(bytesSource(new Uint8Array(readFileSync(path)), 'ta-template.gguf'));
+    const specialist = await readGGUF(bytesSource(new Uint8Array(readFileSync('public/models/arithmetic-specialist.gguf')), 'a.gguf'));
+    expect(getMeta(merged, 'tokenizer.chat_template')).toBe(getMeta(specialist, 'tokenizer.chat_template'));
+    expect(getMeta(merged, 'chorus.provenance.chat_template')).toBe('arithmetic-specialist.gguf');
+    expect(errors).toEqual([]);
+  });
 });
+
