@@ -4,7 +4,7 @@
  * output file (nor its .part).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -151,6 +151,9 @@ describe('npm run merge', () => {
     expect(viaDir.stderr).toMatch(/is also an input \(models-link\/in\.gguf\)/);
     const outLink = cli(`merge_method: linear\nmodels: [{model: real-input.gguf, parameters: {weight: 1}}]\nout: link-input.gguf\n`);
     expect(outLink.stderr).toMatch(/is also an input \(real-input\.gguf\)/);
+    linkSync(real, join(dir, 'hard-input.gguf'));
+    const viaHardLink = cli(`merge_method: linear\nmodels: [{model: hard-input.gguf, parameters: {weight: 1}}]\nout: real-input.gguf\n`);
+    expect(viaHardLink.stderr).toMatch(/is also an input \(hard-input\.gguf\)/);
     expect(readFileSync(real).equals(before)).toBe(true);
     expect(readFileSync(join(dir, 'models-real', 'in.gguf')).equals(before)).toBe(true);
     expect(readdirSync(dir).filter((f) => f.endsWith('.part'))).toEqual([]);
