@@ -1,7 +1,7 @@
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 // @ts-expect-error plain ES module shared with tools/serve.mjs
-import { CSP } from './tools/csp.mjs';
+import { CSP_META } from './tools/csp.mjs';
 // @ts-expect-error plain ES module (Node side of the build only)
 import { serviceWorker } from './tools/pwa/sw-plugin.mjs';
 
@@ -16,7 +16,7 @@ function cspMeta(): Plugin {
     name: 'chorus-csp-meta',
     apply: 'build',
     transformIndexHtml(html) {
-      return html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP as string}" />`);
+      return html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP_META as string}" />`);
     },
   };
 }

@@ -18,6 +18,25 @@ test.describe('app shell', () => {
     expect(errors).toEqual([]);
   });
 
+  test('a page load logs no console error or warning, and frame-ancestors is in the header only', async ({ page }) => {
+    const logged: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') logged.push(`${m.type()}: ${m.text()}`);
+    });
+    const errors = watchErrors(page);
+    const res = await page.goto('./');
+    await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    // A second load goes through the service worker, whose cached responses must behave the same.
+    await page.reload();
+    await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
+    expect(logged).toEqual([]);
+    expect(res?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    expect(meta).not.toContain('frame-ancestors');
+    expect(errors).toEqual([]);
+  });
+
   test('tabs work from the keyboard and only working views are offered', async ({ page }) => {
     await openApp(page);
     const tabs = page.getByRole('tab');
