@@ -37,6 +37,22 @@ test.describe('app shell', () => {
     expect(errors).toEqual([]);
   });
 
+  test('browser support (Chromium): isolated, SharedArrayBuffer, OPFS, JSPI and memory64, so the default wllama build', async ({ page }) => {
+    await openApp(page);
+    const f = await page.evaluate(async () => {
+      let memory64 = false;
+      try {
+        new WebAssembly.Memory({ address: 'i64', initial: 1n } as unknown as WebAssembly.MemoryDescriptor);
+        memory64 = true;
+      } catch { /* no memory64 */ }
+      return {
+        crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer === 'function', jspi: 'Suspending' in WebAssembly, memory64,
+        opfs: await navigator.storage.getDirectory().then(() => true, () => false), webgpu: 'gpu' in navigator,
+      };
+    });
+    expect(f).toEqual({ crossOriginIsolated: true, sharedArrayBuffer: true, jspi: true, memory64: true, opfs: true, webgpu: true });
+  });
+
   test('tabs work from the keyboard and only working views are offered', async ({ page }) => {
     await openApp(page);
     const tabs = page.getByRole('tab');

@@ -73,6 +73,13 @@ async function openPage(browser: Browser, url: string): Promise<{ page: Page; er
   });
   await page.goto(url);
   await page.waitForSelector('h1');
+  // Scenarios start once the service worker controls the page, as after a first visit.
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise<void>((r) => navigator.serviceWorker.addEventListener('controllerchange', () => r(), { once: true }));
+    }
+  });
   return { page, errors };
 }
 
