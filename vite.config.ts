@@ -1,9 +1,9 @@
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 // @ts-expect-error plain ES module shared with tools/serve.mjs
-import { CSP } from './tools/csp.mjs';
+import { CSP_META } from './tools/csp.mjs';
 // @ts-expect-error plain ES module (Node side of the build only)
-import { serviceWorker } from './tools/pwa/sw-plugin.mjs';
+import { compatAssetFileNames, serviceWorker } from './tools/pwa/sw-plugin.mjs';
 
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -16,7 +16,7 @@ function cspMeta(): Plugin {
     name: 'chorus-csp-meta',
     apply: 'build',
     transformIndexHtml(html) {
-      return html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP as string}" />`);
+      return html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP_META as string}" />`);
     },
   };
 }
@@ -24,8 +24,8 @@ function cspMeta(): Plugin {
 export default defineConfig({
   plugins: [svelte(), cspMeta(), serviceWorker() as Plugin],
   base: './',
-  build: { target: 'esnext', sourcemap: true, chunkSizeWarningLimit: 8000 },
-  worker: { format: 'es' },
+  build: { target: 'esnext', sourcemap: true, chunkSizeWarningLimit: 8000, rollupOptions: { output: { assetFileNames: compatAssetFileNames } } },
+  worker: { format: 'es', rollupOptions: { output: { assetFileNames: compatAssetFileNames } } },
   optimizeDeps: { exclude: ['@wllama/wllama', '@mlc-ai/web-llm'] },
   server: { host: '127.0.0.1', headers: isolation },
   preview: { host: '127.0.0.1', headers: isolation },

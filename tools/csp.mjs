@@ -5,7 +5,7 @@
 // - connect-src: 'self' for the app and its models; http(s) for the OpenAI-compatible engine and
 //   web-llm's model downloads, which go to user-chosen servers. No script can come from them.
 // - style-src 'unsafe-inline' only covers style attributes Svelte sets (widths of progress bars).
-export const CSP = [
+const DIRECTIVES = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self' blob:",
@@ -17,4 +17,14 @@ export const CSP = [
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
-].join('; ');
+];
+
+/** The policy as an HTTP header (tools/serve.mjs, the dev server). */
+export const CSP = DIRECTIVES.join('; ');
+
+// CSP3 §6.1 / HTML: frame-ancestors, report-uri and sandbox are ignored in a <meta> policy, and
+// browsers log an error on every load that finds them there; only the header can carry them.
+const HEADER_ONLY = ['frame-ancestors', 'report-uri', 'sandbox'];
+
+/** The policy for the built index.html's <meta> tag: the header's, less the header-only directives. */
+export const CSP_META = DIRECTIVES.filter((d) => !HEADER_ONLY.includes(d.split(' ')[0])).join('; ');

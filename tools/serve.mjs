@@ -2,7 +2,7 @@
 // Serves the static build on 127.0.0.1 with the headers the app needs:
 // COOP/COEP make the page cross-origin isolated, which wllama needs for wasm threads
 // (SharedArrayBuffer), and the CSP is the same strict policy the page declares in index.html.
-// Usage: node tools/serve.mjs [dir] [--port N]
+// Usage: node tools/serve.mjs [dir] [--port N]   (N = 0: any free port, printed on start)
 import { createServer } from 'node:http';
 import { stat, readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
@@ -60,6 +60,7 @@ const server = createServer(async (req, res) => {
     res.end(String(err));
   }
 });
+// --port 0 takes a free port; the line below names the one taken (tests read it).
 server.listen(port, '127.0.0.1', () => {
-  console.log(`Chorus is running at http://127.0.0.1:${port}/  (serving ${root}; Ctrl+C to stop)`);
+  console.log(`Chorus is running at http://127.0.0.1:${server.address().port}/  (serving ${root}; Ctrl+C to stop)`);
 });

@@ -18,6 +18,41 @@ test.describe('app shell', () => {
     expect(errors).toEqual([]);
   });
 
+  test('a page load logs no console error or warning, and frame-ancestors is in the header only', async ({ page }) => {
+    const logged: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') logged.push(`${m.type()}: ${m.text()}`);
+    });
+    const errors = watchErrors(page);
+    const res = await page.goto('./');
+    await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    // A second load goes through the service worker, whose cached responses must behave the same.
+    await page.reload();
+    await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
+    expect(logged).toEqual([]);
+    expect(res?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    expect(meta).not.toContain('frame-ancestors');
+    expect(errors).toEqual([]);
+  });
+
+  test('browser support (Chromium): isolated, SharedArrayBuffer, OPFS, JSPI and memory64, so the default wllama build', async ({ page }) => {
+    await openApp(page);
+    const f = await page.evaluate(async () => {
+      let memory64 = false;
+      try {
+        new WebAssembly.Memory({ address: 'i64', initial: 1n } as unknown as WebAssembly.MemoryDescriptor);
+        memory64 = true;
+      } catch { /* no memory64 */ }
+      return {
+        crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer === 'function', jspi: 'Suspending' in WebAssembly, memory64,
+        opfs: await navigator.storage.getDirectory().then(() => true, () => false), webgpu: 'gpu' in navigator,
+      };
+    });
+    expect(f).toEqual({ crossOriginIsolated: true, sharedArrayBuffer: true, jspi: true, memory64: true, opfs: true, webgpu: true });
+  });
+
   test('tabs work from the keyboard and only working views are offered', async ({ page }) => {
     await openApp(page);
     const tabs = page.getByRole('tab');

@@ -81,7 +81,7 @@ test('wllama in an engine worker: load from a picked File, greedy output exact a
     return { info, a, b, lp, s1: s1.text, s2: s2.text, s3: s3.text, chat };
   }, GREEDY);
   expect(r.info).toMatchObject({ kind: 'wllama', model: 'stories260K.gguf', backend: 'cpu', supportsLogprobs: true });
-  expect(r.info.detail).toMatch(/CPU · wasm · \d+ thread/);
+  expect(r.info.detail).toMatch(/^CPU · wasm · \d+ threads?\b.* · wllama default build$/);
   expect(r.a.text.length).toBeGreaterThan(20);
   expect(r.a.text).toBe(r.b.text);
   expect(r.a.finish_reason).toBe('length');

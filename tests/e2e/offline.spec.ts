@@ -1,4 +1,10 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serveDir } from '../lib/serve.ts';
+// @ts-expect-error plain ES module (the build's Node side)
+import { writeServiceWorker } from '../../tools/pwa/sw-plugin.mjs';
 import { importStories, loadModel, modelCard, openApp, playground, runAndWait, setupPlayground, showTab, watchErrors } from './helpers.ts';
 
 test('after one visit the app loads with the network off, and a model from OPFS loads and generates', async ({ page, context }) => {
@@ -39,4 +45,90 @@ test('after one visit the app loads with the network off, and a model from OPFS 
   expect(text.trim().length).toBeGreaterThan(5);
   await context.setOffline(false);
   expect(errors).toEqual([]);
+});
+
+const DIST = process.env.E2E_DIST ?? 'dist';
+
+async function controlled(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise<void>((r) => navigator.serviceWorker.addEventListener('controllerchange', () => r(), { once: true }));
+    }
+  });
+}
+
+async function cachedPaths(page: Page): Promise<{ cache: string; paths: string[] }[]> {
+  return page.evaluate(async () => {
+    const out: { cache: string; paths: string[] }[] = [];
+    for (const key of await caches.keys()) {
+      if (!key.startsWith('chorus-')) continue;
+      out.push({ cache: key, paths: (await (await caches.open(key)).keys()).map((r) => new URL(r.url).pathname) });
+    }
+    return out;
+  });
+}
+
+test("web-llm's bundles and wllama's compat build are not precached; web-llm's chunk is cached on first use", async ({ page }) => {
+  const errors = watchErrors(page);
+  const sw = readFileSync(join(DIST, 'sw.js'), 'utf8');
+  const precache = JSON.parse(/const PRECACHE = (\[.*?\]);/.exec(sw)![1]!) as string[];
+  const onDemand = JSON.parse(/const ON_DEMAND = (\[.*?\]);/.exec(sw)![1]!) as string[];
+  expect(precache.filter((u) => /webllm|wllama-compat/.test(u))).toEqual([]);
+  expect(onDemand.map((u) => u.replace(/-[\w-]{8}(\.\w+)$/, '-*$1')).sort()).toEqual(
+    ['./assets/webllm-*.js', './assets/webllm.worker-*.js', './assets/wllama-compat-*.js', './assets/wllama-compat-*.wasm'],
+  );
+  // The compat files are served from our origin, byte-identical copies of the npm package (no CDN).
+  const compat = (ext: string) => readFileSync(join(DIST, onDemand.find((u) => u.includes('wllama-compat-') && u.endsWith(ext))!));
+  expect(compat('.wasm').equals(readFileSync('node_modules/@wllama/wllama-compat/wasm/wllama.wasm'))).toBe(true);
+  expect(compat('.js').equals(readFileSync('node_modules/@wllama/wllama-compat/wasm/wllama.js'))).toBe(true);
+
+  await openApp(page);
+  await controlled(page);
+  const chunk = onDemand.find((u) => /^\.\/assets\/webllm-/.test(u))!.slice(1);
+  const before = await cachedPaths(page);
+  expect(before).toHaveLength(1);
+  expect(before[0]!.paths).toContain('/assets/' + precache.find((u) => /engine\.worker/.test(u))!.split('/').pop());
+  expect(before[0]!.paths).not.toContain(chunk);
+  // First use: opening the web-llm panel imports web-llm's chunk through the service worker.
+  await showTab(page, 'Models');
+  await page.getByLabel('web-llm models').locator('summary').click();
+  await expect.poll(async () => (await cachedPaths(page))[0]!.paths.includes(chunk), { timeout: 30_000 }).toBe(true);
+  expect(errors).toEqual([]);
+});
+
+test('a new build shows an "update ready" notice; Reload switches to it', async ({ page }) => {
+  const errors = watchErrors(page);
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-update-'));
+  cpSync(DIST, dir, { recursive: true });
+  const served = await serveDir(dir);
+  try {
+    await page.goto(served.url);
+    await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
+    await controlled(page);
+    const [first] = await cachedPaths(page);
+    const notice = page.getByRole('status', { name: 'Update' });
+    await expect(notice).toBeHidden();
+
+    // A new build: one file of the shell changes, and the build step writes a new sw.js.
+    writeFileSync(join(dir, 'manifest.webmanifest'), readFileSync(join(dir, 'manifest.webmanifest'), 'utf8') + '\n');
+    const next = (await writeServiceWorker(dir)) as { version: string };
+    expect(`chorus-${next.version}`).not.toBe(first!.cache);
+
+    // The browser finds the new sw.js on the next navigation; it installs and waits for the page.
+    await page.reload();
+    await expect(notice).toBeVisible({ timeout: 60_000 });
+    await expect(notice).toContainText('A new version of Chorus is ready');
+    // Until the user reloads, the page keeps running the old build.
+    expect((await cachedPaths(page)).map((c) => c.cache)).toContain(first!.cache);
+
+    await Promise.all([page.waitForEvent('load'), notice.getByRole('button', { name: 'Reload' }).click()]);
+    await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
+    await expect.poll(async () => (await cachedPaths(page)).map((c) => c.cache)).toEqual([`chorus-${next.version}`]);
+    await expect(notice).toBeHidden();
+    expect(errors).toEqual([]);
+  } finally {
+    await served.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

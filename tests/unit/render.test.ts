@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cpuMs } from '../lib/cpu-time.ts';
 import { escapeHtml, renderMarkdown, safeHref } from '../../src/lib/render/markdown.ts';
 import { agentName, applyEvent, emptyTraceView, tokenTitle } from '../../src/lib/render/trace-view.ts';
 import type { TraceEvent } from '../../src/lib/trace.ts';
@@ -112,5 +113,41 @@ describe('trace view model (draws any strategy from TraceEvents alone)', () => {
   it('token tooltips give the probability and the alternatives', () => {
     const title = tokenTitle({ text: 'a', logprob: Math.log(0.5), top: [{ token: 'a', logprob: Math.log(0.5) }, { token: 'b', logprob: Math.log(0.25) }] });
     expect(title).toBe('p = 50.0%\n"a"  50.0%\n"b"  25.0%');
+  });
+});
+
+describe('markdown bombs fall back to plain text with a note, never throw, in bounded time', () => {
+  const bombs: [string, string, RegExp][] = [
+    ['2000 nested quotes', `${'>'.repeat(2000)} x`, /nests 2000 levels deep/],
+    ['3000 nested list items', `${'- '.repeat(3000)}x`, /nests 3000 levels deep/],
+    ['1000 quote+list pairs', `${'> - '.repeat(1000)}x`, /nests 2000 levels deep/],
+    ['3000 nested ordered items', `${'1. '.repeat(3000)}x`, /nests 3000 levels deep/],
+    ['20000 emphasis openers', '_a'.repeat(20_000), /40000 characters/],
+    ['5000 emphasis openers in a short text', '*a'.repeat(5_000), /5000 emphasis markers/],
+  ];
+  for (const [name, source, note] of bombs) {
+    it(name, () => {
+      const { ms, value: html } = cpuMs(() => renderMarkdown(source));
+      expect(ms).toBeLessThan(1000);
+      expect(html).toMatch(/^<p><em>Shown as plain text: /);
+      expect(html).toMatch(note);
+      // The whole text is still there, escaped, in a <pre>.
+      expect(html).toContain(`<pre>${escapeHtml(source)}</pre>`);
+    });
+  }
+
+  it('ordinary nesting and emphasis still render as markdown', () => {
+    const html = renderMarkdown(`${'> '.repeat(10)}**deep** _quote_\n\n- a\n  - b\n    - c`);
+    expect(html).not.toContain('Shown as plain text');
+    expect(html.match(/<blockquote>/g)).toHaveLength(10);
+    expect(html).toContain('<strong>deep</strong>');
+    expect(html.match(/<ul>/g)).toHaveLength(3);
+  });
+
+  it('the plain-text fallback escapes HTML in the text', () => {
+    const html = renderMarkdown(`${'>'.repeat(100)} <img src=x onerror=alert(1)>`);
+    expect(html).toMatch(/^<p><em>Shown as plain text: the text nests 100 levels deep/);
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).not.toContain('<img');
   });
 });

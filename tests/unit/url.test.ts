@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSetup, encodeSetup } from '../../src/lib/settings/url.ts';
+import { cpuMs } from '../lib/cpu-time.ts';
+import { MAX_LINK_LENGTH, MAX_WARNINGS, decodeSetup, encodeSetup } from '../../src/lib/settings/url.ts';
 import { AGENT_FIELDS, MAX_AGENTS, SETUP_FIELDS, defaultSetup, withMethod, type Setup } from '../../src/lib/settings/schema.ts';
 import { strategies } from '../../src/lib/strategies/registry.ts';
 import type { KnobValue } from '../../src/lib/strategies/types.ts';
@@ -132,5 +133,53 @@ describe('malformed URLs fall back to defaults with warnings, never throw', () =
       expect(setup.agents.length).toBeLessThanOrEqual(MAX_AGENTS);
       expect(Number.isInteger(setup.seed)).toBe(true);
     }
+  });
+});
+
+describe('hostile links: bounded time, bounded warnings, a size cap', () => {
+  it('10^5 distinct unknown keys decode in under 1 s, with at most MAX_WARNINGS warnings and a count of the rest', () => {
+    const parts = ['v=1', 'm=vote', 's=7'];
+    for (let i = 0; i < 100_000; i++) parts.push(`x${i}=1`);
+    const link = parts.join('&');
+    expect(link.length).toBeLessThan(MAX_LINK_LENGTH);
+    const { ms, value: { setup, warnings } } = cpuMs(() => decodeSetup(link));
+    expect(ms).toBeLessThan(1000);
+    expect(setup.method).toBe('vote');
+    expect(setup.seed).toBe(7);
+    expect(warnings).toHaveLength(MAX_WARNINGS + 1);
+    expect(warnings[0]).toBe('unknown key "x0" in the link; ignored');
+    expect(warnings[MAX_WARNINGS]).toBe(`… and ${100_000 - MAX_WARNINGS} more problems in the link (not listed)`);
+  });
+
+  it('5·10^4 repeats of one knob key decode in under 1 s and keep the first value', () => {
+    const link = 'm=vote&' + Array.from({ length: 50_000 }, (_, i) => `k.samples=${(i % 8) + 1}`).join('&');
+    const { ms, value: { setup, warnings } } = cpuMs(() => decodeSetup(link));
+    expect(ms).toBeLessThan(1000);
+    expect(setup.knobs['samples']).toBe(1);
+    expect(warnings).toEqual(['"k.samples" appears 50000 times; using the first']);
+  });
+
+  it(`a link longer than MAX_LINK_LENGTH is refused with a message naming its size, and the default setup is used`, () => {
+    const link = `m=vote&p=${'a'.repeat(MAX_LINK_LENGTH)}`;
+    const { ms, value: { setup, warnings } } = cpuMs(() => decodeSetup(link));
+    expect(ms).toBeLessThan(1000);
+    expect(setup).toEqual(defaultSetup());
+    expect(warnings).toEqual([
+      `the link is ${link.length} characters long; links up to ${MAX_LINK_LENGTH} are read — it was cut or is not a Chorus link; using the default setup`,
+    ]);
+  });
+
+  it('the longest setup the schema allows still fits under the cap', () => {
+    const wide = '漢'.repeat(1); // 3 UTF-8 bytes → 9 characters once percent-encoded, the worst case per UTF-16 unit
+    const setup = defaultSetup();
+    setup.prompt = wide.repeat(SETUP_FIELDS.prompt.maxLength);
+    setup.agents = Array.from({ length: MAX_AGENTS }, () => ({
+      model: wide.repeat(AGENT_FIELDS.model.maxLength), temperature: 0.7, system: wide.repeat(AGENT_FIELDS.system.maxLength),
+    }));
+    const link = encodeSetup(setup);
+    expect(link.length).toBeLessThan(MAX_LINK_LENGTH);
+    const back = decodeSetup(link);
+    expect(back.warnings).toEqual([]);
+    expect(back.setup).toEqual(setup);
   });
 });

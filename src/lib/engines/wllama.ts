@@ -33,6 +33,7 @@ import {
   type TokenLogprob,
 } from './engine.ts';
 import { FALLBACK_STOP, renderFallbackChat } from './prompt.ts';
+import { applyWllamaBuild, chooseWllamaBuild, wasmFeatures } from './wllama-build.ts';
 
 export type GpuPreference = 'auto' | 'off';
 
@@ -115,6 +116,8 @@ export class WllamaEngine implements Engine {
   static async load(blob: Blob, opts: WllamaLoadOptions): Promise<WllamaEngine> {
     const gpu = opts.gpu === 'off' ? { ok: false, reason: 'CPU chosen' } : await detectWebGpu();
     const wllama = new Wllama({ default: opts.wasmUrl }, { suppressNativeLog: true });
+    const build = chooseWllamaBuild(wasmFeatures());
+    applyWllamaBuild(wllama, build);
     const nCtx = opts.nCtx ?? Math.min(opts.contextLength ?? 2048, 4096);
     const nParallel = Math.max(1, opts.nParallel ?? 1);
     const params: LoadModelParams = {
@@ -147,8 +150,8 @@ export class WllamaEngine implements Engine {
       model: opts.modelName,
       backend: gpu.ok ? 'webgpu' : 'cpu',
       detail: gpu.ok
-        ? `WebGPU · ${layers}/${layers} layers (${gpu.reason})`
-        : `CPU · wasm · ${threads} thread${threads === 1 ? '' : 's'}${opts.gpu === 'off' ? '' : ` (${gpu.reason})`}`,
+        ? `WebGPU · ${layers}/${layers} layers (${gpu.reason}) · ${build.label}`
+        : `CPU · wasm · ${threads} thread${threads === 1 ? '' : 's'}${opts.gpu === 'off' ? '' : ` (${gpu.reason})`} · ${build.label}`,
       supportsLogprobs: true,
       contextLength: ctx.n_ctx / nParallel,
     };

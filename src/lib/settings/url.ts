@@ -18,6 +18,9 @@
  * decodeSetup never throws: a missing field takes its default silently; an unknown key, a value
  * that does not parse or is out of range, too many agents, a knob the method does not have — each
  * falls back (default, clamp, drop) and adds a warning saying what was wrong and what was used.
+ * A link is untrusted input, so decoding is linear in its length (one pass groups the values by
+ * key), a link over MAX_LINK_LENGTH is refused whole, and at most MAX_WARNINGS warnings are kept
+ * (then one line counting the rest).
  */
 import type { Knob, KnobValue } from '../strategies/types.ts';
 import { getStrategy, strategyById } from '../strategies/registry.ts';
@@ -25,6 +28,29 @@ import { checkKnob, defaultKnobs, parseKnobString } from '../strategies/knobs.ts
 import { AGENT_FIELDS, MAX_AGENTS, SETUP_FIELDS, defaultSetup, type AgentSetup, type Field, type Setup } from './schema.ts';
 
 export const URL_FORMAT_VERSION = '1';
+
+/**
+ * The longest link decodeSetup reads. The longest setup the schema allows (a 20,000-character
+ * prompt, 8 agents with 4,000-character system prompts and 300-character model ids, every
+ * character a 3-byte UTF-8 one, which percent-encodes to 9) is about 490,000 characters.
+ */
+export const MAX_LINK_LENGTH = 1_048_576;
+/** Warnings kept per link; the rest are counted in one last line. */
+export const MAX_WARNINGS = 20;
+
+/** Collects warnings up to MAX_WARNINGS and counts the ones past it. */
+class Warnings {
+  readonly list: string[] = [];
+  #dropped = 0;
+  push(message: string): void {
+    if (this.list.length < MAX_WARNINGS) this.list.push(message);
+    else this.#dropped++;
+  }
+  done(): string[] {
+    if (this.#dropped > 0) this.list.push(`… and ${this.#dropped} more problems in the link (not listed)`);
+    return this.list;
+  }
+}
 
 /** encodeURIComponent, keeping `@ : / ,` readable and writing spaces as "+"; lone surrogates become U+FFFD. */
 function enc(value: string): string {
@@ -70,7 +96,7 @@ function queryPart(input: string): string {
 
 type NumField = Extract<Field, { type: 'integer' | 'number' }>;
 
-function readNumber(field: NumField, raw: string, warnings: string[], where = field.label): number {
+function readNumber(field: NumField, raw: string, warnings: Warnings, where = field.label): number {
   const n = raw.trim() === '' ? NaN : Number(raw);
   if (!Number.isFinite(n)) {
     warnings.push(`${where}: "${raw}" is not a number; using the default ${field.default}`);
@@ -86,7 +112,7 @@ function readNumber(field: NumField, raw: string, warnings: string[], where = fi
   return v;
 }
 
-function readString(field: Extract<Field, { type: 'string' }>, raw: string, warnings: string[], where = field.label): string {
+function readString(field: Extract<Field, { type: 'string' }>, raw: string, warnings: Warnings, where = field.label): string {
   if (raw.length > field.maxLength) {
     warnings.push(`${where} is ${raw.length} characters long; kept the first ${field.maxLength}`);
     return raw.slice(0, field.maxLength);
@@ -94,7 +120,7 @@ function readString(field: Extract<Field, { type: 'string' }>, raw: string, warn
   return raw;
 }
 
-function readAgent(raw: string, n: number, warnings: string[]): AgentSetup {
+function readAgent(raw: string, n: number, warnings: Warnings): AgentSetup {
   const at = raw.lastIndexOf('@');
   let model = raw;
   let temperature = AGENT_FIELDS.temperature.default;
@@ -110,20 +136,39 @@ function readAgent(raw: string, n: number, warnings: string[]): AgentSetup {
 
 /** Parses a link into a setup; never throws (see the file comment for the fallback rules). */
 export function decodeSetup(input: string): { setup: Setup; warnings: string[] } {
-  const warnings: string[] = [];
+  const warnings = new Warnings();
+  if (input.length > MAX_LINK_LENGTH) {
+    warnings.push(`the link is ${input.length} characters long; links up to ${MAX_LINK_LENGTH} are read — it was cut or is not a Chorus link; using the default setup`);
+    return { setup: defaultSetup(), warnings: warnings.done() };
+  }
   try {
-    return { setup: decode(queryPart(input), warnings), warnings };
+    return { setup: decode(queryPart(input), warnings), warnings: warnings.done() };
   } catch (e) {
     warnings.push(`the link could not be read (${e instanceof Error ? e.message : String(e)}); using the default setup`);
-    return { setup: defaultSetup(), warnings };
+    return { setup: defaultSetup(), warnings: warnings.done() };
   }
 }
 
-function decode(query: string, warnings: string[]): Setup {
+const SYSTEM_KEY = new RegExp(`^${AGENT_FIELDS.system.key}(\\d+)$`);
+
+/** Every key's values in link order, keys in order of first appearance: one pass over the link. */
+function groupByKey(query: string): Map<string, string[]> {
+  const byKey = new Map<string, string[]>();
+  for (const [key, value] of new URLSearchParams(query)) {
+    const values = byKey.get(key);
+    if (values) values.push(value);
+    else byKey.set(key, [value]);
+  }
+  return byKey;
+}
+
+function decode(query: string, warnings: Warnings): Setup {
   const setup = defaultSetup();
-  const params = new URLSearchParams(query);
+  // URLSearchParams.getAll scans every pair, so calling it per distinct key was quadratic
+  // (10^5 keys took minutes); the values are grouped once instead.
+  const params = groupByKey(query);
   const once = (key: string): string | undefined => {
-    const all = params.getAll(key);
+    const all = params.get(key) ?? [];
     if (all.length > 1) warnings.push(`"${key}" appears ${all.length} times; using the first`);
     return all[0];
   };
@@ -141,7 +186,7 @@ function decode(query: string, warnings: string[]): Setup {
   const meta = getStrategy(setup.method).meta;
   setup.knobs = defaultKnobs(meta);
 
-  const agentValues = params.getAll(AGENT_FIELDS.model.key);
+  const agentValues = params.get(AGENT_FIELDS.model.key) ?? [];
   if (agentValues.length > 0) {
     if (agentValues.length > MAX_AGENTS) warnings.push(`the link has ${agentValues.length} agents; kept the first ${MAX_AGENTS}`);
     setup.agents = agentValues.slice(0, MAX_AGENTS).map((raw, i) => readAgent(raw, i + 1, warnings));
@@ -154,11 +199,11 @@ function decode(query: string, warnings: string[]): Setup {
   const prompt = once(SETUP_FIELDS.prompt.key);
   if (prompt !== undefined) setup.prompt = readString(SETUP_FIELDS.prompt, prompt, warnings);
 
-  for (const key of new Set(params.keys())) {
+  for (const key of params.keys()) {
     if (key === 'v' || key === SETUP_FIELDS.method.key || key === AGENT_FIELDS.model.key) continue;
     if (key === SETUP_FIELDS.seed.key || key === SETUP_FIELDS.maxTokens.key || key === SETUP_FIELDS.prompt.key) continue;
-    const value = params.get(key) ?? '';
-    const sys = new RegExp(`^${AGENT_FIELDS.system.key}(\\d+)$`).exec(key);
+    const value = params.get(key)?.[0] ?? '';
+    const sys = SYSTEM_KEY.exec(key);
     if (sys?.[1]) {
       const agent = setup.agents[Number(sys[1]) - 1];
       if (agent) agent.system = readString(AGENT_FIELDS.system, once(key) ?? value, warnings, `Agent ${sys[1]} system prompt`);
