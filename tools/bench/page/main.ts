@@ -10,7 +10,7 @@ import { spawnWllamaWorker, type WorkerEngine } from '../../../src/app/engines.t
 import { ModelRegistry } from '../../../src/app/models.svelte.ts';
 import { openChorusDb, DB_VERSION } from '../../../src/lib/store/db.ts';
 import { OpfsStore } from '../../../src/lib/store/opfs.ts';
-import type { ModelSource } from '../../../workers/engine.protocol.ts';
+import type { ModelSource } from '../../../workers/engine.api.ts';
 import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, setMeta } from '../../../src/lib/merge/gguf/index.ts';
 
 const engines = new Map<number, Engine>();
