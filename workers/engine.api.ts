@@ -5,13 +5,13 @@
  *
  * `load` and `generate` take a page-chosen `id` that `cancel(id)` names: a cancelled load rejects
  * with EngineError('aborted'), a cancelled generate ends its stream with finish reason 'abort'.
- * Byte progress and the token stream come back through callbacks the page passes with comlink's
- * `proxy()`: the worker calls them without waiting for each reply (no round trip per token) and
- * waits only for the last one before returning, so every chunk is on the page before the call
- * resolves. Failures cross as EngineError (code and message kept, src/lib/rpc.ts), whose message
+ * Byte progress comes back through a callback the page passes with comlink's `proxy()`; the token
+ * stream through a MessagePort the page transfers with `generate` (src/lib/rpc.ts `openStream`):
+ * one message per chunk and no reply, which a proxied callback (a request and a reply per token)
+ * cannot match — see README, Benchmarks. Failures cross as EngineError (code and message kept, src/lib/rpc.ts), whose message
  * says what to do.
  */
-import type { ChatChunk, ChatRequest, CompletionRequest, EngineInfo } from '../src/lib/engines/engine.ts';
+import type { ChatRequest, CompletionRequest, EngineInfo } from '../src/lib/engines/engine.ts';
 import type { GpuPreference } from '../src/lib/engines/wllama.ts';
 import type { ProxyMarked } from '../src/lib/rpc.ts';
 
@@ -36,13 +36,12 @@ export type Generation = { mode: 'chat'; request: ChatRequest } | { mode: 'compl
 
 /** Page callbacks, passed through comlink's `proxy()`. */
 export type ProgressCallback = ((loaded: number, total: number) => void) & ProxyMarked;
-export type ChunkCallback = ((chunk: ChatChunk) => void) & ProxyMarked;
 
 export interface EngineWorkerApi {
   /** Opens the source and loads the model (once per worker); resolves with what was loaded. */
   load(id: number, source: ModelSource, params: LoadParams, onProgress: ProgressCallback | null): Promise<EngineInfo>;
-  /** Streams one generation's chunks (deltas, then exactly one `done`) to `onChunk`. */
-  generate(id: number, generation: Generation, onChunk: ChunkCallback): Promise<void>;
+  /** Posts one generation's ChatChunks (deltas, then exactly one `done`) on `chunks`, then ends it. */
+  generate(id: number, generation: Generation, chunks: MessagePort): Promise<void>;
   /** Cancels the load or generate `id` if it is running; otherwise nothing. */
   cancel(id: number): void;
   /** Stops every running call and frees the model. */

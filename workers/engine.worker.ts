@@ -5,10 +5,10 @@
  * EngineError('internal'), so the page always gets a code and a message that says what to do.
  */
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
-import { EngineError } from '../src/lib/engines/engine.ts';
+import { EngineError, type ChatChunk } from '../src/lib/engines/engine.ts';
 import { WllamaEngine, errorText } from '../src/lib/engines/wllama.ts';
 import { fetchWithProgress } from '../src/lib/store/download.ts';
-import { CallbackSink, exposeApi } from '../src/lib/rpc.ts';
+import { CallbackSink, StreamSink, exposeApi } from '../src/lib/rpc.ts';
 import type { EngineWorkerApi, ModelSource } from './engine.api.ts';
 
 let engine: WllamaEngine | null = null;
@@ -61,10 +61,10 @@ const api: EngineWorkerApi = {
     }
   },
 
-  async generate(id, generation, onChunk) {
+  async generate(id, generation, port) {
     const ac = new AbortController();
     running.set(id, ac);
-    const chunks = new CallbackSink(onChunk);
+    const chunks = new StreamSink<ChatChunk>(port);
     try {
       if (!engine) throw new EngineError('unloaded', 'no model is loaded in this worker — load it again.');
       const stream = generation.mode === 'chat' ? engine.chat(generation.request, { signal: ac.signal }) : engine.complete(generation.request, { signal: ac.signal });
@@ -73,7 +73,7 @@ const api: EngineWorkerApi = {
       throw engineError(err);
     } finally {
       running.delete(id);
-      await chunks.end();
+      chunks.end();
     }
   },
 

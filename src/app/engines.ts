@@ -2,7 +2,7 @@
  * Page side of the engine workers: one Web Worker per loaded wllama model, wrapped in an object
  * that implements the Engine interface (src/lib/engines/engine.ts), so strategies never know a
  * worker is involved. The worker serves EngineWorkerApi (workers/engine.api.ts) over comlink
- * (src/lib/rpc.ts); tokens come back through a proxied callback, errors as EngineErrors.
+ * (src/lib/rpc.ts); tokens come back on a transferred MessagePort, errors as EngineErrors.
  *
  *   const engine = await spawnWllamaWorker({ kind: 'blob', blob: file, name: file.name },
  *     { nThreads: 1, gpu: 'auto' }, { onProgress: (l, t) => …, signal, onCrash: (err) => … });
@@ -28,7 +28,7 @@ import {
 } from '../lib/engines/engine.ts';
 import { Channel } from '../lib/engines/channel.ts';
 import { FairQueue, QueueAbortedError } from '../lib/engines/queue.ts';
-import { Connection, proxy } from '../lib/rpc.ts';
+import { Connection, openStream, proxy } from '../lib/rpc.ts';
 import type { EngineWorkerApi, Generation, LoadParams, ModelSource } from '../../workers/engine.api.ts';
 
 export interface SpawnOptions {
@@ -178,7 +178,8 @@ export class WorkerEngine implements Engine {
     const id = this.#link.nextId();
     const onAbort = (): void => this.#link.cancel(id);
     try {
-      this.#link.call((api) => api.generate(id, generation, proxy((c: ChatChunk) => channel.push(c)))).then(
+      const stream = openStream<ChatChunk>((c) => channel.push(c));
+      this.#link.call((api) => stream.settle(api.generate(id, generation, stream.port))).then(
         () => channel.close(),
         (err: unknown) => channel.fail(err),
       );

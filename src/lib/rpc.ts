@@ -2,9 +2,11 @@
  * The page–worker boundary, on comlink (https://github.com/GoogleChromeLabs/comlink). Each worker
  * exposes one typed API, declared once in a file both sides import (workers/engine.api.ts,
  * workers/merge.api.ts): `exposeApi(api)` in the worker, `connect<Api>(worker, errors)` in the page.
- * Progress and tokens flow back through callbacks the page marks with comlink's `proxy()`; the
- * worker side views them with `remote()` and awaits the last call before its method returns, so
- * every callback has reached the page before the method's result does (see `CallbackSink`).
+ * Progress flows back through callbacks the page marks with comlink's `proxy()`; the worker side
+ * awaits the last call before its method returns, so every report has reached the page before
+ * the method's result does (`CallbackSink`). Tokens flow through a MessagePort the page transfers
+ * with the call (`openStream` / `StreamSink`): one message per token, as bare wllama's own worker
+ * sends them, where a proxied callback costs a request and a reply per token.
  *
  * Two things comlink does not do, done here:
  * - Typed errors. comlink's built-in "throw" handler sends only {name, message, stack} and rebuilds
@@ -16,7 +18,7 @@
  * - Crashes. A comlink call whose worker dies never settles. `Connection.guard` races every call
  *   with the connection's failure, which the owner sets (`fail`) when the worker reports an error.
  */
-import { expose, releaseProxy, transferHandlers, wrap, type Endpoint, type ProxyMarked, type Remote, type TransferHandler } from 'comlink';
+import { expose, releaseProxy, transfer, transferHandlers, wrap, type Endpoint, type ProxyMarked, type Remote, type TransferHandler } from 'comlink';
 
 export type { ProxyMarked, Remote } from 'comlink';
 export { proxy } from 'comlink';
@@ -106,6 +108,65 @@ export class CallbackSink<A extends unknown[]> {
   async end(): Promise<void> {
     await this.#last.catch(() => undefined);
     this.#fn[releaseProxy]();
+  }
+}
+
+/** Marks the end of a stream on its port (a value no stream sends: chunks are objects). */
+const STREAM_END = 'chorus:end';
+
+/**
+ * Page side of a stream: `port` goes to the worker as a call argument (marked for transfer);
+ * `onValue` gets each value in order. A call's result and its stream's messages travel on
+ * different ports, whose relative order the HTML spec does not fix, so `settle(call)` resolves
+ * with the call's result only once the worker's `StreamSink.end()` has arrived too. On failure it
+ * gives the end marker up to `ERROR_DRAIN_MS` to arrive (the worker ends its stream before it
+ * rejects), so chunks sent before an error are not lost, then rejects with the call's error; a
+ * call that failed before reaching the worker never ends its stream, and still rejects.
+ */
+export function openStream<T>(onValue: (value: T) => void): { port: MessagePort; settle<R>(call: Promise<R>): Promise<R> } {
+  const { port1, port2 } = new MessageChannel();
+  const ended = new Promise<void>((resolve) => {
+    port1.onmessage = (e: MessageEvent) => {
+      if (e.data === STREAM_END) {
+        port1.close();
+        resolve();
+      } else onValue(e.data as T);
+    };
+  });
+  return {
+    port: transfer(port2, [port2]),
+    settle: <R>(call: Promise<R>) =>
+      call.then(
+        async (value) => {
+          await ended;
+          return value;
+        },
+        async (err: unknown) => {
+          await Promise.race([ended, new Promise((r) => setTimeout(r, ERROR_DRAIN_MS))]);
+          port1.close();
+          throw err;
+        },
+      ),
+  };
+}
+
+const ERROR_DRAIN_MS = 100;
+
+/** Worker side of a stream: one postMessage per value, then `end()`. */
+export class StreamSink<T> {
+  readonly #port: MessagePort;
+
+  constructor(port: MessagePort) {
+    this.#port = port;
+  }
+
+  send(value: T): void {
+    this.#port.postMessage(value);
+  }
+
+  end(): void {
+    this.#port.postMessage(STREAM_END);
+    this.#port.close();
   }
 }
 

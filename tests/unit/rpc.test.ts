@@ -1,19 +1,23 @@
 /**
  * The page–worker boundary (src/lib/rpc.ts) over a real MessageChannel and real comlink: typed
- * errors cross with class, code and message; callbacks stream in order and have all arrived when
- * the call resolves; cancel reaches a running call; a failed connection rejects pending calls.
+ * errors cross with class, code and message; a transferred stream and a proxied callback deliver
+ * in order and have delivered everything when the call settles; cancel reaches a running call; a
+ * failed connection rejects pending calls.
  * The "worker" here is an API object exposed on one port of the channel (comlink works the same
  * over a Worker or a MessagePort); its token source is scripted.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineError, type ChatChunk } from '../../src/lib/engines/engine.ts';
 import { GGUFError } from '../../src/lib/merge/gguf/types.ts';
-import { CallbackSink, Connection, exposeApi, proxy, rebuildError, wireError, type ProxyMarked } from '../../src/lib/rpc.ts';
+import { CallbackSink, Connection, StreamSink, exposeApi, openStream, proxy, rebuildError, wireError, type ProxyMarked } from '../../src/lib/rpc.ts';
 import { MergeError } from '../../workers/merge.api.ts';
 
 interface TestApi {
   fail(kind: string): Promise<void>;
-  stream(id: number, n: number, onChunk: ((c: ChatChunk) => void) & ProxyMarked): Promise<number>;
+  /** Streams n deltas then a done chunk (n < 0: until cancelled); failAfter: throws after that many. */
+  stream(id: number, n: number, port: MessagePort, failAfter?: number): Promise<number>;
+  /** Reports 1..n through a proxied callback. */
+  report(n: number, onValue: ((v: number) => void) & ProxyMarked): Promise<void>;
   cancel(id: number): void;
   never(): Promise<void>;
 }
@@ -43,15 +47,16 @@ function connectTestApi(errors: ConstructorParameters<typeof Connection>[1] = { 
       if (kind === 'other') throw Object.assign(new RangeError('custom failure'), { code: 'E_CUSTOM' });
       throw 'a thrown string';
     },
-    async stream(id, n, onChunk) {
+    async stream(id, n, port, failAfter) {
       const ac = new AbortController();
       running.set(id, ac);
-      const sink = new CallbackSink(onChunk);
+      const sink = new StreamSink<ChatChunk>(port);
       let sent = 0;
       try {
         // n < 0: stream until cancelled, one token per macrotask like a real engine.
         for (; n < 0 || sent < n; sent++) {
           if (ac.signal.aborted) break;
+          if (sent === failAfter) throw new EngineError('internal', 'the engine failed mid-stream — try again.');
           sink.send(delta(sent));
           if (n < 0) await new Promise((r) => setTimeout(r, 1));
         }
@@ -59,8 +64,13 @@ function connectTestApi(errors: ConstructorParameters<typeof Connection>[1] = { 
         return sent;
       } finally {
         running.delete(id);
-        await sink.end();
+        sink.end();
       }
+    },
+    async report(n, onValue) {
+      const sink = new CallbackSink(onValue);
+      for (let i = 1; i <= n; i++) sink.send(i);
+      await sink.end();
     },
     cancel(id) {
       running.get(id)?.abort();
@@ -110,31 +120,53 @@ describe('errors across the comlink boundary', () => {
   });
 });
 
-describe('streaming through a proxied callback', () => {
-  it('every chunk arrives, in order, before the call resolves', async () => {
-    const conn = connectTestApi();
+describe('streaming', () => {
+  /** Starts api.stream on a transferred port; `got` collects what the page has received. */
+  function startStream(conn: Connection<TestApi>, id: number, n: number, failAfter?: number) {
     const got: string[] = [];
-    let chunksWhenResolved = -1;
+    const stream = openStream<ChatChunk>((c) => void got.push(c.type === 'delta' ? c.text : `done:${c.finish_reason}`));
+    const call = stream.settle(conn.api.stream(id, n, stream.port, failAfter));
+    return { got, call };
+  }
+
+  it('a transferred stream delivers every chunk, in order, before the call resolves', async () => {
+    const conn = connectTestApi();
     const n = 2000;
-    const sent = await conn.api
-      .stream(1, n, proxy((c: ChatChunk) => void got.push(c.type === 'delta' ? c.text : `done:${c.finish_reason}`)))
-      .then((v) => ((chunksWhenResolved = got.length), v));
+    const { got, call } = startStream(conn, 1, n);
+    const [sent, chunksWhenResolved] = await call.then((v) => [v, got.length]);
     expect(sent).toBe(n);
     expect(chunksWhenResolved).toBe(n + 1);
     expect(got).toEqual([...Array.from({ length: n }, (_, i) => `t${i}`), 'done:stop']);
   });
 
+  it('chunks sent before an error are all delivered, then the typed error', async () => {
+    const conn = connectTestApi();
+    const { got, call } = startStream(conn, 2, 2000, 1500);
+    const err = await call.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err).toMatchObject({ code: 'internal' });
+    expect(got).toEqual(Array.from({ length: 1500 }, (_, i) => `t${i}`));
+  });
+
   it('cancel(id) stops a running stream promptly, which then ends with finish reason abort', async () => {
     const conn = connectTestApi();
-    const got: ChatChunk[] = [];
-    const call = conn.api.stream(7, -1, proxy((c: ChatChunk) => void got.push(c)));
+    const { got, call } = startStream(conn, 7, -1);
     while (got.length < 5) await new Promise((r) => setTimeout(r, 1));
     const t0 = performance.now();
     await conn.api.cancel(7);
     const sent = await call;
     expect(performance.now() - t0).toBeLessThan(250);
-    expect(got.at(-1)).toMatchObject({ type: 'done', finish_reason: 'abort' });
+    expect(got.at(-1)).toBe('done:abort');
     expect(got.length).toBe(sent + 1);
+  });
+
+  it('a proxied callback (progress) has received every report, in order, when the call resolves', async () => {
+    const conn = connectTestApi();
+    const got: number[] = [];
+    const n = 500;
+    const whenResolved = await conn.api.report(n, proxy((v: number) => void got.push(v))).then(() => got.length);
+    expect(whenResolved).toBe(n);
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => i + 1));
   });
 });
 
