@@ -1,31 +1,27 @@
 /**
- * Engine worker: hosts ONE loaded wllama model (one worker per loaded model). Thin: it turns
- * protocol requests into calls on WllamaEngine (src/lib/engines/wllama.ts) and streams replies.
- * Errors cross as data (code + message) and are rebuilt as EngineError on the page.
+ * Engine worker: hosts ONE loaded wllama model (one worker per loaded model). Thin: it serves
+ * EngineWorkerApi (./engine.api.ts) over comlink by calling WllamaEngine
+ * (src/lib/engines/wllama.ts). Errors that are not EngineErrors already become
+ * EngineError('internal'), so the page always gets a code and a message that says what to do.
  */
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
-import { EngineError } from '../src/lib/engines/engine.ts';
+import { EngineError, type ChatChunk } from '../src/lib/engines/engine.ts';
 import { WllamaEngine, errorText } from '../src/lib/engines/wllama.ts';
 import { fetchWithProgress } from '../src/lib/store/download.ts';
-import type { EngineReply, EngineRequest, ModelSource } from './engine.protocol.ts';
+import { CallbackSink, StreamSink, exposeApi } from '../src/lib/rpc.ts';
+import type { EngineWorkerApi, ModelSource } from './engine.api.ts';
 
-const scope = self as unknown as DedicatedWorkerGlobalScope;
 let engine: WllamaEngine | null = null;
 const running = new Map<number, AbortController>();
 
-function send(reply: EngineReply): void {
-  scope.postMessage(reply);
+function engineError(err: unknown): EngineError {
+  return err instanceof EngineError ? err : new EngineError('internal', `engine worker: ${errorText(err)}`);
 }
 
-function sendError(id: number, err: unknown): void {
-  if (err instanceof EngineError) send({ type: 'error', id, code: err.code, message: err.message });
-  else send({ type: 'error', id, code: 'internal', message: `engine worker: ${errorText(err)}` });
-}
-
-async function openSource(id: number, source: ModelSource, signal: AbortSignal): Promise<Blob> {
+async function openSource(source: ModelSource, signal: AbortSignal, progress: CallbackSink<[number, number]> | null): Promise<Blob> {
   if (source.kind === 'blob') return source.blob;
   if (source.kind === 'url') {
-    return fetchWithProgress(source.url, { signal, onProgress: (loaded, total) => send({ type: 'progress', id, loaded, total }) });
+    return fetchWithProgress(source.url, { signal, onProgress: (loaded, total) => progress?.send(loaded, total) });
   }
   let dir = await navigator.storage.getDirectory();
   const parts = source.path.split('/').filter(Boolean);
@@ -34,67 +30,65 @@ async function openSource(id: number, source: ModelSource, signal: AbortSignal):
   try {
     for (const part of parts) dir = await dir.getDirectoryHandle(part);
     const file = await (await dir.getFileHandle(fileName)).getFile();
-    send({ type: 'progress', id, loaded: file.size, total: file.size });
+    progress?.send(file.size, file.size);
     return file;
   } catch {
     throw new EngineError('load-failed', `${source.name}: not found in the browser's model cache (OPFS ${source.path}) — import it again.`);
   }
 }
 
-async function handle(req: EngineRequest): Promise<void> {
-  switch (req.type) {
-    case 'load': {
-      const ac = new AbortController();
-      running.set(req.id, ac);
-      try {
-        if (engine) throw new EngineError('bad-request', 'this engine worker already hosts a model; start one worker per model.');
-        const blob = await openSource(req.id, req.source, ac.signal);
-        if (ac.signal.aborted) throw new EngineError('aborted', `loading ${req.source.name} was cancelled.`);
-        engine = await WllamaEngine.load(blob, { wasmUrl, modelName: req.source.name, ...req.params });
-        if (ac.signal.aborted) {
-          await engine.unload();
-          engine = null;
-          throw new EngineError('aborted', `loading ${req.source.name} was cancelled.`);
-        }
-        send({ type: 'result', id: req.id, value: engine.info });
-      } catch (err) {
-        sendError(req.id, err);
-      } finally {
-        running.delete(req.id);
-      }
-      return;
-    }
-    case 'generate': {
-      const ac = new AbortController();
-      running.set(req.id, ac);
-      try {
-        if (!engine) throw new EngineError('unloaded', 'no model is loaded in this worker — load it again.');
-        const stream = req.mode === 'chat' ? engine.chat(req.request, { signal: ac.signal }) : engine.complete(req.request, { signal: ac.signal });
-        for await (const chunk of stream) send({ type: 'chunk', id: req.id, chunk });
-        send({ type: 'result', id: req.id, value: null });
-      } catch (err) {
-        sendError(req.id, err);
-      } finally {
-        running.delete(req.id);
-      }
-      return;
-    }
-    case 'cancel':
-      running.get(req.target)?.abort();
-      send({ type: 'result', id: req.id, value: null });
-      return;
-    case 'unload':
-      for (const ac of running.values()) ac.abort();
-      try {
-        await engine?.unload();
-      } finally {
+const api: EngineWorkerApi = {
+  async load(id, source, params, onProgress) {
+    const ac = new AbortController();
+    running.set(id, ac);
+    const progress = onProgress ? new CallbackSink(onProgress) : null;
+    try {
+      if (engine) throw new EngineError('bad-request', 'this engine worker already hosts a model; start one worker per model.');
+      const blob = await openSource(source, ac.signal, progress);
+      if (ac.signal.aborted) throw new EngineError('aborted', `loading ${source.name} was cancelled.`);
+      engine = await WllamaEngine.load(blob, { wasmUrl, modelName: source.name, ...params });
+      if (ac.signal.aborted) {
+        await engine.unload();
         engine = null;
-        send({ type: 'result', id: req.id, value: null });
+        throw new EngineError('aborted', `loading ${source.name} was cancelled.`);
       }
-      return;
-  }
-}
+      return engine.info;
+    } catch (err) {
+      throw engineError(err);
+    } finally {
+      running.delete(id);
+      await progress?.end();
+    }
+  },
 
-scope.onmessage = (e: MessageEvent<EngineRequest>) => {
-  void handle(e.data);
+  async generate(id, generation, port) {
+    const ac = new AbortController();
+    running.set(id, ac);
+    const chunks = new StreamSink<ChatChunk>(port);
+    try {
+      if (!engine) throw new EngineError('unloaded', 'no model is loaded in this worker — load it again.');
+      const stream = generation.mode === 'chat' ? engine.chat(generation.request, { signal: ac.signal }) : engine.complete(generation.request, { signal: ac.signal });
+      for await (const chunk of stream) chunks.send(chunk);
+    } catch (err) {
+      throw engineError(err);
+    } finally {
+      running.delete(id);
+      chunks.end();
+    }
+  },
+
+  cancel(id) {
+    running.get(id)?.abort();
+  },
+
+  async unload() {
+    for (const ac of running.values()) ac.abort();
+    try {
+      await engine?.unload();
+    } finally {
+      engine = null;
+    }
+  },
 };
+
+exposeApi(api);

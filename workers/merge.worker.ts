@@ -3,7 +3,8 @@
  * Blob slices and writing the output to OPFS through a sync access handle (only available in
  * workers; fast, no copies). The output goes to a temporary name `.partial-<random>-<name>` and is
  * renamed only when the last byte is written; on failure or cancel the temporary file is deleted,
- * so a cancelled or failed merge leaves nothing behind. Protocol: ./merge.protocol.ts.
+ * so a cancelled or failed merge leaves nothing behind. It serves MergeWorkerApi (./merge.api.ts)
+ * over comlink; every failure leaves as a MergeError with a code (`classify`).
  *
  * MLC (web-llm) inputs are read from web-llm's Cache Storage (src/lib/merge/mlc/cache.ts) and the
  * merged model is written there, under a URL of our own, as web-llm itself would have cached it:
@@ -14,61 +15,70 @@
 /// <reference lib="webworker" />
 import { MergeConfigError } from '../src/lib/merge/config.ts';
 import { GGUFError, blobSource, ggmlTypeName, readGGUF, type ByteSink } from '../src/lib/merge/gguf/index.ts';
-import { MergeMethodError } from '../src/lib/merge/methods/index.ts';
+import { MergeMethodError, type TensorStats } from '../src/lib/merge/methods/index.ts';
 import { MergePlanError, planMerge, type MergeInput, type MergePlan } from '../src/lib/merge/plan.ts';
-import { MergeAbortedError, executeMerge } from '../src/lib/merge/stream.ts';
+import { MergeAbortedError, executeMerge, type MergeProgress } from '../src/lib/merge/stream.ts';
 import { MAX_THREADS } from '../src/lib/merge/wasm/index.ts';
 import type { ThreadPort } from '../src/lib/merge/wasm/thread.ts';
 import { MlcCacheError, mergeIntoWebLLMCache, openCachedCheckpoint, type CachedCheckpoint } from '../src/lib/merge/mlc/cache.ts';
 import { MlcFormatError } from '../src/lib/merge/mlc/format.ts';
 import { mergedModelRecord } from '../src/lib/merge/mlc/merge.ts';
 import { MlcPlanError, oneFormat, planMlcMerge, type MlcPlan } from '../src/lib/merge/mlc/plan.ts';
-import type { MergeErrorCode, MergeInputRef, MergeReply, MergeRequest, MlcRunResult, PlanSummary, RunResult } from './merge.protocol.ts';
+import { CallbackSink, exposeApi } from '../src/lib/rpc.ts';
+import { MergeError, type MergeInputRef, type MergeWorkerApi, type MlcRunResult, type PlanSummary, type ProgressCallback, type RunResult, type StatsCallback } from './merge.api.ts';
 import type { MergeConfig } from '../src/lib/merge/config.ts';
 
-const scope = self as unknown as DedicatedWorkerGlobalScope;
 const running = new Map<number, AbortController>();
 
-function reply(r: MergeReply): void {
-  scope.postMessage(r);
+/** Runs one merge call: `id` registered for `cancel`, reports forwarded, failures classified. */
+async function withRun<R>(id: number, onProgress: ProgressCallback, onStats: StatsCallback, work: (signal: AbortSignal, report: Report) => Promise<R>): Promise<R> {
+  const ctl = new AbortController();
+  running.set(id, ctl);
+  const progress = new CallbackSink(onProgress);
+  const stats = new CallbackSink(onStats);
+  try {
+    return await work(ctl.signal, { onProgress: (p) => progress.send(p), onStats: (s) => stats.send(s) });
+  } catch (err) {
+    throw classify(err);
+  } finally {
+    running.delete(id);
+    await Promise.all([progress.end(), stats.end()]);
+  }
 }
 
-scope.onmessage = (e: MessageEvent<MergeRequest>) => {
-  const req = e.data;
-  if (req.type === 'cancel') {
-    running.get(req.target)?.abort();
-    return;
-  }
-  const ctl = new AbortController();
-  running.set(req.id, ctl);
-  const work =
-    req.type === 'plan'
-      ? oneFormat(req.inputs) === 'mlc'
-        ? planMlc(req.config, req.inputs).then(summarizeMlc)
-        : plan(req.config, req.inputs).then(summarize)
-      : req.type === 'run-mlc'
-        ? runMlc(req.id, req.config, req.inputs, req.modelId, req.baseUrl, ctl.signal)
-        : run(req.id, req.config, req.inputs, req.dir, req.fileName, ctl.signal);
-  work.then(
-    (value) => reply({ type: 'result', id: req.id, value }),
-    (err: unknown) => {
-      const { code, message } = classify(err);
-      reply({ type: 'error', id: req.id, code, message });
-    },
-  ).finally(() => running.delete(req.id));
+type Report = { onProgress(p: MergeProgress): void; onStats(s: TensorStats): void };
+
+const api: MergeWorkerApi = {
+  async plan(config, inputs) {
+    try {
+      return oneFormat(inputs) === 'mlc' ? summarizeMlc(await planMlc(config, inputs)) : summarize(await plan(config, inputs));
+    } catch (err) {
+      throw classify(err);
+    }
+  },
+  run: (id, config, inputs, dir, fileName, onProgress, onStats) =>
+    withRun(id, onProgress, onStats, (signal, report) => run(config, inputs, dir, fileName, signal, report)),
+  runMlc: (id, config, inputs, modelId, baseUrl, onProgress, onStats) =>
+    withRun(id, onProgress, onStats, (signal, report) => runMlc(config, inputs, modelId, baseUrl, signal, report)),
+  cancel(id) {
+    running.get(id)?.abort();
+  },
 };
 
-function classify(err: unknown): { code: MergeErrorCode; message: string } {
+exposeApi(api);
+
+function classify(err: unknown): MergeError {
+  if (err instanceof MergeError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof MergeAbortedError) return { code: 'cancelled', message };
-  if (err instanceof MergeConfigError || err instanceof MergeMethodError) return { code: 'config', message };
-  if (err instanceof MergePlanError) return { code: err.code === 'parameter' || err.code === 'inputs' ? 'config' : 'incompatible', message };
-  if (err instanceof MlcPlanError) return { code: err.code === 'parameter' || err.code === 'inputs' ? 'config' : 'incompatible', message };
-  if (err instanceof GGUFError || err instanceof MlcCacheError || err instanceof MlcFormatError) return { code: 'file', message };
+  if (err instanceof MergeAbortedError) return new MergeError('cancelled', message);
+  if (err instanceof MergeConfigError || err instanceof MergeMethodError) return new MergeError('config', message);
+  if (err instanceof MergePlanError) return new MergeError(err.code === 'parameter' || err.code === 'inputs' ? 'config' : 'incompatible', message);
+  if (err instanceof MlcPlanError) return new MergeError(err.code === 'parameter' || err.code === 'inputs' ? 'config' : 'incompatible', message);
+  if (err instanceof GGUFError || err instanceof MlcCacheError || err instanceof MlcFormatError) return new MergeError('file', message);
   if (err instanceof DOMException && (err.name === 'QuotaExceededError' || err.name === 'NoModificationAllowedError')) {
-    return { code: 'storage', message: `the browser refused to store the merged model (${err.name}: ${err.message}); free space in the model manager and try again` };
+    return new MergeError('storage', `the browser refused to store the merged model (${err.name}: ${err.message}); free space in the model manager and try again`);
   }
-  return { code: 'internal', message };
+  return new MergeError('internal', message);
 }
 
 async function plan(config: MergeConfig, refs: MergeInputRef[]): Promise<MergePlan> {
@@ -121,7 +131,7 @@ async function freeName(dir: FileSystemDirectoryHandle, fileName: string): Promi
   }
 }
 
-async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirName: string, fileName: string, signal: AbortSignal): Promise<RunResult> {
+async function run(config: MergeConfig, refs: MergeInputRef[], dirName: string, fileName: string, signal: AbortSignal, report: Report): Promise<RunResult> {
   // Plan first: an incompatible merge fails here, before any file exists.
   const p = await plan(config, refs);
   const root = await navigator.storage.getDirectory();
@@ -149,8 +159,8 @@ async function run(id: number, config: MergeConfig, refs: MergeInputRef[], dirNa
       signal,
       threads: kernelThreads,
       progressIntervalMs: 100,
-      onProgress: (progress) => reply({ type: 'progress', id, progress }),
-      onStats: (stats) => reply({ type: 'stats', id, stats }),
+      onProgress: report.onProgress,
+      onStats: report.onStats,
     });
     access.close();
     access = null;
@@ -207,7 +217,7 @@ function summarizeMlc(p: MlcPlan<CachedCheckpoint>): PlanSummary {
   };
 }
 
-async function runMlc(id: number, config: MergeConfig, refs: MergeInputRef[], modelId: string, baseUrl: string, signal: AbortSignal): Promise<MlcRunResult> {
+async function runMlc(config: MergeConfig, refs: MergeInputRef[], modelId: string, baseUrl: string, signal: AbortSignal, report: Report): Promise<MlcRunResult> {
   // Plan first: an incompatible merge fails here, before any key is written.
   const p = await planMlc(config, refs);
   const base = p.inputs[p.baseIndex ?? 0]!;
@@ -217,8 +227,8 @@ async function runMlc(id: number, config: MergeConfig, refs: MergeInputRef[], mo
   await mergeIntoWebLLMCache(caches, p, baseUrl, {
     signal,
     progressIntervalMs: 100,
-    onProgress: (progress) => reply({ type: 'progress', id, progress }),
-    onStats: (stats) => reply({ type: 'stats', id, stats }),
+    onProgress: report.onProgress,
+    onStats: report.onStats,
   });
   const seconds = (performance.now() - t0) / 1000;
   return {

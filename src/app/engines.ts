@@ -1,7 +1,8 @@
 /**
  * Page side of the engine workers: one Web Worker per loaded wllama model, wrapped in an object
  * that implements the Engine interface (src/lib/engines/engine.ts), so strategies never know a
- * worker is involved.
+ * worker is involved. The worker serves EngineWorkerApi (workers/engine.api.ts) over comlink
+ * (src/lib/rpc.ts); tokens come back on a transferred MessagePort, errors as EngineErrors.
  *
  *   const engine = await spawnWllamaWorker({ kind: 'blob', blob: file, name: file.name },
  *     { nThreads: 1, gpu: 'auto' }, { onProgress: (l, t) => …, signal, onCrash: (err) => … });
@@ -27,7 +28,8 @@ import {
 } from '../lib/engines/engine.ts';
 import { Channel } from '../lib/engines/channel.ts';
 import { FairQueue, QueueAbortedError } from '../lib/engines/queue.ts';
-import type { EngineReply, EngineRequest, LoadParams, ModelSource } from '../../workers/engine.protocol.ts';
+import { Connection, openStream, proxy } from '../lib/rpc.ts';
+import type { EngineWorkerApi, Generation, LoadParams, ModelSource } from '../../workers/engine.api.ts';
 
 export interface SpawnOptions {
   signal?: AbortSignal;
@@ -35,25 +37,17 @@ export interface SpawnOptions {
   onCrash?: (err: EngineError) => void;
 }
 
-type Pending = {
-  resolve: (value: EngineInfo | null) => void;
-  reject: (err: EngineError) => void;
-  onChunk?: (chunk: ChatChunk) => void;
-  onProgress?: (loaded: number, total: number) => void;
-};
-
-/** The worker's request/reply plumbing, independent of what the requests mean. */
+/** One engine worker and its comlink connection; turns a dead worker into failed calls. */
 class WorkerLink {
   readonly worker: Worker;
+  readonly #conn: Connection<EngineWorkerApi>;
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
-  #dead: EngineError | null = null;
   #onCrash: ((err: EngineError) => void) | undefined;
 
   constructor(onCrash?: (err: EngineError) => void) {
     this.#onCrash = onCrash;
     this.worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'chorus-engine' });
-    this.worker.onmessage = (e: MessageEvent<EngineReply>) => this.#receive(e.data);
+    this.#conn = new Connection<EngineWorkerApi>(this.worker, { EngineError });
     this.worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       this.crash(e.message || 'uncaught error');
@@ -62,75 +56,39 @@ class WorkerLink {
   }
 
   get dead(): EngineError | null {
-    return this.#dead;
-  }
-
-  get inFlight(): number {
-    return this.#pending.size;
+    return this.#conn.failure as EngineError | null;
   }
 
   set onCrash(fn: ((err: EngineError) => void) | undefined) {
     this.#onCrash = fn;
   }
 
-  /** Sends a request; resolves with its `result`, rejects with its rebuilt `error`. */
-  call(make: (id: number) => EngineRequest, hooks: Omit<Pending, 'resolve' | 'reject'> = {}): { id: number; done: Promise<EngineInfo | null> } {
-    const id = this.#nextId++;
-    const done = new Promise<EngineInfo | null>((resolve, reject) => {
-      if (this.#dead) {
-        reject(this.#dead);
-        return;
-      }
-      this.#pending.set(id, { resolve, reject, ...hooks });
-      this.worker.postMessage(make(id));
-    });
-    return { id, done };
+  /** A fresh id for a call that `cancel` may name. */
+  nextId(): number {
+    return this.#nextId++;
   }
 
-  /** Fire-and-forget request (cancel): its result needs no waiting. */
-  post(make: (id: number) => EngineRequest): void {
-    if (this.#dead) return;
-    const id = this.#nextId++;
-    this.#pending.set(id, { resolve: () => undefined, reject: () => undefined });
-    this.worker.postMessage(make(id));
+  /** Calls the worker's API; rejects with the worker's EngineError, or 'crashed'/'unloaded' if it is gone. */
+  call<R>(fn: (api: Connection<EngineWorkerApi>['api']) => Promise<R>): Promise<R> {
+    return this.#conn.guard(() => fn(this.#conn.api));
+  }
+
+  /** Fire-and-forget cancel of call `id`: nothing to wait for. */
+  cancel(id: number): void {
+    if (!this.dead) this.call((api) => api.cancel(id)).catch(() => undefined);
   }
 
   crash(why: string): void {
-    if (this.#dead) return;
+    if (this.dead) return;
     const err = new EngineError('crashed', `the engine worker crashed (${why}); its model was dropped — reload the model to continue.`);
-    this.#dead = err;
+    this.#conn.fail(err);
     this.worker.terminate();
-    for (const p of this.#pending.values()) p.reject(err);
-    this.#pending.clear();
     this.#onCrash?.(err);
   }
 
   terminate(): void {
-    if (!this.#dead) this.#dead = new EngineError('unloaded', 'the model was unloaded — load it again to use it.');
+    this.#conn.fail(new EngineError('unloaded', 'the model was unloaded — load it again to use it.'));
     this.worker.terminate();
-    for (const p of this.#pending.values()) p.reject(this.#dead);
-    this.#pending.clear();
-  }
-
-  #receive(reply: EngineReply): void {
-    const p = this.#pending.get(reply.id);
-    if (!p) return;
-    switch (reply.type) {
-      case 'chunk':
-        p.onChunk?.(reply.chunk);
-        return;
-      case 'progress':
-        p.onProgress?.(reply.loaded, reply.total);
-        return;
-      case 'result':
-        this.#pending.delete(reply.id);
-        p.resolve(reply.value);
-        return;
-      case 'error':
-        this.#pending.delete(reply.id);
-        p.reject(new EngineError(reply.code, reply.message));
-        return;
-    }
   }
 }
 
@@ -173,11 +131,11 @@ export class WorkerEngine implements Engine {
   }
 
   chat(request: ChatRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
-    return this.#generate((id) => ({ type: 'generate', id, mode: 'chat', request: plain(request) }), options);
+    return this.#generate({ mode: 'chat', request: plain(request) }, options);
   }
 
   complete(request: CompletionRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
-    return this.#generate((id) => ({ type: 'generate', id, mode: 'complete', request: plain(request) }), options);
+    return this.#generate({ mode: 'complete', request: plain(request) }, options);
   }
 
   async unload(): Promise<void> {
@@ -187,7 +145,7 @@ export class WorkerEngine implements Engine {
     this.#queue.rejectAll(err);
     if (!this.#link.dead) {
       // Give llama.cpp a moment to free its memory cleanly, then end the worker regardless.
-      await Promise.race([this.#link.call((id) => ({ type: 'unload', id })).done.catch(() => null), sleep(2000)]);
+      await Promise.race([this.#link.call((api) => api.unload()).catch(() => null), sleep(2000)]);
     }
     this.#link.terminate();
   }
@@ -197,7 +155,7 @@ export class WorkerEngine implements Engine {
     this.#link.crash('terminated on purpose by a test');
   }
 
-  async *#generate(make: (id: number) => EngineRequest, options: CallOptions): AsyncGenerator<ChatChunk> {
+  async *#generate(generation: Generation, options: CallOptions): AsyncGenerator<ChatChunk> {
     const { signal } = options;
     if (this.#unloaded) throw new EngineError('unloaded', `${this.info.model} was unloaded — load it again to use it.`);
     const dead = this.#link.dead;
@@ -217,12 +175,11 @@ export class WorkerEngine implements Engine {
       throw err;
     }
     const channel = new Channel<ChatChunk>();
-    let id = 0;
-    const onAbort = (): void => this.#link.post((cid) => ({ type: 'cancel', id: cid, target: id }));
+    const id = this.#link.nextId();
+    const onAbort = (): void => this.#link.cancel(id);
     try {
-      const call = this.#link.call(make, { onChunk: (c) => channel.push(c) });
-      id = call.id;
-      call.done.then(
+      const stream = openStream<ChatChunk>((c) => channel.push(c));
+      this.#link.call((api) => stream.settle(api.generate(id, generation, stream.port))).then(
         () => channel.close(),
         (err: unknown) => channel.fail(err),
       );
@@ -242,8 +199,10 @@ export class WorkerEngine implements Engine {
 /** Starts a worker and loads a model in it. Rejects (and ends the worker) if loading fails. */
 export async function spawnWllamaWorker(source: ModelSource, params: LoadParams, opts: SpawnOptions = {}): Promise<WorkerEngine> {
   const link = new WorkerLink(opts.onCrash);
-  const { id, done } = link.call((rid) => ({ type: 'load', id: rid, source, params }), { onProgress: opts.onProgress });
-  const onAbort = (): void => link.post((cid) => ({ type: 'cancel', id: cid, target: id }));
+  const id = link.nextId();
+  const onProgress = opts.onProgress;
+  const done = link.call((api) => api.load(id, source, params, onProgress ? proxy((loaded: number, total: number) => onProgress(loaded, total)) : null));
+  const onAbort = (): void => link.cancel(id);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const info = await done;

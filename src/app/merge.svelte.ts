@@ -3,7 +3,7 @@
  * web-llm's cache — one format per merge), method, parameters, the plan,
  * a run with live progress and per-tensor statistics, the registered result, and a side-by-side
  * check (same prompt, greedy) of the merged model against an input. Talks to the merge worker
- * (workers/merge.worker.ts) through its protocol; the config it sends is parsed from the same
+ * (workers/merge.worker.ts) through its comlink API (workers/merge.api.ts); the config it sends is parsed from the same
  * mergekit YAML the CLI takes (shown in the view), so the browser and `npm run merge` agree.
  */
 import { stringify } from 'yaml';
@@ -13,7 +13,8 @@ import type { MergeProgress } from '../lib/merge/stream.ts';
 import { cachedModelBases, deleteCachedPrefix, mergedModelBaseUrl, mergedModelId, modelBaseUrl, whileMerging } from '../lib/merge/mlc/cache.ts';
 import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
 import { oneFormat } from '../lib/merge/mlc/plan.ts';
-import { MergeError, type MergeInputRef, type MergeReply, type MergeRequest, type MlcRunResult, type PlanSummary, type RunResult } from '../../workers/merge.protocol.ts';
+import { Connection, proxy, type Remote } from '../lib/rpc.ts';
+import { MergeError, type MergeInputRef, type MergeWorkerApi, type MlcRunResult, type PlanSummary, type ProgressCallback, type RunResult, type StatsCallback } from '../../workers/merge.api.ts';
 import { safeFileName, type ModelEntry, type ModelRegistry } from './models.svelte.ts';
 
 /** An MLC model whose weights are in web-llm's cache: a possible merge input. */
@@ -46,46 +47,42 @@ export interface CompareResult {
   identical: boolean;
 }
 
-/** Page side of the merge worker: one worker per page, requests matched by id. */
+/** Page side of the merge worker: one worker per page, started on first use, restarted after a crash. */
 class MergeWorkerClient {
-  #worker: Worker | null = null;
+  #worker: { worker: Worker; conn: Connection<MergeWorkerApi> } | null = null;
   #next = 1;
-  #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onProgress?(p: MergeProgress): void; onStats?(s: TensorStats): void }>();
 
-  #ensure(): Worker {
-    if (this.#worker) return this.#worker;
-    const w = new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'chorus-merge' });
-    w.onmessage = (e: MessageEvent<MergeReply>) => {
-      const r = e.data;
-      const p = this.#pending.get(r.id);
-      if (!p) return;
-      if (r.type === 'progress') p.onProgress?.(r.progress);
-      else if (r.type === 'stats') p.onStats?.(r.stats);
-      else {
-        this.#pending.delete(r.id);
-        if (r.type === 'result') p.resolve(r.value);
-        else p.reject(new MergeError(r.code, r.message));
-      }
-    };
-    w.onerror = (e) => {
+  #ensure(): Connection<MergeWorkerApi> {
+    if (this.#worker) return this.#worker.conn;
+    const worker = new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'chorus-merge' });
+    const conn = new Connection<MergeWorkerApi>(worker, { MergeError });
+    worker.onerror = (e) => {
       e.preventDefault();
-      for (const p of this.#pending.values()) p.reject(new MergeError('internal', `the merge worker crashed: ${e.message || 'unknown error'}; try again`));
-      this.#pending.clear();
-      this.#worker?.terminate();
-      this.#worker = null;
+      conn.fail(new MergeError('internal', `the merge worker crashed: ${e.message || 'unknown error'}; try again`));
+      worker.terminate();
+      if (this.#worker?.conn === conn) this.#worker = null;
     };
-    this.#worker = w;
-    return w;
+    this.#worker = { worker, conn };
+    return conn;
   }
 
-  call<T>(make: (id: number) => MergeRequest, hooks: { onProgress?(p: MergeProgress): void; onStats?(s: TensorStats): void; signal?: AbortSignal } = {}): Promise<T> {
-    const w = this.#ensure();
+  plan(config: MergeConfig, inputs: MergeInputRef[]): Promise<PlanSummary> {
+    const conn = this.#ensure();
+    return conn.guard(() => conn.api.plan(config, inputs));
+  }
+
+  /** Starts a run (`start` gets the worker's API, an id for cancel and the proxied reports); `signal` cancels it. */
+  run<T>(
+    start: (api: Remote<MergeWorkerApi>, id: number, onProgress: ProgressCallback, onStats: StatsCallback) => Promise<T>,
+    hooks: { onProgress(p: MergeProgress): void; onStats(s: TensorStats): void; signal: AbortSignal },
+  ): Promise<T> {
+    const conn = this.#ensure();
     const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, ...hooks });
-      hooks.signal?.addEventListener('abort', () => w.postMessage({ type: 'cancel', id: this.#next++, target: id } satisfies MergeRequest), { once: true });
-      w.postMessage(make(id));
-    });
+    const cancel = (): void => void conn.guard(() => conn.api.cancel(id)).catch(() => undefined);
+    hooks.signal.addEventListener('abort', cancel, { once: true });
+    return conn
+      .guard(() => start(conn.api, id, proxy((p: MergeProgress) => hooks.onProgress(p)), proxy((s: TensorStats) => hooks.onStats(s))))
+      .finally(() => hooks.signal.removeEventListener('abort', cancel));
   }
 }
 
@@ -380,7 +377,7 @@ export class MergeState {
     try {
       const config = this.#config();
       const inputs = await this.#inputRefs();
-      this.#plan = await this.#client.call<PlanSummary>((id) => ({ type: 'plan', id, config, inputs }));
+      this.#plan = await this.#client.plan(config, inputs);
       this.#phase = 'planned';
       return this.#plan;
     } catch (err) {
@@ -426,7 +423,7 @@ export class MergeState {
         const baseUrl = mergedModelBaseUrl(document.baseURI, modelId);
         // Until it is registered, another tab's start-up sweep must not take its keys for leftovers.
         const { run, entry } = await whileMerging(async () => {
-          const run = await this.#client.call<MlcRunResult>((id) => ({ type: 'run-mlc', id, config, inputs, modelId, baseUrl }), hooks);
+          const run: MlcRunResult = await this.#client.run((api, id, onProgress, onStats) => api.runMlc(id, config, inputs, modelId, baseUrl, onProgress, onStats), hooks);
           settle();
           try {
             return { run, entry: await this.registry.addMergedMlc({ modelId, name, record: run.record, size: run.size, provenance: run.provenance }) };
@@ -440,7 +437,8 @@ export class MergeState {
         void this.refreshMlc();
       } else {
         const fileName = `${safeFileName(name).replace(/\.gguf$/i, '')}.gguf`;
-        const run = await this.#client.call<RunResult>((id) => ({ type: 'run', id, config, inputs, dir: this.registry.modelsDir, fileName }), hooks);
+        const dir = this.registry.modelsDir;
+        const run: RunResult = await this.#client.run((api, id, onProgress, onStats) => api.run(id, config, inputs, dir, fileName, onProgress, onStats), hooks);
         settle();
         const entry = await this.registry.addOpfsModel(run.fileName, { name: this.#outputName.trim() || run.fileName, source: 'merged', provenance: run.provenance });
         this.#result = { format: 'gguf', run, entry };

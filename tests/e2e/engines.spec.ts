@@ -117,6 +117,11 @@ test('load from a URL in the worker (progress, cancel); abort mid-generation end
       () => 'loaded!',
       (e: Error & { code?: string }) => e.code,
     );
+    // An error thrown in the worker crosses comlink as the same class, code and message.
+    const missing = await c.spawn({ kind: 'opfs', path: 'models/absent.gguf', name: 'absent.gguf' }).then(
+      () => null,
+      (e: Error & { code?: string }) => ({ name: e.name, code: e.code, message: e.message }),
+    );
     const { handle, progress } = await c.spawn({ kind: 'url', url, name: 'stories260K.gguf' });
     const ref = await c.run(handle, 'complete', greedy);
     const aborted = await c.run(handle, 'complete', { ...greedy, max_tokens: 400 }, { abortAfter: 3 });
@@ -126,9 +131,10 @@ test('load from a URL in the worker (progress, cancel); abort mid-generation end
     const three = await Promise.all(['a1', 'a2', 'a3'].map((caller) => c.run(handle, 'complete', greedy, { caller })));
     const idle = c.state(handle);
     await c.unload(handle);
-    return { cancelled, progress, ref: ref.text, aborted, after, again: again.text, three: three.map((x: { text: string }) => x.text), idle };
+    return { cancelled, missing, progress, ref: ref.text, aborted, after, again: again.text, three: three.map((x: { text: string }) => x.text), idle };
   }, GREEDY);
   expect(r.cancelled).toBe('aborted');
+  expect(r.missing).toEqual({ name: 'EngineError', code: 'load-failed', message: "absent.gguf: not found in the browser's model cache (OPFS models/absent.gguf) — import it again." });
   expect(r.progress.length).toBeGreaterThan(0);
   expect(r.progress.at(-1)).toEqual([model.length, model.length]);
   expect(r.aborted.finish_reason).toBe('abort');

@@ -6,7 +6,10 @@
 //     (tools/bench/page/bare.worker.ts, no Chorus code); and Chorus's engine worker
 //     (page → engine worker → WllamaEngine → wllama). Target: Chorus / bare ≥ 0.95 — reported
 //     against both baselines, the minimal worker being the strict one (it isolates our overhead);
-//  2. three agents on one loaded model: all three at once vs one after another, with one
+//  2. the token path alone (tools/bench/page/rpc.worker.ts): the per-chunk cost of the page–worker
+//     boundary, on a transferred MessagePort (what the engine worker uses) and through a
+//     comlink-proxied callback (a request and a reply per chunk), with no model in the way;
+//  3. three agents on one loaded model: all three at once vs one after another, with one
 //     llama.cpp slot (requests queued fairly) and with three slots (n_parallel = 3, batched).
 // Prints a table and, as the LAST stdout line, one JSON object.
 // Options: --runs N (default 15), --tokens N (default 200), --port N (default 4290),
@@ -97,6 +100,12 @@ try {
   const ratioPage = paired('bare');
   const ratioWorker = paired('bareWorker');
 
+  // The token path alone: 5000 chunks each way, alternating, 9 rounds; the median per chunk.
+  const CHUNKS = 5000;
+  const tp = await page.evaluate((n) => window.chorus.tokenPath(n, 9), CHUNKS);
+  const usPerChunk = (ms) => round((median(ms) * 1000) / CHUNKS, 2);
+  const tokenPath = { chunks: CHUNKS, rounds: 9, port_us_per_chunk: usPerChunk(tp.port), proxied_callback_us_per_chunk: usPerChunk(tp.callback) };
+
   // Three agents on one model.
   const agents = await page.evaluate(async ({ s, p, n }) => {
     const c = window.chorus;
@@ -141,6 +150,10 @@ try {
   row('ratio Chorus / bare in a worker', round(ratioWorker, 3), 'paired median', '');
   row('greedy output', '', sameText ? 'same text' : 'TEXT DIFFERS', '');
   log('');
+  row(`token path, ${CHUNKS} chunks (median)`, 'µs/chunk', '', '');
+  row('MessagePort (transferred)', tokenPath.port_us_per_chunk, '', '');
+  row('comlink proxied callback', tokenPath.proxied_callback_us_per_chunk, '', '');
+  log('');
   row('3 agents × 1 model', 'one by one', 'together', 'speed-up');
   for (const [label, m] of [['1 slot (fair queue)', agents.oneSlot], ['3 slots (n_parallel 3)', agents.threeSlots]]) {
     row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`);
@@ -160,6 +173,7 @@ try {
     ratio_target: 0.95,
     ratio_met: Math.min(ratioPage, ratioWorker) >= 0.95,
     greedy_text_identical: sameText,
+    token_path: tokenPath,
     three_agents: Object.fromEntries(
       Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), tokens: m.tokens, same_outputs: m.sameOutputs }]),
     ),

@@ -5,12 +5,14 @@
  */
 import { Wllama } from '@wllama/wllama';
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
-import { collect, type ChatRequest, type CompletionRequest, type Engine } from '../../../src/lib/engines/engine.ts';
+import { EngineError, collect, type ChatChunk, type ChatRequest, type CompletionRequest, type Engine } from '../../../src/lib/engines/engine.ts';
 import { spawnWllamaWorker, type WorkerEngine } from '../../../src/app/engines.ts';
 import { ModelRegistry } from '../../../src/app/models.svelte.ts';
 import { openChorusDb, DB_VERSION } from '../../../src/lib/store/db.ts';
 import { OpfsStore } from '../../../src/lib/store/opfs.ts';
-import type { ModelSource } from '../../../workers/engine.protocol.ts';
+import type { ModelSource } from '../../../workers/engine.api.ts';
+import { Connection, openStream, proxy } from '../../../src/lib/rpc.ts';
+import type { TokenPathApi } from './rpc.worker.ts';
 import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, setMeta } from '../../../src/lib/merge/gguf/index.ts';
 
 const engines = new Map<number, Engine>();
@@ -170,6 +172,34 @@ const chorus = {
     }
     const end = performance.now();
     return { text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
+  },
+  /**
+   * The token path alone (rpc.worker.ts): `n` chunks to the page on a transferred port and through
+   * a proxied callback, `rounds` times each in alternation; milliseconds per round, each way.
+   */
+  async tokenPath(n: number, rounds: number) {
+    const worker = new Worker(new URL('./rpc.worker.ts', import.meta.url), { type: 'module' });
+    const conn = new Connection<TokenPathApi>(worker, { EngineError });
+    const port: number[] = [];
+    const callback: number[] = [];
+    try {
+      for (let r = 0; r < rounds; r++) {
+        let got = 0;
+        let t0 = performance.now();
+        const stream = openStream<ChatChunk>(() => void got++);
+        await stream.settle(conn.api.viaPort(n, stream.port));
+        port.push(performance.now() - t0);
+        if (got !== n) throw new Error(`harness: ${got} of ${n} chunks arrived on the port`);
+        got = 0;
+        t0 = performance.now();
+        await conn.api.viaCallback(n, proxy(() => void got++));
+        callback.push(performance.now() - t0);
+        if (got !== n) throw new Error(`harness: ${got} of ${n} chunks arrived through the callback`);
+      }
+    } finally {
+      worker.terminate();
+    }
+    return { port, callback };
   },
   /** web-llm pieces that work without weights (feature detection, list, cache, failing load). */
   async webllm() {

@@ -1,16 +1,20 @@
 /**
- * The merge worker's protocol, shared by both sides (workers/merge.worker.ts and
- * src/app/merge.svelte.ts). Requests carry an `id`; every reply names the request it answers:
- * - `result`   plan → PlanSummary, run → RunResult, run-mlc → MlcRunResult;
- * - `error`    the request failed; the error crosses as data {code, message} and the page rebuilds
- *              a MergeError whose message says what was wrong and what to do;
- * - `progress` tensors/bytes done, rate and ETA while a run goes;
- * - `stats`    per-tensor statistics (task-vector norms, kept share, sign agreement) as they come.
+ * The merge worker's API, declared once for both sides: workers/merge.worker.ts serves it
+ * (`exposeApi`), src/app/merge.svelte.ts calls it (`Connection<MergeWorkerApi>`, src/lib/rpc.ts).
+ * - `plan` → PlanSummary, `run` → RunResult (GGUF into OPFS), `runMlc` → MlcRunResult (into
+ *   web-llm's caches);
+ * - progress (tensors/bytes done, rate, ETA) and per-tensor statistics come back through two
+ *   callbacks the page passes with comlink's `proxy()` (top-level arguments: comlink proxies
+ *   only those);
+ * - `cancel(id)` stops the run started with that page-chosen id (it rejects with code 'cancelled');
+ * - every failure crosses as a MergeError (code and message kept, src/lib/rpc.ts) whose message
+ *   says what was wrong and what to do.
  */
 import type { MergeConfig } from '../src/lib/merge/config.ts';
 import type { TensorStats } from '../src/lib/merge/methods/index.ts';
 import type { MergeProgress } from '../src/lib/merge/stream.ts';
 import type { WebLLMModelRecordLike } from '../src/lib/merge/mlc/merge.ts';
+import type { ProxyMarked } from '../src/lib/rpc.ts';
 
 /**
  * An input under its config ref: a GGUF File/Blob (file picker, or a registry model's OPFS file),
@@ -58,21 +62,22 @@ export interface MlcRunResult {
   provenance: { method: string; inputs: string[]; config: MergeConfig };
 }
 
-export type MergeRequest =
-  | { type: 'plan'; id: number; config: MergeConfig; inputs: MergeInputRef[] }
-  /** Writes `<dir>/<fileName>` in OPFS (a free name is chosen when it exists). */
-  | { type: 'run'; id: number; config: MergeConfig; inputs: MergeInputRef[]; dir: string; fileName: string }
-  /** Writes a merged MLC model into web-llm's caches under `baseUrl`; on failure deletes it all. */
-  | { type: 'run-mlc'; id: number; config: MergeConfig; inputs: MergeInputRef[]; modelId: string; baseUrl: string }
-  | { type: 'cancel'; id: number; target: number };
-
 export type MergeErrorCode = 'config' | 'file' | 'incompatible' | 'cancelled' | 'storage' | 'internal';
 
-export type MergeReply =
-  | { type: 'result'; id: number; value: PlanSummary | RunResult | MlcRunResult }
-  | { type: 'error'; id: number; code: MergeErrorCode; message: string }
-  | { type: 'progress'; id: number; progress: MergeProgress }
-  | { type: 'stats'; id: number; stats: TensorStats };
+/** Where a run reports as it goes (page callbacks, each passed through comlink's `proxy()`). */
+export type ProgressCallback = ((progress: MergeProgress) => void) & ProxyMarked;
+export type StatsCallback = ((stats: TensorStats) => void) & ProxyMarked;
+
+export interface MergeWorkerApi {
+  /** Reads the inputs' headers and checks the merge; nothing is written. */
+  plan(config: MergeConfig, inputs: MergeInputRef[]): Promise<PlanSummary>;
+  /** Writes `<dir>/<fileName>` in OPFS (a free name is chosen when it exists). */
+  run(id: number, config: MergeConfig, inputs: MergeInputRef[], dir: string, fileName: string, onProgress: ProgressCallback, onStats: StatsCallback): Promise<RunResult>;
+  /** Writes a merged MLC model into web-llm's caches under `baseUrl`; on failure deletes it all. */
+  runMlc(id: number, config: MergeConfig, inputs: MergeInputRef[], modelId: string, baseUrl: string, onProgress: ProgressCallback, onStats: StatsCallback): Promise<MlcRunResult>;
+  /** Cancels run `id` if it is running. */
+  cancel(id: number): void;
+}
 
 /** A merge failure rebuilt on the page side; `code` lets the UI pick what to show. */
 export class MergeError extends Error {
