@@ -3,7 +3,7 @@
 // (buildHarness) on stdin and runs it as a script in this process's own, only realm: code generation
 // from strings is off, dynamic import() has no callback (vm scripts refuse it), and the harness
 // removes the globals (process, require, fetch, …) before the model's expression is evaluated.
-import { readFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { runInThisContext } from 'node:vm';
 
 const REPLY_FD = 3;
@@ -29,7 +29,10 @@ for (const k of ['fetch', 'WebSocket', 'EventSource', 'FormData', 'Request', 'Re
 Object.defineProperty(globalThis, 'postMessage', { value: postMessage, configurable: true, writable: false, enumerable: false });
 
 writeSync(REPLY_FD, 'ready\n');
-const harness = readFileSync(0, 'utf8');
+// Read asynchronously: a pipe from the parent is non-blocking, and readFileSync(0) can fail with EAGAIN.
+let harness = '';
+process.stdin.setEncoding('utf8');
+for await (const chunk of process.stdin) harness += chunk;
 if (harness === '') process.exit(0);
 try {
   runInThisContext(harness, { filename: 'harness.js' });
