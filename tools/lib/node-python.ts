@@ -27,7 +27,7 @@ export function nodePythonSandbox(o: NodePythonOptions = {}): PythonSandbox & { 
     allowRead: [ENTRY, `${PYODIDE_DIR}/`],
     heapMb: 256,
     rssMb: o.rssMb ?? 1024,
-    bootMs: 120_000,
+    bootMs: 300_000,
   }, o.keepSpare ?? true);
   return {
     async run(program, timeoutMs): Promise<PythonResult> {

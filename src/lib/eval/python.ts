@@ -138,8 +138,9 @@ export function readPythonReply(data: unknown): PythonResult {
 export type PythonWorkerRequest = { type: 'boot'; indexURL: string } | { type: 'run'; program: string };
 export type PythonWorkerReply = { type: 'ready' } | { type: 'boot-failed'; error: string } | { type: 'result'; ok: boolean; error?: string };
 
-/** Boot time allowed for Pyodide in a Worker (download on a first visit, wasm compile, stdlib). */
-const BOOT_MS = 120_000;
+/** Boot time allowed for Pyodide in a Worker (download on a first visit, wasm compile, stdlib): seconds on a
+ * desktop, but minutes on a slow or overloaded machine; the program's own limit starts after it. */
+const BOOT_MS = 300_000;
 
 interface BootingWorker {
   worker: Worker;
