@@ -4,6 +4,8 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { CSP_META } from './tools/csp.mjs';
 // @ts-expect-error plain ES module (Node side of the build only)
 import { compatAssetFileNames, serviceWorker } from './tools/pwa/sw-plugin.mjs';
+// @ts-expect-error plain ES module (Node side of the build only)
+import { pyodideAssets } from './tools/pyodide/vite-plugin.mjs';
 
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -22,7 +24,7 @@ function cspMeta(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), cspMeta(), serviceWorker() as Plugin],
+  plugins: [svelte(), cspMeta(), pyodideAssets() as Plugin, serviceWorker() as Plugin],
   base: './',
   build: { target: 'esnext', sourcemap: true, chunkSizeWarningLimit: 8000, rollupOptions: { output: { assetFileNames: compatAssetFileNames } } },
   worker: { format: 'es', rollupOptions: { output: { assetFileNames: compatAssetFileNames } } },

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { REPO_ROOT } from '../support/paths.ts';
 import { loadTask, parseManifest, parseSplit, splitOverlaps, normalizePrompt, DatasetError, type DatasetItem } from '../../src/lib/eval/datasets.ts';
 import { scoreOutput } from '../../src/lib/eval/metrics.ts';
-import { nodeSandbox } from '../../tools/pool/node-sandbox.ts';
+import { nodeSandbox } from '../../tools/lib/node-sandbox.ts';
 
 const DATA = resolve(REPO_ROOT, 'public/datasets');
 const read = async (p: string) => readFileSync(resolve(DATA, p), 'utf8');

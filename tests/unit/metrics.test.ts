@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { answerKey, choiceLetter, exactMatch, isRefusal, normalizeAnswer, refusalMatch, scoreOutput } from '../../src/lib/eval/metrics.ts';
 import { buildHarness, checkCodeShape, extractCode } from '../../src/lib/eval/code.ts';
-import { nodeSandbox } from '../../tools/pool/node-sandbox.ts';
+import { nodeSandbox } from '../../tools/lib/node-sandbox.ts';
 
 describe('exact match', () => {
   it('normalises case, spaces, first line and a trailing full stop', () => {

@@ -21,7 +21,7 @@ import { parseManifest, loadTask, type DatasetItem, type TaskInfo } from '../../
 import { scoreOutput, answerKey } from '../../src/lib/eval/metrics.ts';
 import { bootstrapCI, pairedBootstrap, emergenceRate, majorityVote, mean, type Interval } from '../../src/lib/eval/stats.ts';
 import { trainRouter } from '../../src/lib/eval/router.ts';
-import { nodeSandbox } from './node-sandbox.ts';
+import { nodeSandbox } from '../lib/node-sandbox.ts';
 import { stageHarness } from './stage.ts';
 import { openHarness } from './browser.ts';
 import { writeCards } from './cards.ts';
