@@ -42,13 +42,36 @@ describe('bootstrap confidence intervals', () => {
     }
     stats.sort((a, b) => a - b);
     const ci = bootstrapCI(xs, { seed: 11, iterations: 50 });
-    expect(ci.lo).toBe(quantile(stats, 0.025));
-    expect(ci.hi).toBe(quantile(stats, 0.975));
+    // Percentiles by hand (linear interpolation between order statistics, Hyndman & Fan type 7):
+    // of 50 sorted values, the 2.5% point sits at position 49 · 0.025 = 1.225 and the 97.5% point
+    // at 49 · 0.975 = 47.775 (0-based).
+    expect(ci.lo).toBeCloseTo(stats[1]! + 0.225 * (stats[2]! - stats[1]!), 12);
+    expect(ci.hi).toBeCloseTo(stats[47]! + 0.775 * (stats[48]! - stats[47]!), 12);
+    expect(ci.estimate).toBe(0.6);
+    expect(ci.n).toBe(5);
+    expect(ci.level).toBe(0.95);
+  });
+
+  it('a 90% level moves the interval inward to the 5% and 95% points', () => {
+    const xs = [1, 0, 0, 1, 1, 0, 1];
+    const ci = bootstrapCI(xs, { seed: 4, iterations: 21, level: 0.9 });
+    const rnd = mulberry32(4);
+    const stats = Array.from({ length: 21 }, () => xs.reduce((s) => s + xs[Math.floor(rnd() * xs.length)]!, 0) / xs.length).sort((a, b) => a - b);
+    // Positions 20 · 0.05 = 1 and 20 · 0.95 = 19: order statistics (up to rounding of 0.05).
+    expect(ci.lo).toBeCloseTo(stats[1]!, 12);
+    expect(ci.hi).toBeCloseTo(stats[19]!, 12);
+    expect(stats[1]).not.toBe(stats[0]);
+    expect(ci.level).toBe(0.9);
   });
 
   it('quantile interpolates between order statistics', () => {
     expect(quantile([0, 10], 0.25)).toBe(2.5);
     expect(quantile([1, 2, 3, 4, 5], 0.5)).toBe(3);
+    expect(quantile([1, 2, 4, 8], 0.5)).toBe(3);
+    expect(quantile([1, 2, 4, 8], 0)).toBe(1);
+    expect(quantile([1, 2, 4, 8], 1)).toBe(8);
+    expect(quantile([7], 0.3)).toBe(7);
+    expect(quantile([], 0.5)).toBeNaN();
   });
 
   it('throws on empty input', () => {
