@@ -32,6 +32,12 @@ describe('answer extraction table', () => {
     ['I think that is true', 'yesno', 'yes'],
     ['The statement is false.', 'yesno', 'no'],
     ['Maybe later', 'yesno', ''],
+    ['That is incorrect.', 'yesno', 'no'],
+    ['That is correct.', 'yesno', 'yes'],
+    ['Yeah, sure', 'yesno', 'yes'],
+    ['Yep', 'yesno', 'yes'],
+    ['Nope, never', 'yesno', 'no'],
+    ['The answer is: no. Yes would be wrong.', 'yesno', 'no'],
     // short phrases
     ['The Eiffel Tower.', 'text', 'eiffel tower'],
     ['  Paris!  \nIt is in France.', 'text', 'paris'],

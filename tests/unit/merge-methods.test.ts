@@ -124,8 +124,12 @@ describe('slerp', () => {
     const r = run('slerp', [v0, v2], 0, { t: 0.25 }, [{}, {}]);
     expect(r.stats.extra.lerpFallback).toBe(1);
     close(r.data, Array.from(v0, (x) => 0.75 * x + 0.25 * 2 * x));
+    // Anti-parallel at t = 0.25: lerp gives 0.75·v0 − 0.25·v0 = 0.5·v0. (At t = 0.5 both formulas
+    // give 0 — slerp's two huge coefficients sin(θ/2)/sin θ cancel — so t = 0.5 cannot tell them apart.)
     const neg = v0.map((x) => -x);
-    close(run('slerp', [v0, neg], 0, { t: 0.5 }, [{}, {}]).data, new Float32Array(64));
+    const anti = run('slerp', [v0, neg], 0, { t: 0.25 }, [{}, {}]);
+    expect(anti.stats.extra.lerpFallback).toBe(1);
+    close(anti.data, Array.from(v0, (x) => 0.5 * x));
   });
   it('a zero tensor is not normalised (mergekit): dot 0, cos/sin weights', () => {
     const z = new Float32Array(64);

@@ -21,6 +21,10 @@ describe('multiple choice', () => {
     expect(choiceLetter('Ben has it')).toBe(null);
     expect(choiceLetter('the answer is C')).toBe('C');
   });
+  it('reads the first non-empty line only', () => {
+    expect(choiceLetter('Ben has it\nB')).toBe(null);
+    expect(choiceLetter('\n\n  D) Dan\nA')).toBe('D');
+  });
 });
 
 describe('refusal detection', () => {

@@ -112,7 +112,8 @@ describe('cascade decision rule', () => {
 
 describe('per-call seeds', () => {
   it('are a pure function of (run seed, agent, round, sample), 31-bit, distinct over a grid', () => {
-    expect(callSeed(42, 1, 2, 3)).toBe(callSeed(42, 1, 2, 3));
+    // The value itself was computed outside this module (Python; see strategies-wiring.test.ts).
+    expect(callSeed(42, 1, 2, 3)).toBe(989439269);
     const seen = new Set<number>();
     for (let a = 0; a < 8; a++) for (let r = 1; r <= 6; r++) for (let s = 0; s < 8; s++) {
       const seed = callSeed(42, a, r, s);

@@ -21,13 +21,12 @@ import { parseManifest, loadTask, type DatasetItem, type TaskInfo } from '../../
 import { scoreOutput, answerKey } from '../../src/lib/eval/metrics.ts';
 import { bootstrapCI, pairedBootstrap, emergenceRate, majorityVote, mean, type Interval } from '../../src/lib/eval/stats.ts';
 import { trainRouter } from '../../src/lib/eval/router.ts';
+import { tensorDigest } from './digest.ts';
 import { nodeSandbox } from '../lib/node-sandbox.ts';
 import { stageHarness } from './stage.ts';
 import { openHarness } from './browser.ts';
 import { writeCards } from './cards.ts';
 import { poolPromptMeta, retag } from '../train/export.ts';
-import { readGGUF, readTensorData } from '../../src/lib/merge/gguf/index.ts';
-import { fileSource } from '../lib/node-source.ts';
 import { parse as parseYaml } from 'yaml';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -308,19 +307,6 @@ async function main(): Promise<void> {
     console.log(readFileSync(resolve(OUT, 'results.md'), 'utf8'));
   } finally {
     await close();
-  }
-}
-
-/** sha256 over every tensor's bytes in file order (metadata such as general.name is left out). */
-async function tensorDigest(path: string): Promise<string> {
-  const src = await fileSource(path);
-  try {
-    const f = await readGGUF(src);
-    const h = createHash('sha256');
-    for (const t of f.tensors) h.update(await readTensorData(src, f, t));
-    return h.digest('hex');
-  } finally {
-    await src.close();
   }
 }
 

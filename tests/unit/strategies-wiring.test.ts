@@ -1,0 +1,169 @@
+// The wiring between the strategies and their pure parts: what reaches the tally (token
+// probabilities), what reaches each call (its own seed, the latest round's answers), and how knob
+// values are fixed before a run. Each test here was first checked against the hand-made bug it
+// names (a mutation audit's survivors, issue 10): with the bug in place, the test fails.
+import { describe, expect, it } from 'vitest';
+import type { TraceEvent } from '../../src/lib/trace.ts';
+import { collectRun } from '../../src/lib/run.ts';
+import { callSeed } from '../../src/lib/strategies/seeds.ts';
+import { checkKnob, resolveKnobs } from '../../src/lib/strategies/knobs.ts';
+import { getStrategy } from '../../src/lib/strategies/registry.ts';
+import { ScriptedEngine, agentsOn, lastUser, words } from './strategies.scripted.ts';
+
+type Of<T extends TraceEvent['type']> = Extract<TraceEvent, { type: T }>;
+const only = <T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T> => {
+  const found = events.filter((e): e is Of<T> => e.type === type);
+  expect(found, `exactly one ${type} event`).toHaveLength(1);
+  return found[0]!;
+};
+const base = { prompt: 'What is 2+2?', seed: 42, maxTokens: 32 };
+
+describe('token probabilities reach the tie rule', () => {
+  // Two agents, one vote each: a tie on votes, so the summed mean token probability decides. The
+  // surer answer comes second in setup order, so dropping the probabilities (every ballot adds 0)
+  // would hand the win to the first ballot instead.
+  const unsure = Math.log(0.2);
+  const sure = Math.log(0.9);
+
+  it('scripted: vote — a 1–1 tie goes to the answer given with the higher token probability', async () => {
+    const engine = new ScriptedEngine((req) => (req.messages.some((m) => m.role === 'system') ? words('The answer is 5.', sure) : words('The answer is 4.', unsure)));
+    const agents = agentsOn(engine, 2);
+    agents[1]!.system = 'Be sure.';
+    const events = await collectRun({ ...base, strategy: 'vote', agents, knobs: { answerType: 'number' } });
+    const vote = only(events, 'vote');
+    expect(vote.tie).toBe(true);
+    expect(vote.winner).toBe('5');
+    expect(vote.rule).toMatch(/highest summed probability \(0\.900\) wins/);
+    expect(only(events, 'final')).toMatchObject({ answer: '5', agent: 'a2', text: 'The answer is 5.' });
+  });
+
+  it('scripted: debate — the final vote also weighs the last round’s token probabilities', async () => {
+    const engine = new ScriptedEngine((req) => (req.messages[0]?.role === 'system' ? words('I say 5', sure) : words('I say 4', unsure)));
+    const agents = agentsOn(engine, 2);
+    agents[1]!.system = 'Be sure.';
+    const events = await collectRun({ ...base, strategy: 'debate', agents, knobs: { rounds: 2, answerType: 'number' } });
+    const vote = only(events, 'vote');
+    expect(vote.tally.map((t) => t.answer)).toEqual(['5', '4']);
+    expect(only(events, 'final')).toMatchObject({ answer: '5', agent: 'a2' });
+  });
+});
+
+describe('each call gets its own seed', () => {
+  it('scripted: vote — every sample of one agent is sent callSeed(seed, agent, 1, sample)', async () => {
+    const engine = new ScriptedEngine(() => words('4'));
+    await collectRun({ ...base, strategy: 'vote', agents: agentsOn(engine, 2), knobs: { samples: 3 } });
+    const sent = engine.calls.map((c) => `${c.caller}:${c.request.seed}`).sort();
+    const expected = [0, 1].flatMap((a) => [0, 1, 2].map((s) => `a${a + 1}:${callSeed(42, a, 1, s)}`)).sort();
+    expect(sent).toEqual(expected);
+    expect(new Set(engine.calls.map((c) => c.request.seed)).size).toBe(6);
+  });
+
+  it('scripted: debate and cascade — round (or tier) and agent enter the seed', async () => {
+    const debateEngine = new ScriptedEngine(() => words('4'));
+    await collectRun({ ...base, strategy: 'debate', agents: agentsOn(debateEngine, 2), knobs: { rounds: 2 } });
+    expect(debateEngine.calls.map((c) => `${c.caller}:${c.request.seed}`).sort()).toEqual(
+      [`a1:${callSeed(42, 0, 1, 0)}`, `a2:${callSeed(42, 1, 1, 0)}`, `a1:${callSeed(42, 0, 2, 0)}`, `a2:${callSeed(42, 1, 2, 0)}`].sort(),
+    );
+    const cascadeEngine = new ScriptedEngine(() => words('4', Math.log(0.1)));
+    await collectRun({ ...base, strategy: 'cascade', agents: agentsOn(cascadeEngine, 2) });
+    expect(cascadeEngine.calls.map((c) => c.request.seed)).toEqual([callSeed(42, 0, 1, 0), callSeed(42, 1, 2, 0)]);
+  });
+
+  it('the judge is asked with round = rounds + 1 and its own agent index', async () => {
+    const engine = new ScriptedEngine(() => words('4'));
+    await collectRun({ ...base, strategy: 'debate', agents: agentsOn(engine, 3), knobs: { rounds: 2, final: 'judge', judge: 3 } });
+    expect(engine.calls.at(-1)?.request.seed).toBe(callSeed(42, 2, 3, 0));
+  });
+});
+
+describe('seed derivation against independently computed values', () => {
+  // Computed once with Python (plain integer arithmetic, masked to 32 bits), not with this module:
+  //   M=0xffffffff
+  //   def fmix(h): h&=M; h^=h>>16; h=(h*0x85ebca6b)&M; h^=h>>13; h=(h*0xc2b2ae35)&M; h^=h>>16; return h
+  //   def seed(s,a,r,k):
+  //     h=s&M
+  //     for i,v in enumerate((a,r,k)): h=fmix(h ^ fmix((v+0x9E3779B9*(i+1))&M))
+  //     return h&0x7fffffff
+  const table: [number, number, number, number, number][] = [
+    [42, 1, 2, 3, 989439269],
+    [0, 0, 1, 0, 2090575623],
+    [42, 0, 1, 0, 169465673],
+    [42, 0, 1, 1, 407107256],
+    [42, 0, 1, 2, 1034238450],
+    [7, 2, 3, 0, 1028368121],
+    [123456789, 7, 6, 7, 448205133],
+    [0xffffffff, 0, 1, 0, 1764875046],
+  ];
+  for (const [seed, agent, round, sample, expected] of table) {
+    it(`callSeed(${seed}, ${agent}, ${round}, ${sample}) = ${expected}`, () => {
+      expect(callSeed(seed, agent, round, sample)).toBe(expected);
+    });
+  }
+});
+
+describe('debate rounds see the latest answers', () => {
+  it('scripted: in round 3 each agent is shown its own and the others’ round-2 answers, not round 1’s', async () => {
+    // Every answer names its round and its call, so no two answers are alike.
+    const engine = new ScriptedEngine((req, i) => {
+      const round = 1 + Math.floor(i / 3);
+      return words(`${req.messages.length === 1 ? 'fresh' : 'revised'} round ${round} answer ${i % 3}`);
+    });
+    const agents = agentsOn(engine, 3);
+    const events = await collectRun({ ...base, strategy: 'debate', agents, knobs: { rounds: 3 } });
+    expect(engine.calls).toHaveLength(9);
+    const textOf = new Map(
+      events.filter((e): e is Of<'message-end'> => e.type === 'message-end').map((m) => [m.msgId, m.text] as const),
+    );
+    for (const call of engine.calls.slice(6)) {
+      const me = call.caller!;
+      const own = textOf.get(`${me}.r2.s0`)!;
+      expect(call.request.messages[1]).toEqual({ role: 'assistant', content: own });
+      const shown = lastUser(call.request);
+      for (const a of agents.filter((x) => x.id !== me)) {
+        expect(shown).toContain(textOf.get(`${a.id}.r2.s0`)!);
+        expect(shown).not.toContain(textOf.get(`${a.id}.r1.s0`)!);
+      }
+    }
+    expect(only(events, 'vote').round).toBe(3);
+  });
+
+  it('scripted: an agent that fails in round 2 is represented in round 3 by its round-1 answer', async () => {
+    const engine = new ScriptedEngine((_req, i) => (i === 4 ? new Error('worker crashed') : words(`answer number ${i}`)));
+    const events = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(engine, 3), knobs: { rounds: 3 } });
+    // Calls 0–2 are round 1, 3–5 round 2 (a2's, call 4, fails), 6–8 round 3.
+    expect(engine.calls.slice(0, 3).map((c) => c.caller)).toEqual(['a1', 'a2', 'a3']);
+    const round3 = engine.calls.slice(6);
+    const a2Call = round3.find((c) => c.caller === 'a2')!;
+    expect(a2Call.request.messages[1]?.content).toBe('answer number 1');
+    for (const c of round3.filter((x) => x.caller !== 'a2')) expect(lastUser(c.request)).toContain('answer number 1');
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+  });
+});
+
+describe('integer knobs are whole numbers before a run', () => {
+  const debateMeta = getStrategy('debate').meta;
+  it('rounds 2.6 → 3 with a warning; 2.4 → 2', () => {
+    expect(resolveKnobs(debateMeta, { rounds: 2.6 })).toEqual({
+      knobs: { rounds: 3, final: 'vote', judge: 1, answerType: 'auto' },
+      warnings: ['Debate knob "rounds": 2.6 is not a whole number; using 3'],
+    });
+    expect(resolveKnobs(debateMeta, { rounds: 2.4 }).knobs.rounds).toBe(2);
+    // A number knob keeps its fraction.
+    const threshold = getStrategy('cascade').meta.knobs.find((k) => k.id === 'threshold')!;
+    expect(checkKnob(threshold, 0.65, 'Cascade')).toEqual({ value: 0.65 });
+  });
+
+  it('out of range is clamped after rounding, and named', () => {
+    expect(resolveKnobs(debateMeta, { rounds: 6.4 }).knobs.rounds).toBe(6);
+    expect(resolveKnobs(debateMeta, { rounds: 6.6 })).toMatchObject({ knobs: { rounds: 6 }, warnings: ['Debate knob "rounds": 6.6 is outside 1–6; using 6'] });
+    expect(resolveKnobs(debateMeta, { rounds: 0 })).toMatchObject({ knobs: { rounds: 1 }, warnings: ['Debate knob "rounds": 0 is outside 1–6; using 1'] });
+  });
+
+  it('scripted: a debate asked for 2.6 rounds runs 3 and says so', async () => {
+    const engine = new ScriptedEngine(() => words('4'));
+    const events = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(engine, 2), knobs: { rounds: 2.6 } });
+    expect(engine.calls).toHaveLength(6);
+    expect(events.filter((e): e is Of<'round'> => e.type === 'round').map((r) => r.round)).toEqual([1, 2, 3]);
+    expect(events.some((e) => e.type === 'error' && /2\.6 is not a whole number; using 3/.test(e.message))).toBe(true);
+  });
+});
