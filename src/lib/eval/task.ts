@@ -61,6 +61,8 @@ export interface EvalDataset {
   splits: Partial<Record<EvalSplit, EvalItem[]>>;
   /** Generation budget for one answer. */
   maxTokens: number;
+  /** Stop sequences for generation (the pool's one-line answers stop at "\n"); none when absent. */
+  stop?: string[];
   score(item: EvalItem, output: string, ctx: ScoreContext): Promise<ItemScore>;
   /**
    * Rules that score items jointly, applied by the runner to a split's scores (in item order) after
