@@ -22,7 +22,8 @@ import { DatasetError, parseManifest, parseSplit, type TaskInfo } from './datase
 import type { MetricId } from './metrics.ts';
 import { loadPoolDataset, poolDataset } from './pool.ts';
 import { parseMocoFile } from './moco/dataset.ts';
-import { readUserRows, suggestMapping, userDataset, userFormat, type ColumnMapping } from './user.ts';
+import { readUserRows, suggestMapping, unreadableRows, userDataset, userFormat, type ColumnMapping } from './user.ts';
+import { DatasetProblems } from './problems.ts';
 
 export interface DatasetSpec {
   path: string;
@@ -119,7 +120,10 @@ export async function loadDataset(spec: DatasetSpec, read: ReadBytes): Promise<E
       const suggested = suggestMapping(rows.columns);
       const mapping = spec.mapping ?? suggested.mapping;
       if (!mapping.input) {
-        throw new DatasetError(`${name}: no column looks like the question (columns: ${rows.columns.join(', ')}) — give a mapping, e.g. {"input": "${rows.columns[0] ?? 'question'}", "reference": "…"}`);
+        throw new DatasetProblems([
+          `${name}: no column looks like the question (columns: ${rows.columns.join(', ') || 'none'}) — give a mapping, e.g. {"input": "${rows.columns[0] ?? 'question'}", "reference": "…"}`,
+          ...unreadableRows(rows),
+        ]);
       }
       ds = userDataset(rows, mapping as ColumnMapping, spec.taskType ?? suggested.taskType, split);
     }

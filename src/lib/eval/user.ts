@@ -35,6 +35,8 @@ export interface UserRows {
   rows: Row[];
   /** How each row is named in messages ("row 3", "line 7"). */
   labels: string[];
+  /** Per row: why it could not be read (bad JSON, wrong field count), or null. Reported with the rest. */
+  unreadable: (string | null)[];
 }
 
 export interface ColumnMapping {
@@ -69,38 +71,46 @@ function decode(file: string, bytes: Uint8Array): string {
 function readJsonl(file: string, text: string): UserRows {
   const rows: Row[] = [];
   const labels: string[] = [];
-  const problems: string[] = [];
+  const unreadable: (string | null)[] = [];
   const columns = new Set<string>();
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
+    labels.push(`line ${i + 1}`);
     let v: unknown;
     try {
       v = JSON.parse(line);
     } catch (e) {
-      problems.push(`${file}: line ${i + 1} is not valid JSON (${(e as Error).message}) — each line must be one JSON object`);
+      rows.push({});
+      unreadable.push(`is not valid JSON (${(e as Error).message}) — each line must be one JSON object`);
       return;
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-      problems.push(`${file}: line ${i + 1} must be a JSON object, e.g. {"question": "…", "answer": "…"}`);
+      rows.push({});
+      unreadable.push('must be a JSON object, e.g. {"question": "…", "answer": "…"}');
       return;
     }
     for (const k of Object.keys(v)) columns.add(k);
     rows.push(v as Row);
-    labels.push(`line ${i + 1}`);
+    unreadable.push(null);
   });
-  throwIfProblems(problems);
-  return { file, format: 'jsonl', columns: [...columns], rows, labels };
+  return { file, format: 'jsonl', columns: [...columns], rows, labels, unreadable };
 }
 
 function readCsv(file: string, text: string): UserRows {
   const r = Papa.parse<Row>(text, { header: true, skipEmptyLines: 'greedy', delimiter: file.toLowerCase().endsWith('.tsv') ? '\t' : '' });
-  const problems = r.errors.map((e) => `${file}: ${e.row === undefined ? '' : `row ${e.row + 1}: `}${e.message}${e.type === 'FieldMismatch' ? ' — every row needs one value per header column' : ''}`);
+  const problems: string[] = [];
+  const unreadable: (string | null)[] = r.data.map(() => null);
+  for (const e of r.errors) {
+    const msg = `${e.message}${e.type === 'FieldMismatch' ? ' — every row needs one value per header column' : ''}`;
+    if (e.row !== undefined && e.row < unreadable.length) unreadable[e.row] = msg;
+    else problems.push(`${file}: ${msg}`);
+  }
   const columns = r.meta.fields ?? [];
   if (columns.length === 0) problems.push(`${file}: no header row — the first line must name the columns`);
   const dup = columns.find((c, i) => columns.indexOf(c) !== i);
   if (dup !== undefined) problems.push(`${file}: column "${dup}" appears twice in the header — column names must be unique`);
   throwIfProblems(problems);
-  return { file, format: 'csv', columns, rows: r.data, labels: r.data.map((_, i) => `row ${i + 1}`) };
+  return { file, format: 'csv', columns, rows: r.data, labels: r.data.map((_, i) => `row ${i + 1}`), unreadable };
 }
 
 /** Parquet cells as plain JSON-like values: INT64 BigInts become numbers (or text past 2^53). */
@@ -122,7 +132,7 @@ async function readParquet(file: string, bytes: Uint8Array): Promise<UserRows> {
     throw new DatasetError(`${file} could not be read as Parquet (${(e as Error).message}) — export it again, or use CSV or JSONL`);
   }
   const rows = objects.map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)])));
-  return { file, format: 'parquet', columns, rows, labels: rows.map((_, i) => `row ${i + 1}`) };
+  return { file, format: 'parquet', columns, rows, labels: rows.map((_, i) => `row ${i + 1}`), unreadable: rows.map(() => null) };
 }
 
 /** Reads a user file into rows; the format comes from the file name's extension. */
@@ -190,6 +200,12 @@ export function suggestMapping(columns: readonly string[]): { mapping: Partial<C
   return { mapping, taskType };
 }
 
+/** The rows that could not be read at all, as messages ("my.jsonl: line 4: is not valid JSON …"). */
+export function unreadableRows(data: UserRows): string[] {
+  return data.unreadable.flatMap((u, i) => (u ? [`${data.file}: ${data.labels[i]}: ${u}`] : []));
+}
+
+const article = (word: string) => (/^[aeiou]/i.test(word) ? 'an' : 'a');
 const isBlank = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
 const cellText = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
 
@@ -234,18 +250,20 @@ export function userDataset(data: UserRows, mapping: ColumnMapping, taskType: st
   const problems: string[] = [];
   const needs: Partial<Record<MocoTaskType, Array<keyof ColumnMapping>>> = { coding: ['tests'], noncompliance: ['category'], multiple_choice: ['choices', 'reference'] };
   if (!mapping.input) problems.push(`${file}: the mapping needs an "input" column (the question) — columns are ${data.columns.join(', ')}`);
-  for (const role of needs[type] ?? []) if (!mapping[role]) problems.push(`${file}: a ${type} data set needs a "${role}" column in the mapping`);
+  for (const role of needs[type] ?? []) if (!mapping[role]) problems.push(`${file}: ${article(type)} ${type} data set needs a "${role}" column in the mapping`);
   if ((type === 'exact_match' || type === 'f1_match') && !mapping.reference && !mapping.aliases) {
-    problems.push(`${file}: a ${type} data set needs a "reference" or an "aliases" column in the mapping`);
+    problems.push(`${file}: ${article(type)} ${type} data set needs a "reference" or an "aliases" column in the mapping`);
   }
   const mapped = Object.values(mapping).flat().filter((c): c is string => typeof c === 'string');
   for (const c of mapped) if (!data.columns.includes(c)) problems.push(`${file}: the mapping names column "${c}", which the file does not have — columns are ${data.columns.join(', ')}`);
-  throwIfProblems(problems);
+  if (problems.length > 0) throwIfProblems([...problems, ...unreadableRows(data)]);
 
   const items: Record<string, unknown>[] = [];
   data.rows.forEach((row, i) => {
     const at = `${file}: ${data.labels[i]}`;
     const bad = (msg: string) => problems.push(`${at}: ${msg}`);
+    const unreadable = data.unreadable[i];
+    if (unreadable) return bad(unreadable);
     const cell = (c: string) => row[c];
     const item: Record<string, unknown> = { id: i + 1 };
     if (mapping.id) {
