@@ -12,6 +12,7 @@ import { readUserRows, suggestMapping, userDataset } from '../../src/lib/eval/us
 import { DatasetProblems } from '../../src/lib/eval/problems.ts';
 import { DatasetError } from '../../src/lib/eval/datasets.ts';
 import type { EvalDataset, EvalItem } from '../../src/lib/eval/task.ts';
+import { nodeSandbox } from '../../tools/pool/node-sandbox.ts';
 
 const read = (p: string) => readFile(resolve(REPO_ROOT, p));
 const moco = (f: string) => parseMocoFile(readFileSync(resolve(REPO_ROOT, 'tests/fixtures/moco', f), 'utf8'), f);
@@ -152,6 +153,11 @@ describe('MoCo data files', () => {
     ]);
   });
 
+  it('accepts a file saved with a byte-order mark', () => {
+    const text = readFileSync(resolve(REPO_ROOT, 'tests/fixtures/moco/exact.json'), 'utf8');
+    expect(parseMocoFile(`\uFEFF${text}`, 'exact.json').splits.test).toHaveLength(4);
+  });
+
   it('names the line and column of a JSON syntax error', () => {
     expect(problemsOf(() => moco('broken.json'))[0]).toMatch(/^broken\.json is not valid JSON at line 7 column \d+ \(.*\) — a MoCo data file is one JSON object$/);
   });
@@ -260,6 +266,14 @@ describe('loadDataset', () => {
     expect(it.prompt).toMatch(/^Q: .*\nA:$/);
     expect(await ds.score(it, ` ${it.reference}\n`, {})).toEqual({ parsed: it.reference, score: 1 });
     expect((await ds.score(it, `${it.reference}9`, {})).score).toBe(0);
+  });
+
+  it('scores pool code items in the JavaScript sandbox, and says when none is given', async () => {
+    const ds = await loadDataset({ path: 'public/datasets/code', limit: 2 }, read);
+    const it = ds.splits.test![0]!;
+    expect(await ds.score(it, it.reference, { js: nodeSandbox() })).toEqual({ parsed: it.reference, score: 1 });
+    expect((await ds.score(it, 'x=>x', { js: nodeSandbox() })).score).toBe(0);
+    expect((await ds.score(it, it.reference, {})).error).toMatch(/JavaScript sandbox/);
   });
 
   it('reads one pool JSONL split, taking the metric from index.json two folders up', async () => {

@@ -135,6 +135,9 @@ function itemProblem(type: MocoTaskType, it: Record<string, unknown>, warn: Warn
 export function mocoPrompt(type: MocoTaskType, it: Record<string, unknown>): string {
   switch (type) {
     case 'multiple_choice':
+      // Object.values keeps the file's order for letter keys; JavaScript puts integer-like keys
+      // ("1", "2") first in ascending order where Python keeps file order — the same for every
+      // MoCo file (arc_challenge's "1"–"4" are written in order).
       return formatMcq(it.question as string, Object.values(it.choices as Record<string, unknown>));
     case 'exact_match':
     case 'f1_match':
@@ -166,7 +169,12 @@ function referenceText(type: MocoTaskType, it: Record<string, unknown>): string 
   }
 }
 
-/** The reference texts to compare with: MoCo's reading and the corrected one. */
+/**
+ * The reference texts to compare with: MoCo's reading and the corrected one. MoCo splits aliases
+ * only for the task named "popqa" (`get_scores`); here any f1_match output that is a bracketed
+ * list is split, which among MoCo's files is exactly popqa (wikidyk, the other f1_match file, has
+ * none), so a renamed copy or a user's file of that shape is scored the same way.
+ */
 function references(type: MocoTaskType, output: unknown): { moco: string[]; corrected: string[] } {
   if (Array.isArray(output)) return { moco: output as string[], corrected: output as string[] };
   const ref = typeof output === 'string' ? output : '';
@@ -206,7 +214,10 @@ export async function scoreMocoItem(type: MocoTaskType, it: Record<string, unkno
   }
 }
 
-/** MoCo's culturebench rule: items sharing a `question_id` score 1 only if all of them do. */
+/**
+ * MoCo's culturebench rule: items sharing a `question_id` score 1 only if all of them do. MoCo
+ * applies it by name; here to any file whose items have `question_id` (among MoCo's, only culturebench).
+ */
 export function groupByQuestionId(items: readonly EvalItem[], scores: readonly number[]): number[] {
   const groups = new Map<unknown, number[]>();
   items.forEach((item, i) => {
@@ -330,7 +341,7 @@ export function parseMocoFile(text: string, file: string): EvalDataset {
   const base = file.split(/[\\/]/).pop() ?? file;
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(text.replace(/^\uFEFF/, '')); // a byte-order mark is not JSON but editors write one
   } catch (e) {
     throw new DatasetError(`${jsonErrorMessage(base, text, e)} — a MoCo data file is one JSON object`);
   }
