@@ -309,7 +309,7 @@ export function userDataset(data: UserRows, mapping: ColumnMapping, taskType: st
         if (isBlank(ans)) return bad(`column "${mapping.reference}" is empty`);
         const a = cellText(ans).trim();
         const byText = Object.entries(choices).find(([, t]) => typeof t === 'string' && t.trim() === a)?.[0];
-        const key = a in choices ? a : a.toUpperCase() in choices ? a.toUpperCase() : byText;
+        const key = Object.hasOwn(choices, a) ? a : Object.hasOwn(choices, a.toUpperCase()) ? a.toUpperCase() : byText;
         if (key === undefined) return bad(`the answer "${a}" in column "${mapping.reference}" is neither a choice key (${Object.keys(choices).join(', ')}) nor the text of a choice`);
         item.question = item.input;
         delete item.input;
