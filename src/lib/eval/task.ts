@@ -61,5 +61,15 @@ export interface EvalDataset {
   splits: Partial<Record<EvalSplit, EvalItem[]>>;
   /** Generation budget for one answer. */
   maxTokens: number;
+  /** Stop sequences for generation (the pool's one-line answers stop at "\n"); none when absent. */
+  stop?: string[];
   score(item: EvalItem, output: string, ctx: ScoreContext): Promise<ItemScore>;
+  /**
+   * Rules that score items jointly, applied by the runner to a split's scores (in item order) after
+   * every item is scored. MoCo's culturebench: items that share a `question_id` all score 1 only
+   * when every one of them does (eval.py `get_scores`). Absent for data sets without such a rule.
+   */
+  groupScores?(items: readonly EvalItem[], scores: readonly number[]): number[];
+  /** What the loader accepted but a person should know (renamed duplicate ids, null references). */
+  warnings?: string[];
 }
