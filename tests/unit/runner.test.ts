@@ -94,6 +94,9 @@ describe('answer cache', () => {
       expect(await answerKey('sha:a', 'complete', { ...base, ...changed }), JSON.stringify(changed)).not.toBe(k);
     }
     expect(await answerKey('sha:b', 'complete', base)).not.toBe(k);
+    // greedy decoding draws no random number: one entry serves every seed
+    const greedy = { ...base, temperature: 0 };
+    expect(await answerKey('sha:a', 'complete', { ...greedy, seed: 2 })).toBe(await answerKey('sha:a', 'complete', greedy));
     expect(await answerKey('sha:a', 'chat', { messages: [{ role: 'user', content: base.prompt }], ...base })).not.toBe(k);
   });
 

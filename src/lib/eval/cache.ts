@@ -6,8 +6,9 @@
  *   { model: <model content hash, or "openai:<baseUrl>|<model>">, kind: "chat" | "complete",
  *     request: the whole request — messages or prompt, temperature, top_p, top_k, seed, max_tokens,
  *     stop, logprobs, top_logprobs — with keys sorted }
- * so a different seed, sampling parameter, prompt or model file is a different entry. A greedy
- * call is still keyed by its seed: engines may not promise that greedy ignores it.
+ * so a different seed, sampling parameter, prompt or model file is a different entry — except that
+ * a greedy call (temperature 0) is keyed without its seed, since greedy decoding draws no random
+ * number (an absent temperature counts as sampling: servers default to 0.7–1).
  *
  * Stored value: the answer's text, logprobs, finish reason and the usage measured when it was
  * generated; a hit replays them as one delta and one done chunk. Aborted or failed calls are never
@@ -54,7 +55,10 @@ export async function sha256Hex(text: string): Promise<string> {
 }
 
 export function answerKey(model: string, kind: 'chat' | 'complete', request: ChatRequest | CompletionRequest): Promise<string> {
-  return sha256Hex(canonicalJson({ model, kind, request }));
+  // Greedy decoding draws no random number (llama.cpp samples greedily at temperature ≤ 0), so a
+  // greedy answer is the same whatever the seed: one entry serves every seed.
+  const { seed, ...rest } = request;
+  return sha256Hex(canonicalJson({ model, kind, request: (request.temperature ?? 1) > 0 && seed !== undefined ? { ...rest, seed } : rest }));
 }
 
 /** Counts of one wrapper's calls: hits were answered from the store, misses went to the engine. */

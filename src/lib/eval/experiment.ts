@@ -219,9 +219,15 @@ function cellKey(c: Pick<Cell, 'method' | 'agents' | 'knobs' | 'dataset' | 'spli
 
 const memberAgent = (model: string): AgentSpec => ({ model, temperature: 0 });
 
-/** A method entry that is just one model answering greedily is that model's member cell. */
+/**
+ * A method entry that is just one model answering greedily, measured against itself, is that model's
+ * member cell (a `single` entry with other members, e.g. a merged model against its parents, is a
+ * collaboration).
+ */
 function isMemberEntry(m: MethodSpec): boolean {
-  return m.method === 'single' && m.agents.length === 1 && m.agents[0]!.temperature === 0 && m.agents[0]!.system === undefined && Object.keys(m.knobs).length === 0;
+  const a = m.agents[0]!;
+  const self = (list: string[]) => list.length === 1 && list[0] === a.model;
+  return m.method === 'single' && m.agents.length === 1 && a.temperature === 0 && a.system === undefined && Object.keys(m.knobs).length === 0 && self(m.members) && self(m.baseline);
 }
 
 /** Expands the grid in a stable order: method entries × data sets × seeds, then the member cells they need. */

@@ -286,8 +286,10 @@ export function createRunner(opts: RunnerOptions): Runner {
   }
 
   async function runCells(list: Cell[], phase: Progress['phase'], fits: Map<string, Fitted>): Promise<void> {
+    // Round-robin over cells, so the items in flight use different engines and run side by side.
+    const perCell = list.map((cell) => itemsOf(cell).filter((item) => !rows.has(rowKey(cell.key, item.id))).map((item) => ({ cell, item })));
     const queue: Array<{ cell: Cell; item: EvalItem }> = [];
-    for (const cell of list) for (const item of itemsOf(cell)) if (!rows.has(rowKey(cell.key, item.id))) queue.push({ cell, item });
+    for (let i = 0; perCell.some((l) => i < l.length); i++) for (const l of perCell) if (i < l.length) queue.push(l[i]!);
     report({ phase });
     let failure: unknown;
     const worker = async (): Promise<void> => {
