@@ -40,6 +40,8 @@ export interface RunRequest {
   runId?: string;
   /** How long to wait after an abort for the strategy to end on its own (ms). Default 250. */
   cancelGraceMs?: number;
+  /** What the method's `fit` learned on a dev split (the experiment runner passes it). */
+  fitted?: unknown;
 }
 
 export const MAX_SEED = 2 ** 31 - 1;
@@ -150,6 +152,7 @@ export async function* runStrategy(req: RunRequest): AsyncGenerator<TraceEvent, 
     maxTokens: req.maxTokens,
     signal,
     now,
+    ...(req.fitted !== undefined ? { fitted: req.fitted } : {}),
   };
 
   // The cancel timer: resolves `cancelGraceMs` after the abort, so a strategy whose engine is slow

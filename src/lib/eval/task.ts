@@ -22,6 +22,11 @@ export interface EvalItem {
   reference: string;
   /** The item as the source holds it, for scoring and for the item view. */
   raw: unknown;
+  /**
+   * Which part of a mixed data set the item comes from (the pool's task id). Statistics are also
+   * reported per group, and the trained router breaks ties between agents by their group score.
+   */
+  group?: string;
 }
 
 /** What scoring one output gives: MoCo's per-item score in [0, 1] and the answer it parsed. */

@@ -10,6 +10,7 @@
 import { extractAnswer } from '../answers.ts';
 import type { Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, answerTypeOf, callOne, firstMessages, knob } from './common.ts';
+import { medianConfidenceThreshold } from './fits.ts';
 
 export interface CascadeDecision {
   decision: 'accept' | 'defer';
@@ -56,6 +57,7 @@ const meta: StrategyMeta = {
 
 export const cascade: Strategy = {
   meta,
+  fit: (dev) => medianConfidenceThreshold(dev),
   async *run(ctx) {
     const threshold = knob<number>(ctx, meta, 'threshold');
     const type = answerTypeOf(ctx, meta);

@@ -21,6 +21,7 @@ import { extractAnswer } from '../answers.ts';
 import type { ChatMessage } from '../engines/engine.ts';
 import type { Agent, Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, agentByNumber, answerTypeOf, callAll, callOne, firstMessages, knob, type CallResult, type CallSpec } from './common.ts';
+import { bestMemberJudge } from './fits.ts';
 import { countVotes, type ScoredBallot } from './tally.ts';
 
 /** The revision request an agent gets in rounds ≥ 2: the others' previous answers, then the question again. */
@@ -80,6 +81,7 @@ const meta: StrategyMeta = {
 
 export const debate: Strategy = {
   meta,
+  fit: (dev) => bestMemberJudge(dev),
   async *run(ctx) {
     const rounds = knob<number>(ctx, meta, 'rounds');
     const byJudge = knob<string>(ctx, meta, 'final') === 'judge';

@@ -47,9 +47,37 @@ export interface StrategyContext {
   signal: AbortSignal;
   /** Milliseconds since the run started; strategies stamp events with it. */
   now(): number;
+  /** What the method's `fit` learned on a dev split (experiments only; absent in the playground). */
+  fitted?: unknown;
+}
+
+/**
+ * What a dev split says about a setup's agents, for methods that fit something on dev (MoCo uses
+ * the dev split this way: best member as judge, thresholds and router weights fitted on dev, never
+ * on test). Each agent's model answered every dev item alone, greedily (the `single` method).
+ */
+export interface DevEvidence {
+  /** Mean dev score of each agent, in setup order. */
+  agentScores: number[];
+  /** Per dev item: its prompt, its group (task of a mixed set), and each agent's score and confidence. */
+  items: Array<{ prompt: string; group: string; scores: number[]; confidences: Array<number | undefined> }>;
+}
+
+export interface Fitted {
+  /** Knob values chosen on dev (they override the defaults, never a value the user set). */
+  knobs?: Record<string, KnobValue>;
+  /** Anything else the method's run needs (a trained router); passed as `ctx.fitted`. */
+  state?: unknown;
+  /** One line saying what was fitted, for the results file ("threshold 0.42 = median of …"). */
+  note: string;
 }
 
 export interface Strategy {
   meta: StrategyMeta;
   run(ctx: StrategyContext): AsyncIterable<TraceEvent>;
+  /**
+   * Optional fit step on the dev split, run by the experiment runner (src/lib/eval/runner.ts) before
+   * the method's test cells. Pure and deterministic, so a resumed run fits the same thing again.
+   */
+  fit?(dev: DevEvidence, knobs: Record<string, KnobValue>): Fitted;
 }

@@ -43,6 +43,32 @@ async function chat(id, messages, p = {}) {
   return { text: r.choices[0].message.content, usage: r.usage, raw: r };
 }
 
+// One call with the request body the app's engine sends (src/lib/engines/wllama.ts), streamed
+// as the app streams it (the non-streamed answer with n_probs failed inside wllama for some
+// tokens: "Invalid typed array length"), collected here; the experiment runner's HarnessEngine
+// (tools/pool/harness-engine.ts) drives it.
+async function generate(id, mode, body) {
+  const w = get(id);
+  const t0 = performance.now();
+  const req = { ...body, stream: true };
+  const stream = mode === 'chat' ? await w.createChatCompletion(req) : await w.createCompletion(req);
+  let text = '';
+  let finish = null;
+  let usage = null;
+  let predicted;
+  const logprobs = [];
+  for await (const raw of stream) {
+    const c = raw.choices?.[0];
+    text += c?.delta?.content ?? c?.text ?? '';
+    if (c?.logprobs?.content) logprobs.push(...c.logprobs.content);
+    if (c?.finish_reason) finish = c.finish_reason;
+    if (raw.usage) usage = raw.usage;
+    if (raw.timings?.predicted_n !== undefined) predicted = raw.timings.predicted_n;
+  }
+  if (usage === null && predicted !== undefined) usage = { completion_tokens: predicted };
+  return { text, finish, usage, logprobs, ms: performance.now() - t0 };
+}
+
 async function unload(id) {
   const m = loaded.get(id);
   if (m) { await m.w.exit(); loaded.delete(id); }
@@ -51,5 +77,5 @@ async function unload(id) {
 const sandbox = workerSandbox();
 const runCode = (code, tests, timeoutMs) => sandbox.run(code, tests, timeoutMs);
 
-window.harness = { load, complete, completeMany, chat, unload, runCode };
+window.harness = { load, complete, completeMany, chat, generate, unload, runCode };
 document.getElementById('status').textContent = 'ready';

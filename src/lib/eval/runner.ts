@@ -1,0 +1,451 @@
+/**
+ * The experiment runner: the same code in the Experiments tab and the CLI (tools/cli/experiment.ts).
+ *
+ * API (for the tab and scripts):
+ *
+ *   const runner = createRunner({ experiment, datasets, models, answers, state, scoring, onProgress });
+ *   const outcome = await runner.run();      // { status: 'done', results } | { status: 'cancelled' }
+ *   runner.pause(); runner.resume();         // stop taking new items / go on (calls in flight finish)
+ *   runner.cancel();                         // abort calls in flight; finished items stay in `state`
+ *   runner.progress                          // the latest Progress (also sent to onProgress)
+ *
+ * - experiment: parseExperiment(text) (src/lib/eval/experiment.ts); datasets: the loaded EvalDataset
+ *   of each experiment.datasets entry, same order; models(id): the bound Engine of a model id and its
+ *   cache identity (content hash of the weights, or "openai:<baseUrl>|<model>").
+ * - The grid (expandGrid) runs in two phases: every cell that fits nothing (member cells on dev and
+ *   test, plain collaborations), then the cells whose method fits on dev (Strategy.fit: router
+ *   weights, cascade threshold, judge = best member on dev), fitted from the dev member cells only —
+ *   never from test.
+ * - Each item runs the method through runStrategy (src/lib/run.ts) with the cell's seed, so the same
+ *   experiment gives the same answers; its trace, final answer, score and cost become one row.
+ * - Engines are wrapped per model: at most `perEngine` calls at once (default 1); an answer cache
+ *   (`answers`, src/lib/eval/cache.ts) below the method, so a repeated call costs nothing; and, for
+ *   completion-mode items (the pool's `Q: …\nA:`), the first answer to the item's own prompt is sent
+ *   as a raw completion, with the data set's stop sequences.
+ * - Resume: every finished row is appended to `state` (IndexedDB in the tab, a JSONL file next to
+ *   --out in the CLI) before it counts as done. A new runner over the same state skips those items,
+ *   so a reload or a crash loses nothing finished, and (seeded calls, cached answers) the results
+ *   equal those of an uninterrupted run.
+ * - A method that ends in error stops the run with that message (finished rows stay in `state`):
+ *   an engine failure is never recorded as a wrong answer.
+ */
+import type { CallOptions, ChatChunk, ChatRequest, CompletionRequest, Engine } from '../engines/engine.ts';
+import { runStrategy } from '../run.ts';
+import { getStrategy } from '../strategies/registry.ts';
+import type { DevEvidence, Fitted, KnobValue } from '../strategies/types.ts';
+import { resolveKnobs } from '../strategies/knobs.ts';
+import type { TraceEvent } from '../trace.ts';
+import { cachingEngine, type AnswerStore, type CacheCounts } from './cache.ts';
+import { expandGrid, memberCellKey, type Cell, type Experiment } from './experiment.ts';
+import { summarize, type CellResult, type ItemResult, type ResultsFile } from './results.ts';
+import type { EvalDataset, EvalItem, ScoreContext } from './task.ts';
+
+export interface ModelBinding {
+  engine: Engine;
+  /** Identity of the weights (content hash) or of the endpoint + model name, for the answer cache. */
+  cacheKey: string;
+}
+
+/** A finished item as the state store keeps it (cell by key, so a changed grid cannot misplace it). */
+export interface StoredRow extends Omit<ItemResult, 'cell'> {
+  cellKey: string;
+}
+
+export interface RunStateStore {
+  /** Every row appended so far (a partly written last row is dropped by the store). */
+  load(): Promise<StoredRow[]>;
+  /** Appends one finished row, whole or not at all. */
+  append(row: StoredRow): Promise<void>;
+}
+
+export interface Progress {
+  phase: 'loading' | 'members and plain methods' | 'methods fitted on dev' | 'done' | 'cancelled';
+  done: number;
+  total: number;
+  /** Items taken from the saved state (resume). */
+  resumed: number;
+  /** Model calls answered by the cache / sent to an engine so far. */
+  cacheHits: number;
+  cacheMisses: number;
+  paused: boolean;
+  /** Seconds left at this session's rate, null before the first item. */
+  etaSeconds: number | null;
+  /** The cell the last finished item belonged to. */
+  cell?: string;
+}
+
+export interface RunnerOptions {
+  experiment: Experiment;
+  datasets: EvalDataset[];
+  models: (id: string) => ModelBinding;
+  answers?: AnswerStore;
+  state?: RunStateStore;
+  scoring?: ScoreContext;
+  /** Calls in flight per engine (default 1: llama.cpp wasm runs one at a time). */
+  perEngine?: number;
+  /** Items in flight (default 4). */
+  concurrency?: number;
+  /** Keep every item's trace in the results (default true). */
+  traces?: boolean;
+  onProgress?: (p: Progress) => void;
+}
+
+export type RunOutcome = { status: 'done'; results: ResultsFile } | { status: 'cancelled' };
+
+export interface Runner {
+  run(): Promise<RunOutcome>;
+  pause(): void;
+  resume(): void;
+  cancel(): void;
+  readonly progress: Progress;
+}
+
+/** A counting semaphore: at most `limit` holders at once, FIFO. */
+class Gate {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free += 1;
+  }
+}
+
+/** `engine` with at most `gate`'s limit of calls streaming at once (a call holds it to its end). */
+function gatedEngine(engine: Engine, gate: Gate): Engine {
+  async function* hold(open: () => AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
+    await gate.acquire();
+    try {
+      yield* open();
+    } finally {
+      gate.release();
+    }
+  }
+  return {
+    info: engine.info,
+    chat: (r, o) => hold(() => engine.chat(r, o)),
+    complete: (r, o) => hold(() => engine.complete(r, o)),
+    unload: () => engine.unload(),
+  };
+}
+
+/**
+ * The engine an agent sees for one item: the data set's stop sequences on every call, and the
+ * item's own prompt sent raw when the item is in completion format (a chat template would wrap
+ * `Q: …\nA:` a second time). Other conversations (debate rounds, judges) stay chats.
+ */
+function itemEngine(engine: Engine, item: EvalItem, stop: readonly string[]): Engine {
+  const withStop = <T extends { stop?: string[] }>(r: T): T => (stop.length === 0 ? r : { ...r, stop: [...new Set([...(r.stop ?? []), ...stop])] });
+  return {
+    info: engine.info,
+    chat(request: ChatRequest, options?: CallOptions) {
+      const { messages, ...params } = request;
+      const only = messages.length === 1 ? messages[0] : undefined;
+      if (item.mode === 'completion' && only?.role === 'user' && only.content === item.prompt) {
+        return engine.complete(withStop({ ...params, prompt: item.prompt }), options);
+      }
+      return engine.chat(withStop(request), options);
+    },
+    complete: (request: CompletionRequest, options?: CallOptions) => engine.complete(withStop(request), options),
+    unload: () => engine.unload(),
+  };
+}
+
+export class ExperimentRunError extends Error {
+  override name = 'ExperimentRunError';
+}
+
+export function createRunner(opts: RunnerOptions): Runner {
+  const { experiment } = opts;
+  if (opts.datasets.length !== experiment.datasets.length) {
+    throw new ExperimentRunError(`createRunner: ${opts.datasets.length} data set(s) loaded for ${experiment.datasets.length} in the experiment`);
+  }
+  const cells = expandGrid(experiment);
+  const cellIndex = new Map(cells.map((c, i) => [c.key, i]));
+  const controller = new AbortController();
+  const counts: CacheCounts = { hits: 0, misses: 0 };
+  const gates = new Map<string, Gate>();
+  const bindings = new Map<string, ModelBinding>();
+  const rows = new Map<string, StoredRow>();
+  const rowKey = (cellKey: string, id: string) => `${cellKey}\u0000${id}`;
+  let paused = false;
+  let userCancelled = false;
+  let unpause: (() => void) | undefined;
+  let doneThisSession = 0;
+  let t0 = 0;
+
+  const itemsOf = (c: Cell): EvalItem[] => {
+    const ds = opts.datasets[c.dataset]!;
+    const items = ds.splits[c.split];
+    if (!items) throw new ExperimentRunError(`${ds.id} has no ${c.split} split, which the grid needs (${c.method} on ${c.split}): use a data set with a ${c.split} split`);
+    return items;
+  };
+  for (const c of cells) {
+    itemsOf(c);
+    for (const a of c.agents) if (!experiment.models[a.model]) throw new ExperimentRunError(`model ${a.model} is not defined`);
+  }
+  const total = cells.reduce((s, c) => s + itemsOf(c).length, 0);
+  let progress: Progress = { phase: 'loading', done: 0, total, resumed: 0, cacheHits: 0, cacheMisses: 0, paused: false, etaSeconds: null };
+  const report = (patch: Partial<Progress>): void => {
+    const remaining = total - rows.size;
+    const elapsed = (performance.now() - t0) / 1000;
+    progress = {
+      ...progress,
+      ...patch,
+      done: rows.size,
+      cacheHits: counts.hits,
+      cacheMisses: counts.misses,
+      paused,
+      etaSeconds: doneThisSession > 0 ? Math.round((elapsed / doneThisSession) * remaining) : null,
+    };
+    opts.onProgress?.(progress);
+  };
+
+  function binding(model: string): ModelBinding {
+    let b = bindings.get(model);
+    if (!b) {
+      const raw = opts.models(model);
+      const gate = new Gate(Math.max(1, opts.perEngine ?? 1));
+      gates.set(model, gate);
+      b = { engine: gatedEngine(raw.engine, gate), cacheKey: raw.cacheKey };
+      bindings.set(model, b);
+    }
+    return b;
+  }
+
+  async function runItem(cell: Cell, item: EvalItem, fitted: Fitted | undefined): Promise<StoredRow> {
+    const ds = opts.datasets[cell.dataset]!;
+    const itemCounts: CacheCounts = { hits: 0, misses: 0 };
+    const agents = cell.agents.map((a, i) => {
+      const b = binding(a.model);
+      const cached = opts.answers ? cachingEngine(b.engine, b.cacheKey, opts.answers, itemCounts) : b.engine;
+      return {
+        id: `a${i + 1}`,
+        name: `Agent ${i + 1} · ${a.model}`,
+        model: a.model,
+        engine: itemEngine(cached, item, ds.stop ?? []),
+        temperature: a.temperature,
+        ...(a.system !== undefined ? { system: a.system } : {}),
+      };
+    });
+    const trace: TraceEvent[] = [];
+    for await (const e of runStrategy({
+      strategy: cell.method,
+      prompt: item.prompt,
+      agents,
+      knobs: { ...(fitted?.knobs ?? {}), ...cell.knobs },
+      seed: cell.seed,
+      maxTokens: ds.maxTokens,
+      signal: controller.signal,
+      runId: `${cellIndex.get(cell.key)}:${item.id}`,
+      ...(fitted?.state !== undefined ? { fitted: fitted.state } : {}),
+    })) {
+      trace.push(e);
+    }
+    counts.hits += itemCounts.hits;
+    counts.misses += itemCounts.misses;
+    const end = trace[trace.length - 1];
+    if (end?.type !== 'run-end' || end.status === 'cancelled') throw controller.signal.reason ?? new Error('cancelled');
+    if (end.status === 'error') throw new ExperimentRunError(`${cell.method} on ${ds.id} ${cell.split} item ${item.id}: ${end.message ?? 'failed'}`);
+    const final = trace.find((e): e is Extract<TraceEvent, { type: 'final' }> => e.type === 'final');
+    const output = final?.text ?? '';
+    const ends = trace.filter((e): e is Extract<TraceEvent, { type: 'message-end' }> => e.type === 'message-end');
+    const usage = trace.find((e): e is Extract<TraceEvent, { type: 'usage' }> => e.type === 'usage');
+    const scored = await ds.score(item, output, { ...opts.scoring, signal: controller.signal });
+    const finalMsg = ends.find((m) => m.agent === final?.agent && m.text === output);
+    const row: StoredRow = {
+      cellKey: cell.key,
+      id: item.id,
+      ...(item.group !== undefined ? { group: item.group } : {}),
+      prompt: item.prompt,
+      reference: item.reference,
+      output,
+      parsed: scored.parsed,
+      score: scored.score,
+      ...(scored.metrics ? { metrics: scored.metrics } : {}),
+      ...(scored.error !== undefined ? { error: scored.error } : {}),
+      ...(finalMsg?.meanProb !== undefined ? { confidence: finalMsg.meanProb } : {}),
+      calls: usage?.calls ?? ends.length,
+      promptTokens: usage?.prompt_tokens ?? 0,
+      completionTokens: usage?.completion_tokens ?? 0,
+      seconds: ends.reduce((s, m) => s + m.usage.total_ms, 0) / 1000,
+      cachedCalls: itemCounts.hits,
+      ...(opts.traces === false ? {} : { trace }),
+    };
+    return row;
+  }
+
+  async function runCells(list: Cell[], phase: Progress['phase'], fits: Map<string, Fitted>): Promise<void> {
+    // Round-robin over cells, so the items in flight use different engines and run side by side.
+    const perCell = list.map((cell) => itemsOf(cell).filter((item) => !rows.has(rowKey(cell.key, item.id))).map((item) => ({ cell, item })));
+    const queue: Array<{ cell: Cell; item: EvalItem }> = [];
+    for (let i = 0; perCell.some((l) => i < l.length); i++) for (const l of perCell) if (i < l.length) queue.push(l[i]!);
+    report({ phase });
+    let failure: unknown;
+    const worker = async (): Promise<void> => {
+      while (queue.length > 0 && failure === undefined && !controller.signal.aborted) {
+        if (paused) {
+          await new Promise<void>((resolve) => {
+            const prev = unpause;
+            unpause = () => {
+              prev?.();
+              resolve();
+            };
+          });
+          continue;
+        }
+        const next = queue.shift()!;
+        try {
+          const row = await runItem(next.cell, next.item, fits.get(next.cell.key));
+          if (controller.signal.aborted) return;
+          await opts.state?.append(row);
+          rows.set(rowKey(row.cellKey, row.id), row);
+          doneThisSession += 1;
+          report({ cell: next.cell.labels[0] ?? next.cell.method });
+        } catch (e) {
+          if (!controller.signal.aborted) failure ??= e;
+          return;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+    if (failure !== undefined) {
+      controller.abort(failure);
+      throw failure;
+    }
+  }
+
+  function devEvidence(cell: Cell): DevEvidence {
+    const devItems = itemsOf({ ...cell, split: 'dev' });
+    const perAgent = cell.agents.map((a) => {
+      const key = memberCellKey(a.model, cell.dataset, 'dev', cell.seed);
+      return devItems.map((it) => {
+        const r = rows.get(rowKey(key, it.id));
+        if (!r) throw new ExperimentRunError(`internal: dev result of ${a.model} on item ${it.id} is missing`);
+        return r;
+      });
+    });
+    return {
+      agentScores: perAgent.map((rs) => rs.reduce((s, r) => s + r.score, 0) / Math.max(1, rs.length)),
+      items: devItems.map((it, i) => ({
+        prompt: it.prompt,
+        group: it.group ?? opts.datasets[cell.dataset]!.id,
+        scores: perAgent.map((rs) => rs[i]!.score),
+        confidences: perAgent.map((rs) => rs[i]!.confidence),
+      })),
+    };
+  }
+
+  function fitCell(cell: Cell): Fitted {
+    const strategy = getStrategy(cell.method);
+    const fitted = strategy.fit!(devEvidence(cell), resolveKnobs(strategy.meta, cell.knobs).knobs);
+    // A value the experiment file set wins over a fitted one.
+    const knobs: Record<string, KnobValue> = {};
+    for (const [k, v] of Object.entries(fitted.knobs ?? {})) if (!(k in cell.knobs)) knobs[k] = v;
+    return { ...fitted, knobs };
+  }
+
+  function assemble(fits: Map<string, Fitted>): ResultsFile {
+    const items: ItemResult[] = [];
+    const cellResults = cells.map((c, ci): CellResult => {
+      for (const it of itemsOf(c)) {
+        const { cellKey: _k, ...row } = rows.get(rowKey(c.key, it.id))!;
+        items.push({ ...row, cell: ci });
+      }
+      const find = (model: string, split: 'dev' | 'test'): number => {
+        const i = cellIndex.get(memberCellKey(model, c.dataset, split === 'dev' ? 'dev' : c.split, c.seed));
+        if (i === undefined) throw new ExperimentRunError(`internal: no member cell for ${model}`);
+        return i;
+      };
+      const fit = fits.get(c.key);
+      const ds = opts.datasets[c.dataset]!;
+      const collab = c.role === 'collaboration';
+      return {
+        method: c.method,
+        labels: c.labels,
+        agents: c.agents,
+        knobs: { ...c.knobs, ...(fit?.knobs ?? {}) },
+        ...(fit ? { fitted: { note: fit.note, ...(fit.knobs && Object.keys(fit.knobs).length ? { knobs: fit.knobs } : {}) } } : {}),
+        dataset: ds.id,
+        split: c.split,
+        seed: c.seed,
+        role: c.role,
+        memberCells: collab ? c.members.map((m) => find(m, 'test')) : [],
+        baselineCells: collab && ds.splits.dev ? c.baseline.map((m) => find(m, 'test')) : [],
+        baselineDevCells: collab && ds.splits.dev ? c.baseline.map((m) => find(m, 'dev')) : [],
+        n: 0,
+        score: 0,
+        ci95: [0, 0],
+        cost: { calls: 0, promptTokens: 0, completionTokens: 0, seconds: 0, cachedCalls: 0 },
+      };
+    });
+    return summarize({ experiment, cells: cellResults, items });
+  }
+
+  return {
+    get progress() {
+      return progress;
+    },
+    pause() {
+      paused = true;
+      report({});
+    },
+    resume() {
+      paused = false;
+      const u = unpause;
+      unpause = undefined;
+      u?.();
+      report({});
+    },
+    cancel() {
+      if (userCancelled) return;
+      userCancelled = true;
+      controller.abort(new Error('cancelled'));
+      paused = false;
+      const u = unpause;
+      unpause = undefined;
+      u?.();
+    },
+    async run(): Promise<RunOutcome> {
+      t0 = performance.now();
+      for (const r of (await opts.state?.load()) ?? []) {
+        // Rows of cells no longer in the grid (an edited experiment) are ignored, not misfiled.
+        if (cellIndex.has(r.cellKey)) rows.set(rowKey(r.cellKey, r.id), r);
+      }
+      report({ resumed: rows.size });
+      const needsFit = (c: Cell) => c.role === 'collaboration' && getStrategy(c.method).fit !== undefined;
+      const fits = new Map<string, Fitted>();
+      try {
+        await runCells(cells.filter((c) => !needsFit(c)), 'members and plain methods', fits);
+        if (userCancelled) return cancelled();
+        for (const c of cells.filter(needsFit)) {
+          if (!opts.datasets[c.dataset]!.splits.dev) throw new ExperimentRunError(`${c.method} fits on a dev split and ${opts.datasets[c.dataset]!.id} has none: use a data set with a dev split`);
+          fits.set(c.key, fitCell(c));
+        }
+        await runCells(cells.filter(needsFit), 'methods fitted on dev', fits);
+        if (userCancelled) return cancelled();
+      } catch (e) {
+        if (userCancelled) return cancelled();
+        throw e;
+      }
+      const results = assemble(fits);
+      report({ phase: 'done' });
+      return { status: 'done', results };
+    },
+  };
+
+  function cancelled(): RunOutcome {
+    report({ phase: 'cancelled' });
+    return { status: 'cancelled' };
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * `npm run experiment` end to end: the real CLI on the real stories260K.gguf and the pool's data
+ * sets, generating with real llama.cpp (wllama) in headless Chromium. Success writes a valid results
+ * file (and a second run is answered from the cache); every bad input exits non-zero with one line
+ * on stderr and writes nothing; `--list` prints every method's metadata as JSON.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, storiesModel } from '../support/paths.ts';
+import { strategyIds } from '../../src/lib/strategies/registry.ts';
+import type { ResultsFile } from '../../src/lib/eval/results.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'chorus-experiment-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]) {
+  const r = spawnSync('npm', ['run', '-s', 'experiment', '--', ...args], { encoding: 'utf8', cwd: REPO_ROOT, timeout: 600_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+
+function experiment(name: string, body: object): string {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(body));
+  return file;
+}
+
+const tiny = {
+  models: { base: storiesModel() },
+  datasets: [{ path: join(REPO_ROOT, 'public/datasets'), split: 'test', tasks: ['arithmetic', 'safety'], limit: 2, devLimit: 2 }],
+  methods: [
+    { method: 'single', agents: ['base'], label: 'base' },
+    { method: 'vote', agents: [{ model: 'base', temperature: 0.8 }, { model: 'base', temperature: 0.8 }, 'base'], label: 'vote3' },
+  ],
+  seeds: [5],
+};
+
+describe('npm run experiment', () => {
+  it('runs a tiny experiment on stories260K: exit 0, a valid results file, then the same results from the cache', () => {
+    const file = experiment('tiny', tiny);
+    const out = join(dir, 'tiny.results.json');
+    const cache = join(dir, 'cache');
+    const r = cli([file, '--out', out, '--cache', cache]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[\d+\/\d+\] .*% · /); // progress lines
+    expect(r.stdout).toMatch(/wrote .*tiny\.results\.json: \d+ cells, \d+ items/);
+    const res = JSON.parse(readFileSync(out, 'utf8')) as ResultsFile;
+    expect(res.format).toBe('chorus-experiment-results');
+    const vote = res.cells.find((c) => c.labels.includes('vote3'))!;
+    expect(vote).toMatchObject({ method: 'vote', dataset: 'pool/arithmetic+safety', split: 'test', seed: 5, n: 4 });
+    const items = res.items.filter((it) => res.cells[it.cell] === vote);
+    expect(items.map((it) => it.id)).toEqual(['arithmetic-test-0', 'arithmetic-test-1', 'safety-test-0', 'safety-test-1']);
+    expect(vote.score).toBe(items.reduce((s, it) => s + it.score, 0) / items.length);
+    expect(vote.cost.calls).toBe(12);
+    for (const it of items) expect(it.trace!.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+    expect(existsSync(`${out}.state.jsonl`)).toBe(false);
+
+    const again = cli([file, '--out', out, '--cache', cache]);
+    expect(again.code, again.stderr).toBe(0);
+    const res2 = JSON.parse(readFileSync(out, 'utf8')) as ResultsFile;
+    expect(res2.summary.cost.cachedCalls).toBe(res2.summary.cost.calls);
+    expect(res2.items.map((it) => it.output)).toEqual(res.items.map((it) => it.output));
+  }, 600_000);
+
+  it('prints every method’s metadata as JSON with --list', () => {
+    const r = cli(['--list']);
+    expect(r.code, r.stderr).toBe(0);
+    const list = JSON.parse(r.stdout) as Array<{ id: string; name: string; level: string; knobs: unknown[]; needs: object; fitsOnDev: boolean }>;
+    expect(list.map((m) => m.id)).toEqual([...strategyIds]);
+    for (const m of list) expect(Object.keys(m)).toEqual(expect.arrayContaining(['id', 'name', 'level', 'knobs', 'needs', 'fitsOnDev']));
+    expect(list.find((m) => m.id === 'router')!.fitsOnDev).toBe(true);
+  }, 120_000);
+
+  const bad: Array<[string, () => string, RegExp]> = [
+    ['an unknown method', () => experiment('bad-method', { ...tiny, methods: [{ method: 'telepathy', agents: ['base'] }] }), /bad-method\.json: methods\[0\]\.method is "telepathy"; choose one of single/],
+    ['a missing GGUF file', () => experiment('bad-model', { ...tiny, models: { base: 'nowhere/missing.gguf' } }), /models\.base: nowhere\/missing\.gguf not found/],
+    ['a file that is not GGUF', () => {
+      writeFileSync(join(dir, 'fake.gguf'), 'not a model at all');
+      return experiment('bad-gguf', { ...tiny, models: { base: 'fake.gguf' } });
+    }, /models\.base: .*fake\.gguf/],
+    ['invalid JSON', () => {
+      writeFileSync(join(dir, 'broken.json'), '{"models": ');
+      return join(dir, 'broken.json');
+    }, /broken\.json is not valid JSON/],
+    ['an unknown pool task', () => experiment('bad-task', { ...tiny, datasets: [{ path: join(REPO_ROOT, 'public/datasets'), split: 'test', tasks: ['poetry'] }] }), /the pool has no task "poetry": choose from arithmetic/],
+  ];
+  for (const [what, make, pattern] of bad) {
+    it(`refuses ${what}: exit 1, one line, nothing written`, () => {
+      const file = make();
+      const out = join(dir, 'never.json');
+      const before = readdirSync(dir).sort();
+      const r = cli([file, '--out', out, '--cache', join(dir, 'never-cache')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+      expect(readdirSync(dir).sort()).toEqual(before);
+    }, 120_000);
+  }
+});

@@ -1,0 +1,236 @@
+/**
+ * `npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N]`
+ * `npm run experiment -- --list`
+ *
+ * Runs an experiment file (src/lib/eval/experiment.ts) with the same runner as the tab
+ * (src/lib/eval/runner.ts). GGUF models (paths, or built-in ids from public/models) run in real
+ * llama.cpp (wllama wasm) in headless Chromium through the pool's harness page; OpenAI-compatible
+ * endpoints through src/lib/engines/openai.ts. Progress goes to stderr; the results file is written
+ * to `<out>.part` and renamed at the end. Finished items are appended to `<out>.state.jsonl` as they
+ * come, so a killed run resumes where it stopped when the same command is run again (the state file
+ * is removed once the results are written). Answers are cached in --cache (default
+ * ~/.cache/chorus/answers; $CHORUS_CACHE overrides), so a repeated call costs nothing.
+ *
+ * Exit 0 on success. On any bad input (unreadable or invalid file, unknown method or model, missing
+ * GGUF, a data set it cannot read) it exits 1 with one line on stderr and writes nothing.
+ * `--list` prints every method's metadata (id, name, level, description, paper, knobs, needs, and
+ * whether it fits on dev) as JSON.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseExperiment, ExperimentError, type DatasetSpec, type Experiment, type ModelSpec } from '../../src/lib/eval/experiment.ts';
+import { createRunner, type ModelBinding, type Progress } from '../../src/lib/eval/runner.ts';
+import { canonicalJson, sha256Hex } from '../../src/lib/eval/cache.ts';
+import { loadPoolDataset } from '../../src/lib/eval/pool-dataset.ts';
+import type { EvalDataset } from '../../src/lib/eval/task.ts';
+import { strategies } from '../../src/lib/strategies/registry.ts';
+import { OpenAIEngine } from '../../src/lib/engines/openai.ts';
+import { readGGUF } from '../../src/lib/merge/gguf/index.ts';
+import { fileSource } from '../lib/node-source.ts';
+import { FileAnswerStore, FileRunState } from '../lib/experiment-files.ts';
+import { nodeSandbox } from '../pool/node-sandbox.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const USAGE = 'usage: npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N] | --list';
+
+class CliError extends Error {}
+
+interface Args {
+  file?: string;
+  out?: string;
+  limit?: number;
+  cache?: string | false;
+  traces: boolean;
+  concurrency?: number;
+  list: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { traces: true, list: false };
+  const value = (i: number, name: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new CliError(`${name} needs a value; ${USAGE}`);
+    return v;
+  };
+  const count = (v: string, name: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number ≥ 1 (got "${v}")`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i]!;
+    if (x === '--list') a.list = true;
+    else if (x === '--out' || x === '-o') a.out = value(i++, x);
+    else if (x === '--limit') a.limit = count(value(i++, x), x);
+    else if (x === '--concurrency') a.concurrency = count(value(i++, x), x);
+    else if (x === '--cache') a.cache = value(i++, x);
+    else if (x === '--no-cache') a.cache = false;
+    else if (x === '--no-traces') a.traces = false;
+    else if (x === '--help' || x === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else if (x.startsWith('-')) throw new CliError(`unknown option ${x}; ${USAGE}`);
+    else if (a.file === undefined) a.file = x;
+    else throw new CliError(`one experiment file at a time (got "${a.file}" and "${x}"); ${USAGE}`);
+  }
+  return a;
+}
+
+/** Loads one data set entry. The pool (a directory or index.json of public/datasets) is read here. */
+async function loadDataset(spec: DatasetSpec, baseDir: string, limit: number | undefined): Promise<EvalDataset> {
+  const path = resolve(baseDir, spec.path);
+  if (!existsSync(path)) throw new CliError(`data set ${spec.path} not found (looked for ${path}); paths are relative to the experiment file`);
+  const dir = statSync(path).isDirectory() ? path : dirname(path);
+  if (!existsSync(join(dir, 'index.json')) || (!statSync(path).isDirectory() && basename(path) !== 'index.json')) {
+    // Other formats (MoCo's JSON, user JSONL/CSV/Parquet) are read by src/lib/eval/moco's loadDataset once it is merged.
+    throw new CliError(`data set ${spec.path}: this runner reads the pool's data sets (a directory with index.json, e.g. public/datasets); other formats need the data-set loader (src/lib/eval/moco)`);
+  }
+  const lim = limit === undefined ? spec.limit : Math.min(limit, spec.limit ?? Infinity);
+  const devLim = limit === undefined ? spec.devLimit : Math.min(limit, spec.devLimit ?? spec.limit ?? Infinity);
+  const ds = await loadPoolDataset((p) => readFile(join(dir, p), 'utf8'), {
+    ...(spec.tasks ? { tasks: spec.tasks } : {}),
+    ...(lim !== undefined ? { limit: lim } : {}),
+    ...(devLim !== undefined ? { devLimit: devLim } : {}),
+  });
+  return spec.name ? { ...ds, id: spec.name } : ds;
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** A GGUF model's file, checked (exists, is a GGUF) before anything runs. */
+async function ggufPath(id: string, spec: ModelSpec, baseDir: string): Promise<string> {
+  const path = spec.kind === 'gguf' ? resolve(baseDir, spec.path) : resolve(ROOT, 'public/models', `${(spec as { id: string }).id}.gguf`);
+  if (!existsSync(path)) {
+    throw new CliError(spec.kind === 'gguf' ? `models.${id}: ${spec.path} not found (looked for ${path}); paths are relative to the experiment file` : `models.${id}: "${(spec as { id: string }).id}" is not a built-in model (no public/models/${(spec as { id: string }).id}.gguf); give a .gguf path`);
+  }
+  const src = await fileSource(path);
+  try {
+    await readGGUF(src);
+  } catch (e) {
+    throw new CliError(`models.${id}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    await src.close();
+  }
+  return path;
+}
+
+function progressLine(p: Progress): string {
+  const pct = p.total ? ((p.done / p.total) * 100).toFixed(1) : '100';
+  const eta = p.etaSeconds === null ? '' : ` · ETA ${p.etaSeconds >= 60 ? `${Math.floor(p.etaSeconds / 60)} min ${p.etaSeconds % 60} s` : `${p.etaSeconds} s`}`;
+  return `[${p.done}/${p.total}] ${pct}% · ${p.phase} · cache ${p.cacheHits} hit(s), ${p.cacheMisses} call(s)${p.resumed ? ` · ${p.resumed} resumed` : ''}${eta}${p.cell ? ` · ${p.cell}` : ''}`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  if (args.list) {
+    const list = strategies.map((s) => ({ ...s.meta, fitsOnDev: s.fit !== undefined }));
+    process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+    return;
+  }
+  if (!args.file) throw new CliError(USAGE);
+  const file = resolve(args.file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${args.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const experiment: Experiment = parseExperiment(text, basename(file));
+  const baseDir = dirname(file);
+  const out = resolve(args.out ?? join(baseDir, `${basename(file).replace(/\.json$/i, '')}.results.json`));
+  if (!existsSync(dirname(out))) throw new CliError(`--out ${args.out}: the directory ${dirname(out)} does not exist`);
+
+  // Everything is checked before anything is written or started.
+  const datasets: EvalDataset[] = [];
+  for (const d of experiment.datasets) datasets.push(await loadDataset(d, baseDir, args.limit));
+  const ggufs = new Map<string, string>();
+  const keys = new Map<string, string>();
+  for (const [id, spec] of Object.entries(experiment.models)) {
+    if (spec.kind === 'fleet') throw new CliError(`models.${id}: several endpoints for one model (a fleet) are not run by this version yet; give one {"baseUrl", "model"}`);
+    if (spec.kind === 'openai') keys.set(id, `openai:${spec.baseUrl}|${spec.model}`);
+    else {
+      const path = await ggufPath(id, spec, baseDir);
+      ggufs.set(id, path);
+      keys.set(id, `sha256:${await fileSha256(path)}`);
+    }
+  }
+  const experimentHash = await sha256Hex(canonicalJson({ experiment, datasets: datasets.map((d) => [d.id, d.splits.dev?.map((i) => i.id), d.splits.test?.map((i) => i.id)]), models: [...keys] }));
+
+  let harness: { page: import('playwright-core').Page; close(): Promise<void> } | undefined;
+  const engines = new Map<string, ModelBinding>();
+  if (ggufs.size > 0) {
+    const { stageHarness } = await import('../pool/stage.ts');
+    const { openHarness } = await import('../pool/browser.ts');
+    const dir = stageHarness(join('/tmp', `chorus-experiment-harness-${process.pid}`), Object.fromEntries([...ggufs].map(([id, p]) => [`${id}.gguf`, p])));
+    harness = await openHarness(dir, Number(process.env.EXPERIMENT_PORT ?? 0) || (await freePort()));
+  }
+  const { HarnessEngine } = await import('../pool/harness-engine.ts');
+  for (const [id, spec] of Object.entries(experiment.models)) {
+    const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`);
+    engines.set(id, { engine, cacheKey: keys.get(id)! });
+  }
+
+  const state = new FileRunState(`${out}.state.jsonl`, experimentHash);
+  const cacheDir = args.cache === false ? undefined : resolve(args.cache ?? process.env.CHORUS_CACHE ?? join(homedir(), '.cache/chorus/answers'));
+  let last = 0;
+  const runner = createRunner({
+    experiment,
+    datasets,
+    models: (id) => engines.get(id)!,
+    ...(cacheDir ? { answers: new FileAnswerStore(cacheDir) } : {}),
+    state,
+    scoring: { js: nodeSandbox() },
+    traces: args.traces,
+    ...(args.concurrency ? { concurrency: args.concurrency } : {}),
+    onProgress: (p) => {
+      const now = Date.now();
+      if (now - last > 2000 || p.done === p.total || p.phase === 'done') {
+        last = now;
+        process.stderr.write(`${progressLine(p)}\n`);
+      }
+    },
+  });
+  const stop = () => runner.cancel();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const t0 = performance.now();
+  try {
+    const outcome = await runner.run();
+    if (outcome.status === 'cancelled') throw new CliError(`cancelled; ${runner.progress.done} finished item(s) are kept in ${state.path}: run the same command again to resume`);
+    const results = { ...outcome.results, generated: { seconds: Math.round((performance.now() - t0) / 100) / 10, engine: 'wllama 3.13 (llama.cpp wasm, CPU, 1 thread) in headless Chromium; OpenAI-compatible HTTP' } };
+    await writeFile(`${out}.part`, JSON.stringify(results, null, 1) + '\n');
+    await rename(`${out}.part`, out);
+    await state.remove();
+    const s = results.summary;
+    process.stdout.write(`wrote ${out}: ${results.cells.length} cells, ${results.items.length} items, ${s.cost.calls} calls (${s.cost.cachedCalls} from the cache), ${results.generated.seconds} s\n`);
+  } finally {
+    await rm(`${out}.part`, { force: true });
+    await harness?.close();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const msg = e instanceof CliError || e instanceof ExperimentError ? e.message : e instanceof Error ? e.message : String(e);
+  process.stderr.write(`experiment: ${msg.split('\n')[0]}\n`);
+  process.exit(1);
+});

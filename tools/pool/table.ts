@@ -1,0 +1,89 @@
+/**
+ * `npm run pool:table -- RESULTS.json [--readme]` — the built-in pool's results table, rendered from
+ * the results file `npm run experiment -- experiments/pool.json` writes (no scoring of its own:
+ * every number is a statistic the runner's summarize() put in the file). Prints the markdown, writes
+ * tools/pool/results.md, and with --readme replaces the table between the README's
+ * `<!-- pool-table -->` and `<!-- /pool-table -->` markers.
+ *
+ * Rows: the method entries of the experiment with a label, in file order, on the test split.
+ * Columns: each task of the mixed test set, the whole mixed set, the gain over the best single
+ * model chosen on dev (paired bootstrap), and emergence against the row's members.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CellResult, ResultsFile } from '../../src/lib/eval/results.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const pct = (x: number) => (x * 100).toFixed(1);
+const fmt = (s: { score: number; ci95: [number, number] }) => `${pct(s.score)} [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]`;
+
+export function poolTable(r: ResultsFile): string {
+  const rows = r.cells.filter((c) => c.split === 'test' && c.labels.length > 0);
+  if (rows.length === 0) throw new Error('the results file has no labelled cells on the test split: is it the pool experiment (experiments/pool.json)?');
+  const tasks = Object.keys(rows[0]!.groups ?? {});
+  const best = rows.find((c) => c.bestMember)?.bestMember;
+  const bestName = best ? r.cells[best.cell]!.agents[0]!.model : 'n/a';
+  const head = `| system | ${tasks.join(' | ')} | mixed test (${rows[0]!.n}) | vs best single (${bestName}) | emergence |`;
+  const sep = `|${' --- |'.repeat(tasks.length + 4)}`;
+  const line = (c: CellResult, label: string) => {
+    const g = c.gain;
+    const vs = g ? `${g.estimate >= 0 ? '+' : ''}${pct(g.estimate)} [${pct(g.ci95[0])}, ${pct(g.ci95[1])}]${g.significant ? ' *' : ''}` : '';
+    const e = c.emergence;
+    const em = e ? (e.rate === null ? 'n/a' : `${pct(e.rate)}% (${e.solved}/${e.unsolvedByAll})`) : '';
+    return `| ${label} | ${tasks.map((t) => fmt(c.groups![t]!)).join(' | ')} | ${fmt(c)} | ${vs} | ${em} |`;
+  };
+  const lines = rows.flatMap((c) => c.labels.map((l) => line(c, l)));
+  const describe = (c: CellResult, label: string) => {
+    const agents = c.agents.map((a) => (a.temperature > 0 ? `${a.model} at temperature ${a.temperature}` : a.model)).join(', ');
+    const knobs = Object.entries(c.knobs).map(([k, v]) => `${k} ${String(v)}`).join(', ');
+    const parts = [`${c.method} of ${agents}${knobs ? ` (${knobs})` : ''}`];
+    if (c.fitted) parts.push(c.fitted.note);
+    if (c.role === 'collaboration') parts.push(`members: ${c.memberCells.map((m) => r.cells[m]!.agents[0]!.model).join(', ')}`);
+    return `- **${label}**: ${parts.join('; ')}`;
+  };
+  const notes = rows.flatMap((c) => c.labels.map((l) => describe(c, l)));
+  const s = r.summary;
+  return [
+    `Accuracy in % with 95% bootstrap intervals (${r.bootstrap.iterations} resamples, seed ${r.bootstrap.seed}); the runner's results of experiments/pool.json (wllama 3.13, llama.cpp wasm, CPU, 1 thread, in headless Chromium; greedy unless stated; stop at newline, max 16 tokens).`,
+    `"vs best single" is the paired-bootstrap difference to the best single model chosen on dev (${bestName}, dev ${best ? pct(best.devScore) : 'n/a'}%) on the mixed test set (* = interval excludes 0).`,
+    '"emergence" is the share of test items that no member solves and the collaboration solves.',
+    '',
+    head,
+    sep,
+    ...lines,
+    '',
+    ...notes,
+    '',
+    `Collaboration beats the best single model in ${s.winShare.wins} of ${s.winShare.settings} settings (MoCo's win share). ` +
+      s.diversity.map((d) => `Different models vs samples of one (${r.cells[d.different]!.labels[0]} − ${r.cells[d.samples]!.labels[0]}): ${d.diff >= 0 ? '+' : ''}${pct(d.diff)} [${pct(d.ci95[0])}, ${pct(d.ci95[1])}].`).join(' ') +
+      ` Cost: ${s.cost.calls} model calls, ${s.cost.promptTokens + s.cost.completionTokens} tokens, ${s.cost.seconds.toFixed(0)} s of model time.`,
+    '',
+  ].join('\n');
+}
+
+function main(argv: string[]): void {
+  const file = argv.find((a) => !a.startsWith('--'));
+  if (!file) throw new Error('usage: npm run pool:table -- RESULTS.json [--readme]');
+  const md = poolTable(JSON.parse(readFileSync(file, 'utf8')) as ResultsFile);
+  writeFileSync(resolve(ROOT, 'tools/pool/results.md'), md);
+  if (argv.includes('--readme')) {
+    const readme = resolve(ROOT, 'README.md');
+    const text = readFileSync(readme, 'utf8');
+    const start = text.indexOf('<!-- pool-table -->');
+    const end = text.indexOf('<!-- /pool-table -->');
+    if (start < 0 || end < start) throw new Error('README.md has no <!-- pool-table --> … <!-- /pool-table --> block to replace');
+    writeFileSync(`${readme}.tmp`, `${text.slice(0, start)}<!-- pool-table -->\n${md}${text.slice(end)}`);
+    renameSync(`${readme}.tmp`, readme);
+  }
+  process.stdout.write(md);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    main(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`pool:table: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+}
