@@ -1,7 +1,7 @@
 /**
  * The page–worker boundary, on comlink (https://github.com/GoogleChromeLabs/comlink). Each worker
  * exposes one typed API, declared once in a file both sides import (workers/engine.api.ts,
- * workers/merge.api.ts): `exposeApi(api)` in the worker, `connect<Api>(worker, errors)` in the page.
+ * workers/merge.api.ts): `exposeApi(api)` in the worker, `new Connection<Api>(worker, errors)` in the page.
  * Progress flows back through callbacks the page marks with comlink's `proxy()`; the worker side
  * awaits the last call before its method returns, so every report has reached the page before
  * the method's result does (`CallbackSink`). Tokens flow through a MessagePort the page transfers
@@ -10,8 +10,8 @@
  *
  * Two things comlink does not do, done here:
  * - Typed errors. comlink's built-in "throw" handler sends only {name, message, stack} and rebuilds
- *   a plain Error, so `instanceof EngineError` and `.code` are lost (as in web-llm's worker handler,
- *   which flattens every error to a string). `installErrorTransfer` replaces that handler: the
+ *   a plain Error, so `instanceof EngineError` and `.code` are lost (web-llm's worker handler does
+ *   worse: it sends `err.toString()`). `installErrorTransfer` replaces that handler: the
  *   error's name, message, string `code` and stack cross, and the page rebuilds the class it
  *   registered under that name (`new Class(code, message)`); an unregistered name gives an Error
  *   with the same name, message and code.

@@ -97,7 +97,7 @@ test("web-llm's bundles and wllama's compat build are not precached; web-llm's c
   expect(errors).toEqual([]);
 });
 
-test('a new build shows an "update ready" notice; Reload switches to it', async ({ page }) => {
+test('a new build shows an "update ready" notice; Reload switches to it, keeping engines cached on first use', async ({ page }) => {
   const errors = watchErrors(page);
   const dir = mkdtempSync(join(tmpdir(), 'chorus-update-'));
   cpSync(DIST, dir, { recursive: true });
@@ -106,9 +106,14 @@ test('a new build shows an "update ready" notice; Reload switches to it', async 
     await page.goto(served.url);
     await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
     await controlled(page);
-    const [first] = await cachedPaths(page);
     const notice = page.getByRole('status', { name: 'Update' });
     await expect(notice).toBeHidden();
+    // web-llm's chunk, cached on first use by this build.
+    await showTab(page, 'Models');
+    await page.getByLabel('web-llm models').locator('summary').click();
+    const isWebllm = (p: string) => /^\/assets\/webllm-[\w-]{8}\.js$/.test(p);
+    await expect.poll(async () => (await cachedPaths(page))[0]!.paths.some(isWebllm), { timeout: 30_000 }).toBe(true);
+    const [first] = await cachedPaths(page);
 
     // A new build: one file of the shell changes, and the build step writes a new sw.js.
     writeFileSync(join(dir, 'manifest.webmanifest'), readFileSync(join(dir, 'manifest.webmanifest'), 'utf8') + '\n');
@@ -126,6 +131,8 @@ test('a new build shows an "update ready" notice; Reload switches to it', async 
     await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
     await expect.poll(async () => (await cachedPaths(page)).map((c) => c.cache)).toEqual([`chorus-${next.version}`]);
     await expect(notice).toBeHidden();
+    // Its hashed name did not change, so the new build's cache took it over from the old one.
+    expect((await cachedPaths(page))[0]!.paths.some(isWebllm)).toBe(true);
     expect(errors).toEqual([]);
   } finally {
     await served.close();

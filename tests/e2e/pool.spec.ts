@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '../support/paths.ts';
 import { stageHarness } from '../../tools/pool/stage.ts';
+import { checkCodeShape } from '../../src/lib/eval/code.ts';
 
 const HARNESS_PORT = Number(process.env.H6_HARNESS_PORT ?? 4185);
 const HARNESS = `http://127.0.0.1:${HARNESS_PORT}/`;
@@ -81,16 +82,33 @@ test('the merged model loads and generates deterministically', async ({ page }) 
   expect(a.usage.completion_tokens).toBeGreaterThan(0);
 });
 
-test('the browser code sandbox runs tests, stops endless code and hides the network', async ({ page }) => {
+test('the browser code sandbox runs tests, stops endless code, hides the network and cannot be forged', async ({ page }) => {
   await openHarness(page);
   const tests = [{ input: 1, output: 4 }, { input: 2, output: 7 }];
   const run = (code: string, t: unknown, ms: number) => page.evaluate(([c, tt, m]) => (window as any).harness.runCode(c, tt, m), [code, t, ms] as const);
+  // An attack the shape check refuses would prove nothing about the sandbox.
+  const attack = (code: string, t: unknown, ms: number) => {
+    expect(checkCodeShape(code), code).toBe(null);
+    return run(code, t, ms);
+  };
   expect(await run('x=>x*3+1', tests, 2000)).toEqual({ ok: true, passed: 2, total: 2 });
   expect(await run('x=>x*3', tests, 2000)).toMatchObject({ ok: true, passed: 0 });
-  expect(await run('x=>/(a+)+b/.test(Array(40).join(String.fromCharCode(97)))', [{ input: 0, output: false }], 500)).toMatchObject({ ok: false, error: 'timed out after 500 ms' });
+  expect(await attack('x=>/(a+)+b/.test(Array(40).join(String.fromCharCode(97)))', [{ input: 0, output: false }], 500)).toMatchObject({ ok: false, error: 'timed out after 500 ms' });
   expect(await run('x=>typeof fetch === typeof undefined', [{ input: 0, output: true }], 2000)).toMatchObject({ passed: 1 });
   expect(await run('x=>typeof importScripts === typeof undefined', [{ input: 0, output: true }], 2000)).toMatchObject({ passed: 1 });
   expect(await run('x=>{while(1){}}', tests, 2000)).toMatchObject({ ok: false });
+  // An endless loop that passes the shape check (catastrophic backtracking) is stopped at the limit.
+  expect(await attack('x=>/(a+)+b/.test(Array(60).join(String.fromCharCode(97)))', tests, 1000)).toEqual({ ok: false, passed: 0, total: 2, error: 'timed out after 1000 ms' });
+  // Forged scores: an overridden iterator, and replies sent past the harness.
+  const wrong = [{ input: 1, output: 4 }, { input: 2, output: 7 }, { input: 3, output: 10 }];
+  expect(await attack('(Array.prototype[Symbol.iterator]=[].keys, x=>void 0)', wrong, 2000)).toMatchObject({ passed: 0 });
+  const fromChars = (s: string) => `String.fromCharCode(${[...s].map((c) => c.charCodeAt(0)).join(',')})`;
+  expect(await attack(`([].constructor.constructor(${fromChars('return postMessage')})(), x=>void 0)`, wrong, 2000)).toMatchObject({ ok: false, passed: 0 });
+  const forged = `Object.fromEntries([[${fromChars('ok')},true],[${fromChars('passed')},3]])`;
+  for (const post of ['this.postMessage', 'Object.getPrototypeOf(this).postMessage.call']) {
+    const target = post.endsWith('.call') ? `this,${forged}` : forged;
+    expect(await attack(`(${post}(${target}), x=>void 0)`, wrong, 2000), post).toMatchObject({ ok: false, passed: 0 });
+  }
 });
 
 test('the app build serves the pool manifests', async ({ request }) => {

@@ -143,6 +143,15 @@ async function features(page: Page, browser: Browser): Promise<Features> {
   return { browser: await browser.version(), ...f };
 }
 
+/** Paths of everything in the app's service-worker caches. */
+async function cachedPaths(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const out: string[] = [];
+    for (const k of await caches.keys()) for (const r of await (await caches.open(k)).keys()) out.push(new URL(r.url).pathname);
+    return out;
+  });
+}
+
 /**
  * Generous bounds: a load takes 3–11 s here when the host is quiet, but the shared 2-core test host
  * has run at load averages above 30, which stretched the compat build's 19 MB compile past 90 s.
@@ -156,7 +165,12 @@ async function loadBuiltin(page: Page): Promise<{ backend: string; loadMs: numbe
   await page.waitForSelector(`li[aria-label="${MODEL}"]`);
   const t0 = Date.now();
   await clickButton(page, `li[aria-label="${MODEL}"]`, 'Load');
-  await waitText(page, `li[aria-label="${MODEL}"] [role="status"]`, /^idle$/, LOAD_TIMEOUT);
+  try {
+    await waitText(page, `li[aria-label="${MODEL}"] [role="status"]`, /^idle$/, LOAD_TIMEOUT);
+  } catch (err) {
+    // Which wasm files the service worker holds tells a stalled download from a stalled compile.
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; cached wasm: ${(await cachedPaths(page)).filter((p) => p.endsWith('.wasm')).join(', ') || 'none'}`);
+  }
   return { backend: await textOf(page, `[aria-label="${MODEL} backend"]`), loadMs: Date.now() - t0 };
 }
 
@@ -241,11 +255,7 @@ async function withoutJspi(served: Served): Promise<void> {
       const text = await textOf(page, '[aria-label="Trace"] article');
       check(text.length > 0, 'no generated text in the trace');
       // The compat wasm came from our origin, through the service worker, which kept it (first use).
-      const cached = await page.evaluate(async () => {
-        const out: string[] = [];
-        for (const k of await caches.keys()) for (const r of await (await caches.open(k)).keys()) out.push(new URL(r.url).pathname);
-        return out;
-      });
+      const cached = await cachedPaths(page);
       check(cached.some((p) => /\/assets\/wllama-compat-[\w-]+\.wasm$/.test(p)), `compat wasm not in the cache: ${cached.filter((p) => /wasm/.test(p)).join(', ')}`);
       check(foreign.length === 0, `requests to other origins: ${foreign.join(', ')}`);
       check(errors.length === 0, `page errors: ${errors.join('; ')}`);

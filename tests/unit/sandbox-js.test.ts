@@ -13,7 +13,14 @@ const chars = (s: string) => `String.fromCharCode(${[...s].map((c) => c.charCode
 const SPIN = `/(a+)+b/.test(Array(40).join(${chars('a')}))`;
 const DOUBLE = [{ input: 1, output: 2 }, { input: 2, output: 4 }, { input: -3, output: -6 }];
 
-const sb = nodeSandbox();
+const sandbox = nodeSandbox();
+/** Every attack must pass the shape check, or it would prove nothing about the sandbox. */
+const sb = {
+  run(code: string, tests: typeof DOUBLE, ms: number) {
+    expect(checkCodeShape(code), code).toBe(null);
+    return sandbox.run(code, tests, ms);
+  },
+};
 let server: Server;
 let hits = 0;
 let url = '';
@@ -23,7 +30,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => {
+  sandbox.close();
+  return new Promise<void>((r) => server.close(() => r()));
+});
 
 describe('the Node code sandbox keeps model code away from the host', () => {
   it('cannot reach the host process to end it', async () => {
@@ -48,9 +58,7 @@ describe('the Node code sandbox keeps model code away from the host', () => {
 
   it('cannot reach the network through the host fetch', async () => {
     for (const route of ['this.constructor.constructor', '[].constructor.constructor']) {
-      const code = `(${route}(${chars('return fetch')})()(${chars(url)}), x=>x*2)`;
-      expect(checkCodeShape(code), route).toBe(null);
-      const r = await sb.run(code, DOUBLE, 2000);
+      const r = await sb.run(`(${route}(${chars('return fetch')})()(${chars(url)}), x=>x*2)`, DOUBLE, 2000);
       expect(r.ok, route).toBe(false);
     }
     await new Promise((res) => setTimeout(res, 200));
