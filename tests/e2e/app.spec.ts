@@ -37,7 +37,7 @@ test.describe('app shell', () => {
     expect(errors).toEqual([]);
   });
 
-  test('browser support (Chromium): isolated, SharedArrayBuffer, OPFS, JSPI and memory64, so the default wllama build', async ({ page }) => {
+  test('browser support (Chromium): isolated, SharedArrayBuffer, OPFS, JSPI and memory64 (what the default wllama build needs)', async ({ page }) => {
     await openApp(page);
     const f = await page.evaluate(async () => {
       let memory64 = false;
