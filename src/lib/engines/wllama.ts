@@ -238,7 +238,16 @@ export class WllamaEngine implements Engine {
         yield done('abort', promptTokens, count, t0, tFirst);
         return;
       }
-      throw new EngineError('internal', `${this.info.model}: generation failed (${errorText(err)}). Try again; if it keeps failing, reload the model.`);
+      const why = errorText(err);
+      // llama-server's "the request exceeds the available context size, try increasing it": the
+      // context is fixed at load (the header's length), so name what does shrink a request.
+      if (/context size|context length|exceeds the (available )?context/i.test(why)) {
+        throw new EngineError(
+          'bad-request',
+          `${this.info.model}: the prompt and max tokens do not fit the ${this.info.contextLength ?? ''}-token context (${why}) — lower max tokens, use fewer agents or rounds, or shorten the prompt; reloading does not help.`,
+        );
+      }
+      throw new EngineError('internal', `${this.info.model}: generation failed (${why}). Try again; if it keeps failing, reload the model.`);
     }
     if (signal?.aborted) finish = 'abort';
     yield done(finish, promptTokens, timedCount ?? count, t0, tFirst);
