@@ -19,6 +19,7 @@
  * - A file llama.cpp cannot really use may still "load": we check the vocabulary size against
  *   the GGUF header and fail loudly.
  */
+import { softwareAdapterName, softwareAdapterNote } from './adapter.ts';
 import { Wllama, WllamaAbortError, type LoadModelParams } from '@wllama/wllama';
 import {
   EngineError,
@@ -92,8 +93,8 @@ export async function detectWebGpu(): Promise<{ ok: boolean; reason: string }> {
     const adapter = await gpu.requestAdapter();
     if (!adapter) return { ok: false, reason: 'no WebGPU adapter' };
     const info = adapter.info;
-    const soft = info.isFallbackAdapter === true || /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
-    if (soft) return { ok: false, reason: 'only a software WebGPU adapter (SwiftShader)' };
+    const soft = softwareAdapterName(info);
+    if (soft !== null) return { ok: false, reason: softwareAdapterNote(soft) };
     return { ok: true, reason: `${info.vendor || 'GPU'} ${info.architecture || ''}`.trim() };
   } catch (err) {
     return { ok: false, reason: `WebGPU adapter request failed: ${String(err)}` };
