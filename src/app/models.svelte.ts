@@ -64,9 +64,13 @@ export interface ModelEntry {
   status: ModelStatus;
   /** What the project's GGUF header reader says (GGUF models only). */
   summary?: ModelSummary;
-  /** Built-ins: the manifest's description and model card path. */
+  /** Built-ins: the description (the model card's first paragraph) and model card path. */
   description?: string;
   card?: string;
+  /** SHA-256 of the file (hex): built-ins from the manifest, imports computed on import. Links resolve models by it. */
+  sha256?: string;
+  /** Built-ins: test accuracy per task and on the mixed test set, with 95% CIs (from the manifest). */
+  scores?: ModelScore[];
   /** URL it was downloaded from, OpenAI base URL, or MLC model id. */
   origin?: string;
   provenance?: unknown;
@@ -94,8 +98,43 @@ export interface ProgressOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
+export interface ModelScore {
+  task: string;
+  accuracy: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+type ManifestScore = Omit<ModelScore, 'task'>;
+
 export interface BuiltinManifest {
-  models: { id: string; file: string; name: string; description?: string; size?: number; sha256?: string; card?: string }[];
+  models: {
+    id: string; file: string; name: string; description?: string; size?: number; sizeBytes?: number; sha256?: string; card?: string;
+    scores?: Record<string, ManifestScore>; mixed?: ManifestScore;
+  }[];
+}
+
+/** Files hashed on import (crypto.subtle digests a whole buffer): larger ones are resolved by name only. */
+export const HASH_LIMIT_BYTES = 64 * 1024 * 1024;
+
+async function sha256Hex(blob: Blob): Promise<string | undefined> {
+  if (blob.size > HASH_LIMIT_BYTES || typeof crypto === 'undefined' || !crypto.subtle) return undefined;
+  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function scoresOf(m: BuiltinManifest['models'][number]): ModelScore[] | undefined {
+  const ok = (x: ManifestScore | undefined): x is ManifestScore => !!x && typeof x.accuracy === 'number';
+  const rows: ModelScore[] = Object.entries(m.scores ?? {}).filter(([, v]) => ok(v)).map(([task, v]) => ({ task, ...v }));
+  if (ok(m.mixed)) rows.push({ task: 'mixed', ...m.mixed });
+  return rows.length ? rows : undefined;
+}
+
+/** The model card's first paragraph as plain text (it is drawn as text, never as HTML). */
+function cardSummary(markdown: string): string | undefined {
+  const para = markdown.split(/\n\s*\n/).map((p) => p.trim()).find((p) => p !== '' && !p.startsWith('#'));
+  return para?.replace(/\*\*|`/g, '').replace(/\s+/g, ' ');
 }
 
 export interface OpenAIConfig {
@@ -201,17 +240,23 @@ export class ModelRegistry {
     db.close();
     for (const s of secrets) this.#keys.set(s.key, s.value);
     const entries: ModelEntry[] = [];
-    for (const manifest of (await this.#fetchManifest()).models) {
+    const manifests = (await this.#fetchManifest()).models;
+    const descriptions = await Promise.all(manifests.map((m) => (m.description !== undefined ? m.description : this.#fetchCardSummary(m.card))));
+    for (const [i, manifest] of manifests.entries()) {
       const file = builtinFileName(manifest.file);
       const onDisk = stored.get(file);
+      const description = descriptions[i];
+      const scores = scoresOf(manifest);
       entries.push({
         id: `builtin:${manifest.id}`,
         name: manifest.name,
         source: 'built-in',
-        size: onDisk?.size ?? manifest.size ?? 0,
+        size: onDisk?.size ?? manifest.sizeBytes ?? manifest.size ?? 0,
         status: onDisk ? 'stored' : 'available',
-        ...(manifest.description !== undefined && { description: manifest.description }),
+        ...(description !== undefined && { description }),
         ...(manifest.card !== undefined && { card: manifest.card }),
+        ...(manifest.sha256 !== undefined && { sha256: manifest.sha256 }),
+        ...(scores !== undefined && { scores }),
         origin: manifest.file,
         file,
       });
@@ -229,6 +274,7 @@ export class ModelRegistry {
         ...(rec.provenance !== undefined && { provenance: rec.provenance }),
         ...(rec.file !== undefined && { file: rec.file }),
         ...(rec.mlc !== undefined && { mlc: rec.mlc }),
+        ...(rec.sha256 !== undefined && { sha256: rec.sha256 }),
         ...(missing && { error: `${rec.file} is no longer in the browser's storage (it may have been cleared) — import it again or remove this entry.` }),
       });
     }
@@ -277,7 +323,8 @@ export class ModelRegistry {
     // Validate before a single byte is stored: not GGUF / truncated → the reader's own message.
     const summary = await this.#summaryOf(file);
     await this.#store.write(fileName, file, { ...opts, validate: (tmp) => this.#summaryOf(tmp, file.name).then(() => undefined) });
-    return this.#addRecord({ id: `file:${fileName}`, name: file.name, source: 'imported', file: fileName, size: file.size, summary, addedAt: Date.now() });
+    const sha256 = await sha256Hex(file).catch(() => undefined);
+    return this.#addRecord({ id: `file:${fileName}`, name: file.name, source: 'imported', file: fileName, size: file.size, summary, addedAt: Date.now(), ...(sha256 && { sha256 }) });
   }
 
   async importUrl(url: string, opts: ProgressOptions & { name?: string } = {}): Promise<ModelEntry> {
@@ -560,6 +607,7 @@ export class ModelRegistry {
       ...(rec.provenance !== undefined && { provenance: rec.provenance }),
       ...(rec.file !== undefined && { file: rec.file }),
       ...(rec.mlc !== undefined && { mlc: rec.mlc }),
+      ...(rec.sha256 !== undefined && { sha256: rec.sha256 }),
     };
     // Re-importing a file of the same name replaces the entry (and its loaded engine).
     if (this.#engines.has(rec.id)) await this.unload(rec.id);
@@ -585,6 +633,16 @@ export class ModelRegistry {
 
   #db() {
     return openChorusDb(this.#dbName);
+  }
+
+  async #fetchCardSummary(card: string | undefined): Promise<string | undefined> {
+    if (!this.#manifestUrl || !card) return undefined;
+    try {
+      const res = await fetch(new URL(card, this.#manifestUrl));
+      return res.ok ? cardSummary(await res.text()) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async #fetchManifest(): Promise<BuiltinManifest> {

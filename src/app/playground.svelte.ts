@@ -14,10 +14,29 @@ import { decodeSetup, encodeSetup } from '../lib/settings/url.ts';
 import { MAX_AGENTS, MIN_AGENTS, defaultAgent, defaultSetup, withMethod, type AgentSetup, type Setup } from '../lib/settings/schema.ts';
 import type { KnobValue } from '../lib/strategies/types.ts';
 import type { TraceEvent } from '../lib/trace.ts';
+import { resolveModelRef } from './model-ref.ts';
+import { PoolItems, scoreItem, type ItemScore, type PickedItem } from './pool-items.ts';
+import type { SplitName } from '../lib/eval/datasets.ts';
+
+/**
+ * The setup a first visit starts from when the built-in pool is there: a cascade that asks the
+ * generalist first and passes the question to the arithmetic specialist when the generalist is
+ * unsure, on an arithmetic item of the dev split with its reference answer shown. On this item the
+ * generalist's answer (wrong) is under the threshold and the specialist's (right) above it: the
+ * run shows a deferral and a correct mark (tests/e2e/first-minutes.spec.ts checks it).
+ */
+export const STARTER = {
+  method: 'cascade',
+  models: ['builtin:generalist', 'builtin:arithmetic-specialist'],
+  // 0.8 rather than the method's 0.6: the generalist answers this item "114" with mean token
+  // probability 0.625 (measured in the app), which 0.6 would accept.
+  knobs: { threshold: 0.8 },
+  item: 'arithmetic-dev-1',
+} as const;
 
 /** What the playground needs from the model registry (src/app/models.svelte.ts satisfies it). */
 export interface ModelProvider {
-  readonly models: readonly { id: string; name: string; status: string }[];
+  readonly models: readonly { id: string; name: string; status: string; sha256?: string }[];
   load(id: string): Promise<Engine>;
   engineFor(id: string): Engine | undefined;
 }
@@ -30,19 +49,38 @@ export class Playground {
   #preparing = $state<string | null>(null);
   #controller: AbortController | null = null;
   #events: TraceEvent[] = [];
+  #item = $state.raw<PickedItem | null>(null);
+  #itemError = $state<string | null>(null);
+  #score = $state.raw<ItemScore | null>(null);
   readonly #models: ModelProvider;
+  readonly pool: PoolItems;
   /** True when the page was opened with a setup in its URL (the app then opens the playground). */
   readonly hasLinkedSetup: boolean;
 
-  constructor(models: ModelProvider, hash: string = typeof location === 'undefined' ? '' : location.hash) {
+  constructor(models: ModelProvider, hash: string = typeof location === 'undefined' ? '' : location.hash, pool: PoolItems = new PoolItems()) {
     this.#models = models;
+    this.pool = pool;
     const query = hash.replace(/^#/, '');
     this.hasLinkedSetup = /(^|&)v=/.test(query);
     if (this.hasLinkedSetup) {
       const { setup, warnings } = decodeSetup(query);
       this.#setup = setup;
       this.#linkWarnings = warnings;
+      void this.#loadLinkedItem();
     }
+  }
+
+  /** The data-set item the prompt came from (its reference answer and metric), or null. */
+  get item(): PickedItem | null {
+    return this.#item;
+  }
+  /** Why the last item could not be picked, or null. */
+  get itemError(): string | null {
+    return this.#itemError;
+  }
+  /** The latest run's final answer scored against the item's reference, or null. */
+  get score(): ItemScore | null {
+    return this.#score;
   }
 
   get setup(): Setup {
@@ -66,10 +104,9 @@ export class Playground {
   get events(): readonly TraceEvent[] {
     return this.#events;
   }
-  /** Model ids the setup names that the registry does not know: the link needs them imported. */
+  /** Model references the setup names that resolve to no model here (model-ref.ts): the link needs them imported. */
   get missingModels(): string[] {
-    const known = new Set(this.#models.models.map((m) => m.id));
-    return [...new Set(this.#setup.agents.map((a) => a.model).filter((id) => id !== '' && !known.has(id)))];
+    return [...new Set(this.#setup.agents.map((a) => a.model).filter((ref) => ref !== '' && resolveModelRef(ref, this.#models.models) === undefined))];
   }
   get link(): string {
     return `#${encodeSetup(this.#setup)}`;
@@ -82,7 +119,99 @@ export class Playground {
     const { setup, warnings } = decodeSetup(query);
     this.#setup = setup;
     this.#linkWarnings = warnings;
+    this.clearTrace();
+    this.resolveModels();
+    void this.#loadLinkedItem();
     return true;
+  }
+
+  /**
+   * Points each agent whose model reference is not a local id at the model it resolves to (by
+   * content hash or name, model-ref.ts), without touching the URL. Returns whether any changed.
+   */
+  resolveModels(): boolean {
+    let changed = false;
+    for (const a of this.#setup.agents) {
+      const id = resolveModelRef(a.model, this.#models.models);
+      if (id !== undefined && id !== a.model) {
+        a.model = id;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** Forgets the latest run's trace and score (a new link, another model: the old run no longer describes the setup). */
+  clearTrace(): void {
+    if (this.#running) return;
+    this.#view = emptyTraceView();
+    this.#events = [];
+    this.#score = null;
+  }
+
+  /**
+   * A first visit (no link, no model chosen yet): the STARTER setup when the built-in pool is
+   * there, otherwise every agent on the first usable model with the default prompt.
+   */
+  async start(firstModel: string | undefined): Promise<void> {
+    if (this.hasLinkedSetup || this.#setup.agents.some((a) => a.model !== '')) return;
+    const known = new Set(this.#models.models.map((m) => m.id));
+    if (STARTER.models.every((id) => known.has(id))) {
+      const setup = withMethod($state.snapshot(this.#setup) as Setup, STARTER.method);
+      setup.agents = STARTER.models.map((model) => ({ ...defaultAgent(model), temperature: 0 }));
+      Object.assign(setup.knobs, STARTER.knobs);
+      this.#setup = setup;
+      await this.pickItem(STARTER.item, { sync: false });
+    } else if (firstModel !== undefined) this.fillModel(firstModel, { sync: false });
+  }
+
+  /** Fills the prompt from a built-in data-set item and shows its reference; max tokens becomes the task's budget. */
+  async pickItem(id: string, opts: { sync?: boolean } = {}): Promise<void> {
+    try {
+      const picked = await this.pool.get(id);
+      this.#item = picked;
+      this.#itemError = null;
+      this.#score = null;
+      this.#setup.prompt = picked.item.prompt;
+      this.#setup.item = picked.id;
+      if (picked.task.maxTokens !== undefined) this.#setup.maxTokens = picked.task.maxTokens;
+      if (opts.sync !== false) this.#sync();
+    } catch (err) {
+      this.#itemError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** A random item of a task's split (uniform; Math.random: nothing here needs to be reproducible but the run). */
+  async pickRandomItem(taskId: string, split: SplitName): Promise<void> {
+    try {
+      const items = await this.pool.items(taskId, split);
+      const item = items[Math.floor(Math.random() * items.length)];
+      if (!item) throw new Error(`${taskId}/${split} has no items`);
+      await this.pickItem(item.id);
+    } catch (err) {
+      this.#itemError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** A link that names an item: fetch it for its reference; a prompt that is not the item's drops the item. */
+  async #loadLinkedItem(): Promise<void> {
+    const id = this.#setup.item;
+    this.#item = null;
+    this.#score = null;
+    if (!id) return;
+    try {
+      const picked = await this.pool.get(id);
+      if (this.#setup.item !== id) return;
+      if (picked.item.prompt !== this.#setup.prompt) {
+        delete this.#setup.item;
+        this.#linkWarnings = [...this.#linkWarnings, `the prompt is not the prompt of item ${id}; it is kept without a reference answer`];
+        return;
+      }
+      this.#item = picked;
+    } catch (err) {
+      delete this.#setup.item;
+      this.#linkWarnings = [...this.#linkWarnings, `${err instanceof Error ? err.message : String(err)}; the prompt is kept without a reference answer`];
+    }
   }
 
   dismissLinkWarnings(): void {
@@ -92,6 +221,7 @@ export class Playground {
   setAgent(index: number, patch: Partial<AgentSetup>): void {
     const a = this.#setup.agents[index];
     if (!a) return;
+    if (patch.model !== undefined && patch.model !== a.model) this.clearTrace();
     Object.assign(a, patch);
     this.#sync();
   }
@@ -112,19 +242,22 @@ export class Playground {
    * become a "link").
    */
   fillModel(id: string, opts: { sync?: boolean } = {}): void {
+    // References that name a model here (by hash or name) keep it; only the rest take `id`.
+    let changed = this.resolveModels();
     const known = new Set(this.#models.models.map((m) => m.id));
-    let changed = false;
     for (const a of this.#setup.agents) {
       if (a.model === '' || !known.has(a.model)) {
         a.model = id;
         changed = true;
       }
     }
+    if (changed) this.clearTrace();
     if (changed && opts.sync !== false) this.#sync();
   }
   /** Points every agent at `id` ("open this model in the playground", e.g. a fresh merge). */
   useModel(id: string): void {
     for (const a of this.#setup.agents) a.model = id;
+    this.clearTrace();
     this.#sync();
   }
   setMethod(method: string): void {
@@ -137,6 +270,12 @@ export class Playground {
   }
   setPrompt(prompt: string): void {
     this.#setup.prompt = prompt;
+    // An edited prompt is no longer the item's: no reference, no score.
+    if (this.#item && prompt !== this.#item.item.prompt) {
+      this.#item = null;
+      this.#score = null;
+      delete this.#setup.item;
+    }
     this.#sync();
   }
   setSeed(seed: number): void {
@@ -155,7 +294,10 @@ export class Playground {
     this.#controller = controller;
     this.#running = true;
     this.#events = [];
+    this.#score = null;
+    this.resolveModels();
     const setup = $state.snapshot(this.#setup) as Setup;
+    const item = this.#item;
     try {
       const engines = new Map<string, Engine>();
       for (const id of new Set(setup.agents.map((a) => a.model))) {
@@ -187,6 +329,8 @@ export class Playground {
         this.#events.push(ev);
         applyEvent(this.#view, ev);
       }
+      const final = this.#view.final;
+      if (item && final && this.#view.status === 'done' && this.#item === item) this.#score = await scoreItem(item, final.text, final.abstained);
     } catch (err) {
       this.#fail(err instanceof Error ? err.message : String(err), 'error');
     } finally {

@@ -5,7 +5,7 @@
  *   run-start → [warnings as non-fatal error events] → the strategy's events → usage → run-end
  *
  * - Checks the request first (method exists, agent count and logprob needs, prompt, seed, max
- *   tokens); a bad request ends as run-end 'error' with a message saying what to change. Knob
+ *   tokens, and that every agent's prompt plus max tokens fits its engine's context: budget.ts); a bad request ends as run-end 'error' with a message saying what to change. Knob
  *   values are resolved against the method's declared knobs (defaults filled, out-of-range values
  *   clamped — each fix reported as a non-fatal error event); run-start carries the knobs used.
  * - Cancel: `signal` reaches every engine call, which ends its stream promptly with finish
@@ -26,6 +26,8 @@ import type { AgentInfo, TraceEvent } from './trace.ts';
 import type { Agent, KnobValue, Strategy, StrategyContext } from './strategies/types.ts';
 import { getStrategy, strategyIds } from './strategies/registry.ts';
 import { resolveKnobs } from './strategies/knobs.ts';
+import { fitProblem } from './strategies/budget.ts';
+import { firstMessages } from './strategies/common.ts';
 
 export interface RunRequest {
   /** A strategy id from the registry, or a strategy object. */
@@ -87,6 +89,17 @@ function checkRequest(strategy: Strategy, req: RunRequest): string[] {
   if (req.prompt.trim() === '') problems.push('the prompt is empty: type a prompt');
   if (!Number.isInteger(req.seed) || req.seed < 0 || req.seed > MAX_SEED) problems.push(`the seed must be a whole number from 0 to ${MAX_SEED} (got ${req.seed})`);
   if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) problems.push(`max tokens must be a whole number ≥ 1 (got ${req.maxTokens})`);
+  else {
+    // Every agent's first conversation must fit its engine's context (src/lib/strategies/budget.ts);
+    // one message per model and text, not one per agent.
+    const seen = new Set<string>();
+    for (const a of req.agents) {
+      const what = a.system ? `${a.name}'s system prompt and the prompt` : 'the prompt';
+      const p = fitProblem(firstMessages(a, req.prompt), req.maxTokens, a.engine.info.contextLength, a.engine.info.model, what, ['shorten the prompt or system prompt']);
+      if (p !== null && !seen.has(p)) problems.push(p);
+      if (p !== null) seen.add(p);
+    }
+  }
   return problems;
 }
 

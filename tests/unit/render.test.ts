@@ -80,7 +80,7 @@ describe('trace view model (draws any strategy from TraceEvents alone)', () => {
     expect(view.messages['m1']?.text).toBe('42');
     expect(view.messages['m1']?.tokens).toHaveLength(2);
     expect(view.sections[1]?.decisions[0]).toMatchObject({ kind: 'vote', winner: '42', tie: true });
-    expect(view.final).toEqual({ answer: '42', text: '42', agent: 'a1' });
+    expect(view.final).toEqual({ answer: '42', text: '42', agent: 'a1', abstained: false });
     expect(view.usage?.calls).toBe(4);
     expect(agentName(view, 'a2')).toBe('Agent 2');
     expect(view.eventCount).toBe(events.length);

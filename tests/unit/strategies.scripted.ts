@@ -29,6 +29,8 @@ export interface ScriptedOptions {
   supportsLogprobs?: boolean;
   /** When true the engine ignores aborts (to test runStrategy's own cancel deadline). */
   ignoreAbort?: boolean;
+  /** The context length the engine reports (EngineInfo.contextLength); absent = unknown. */
+  contextLength?: number;
 }
 
 /** Splits text into word tokens, each with the same logprob. */
@@ -47,7 +49,10 @@ export class ScriptedEngine implements Engine {
     private readonly opts: ScriptedOptions = {},
   ) {
     this.delay = opts.tokenDelayMs ?? 0;
-    this.info = { kind: 'wllama', model: 'scripted', backend: 'cpu', detail: 'scripted test engine', supportsLogprobs: opts.supportsLogprobs ?? true };
+    this.info = {
+      kind: 'wllama', model: 'scripted', backend: 'cpu', detail: 'scripted test engine', supportsLogprobs: opts.supportsLogprobs ?? true,
+      ...(opts.contextLength !== undefined && { contextLength: opts.contextLength }),
+    };
   }
 
   /** Calls in flight right now. */
@@ -86,8 +91,12 @@ export class ScriptedEngine implements Engine {
     }
   }
 
-  complete(_request: CompletionRequest): AsyncIterable<ChatChunk> {
-    throw new Error('the scripted engine only scripts chat');
+  /** Completions, recorded apart (`completions`), scripted as a chat of one user message holding the raw prompt. */
+  readonly completions: CompletionRequest[] = [];
+  complete(request: CompletionRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
+    this.completions.push(request);
+    const { prompt, ...params } = request;
+    return this.chat({ ...params, messages: [{ role: 'user', content: prompt }] }, options);
   }
 
   async unload(): Promise<void> {}

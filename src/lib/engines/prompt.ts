@@ -26,3 +26,30 @@ export function renderFallbackChat(messages: ChatMessage[]): string {
   }
   return `${out}Assistant:`;
 }
+
+/**
+ * Completion-mode prompts. The built-in data sets' prompts are already in the pool's prompt format
+ * (`promptFormat` in public/datasets/index.json: "Q: {question}\nA:"), the very text the pool
+ * models were trained on and that `npm run pool:results` sends with `complete` (tools/pool/). Sent
+ * through chat, such a prompt would be wrapped a second time: the pool's chat template gives
+ * "Q: Q: 79 - 36 = ?\nA:\nA:", a template-less model "User: Q: …\nA:\nAssistant:".
+ *
+ * The rule: a conversation of exactly one user message (optionally after one system message)
+ * whose text starts with "Q: " and ends with a line "A:" (trailing spaces ignored) is sent as a raw
+ * completion: the system text and a newline (as the pool's chat template writes a system turn),
+ * then the prompt, with generation stopped at the end of the line (COMPLETION_STOP: the answers of
+ * this format are one line, as the pool's scoring reads them). Anything else goes through chat.
+ */
+export const COMPLETION_PROMPT = /^Q: [\s\S]*\nA:[ \t]*$/;
+export const COMPLETION_STOP = ['\n'];
+
+export function completionPromptOf(messages: readonly ChatMessage[]): string | null {
+  const users = messages.filter((m) => m.role === 'user');
+  const systems = messages.filter((m) => m.role === 'system');
+  const last = messages[messages.length - 1];
+  if (users.length !== 1 || systems.length > 1 || messages.length !== users.length + systems.length || last?.role !== 'user') return null;
+  const prompt = last.content.replace(/[ \t]+$/, '');
+  if (!COMPLETION_PROMPT.test(prompt)) return null;
+  const system = systems[0]?.content.trim() ?? '';
+  return system ? `${system}\n${prompt}` : prompt;
+}

@@ -19,6 +19,7 @@
  * - A file llama.cpp cannot really use may still "load": we check the vocabulary size against
  *   the GGUF header and fail loudly.
  */
+import { softwareAdapterName, softwareAdapterNote } from './adapter.ts';
 import { Wllama, WllamaAbortError, type LoadModelParams } from '@wllama/wllama';
 import {
   EngineError,
@@ -93,8 +94,8 @@ export async function detectWebGpu(): Promise<{ ok: boolean; reason: string }> {
     const adapter = await gpu.requestAdapter();
     if (!adapter) return { ok: false, reason: 'no WebGPU adapter' };
     const info = adapter.info;
-    const soft = info.isFallbackAdapter === true || /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
-    if (soft) return { ok: false, reason: 'only a software WebGPU adapter (SwiftShader)' };
+    const soft = softwareAdapterName(info);
+    if (soft !== null) return { ok: false, reason: softwareAdapterNote(soft) };
     return { ok: true, reason: `${info.vendor || 'GPU'} ${info.architecture || ''}`.trim() };
   } catch (err) {
     return { ok: false, reason: `WebGPU adapter request failed: ${String(err)}` };
@@ -241,7 +242,16 @@ export class WllamaEngine implements Engine {
         yield done('abort', promptTokens, count, t0, tFirst);
         return;
       }
-      throw new EngineError('internal', `${this.info.model}: generation failed (${errorText(err)}). Try again; if it keeps failing, reload the model.`);
+      const why = errorText(err);
+      // llama-server's "the request exceeds the available context size, try increasing it": the
+      // context is fixed at load (the header's length), so name what does shrink a request.
+      if (/context size|context length|exceeds the (available )?context/i.test(why)) {
+        throw new EngineError(
+          'bad-request',
+          `${this.info.model}: the prompt and max tokens do not fit the ${this.info.contextLength ?? ''}-token context (${why}) — lower max tokens, use fewer agents or rounds, or shorten the prompt; reloading does not help.`,
+        );
+      }
+      throw new EngineError('internal', `${this.info.model}: generation failed (${why}). Try again; if it keeps failing, reload the model.`);
     }
     if (signal?.aborted) finish = 'abort';
     yield done(finish, promptTokens, timedCount ?? count, t0, tFirst);

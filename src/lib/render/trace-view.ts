@@ -24,7 +24,11 @@ export interface MessageView {
   prompt: ChatMessage[];
   tokens: TokenView[];
   text: string;
-  status: 'streaming' | 'done';
+  /**
+   * queued: sent, no token yet (waiting in a shared model's queue, or reading its prompt);
+   * streaming: tokens arriving; done.
+   */
+  status: 'queued' | 'streaming' | 'done';
   finish?: FinishReason;
   usage?: Usage;
   meanProb?: number;
@@ -63,7 +67,8 @@ export interface TraceView {
   statusMessage?: string;
   sections: SectionView[];
   messages: Record<string, MessageView>;
-  final: { answer: string; text: string; agent?: string } | null;
+  /** `abstained`: no answer could be read from the chosen text (the extracted answer is ""). */
+  final: { answer: string; text: string; agent?: string; abstained: boolean } | null;
   usage: { prompt_tokens: number; completion_tokens: number; seconds: number; calls: number } | null;
   /** Time of the latest event (ms since run start). */
   t: number;
@@ -118,7 +123,7 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
       s.lanes[ev.agent]?.push(ev.msgId);
       view.messages[ev.msgId] = {
         msgId: ev.msgId, agent: ev.agent, round: ev.round, purpose: ev.purpose, prompt: ev.messages,
-        tokens: [], text: '', status: 'streaming', startedAt: ev.t,
+        tokens: [], text: '', status: 'queued', startedAt: ev.t,
       };
       break;
     }
@@ -130,6 +135,7 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
       if (ev.top) tok.top = ev.top;
       m.tokens.push(tok);
       m.text += ev.text;
+      m.status = 'streaming';
       break;
     }
     case 'message-end': {
@@ -153,7 +159,7 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
       currentSection(view).decisions.push(decisionOf(ev));
       break;
     case 'final':
-      view.final = ev.agent === undefined ? { answer: ev.answer, text: ev.text } : { answer: ev.answer, text: ev.text, agent: ev.agent };
+      view.final = { answer: ev.answer, text: ev.text, abstained: ev.answer.trim() === '', ...(ev.agent !== undefined && { agent: ev.agent }) };
       break;
     case 'usage':
       view.usage = { prompt_tokens: ev.prompt_tokens, completion_tokens: ev.completion_tokens, seconds: ev.seconds, calls: ev.calls };
@@ -162,7 +168,7 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
       view.status = ev.status;
       if (ev.message !== undefined) view.statusMessage = ev.message;
       // A message cut by cancel or error never got its end event; mark it so the UI stops its spinner.
-      for (const m of Object.values(view.messages)) if (m.status === 'streaming') { m.status = 'done'; m.finish = 'abort'; }
+      for (const m of Object.values(view.messages)) if (m.status !== 'done') { m.status = 'done'; m.finish = 'abort'; }
       break;
   }
   return view;
@@ -172,6 +178,18 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
 export function agentName(view: TraceView, id: string | null | undefined): string {
   if (!id) return '—';
   return view.agents.find((a) => a.id === id)?.name ?? id;
+}
+
+/**
+ * What a route decision reads as: "defer Agent 1 → Agent 2" when the question moves on, "accept
+ * Agent 2" when an agent's own answer is taken (a cascade's route event then has from = to, and
+ * "accept Agent 2 → Agent 2" would suggest a hand-over that did not happen), "route → Agent 3" for
+ * up-front routing.
+ */
+export function routeSummary(view: TraceView, d: { decision: string; from: string | null; to: string }): string {
+  if (d.from === null) return `${d.decision} → ${agentName(view, d.to)}`;
+  if (d.from === d.to) return `${d.decision} ${agentName(view, d.from)}`;
+  return `${d.decision} ${agentName(view, d.from)} → ${agentName(view, d.to)}`;
 }
 
 /** Probability (0–1) of a token from its natural-log probability. */

@@ -25,7 +25,16 @@ export interface Setup {
   prompt: string;
   seed: number;
   maxTokens: number;
+  /**
+   * The data-set item the prompt came from ("arithmetic-dev-1": task, split, index), so the
+   * playground can show its reference answer and score the final answer; absent for a typed prompt.
+   */
+  item?: string;
 }
+
+/** URL key of the data-set item, and the shape of an item id: <task>-<split>-<index>. */
+export const ITEM_KEY = 'i';
+export const ITEM_ID = /^([a-z0-9-]+)-(train|dev|test)-(\d+)$/;
 
 export type Field =
   | { name: string; key: string; label: string; type: 'integer' | 'number'; default: number; min: number; max: number; step: number }

@@ -12,7 +12,7 @@
  *   a      one per agent, in order: <model id>@<temperature> (split at the LAST "@", so model ids may contain "@")
  *   sysN   system prompt of agent N (1-based), only when not empty
  *   k.<id> the method's knobs (booleans as 1/0)
- *   s      seed      n  max tokens      p  prompt
+ *   s      seed      n  max tokens      p  prompt      i  data-set item id (only when the prompt is one)
  *
  * Values are percent-encoded except the readable-and-safe `@ : / ,` and spaces are "+".
  * decodeSetup never throws: a missing field takes its default silently; an unknown key, a value
@@ -25,7 +25,7 @@
 import type { Knob, KnobValue } from '../strategies/types.ts';
 import { getStrategy, strategyById } from '../strategies/registry.ts';
 import { checkKnob, defaultKnobs, parseKnobString } from '../strategies/knobs.ts';
-import { AGENT_FIELDS, MAX_AGENTS, SETUP_FIELDS, defaultSetup, type AgentSetup, type Field, type Setup } from './schema.ts';
+import { AGENT_FIELDS, ITEM_ID, ITEM_KEY, MAX_AGENTS, SETUP_FIELDS, defaultSetup, type AgentSetup, type Field, type Setup } from './schema.ts';
 
 export const URL_FORMAT_VERSION = '1';
 
@@ -82,6 +82,7 @@ export function encodeSetup(setup: Setup): string {
     if (v !== undefined) parts.push(`k.${enc(id)}=${enc(knobString(v))}`);
   }
   parts.push(`${SETUP_FIELDS.seed.key}=${setup.seed}`, `${SETUP_FIELDS.maxTokens.key}=${setup.maxTokens}`, `${SETUP_FIELDS.prompt.key}=${enc(setup.prompt)}`);
+  if (setup.item) parts.push(`${ITEM_KEY}=${enc(setup.item)}`);
   return parts.join('&');
 }
 
@@ -198,10 +199,15 @@ function decode(query: string, warnings: Warnings): Setup {
   if (maxTokens !== undefined) setup.maxTokens = readNumber(SETUP_FIELDS.maxTokens, maxTokens, warnings);
   const prompt = once(SETUP_FIELDS.prompt.key);
   if (prompt !== undefined) setup.prompt = readString(SETUP_FIELDS.prompt, prompt, warnings);
+  const item = once(ITEM_KEY);
+  if (item !== undefined) {
+    if (ITEM_ID.test(item)) setup.item = item;
+    else warnings.push(`"${item}" is not a data-set item id (<task>-<split>-<n>, e.g. arithmetic-dev-1); the prompt is kept without a reference`);
+  }
 
   for (const key of params.keys()) {
     if (key === 'v' || key === SETUP_FIELDS.method.key || key === AGENT_FIELDS.model.key) continue;
-    if (key === SETUP_FIELDS.seed.key || key === SETUP_FIELDS.maxTokens.key || key === SETUP_FIELDS.prompt.key) continue;
+    if (key === SETUP_FIELDS.seed.key || key === SETUP_FIELDS.maxTokens.key || key === SETUP_FIELDS.prompt.key || key === ITEM_KEY) continue;
     const value = params.get(key)?.[0] ?? '';
     const sys = SYSTEM_KEY.exec(key);
     if (sys?.[1]) {

@@ -35,6 +35,8 @@ export interface ModelRecord {
    * optional field of a plain object, so no migration: older records simply lack it.
    */
   mlc?: WebLLMModelRecordLike;
+  /** SHA-256 (hex) of an imported file, for links that name a model by content; optional, so no migration. */
+  sha256?: string;
   addedAt: number;
 }
 

@@ -8,6 +8,7 @@ import type { TraceEvent } from '../trace.ts';
 import type { Agent, Knob, KnobValue, StrategyContext, StrategyMeta } from './types.ts';
 import { isAnswerType, type AnswerType } from '../answers.ts';
 import { callSeed } from './seeds.ts';
+import { COMPLETION_STOP, completionPromptOf } from '../engines/prompt.ts';
 
 type TokenEvent = Extract<TraceEvent, { type: 'token' }>;
 type MessageEndEvent = Extract<TraceEvent, { type: 'message-end' }>;
@@ -91,17 +92,20 @@ export async function runCall(ctx: StrategyContext, spec: CallSpec, emit: (e: Tr
   let usage: Usage = ZERO_USAGE;
   let error: string | undefined;
   try {
-    const stream = agent.engine.chat(
-      {
-        messages: spec.messages,
-        temperature: agent.temperature,
-        seed: callSeed(ctx.seed, spec.agentIndex, spec.round, spec.sample),
-        max_tokens: ctx.maxTokens,
-        ...(wantLogprobs ? { logprobs: true, top_logprobs: TOP_LOGPROBS } : {}),
-      },
-      // caller: the engine queues agents sharing one model round-robin (src/lib/engines/queue.ts).
-      { signal: ctx.signal, caller: agent.id },
-    );
+    const params = {
+      temperature: agent.temperature,
+      seed: callSeed(ctx.seed, spec.agentIndex, spec.round, spec.sample),
+      max_tokens: ctx.maxTokens,
+      ...(wantLogprobs ? { logprobs: true, top_logprobs: TOP_LOGPROBS } : {}),
+    };
+    // caller: the engine queues agents sharing one model round-robin (src/lib/engines/queue.ts).
+    const options = { signal: ctx.signal, caller: agent.id };
+    // A prompt already in the data sets' completion format goes out raw (the rule: prompt.ts).
+    const completion = completionPromptOf(spec.messages);
+    const stream =
+      completion === null
+        ? agent.engine.chat({ messages: spec.messages, ...params }, options)
+        : agent.engine.complete({ prompt: completion, stop: COMPLETION_STOP, ...params }, options);
     for await (const chunk of stream) {
       if (chunk.type === 'delta') {
         text += chunk.text;
@@ -126,8 +130,10 @@ export async function runCall(ctx: StrategyContext, spec: CallSpec, emit: (e: Tr
   } catch (e) {
     finish = 'abort';
     if (!ctx.signal.aborted) {
-      error = e instanceof Error ? e.message : String(e);
-      emit({ type: 'error', t: ctx.now(), agent: agent.id, fatal: false, message: `${agent.name}: ${error}` });
+      error = withoutModelPrefix(e instanceof Error ? e.message : String(e), agent.engine.info.model);
+      // The event names the agent (`agent`), and the agent's name names its model: the message
+      // carries neither again, so the trace reads "Warning (Agent 1 · m): generation failed …".
+      emit({ type: 'error', t: ctx.now(), agent: agent.id, fatal: false, message: error });
     }
   }
   const meanProb = meanTokenProb(logprobs);
@@ -138,6 +144,12 @@ export async function runCall(ctx: StrategyContext, spec: CallSpec, emit: (e: Tr
   if (meanProb !== undefined) result.meanProb = meanProb;
   if (error !== undefined) result.error = error;
   return result;
+}
+
+/** An engine error without the "<model>: " its engine puts first (the agent's name already says it). */
+export function withoutModelPrefix(message: string, model: string): string {
+  const prefix = `${model}: `;
+  return model !== '' && message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
 
 /**

@@ -12,8 +12,13 @@
  *    information, give your updated answer. The original question is: <prompt>".
  *  - Context: the paper keeps each agent's whole conversation; tiny in-browser models have
  *    contexts of a few hundred tokens, so an agent sees [its system prompt, the question, its own
- *    previous answer, the revision prompt] — only the latest round, verbatim, so the
- *    conversation stays short.
+ *    previous answer, the revision prompt] — only the latest round, so the conversation stays
+ *    short. Before the first call the run checks that a revision (and the judge's prompt) can fit
+ *    the context with at least MIN_SHOWN_ANSWER_BYTES of each answer, and refuses it otherwise,
+ *    naming the knobs that help. Each round, the answers an agent is shown are cut to fit
+ *    (budget.ts): the room left by the context minus max tokens minus the rest of the
+ *    conversation is shared out (short answers whole, the longer ones an equal share each), each
+ *    keeping its first bytes and ending in "…"; a warning in the trace says so.
  *  - judge: the question, every agent's final answer, "Which answer is correct? Reply with the
  *    correct answer only."
  */
@@ -23,6 +28,7 @@ import type { Agent, Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, agentByNumber, answerTypeOf, callAll, callOne, firstMessages, knob, type CallResult, type CallSpec } from './common.ts';
 import { bestMemberJudge } from './fits.ts';
 import { countVotes, type ScoredBallot } from './tally.ts';
+import { MIN_SHOWN_ANSWER_BYTES, cutToBytes, fitAdvice, fitProblem, promptTokenBound, shareBytes, utf8Bytes } from './budget.ts';
 
 /** The revision request an agent gets in rounds ≥ 2: the others' previous answers, then the question again. */
 export function revisionPrompt(prompt: string, othersAnswers: string[]): string {
@@ -51,6 +57,42 @@ export function judgeMessages(judge: Agent, prompt: string, finals: { name: stri
     content: `Question: ${prompt}\n\nAfter a debate, the agents gave these final answers:\n\n${listed}\n\nWhich answer is correct? Reply with the correct answer only.`,
   });
   return messages;
+}
+
+/** The knobs that shrink a debate's prompts, with their current values, for refusals. */
+function debateAdvice(agents: number, rounds: number, maxTokens: number): string[] {
+  return [`use fewer agents (now ${agents})`, `fewer rounds (now ${rounds}; 1 = no revisions)`, `a smaller max tokens (now ${maxTokens})`, 'or a shorter prompt'];
+}
+
+/**
+ * Cuts the answers one conversation shows (an agent's own previous answer and the others', or the
+ * judge's list of finals) so that the conversation plus max tokens fits the agent's context.
+ * `build` makes the conversation from the answers. Returns the conversation and whether anything
+ * was cut; throws when even MIN_SHOWN_ANSWER_BYTES of each answer cannot fit.
+ */
+export function fitAnswers(
+  agent: Agent,
+  answers: readonly string[],
+  maxTokens: number,
+  build: (shown: string[]) => ChatMessage[],
+  what: string,
+  advice: readonly string[],
+): { messages: ChatMessage[]; cut: boolean; capBytes: number } {
+  const trimmed = answers.map((a) => a.trim());
+  const ctxLen = agent.engine.info.contextLength;
+  if (ctxLen === undefined || !(ctxLen > 0)) return { messages: build(trimmed), cut: false, capBytes: Infinity };
+  const room = ctxLen - maxTokens - promptTokenBound(build(trimmed.map(() => '')));
+  const lengths = trimmed.map(utf8Bytes);
+  const caps = shareBytes(lengths, room);
+  if (caps.some((c, i) => c < Math.min(MIN_SHOWN_ANSWER_BYTES, lengths[i] ?? 0))) {
+    throw new Error(
+      `${what}: ${agent.name}'s ${ctxLen}-token context has room for only ${Math.max(0, room)} bytes of the ${trimmed.length} answers ` +
+        `it must be shown after max tokens (${maxTokens}) and the rest of the prompt — ${fitAdvice(advice)}`,
+    );
+  }
+  const shown = trimmed.map((a, i) => cutToBytes(a, caps[i] ?? 0));
+  const cut = shown.some((a, i) => a !== trimmed[i]);
+  return { messages: build(shown), cut, capBytes: Math.max(...caps.filter((c, i) => c < (lengths[i] ?? 0)), 0) };
 }
 
 const meta: StrategyMeta = {
@@ -88,23 +130,39 @@ export const debate: Strategy = {
     const type = answerTypeOf(ctx, meta);
     // Check the judge before spending any tokens.
     const judge = byJudge ? agentByNumber(ctx, knob<number>(ctx, meta, 'judge'), 'The judge') : undefined;
+    // Before any call: a revision and the judge's prompt must fit with at least a little of each answer.
+    const advice = debateAdvice(ctx.agents.length, rounds, ctx.maxTokens);
+    const least = 'x'.repeat(MIN_SHOWN_ANSWER_BYTES);
+    for (const agent of ctx.agents) {
+      if (rounds < 2) break;
+      const p = fitProblem(revisionMessages(agent, ctx.prompt, least, ctx.agents.slice(1).map(() => least)), ctx.maxTokens, agent.engine.info.contextLength, agent.engine.info.model, `a revision round (${ctx.agents.length - 1} other answers shown, at least ${MIN_SHOWN_ANSWER_BYTES} bytes each)`, advice);
+      if (p !== null) throw new Error(p);
+    }
+    if (judge) {
+      const finals = ctx.agents.map((a) => ({ name: a.name, text: least }));
+      const p = fitProblem(judgeMessages(judge.agent, ctx.prompt, finals), ctx.maxTokens, judge.agent.engine.info.contextLength, judge.agent.engine.info.model, `the judge's prompt (${finals.length} answers, at least ${MIN_SHOWN_ANSWER_BYTES} bytes each)`, advice);
+      if (p !== null) throw new Error(p);
+    }
     // Each agent's latest successful answer (undefined until it has one).
     const latest: (CallResult | undefined)[] = ctx.agents.map(() => undefined);
     for (let round = 1; round <= rounds; round++) {
       yield { type: 'round', t: ctx.now(), round, label: round === 1 ? 'Round 1: answers' : `Round ${round}: revisions` };
+      const cuts: { agent: string; capBytes: number }[] = [];
       const specs: CallSpec[] = ctx.agents.map((agent, agentIndex) => {
         const own = latest[agentIndex];
         const others = latest.filter((r, j): r is CallResult => j !== agentIndex && r !== undefined).map((r) => r.text);
         const revise = round > 1 && own !== undefined && others.length > 0;
-        return {
-          agent,
-          agentIndex,
-          round,
-          sample: 0,
-          purpose: revise ? 'revision' : 'answer',
-          messages: revise ? revisionMessages(agent, ctx.prompt, own.text, others) : firstMessages(agent, ctx.prompt),
-        };
+        let messages = firstMessages(agent, ctx.prompt);
+        if (revise) {
+          const fit = fitAnswers(agent, [own.text, ...others], ctx.maxTokens, ([mine = '', ...rest]) => revisionMessages(agent, ctx.prompt, mine, rest), `round ${round}`, advice);
+          messages = fit.messages;
+          if (fit.cut) cuts.push({ agent: agent.id, capBytes: fit.capBytes });
+        }
+        return { agent, agentIndex, round, sample: 0, purpose: revise ? 'revision' : 'answer', messages };
       });
+      for (const c of cuts) {
+        yield { type: 'error', t: ctx.now(), agent: c.agent, fatal: false, message: `round ${round}: the answers shown were cut to ${c.capBytes} bytes each (their first bytes, then "…") to fit the context with max tokens ${ctx.maxTokens}` };
+      }
       const results = yield* callAll(ctx, specs);
       if (ctx.signal.aborted) return;
       results.forEach((r, i) => {
@@ -122,7 +180,7 @@ export const debate: Strategy = {
         round: step,
         sample: 0,
         purpose: 'judge',
-        messages: judgeMessages(judge.agent, ctx.prompt, finals.map((r) => ({ name: r.spec.agent.name, text: r.text }))),
+        messages: fitAnswers(judge.agent, finals.map((r) => r.text), ctx.maxTokens, (shown) => judgeMessages(judge.agent, ctx.prompt, finals.map((r, i) => ({ name: r.spec.agent.name, text: shown[i] ?? '' }))), 'the judge', advice).messages,
       });
       if (ctx.signal.aborted) return;
       if (verdict.error !== undefined) throw new Error(`the judge ${judge.agent.name} failed: ${verdict.error}`);
