@@ -167,3 +167,66 @@ describe('integer knobs are whole numbers before a run', () => {
     expect(events.some((e) => e.type === 'error' && /2\.6 is not a whole number; using 3/.test(e.message))).toBe(true);
   });
 });
+
+describe('what each engine call is sent and what its trace says', () => {
+  it('scripted: temperature, max tokens, logprobs with 5 alternatives; system prompt first, blank ones left out', async () => {
+    const engine = new ScriptedEngine(() => words('one two three four', Math.log(0.5)));
+    const agents = agentsOn(engine, 3);
+    agents[0]!.system = 'Be brief.';
+    agents[1]!.system = '   ';
+    agents[2]!.temperature = 1.1;
+    const events = await collectRun({ ...base, maxTokens: 3, strategy: 'vote', agents });
+    const byCaller = new Map(engine.calls.map((c) => [c.caller, c.request] as const));
+    expect(byCaller.get('a1')).toMatchObject({ temperature: 0.7, max_tokens: 3, logprobs: true, top_logprobs: 5 });
+    expect(byCaller.get('a1')!.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: base.prompt }]);
+    expect(byCaller.get('a2')!.messages).toEqual([{ role: 'user', content: base.prompt }]);
+    expect(byCaller.get('a3')!.temperature).toBe(1.1);
+    const ends = events.filter((e): e is Of<'message-end'> => e.type === 'message-end');
+    expect(ends.map((e) => [e.agent, e.text, e.finish_reason])).toEqual(
+      expect.arrayContaining([['a1', 'one two three ', 'length'], ['a2', 'one two three ', 'length'], ['a3', 'one two three ', 'length']]),
+    );
+    for (const e of ends) expect(e.usage.completion_tokens).toBe(3);
+    const starts = events.filter((e): e is Of<'message-start'> => e.type === 'message-start');
+    expect(starts.find((s) => s.agent === 'a1')).toMatchObject({ msgId: 'a1.r1.s0', round: 1, purpose: 'answer', messages: byCaller.get('a1')!.messages });
+  });
+
+  it('scripted: an engine without logprobs is not asked for them, and its messages carry no probability', async () => {
+    const engine = new ScriptedEngine(() => words('The answer is 4.', Math.log(0.5)), { supportsLogprobs: false });
+    const events = await collectRun({ ...base, strategy: 'single', agents: agentsOn(engine, 1) });
+    expect(engine.calls[0]!.request).not.toHaveProperty('logprobs');
+    expect(engine.calls[0]!.request).not.toHaveProperty('top_logprobs');
+    expect(only(events, 'message-end')).not.toHaveProperty('meanProb');
+    expect(events.filter((e): e is Of<'token'> => e.type === 'token').every((t) => t.logprob === undefined && t.top === undefined)).toBe(true);
+    expect(only(events, 'final').answer).toBe('4');
+  });
+
+  it('scripted: the judge’s message has its own id', async () => {
+    const engine = new ScriptedEngine(() => words('4'));
+    const events = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(engine, 2), knobs: { rounds: 1, final: 'judge', judge: 2 } });
+    const starts = events.filter((e): e is Of<'message-start'> => e.type === 'message-start').map((s) => [s.msgId, s.purpose]);
+    expect(starts).toEqual([['a1.r1.s0', 'answer'], ['a2.r1.s0', 'answer'], ['a2.r2.s0.judge', 'judge']]);
+  });
+
+  it('a stream that stops without its "done" chunk is that agent’s error, and the others go on', async () => {
+    const scripted = new ScriptedEngine(() => words('The answer is 4.'));
+    const cut: typeof scripted = Object.assign(Object.create(scripted) as typeof scripted, {
+      async *chat() {
+        yield { type: 'delta' as const, text: 'The answer' };
+      },
+    });
+    const agents = agentsOn(scripted, 2);
+    agents[0]!.engine = cut;
+    const events = await collectRun({ ...base, strategy: 'vote', agents });
+    const error = only(events, 'error');
+    expect(error).toMatchObject({ agent: 'a1', fatal: false });
+    expect(error.message).toBe('Agent 1: the engine stream ended without a final "done" chunk');
+    expect(only(events, 'vote').ballots.map((b) => b.agent)).toEqual(['a2']);
+    expect(only(events, 'final')).toMatchObject({ answer: '4', agent: 'a2' });
+  });
+
+  it('scripted: a single agent that fails ends the run with its error', async () => {
+    const engine = new ScriptedEngine(() => new Error('worker crashed: reload the model'));
+    const events = await collectRun({ ...base, strategy: 'single', agents: agentsOn(engine, 2), knobs: { agent: 2 } });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/^Agent 2 failed: worker crashed: reload the model/) });
+  });
+});

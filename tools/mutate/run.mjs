@@ -58,7 +58,10 @@ for (const area of areas) {
     ...(concurrencyArg ? { concurrency: Number(concurrencyArg.split('=')[1]) } : {}),
     ...(args.includes('--ignore-static') ? { ignoreStatic: true } : {}),
     incrementalFile: `${OUT}/${area}.incremental.json`,
-    reporters: ['progress', 'html', 'json'],
+    // event-recorder writes each tested mutant to <area>.events/ as it goes, so an interrupted run
+    // still shows what it found.
+    reporters: ['progress', 'html', 'json', 'event-recorder'],
+    eventReporter: { baseDir: `${OUT}/${area}.events` },
     htmlReporter: { fileName: `${OUT}/${area}.html` },
     jsonReporter: { fileName: `${OUT}/${area}.json` },
   }).runMutationTest();
