@@ -96,6 +96,11 @@ describe('answer extraction rules', () => {
     expect(extractAnswer('The Cat.', 'text').answer).toBe(extractAnswer('cat', 'text').answer);
   });
 
+  it('reads with auto when no type is given', () => {
+    expect(extractAnswer('The answer is (C).')).toEqual({ answer: 'C', type: 'choice' });
+    expect(extractAnswer('Paris.')).toEqual({ answer: 'paris', type: 'text' });
+  });
+
   it('returns "" (an abstention) for empty text in every reading', () => {
     for (const type of ['auto', 'number', 'choice', 'yesno', 'text'] as const) expect(extractAnswer('', type).answer).toBe('');
   });
