@@ -20,13 +20,22 @@ import { relative } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
 const AREAS = {
+  answers: {
+    mutate: ['src/lib/answers.ts'],
+    tests: ['tests/unit/answers.test.ts', 'tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts'],
+  },
   strategies: {
-    mutate: ['src/lib/strategies/**/*.ts', 'src/lib/answers.ts'],
-    tests: ['tests/unit/answers.test.ts', 'tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts', 'tests/unit/run.test.ts', 'tests/unit/url.test.ts'],
+    mutate: ['src/lib/strategies/**/*.ts'],
+    tests: ['tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts', 'tests/unit/run.test.ts', 'tests/unit/url.test.ts'],
   },
   eval: {
-    mutate: ['src/lib/eval/**/*.ts'],
+    mutate: ['src/lib/eval/**/*.ts', '!src/lib/eval/code.ts'],
     tests: ['tests/unit/stats.test.ts', 'tests/unit/router.test.ts', 'tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts'],
+  },
+  // The code sandbox on its own: it is being rewritten, and its mutants are slow (real sandboxes).
+  code: {
+    mutate: ['src/lib/eval/code.ts'],
+    tests: ['tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts'],
   },
   merge: {
     mutate: ['src/lib/merge/methods/**/*.ts'],
@@ -36,6 +45,13 @@ const AREAS = {
     tests: ['tests/unit/merge-methods.test.ts'],
   },
 };
+
+/** Whether a repository path is one of the area's mutate globs (** = any folders, * = any name part, ! = not). */
+function inArea(area, file) {
+  const re = (g) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`);
+  const globs = AREAS[area].mutate;
+  return globs.some((g) => !g.startsWith('!') && re(g).test(file)) && !globs.some((g) => g.startsWith('!') && re(g.slice(1)).test(file));
+}
 
 const args = process.argv.slice(2);
 const concurrencyArg = args.find((a) => a.startsWith('--concurrency='));
@@ -93,10 +109,12 @@ function areaMutants(area) {
   const plans = planFile ? read(planFile).mutantPlans : [];
   const early = plans.filter((p) => p.plan === 'EarlyResult').map((p) => p.mutant);
   const tested = names.filter((n) => n.endsWith('-onMutantTested.json')).map(read);
-  const toRun = plans.filter((p) => p.plan === 'Run').length;
   const done = tested.filter((m) => !early.some((e) => e.id === m.id));
-  const mutants = [...early, ...done].map((m) => ({ ...m, file: relative(process.cwd(), m.fileName) }));
-  return { mutants, partial: `${done.length} of ${toRun} mutants to run were tested before the run stopped`, when: new Date(eventsTime).toISOString() };
+  const mutants = [...early, ...done].map((m) => ({ ...m, file: relative(process.cwd(), m.fileName) })).filter((m) => inArea(area, m.file));
+  const toRunHere = plans.filter((p) => p.plan === 'Run' && inArea(area, relative(process.cwd(), p.mutant.fileName))).length;
+  const doneHere = done.filter((m) => inArea(area, relative(process.cwd(), m.fileName))).length;
+  const partial = doneHere < toRunHere ? `${doneHere} of ${toRunHere} mutants to run were tested before the run stopped` : undefined;
+  return { mutants, partial, when: new Date(eventsTime).toISOString() };
 }
 
 const lines = ['# Mutation testing', ''];
