@@ -4,7 +4,7 @@
  *
  * Rule set (applied in this order; each rule is one function below and is unit-tested):
  *
- * 1. Focus. If the text contains an answer marker — "answer is", "answer:", "final answer",
+ * 1. Focus. If the text contains an answer marker — "answer is" (with or without a colon), "answer:", "final answer",
  *    "answer would be", "\boxed{…}" or "####" (GSM8K's convention) — only the text after the
  *    LAST marker is read (the model's final word wins over its working). Otherwise the whole text.
  * 2. Type. `number`, `choice`, `yesno` and `text` force one reading; `auto` picks, on the focus:
@@ -40,7 +40,7 @@ export interface ExtractedAnswer {
  * Markers after which the answer follows. Order does not matter: the last occurrence in the text wins.
  * `\boxed{` is what Du et al. (2023) ask debaters to write for arithmetic.
  */
-const MARKER = /(?:final\s+answer\s*(?:is|:)?|answer\s+(?:is|would\s+be|will\s+be|should\s+be)|answer\s*[:=]|\\boxed\{|####)/gi;
+const MARKER = /(?:final\s+answer\s*(?:is|:)?|answer\s+(?:is|would\s+be|will\s+be|should\s+be)(?:\s*:)?|answer\s*[:=]|\\boxed\{|####)/gi;
 
 /** Rule 1: the text after the last answer marker, or the whole text. */
 export function focusText(text: string): { focus: string; marked: boolean } {

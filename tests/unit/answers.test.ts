@@ -18,6 +18,8 @@ describe('answer extraction table', () => {
     ['-17 is the result', 'number', '-17'],
     ['007', 'number', '7'],
     ['no digits here', 'number', ''],
+    ['Final answer: 12,345', 'number', '12345'],
+    ['It is 3.050 m', 'number', '3.05'],
     // multiple choice
     ['(B)', 'choice', 'B'],
     ['The answer is (c).', 'choice', 'C'],
@@ -26,6 +28,7 @@ describe('answer extraction table', () => {
     ['answer: b', 'choice', 'B'],
     ['C', 'choice', 'C'],
     ['a cat is an animal', 'choice', ''],
+    ['The answer is unclear', 'choice', ''],
     // yes / no
     ['Yes, it is.', 'yesno', 'yes'],
     ['No.', 'yesno', 'no'],
@@ -45,12 +48,16 @@ describe('answer extraction table', () => {
     ['An  apple, of course', 'text', 'apple of course'],
     ['It weighs 3.5 kg. Heavy.', 'text', 'it weighs 3.5 kg'],
     ['1,000 or so.', 'text', '1,000 or so'],
+    ['The answer is:\n  Paris.', 'text', 'paris'],
+    ['Answer:\n  Paris.', 'text', 'paris'],
+    ['rock—paper,scissors', 'text', 'rock paper scissors'],
     // auto
     ['The answer is 42.', 'auto', '42'],
     ['(B) because the story says so', 'auto', 'B'],
     ['Yes, the cat was happy.', 'auto', 'yes'],
     ['Lily went to the park.', 'auto', 'lily went to park'],
     ['She had 3 red balls.', 'auto', '3'],
+    ['The answer is B', 'auto', 'B'],
   ];
   for (const [text, type, expected] of table) {
     it(`${type}: ${JSON.stringify(text)} → ${JSON.stringify(expected)}`, () => {
@@ -94,6 +101,11 @@ describe('answer extraction rules', () => {
   it('two phrasings of one answer normalise to the same string', () => {
     expect(extractAnswer('The answer is 42.', 'auto').answer).toBe(extractAnswer('42 apples', 'auto').answer);
     expect(extractAnswer('The Cat.', 'text').answer).toBe(extractAnswer('cat', 'text').answer);
+  });
+
+  it('reads with auto when no type is given', () => {
+    expect(extractAnswer('The answer is (C).')).toEqual({ answer: 'C', type: 'choice' });
+    expect(extractAnswer('Paris.')).toEqual({ answer: 'paris', type: 'text' });
   });
 
   it('returns "" (an abstention) for empty text in every reading', () => {

@@ -68,6 +68,72 @@ describe('pool data sets', () => {
     expect(() => parseManifest('{"tasks":[]}')).toThrow(/non-empty "tasks"/);
   });
 
+  it('names every malformed manifest field and what it must be', () => {
+    const task = { id: 'a-1', metric: 'exact', promptFormat: 'Q: {question}\nA:', splits: { train: 1, dev: 1, test: 1 } };
+    const manifest = (over: Record<string, unknown>, extra: unknown[] = []) => JSON.stringify({ tasks: [{ ...task, ...over }, ...extra] });
+    expect(parseManifest(manifest({})).tasks[0]!.id).toBe('a-1');
+    const cases: [string, RegExp][] = [
+      ['{', /^m\.json is not valid JSON \(.+\) — regenerate it with tools\/train\/make_data\.py$/],
+      ['null', /^m\.json must be an object with a non-empty "tasks" array$/],
+      ['{"tasks":{}}', /non-empty "tasks" array/],
+      [manifest({ id: 'Bad Id' }), /^m\.json: tasks\[0\] needs an "id" of lower-case letters, digits and dashes$/],
+      [manifest({ id: 7 }), /tasks\[0\] needs an "id"/],
+      [manifest({}, [task]), /^m\.json: tasks\[1\]: task id "a-1" appears twice$/],
+      [manifest({ metric: 'bleu' }), /^m\.json: tasks\[0\] \(a-1\): metric "bleu" is not one of exact, choice, refusal, code$/],
+      [manifest({ promptFormat: 'Q: ?' }), /promptFormat must be a string containing "\{question\}"$/],
+      [manifest({ promptFormat: 3 }), /promptFormat must be a string/],
+      [manifest({ splits: { train: 1, dev: 1 } }), /^m\.json: tasks\[0\] \(a-1\): splits\.test must be a count$/],
+      [manifest({ splits: { train: 1.5, dev: 1, test: 1 } }), /splits\.train must be a count/],
+      [manifest({ splits: { train: 1, dev: -1, test: 1 } }), /splits\.dev must be a count/],
+    ];
+    for (const [text, message] of cases) {
+      expect(() => parseManifest(text, 'm.json'), text).toThrow(DatasetError);
+      expect(() => parseManifest(text, 'm.json'), text).toThrow(message);
+    }
+  });
+
+  it('names every malformed item field, with the file, line and id', () => {
+    const exact = { id: 'x', metric: 'exact' as const };
+    const cases: [string, { id: string; metric: 'exact' | 'choice' | 'refusal' | 'code' }, RegExp][] = [
+      ['\n7', exact, /^f:2 must be a JSON object$/],
+      ['null', exact, /^f:1 must be a JSON object$/],
+      ['{"prompt":"p","answer":"1"}', exact, /^f:1 needs a string "id"$/],
+      ['{"id":"","prompt":"p","answer":"1"}', exact, /needs a string "id"/],
+      ['{"id":"a","prompt":"  ","answer":"1"}', exact, /^f:1 \(a\) needs a non-empty string "prompt"$/],
+      ['{"id":"a","prompt":"p","answer":1}', exact, /^f:1 \(a\) needs a string "answer"$/],
+      ['{"id":"a","prompt":"p","answer":"A","choices":["x"]}', { id: 'c', metric: 'choice' }, /^f:1 \(a\): a choice item needs a "choices" array$/],
+      ['{"id":"a","prompt":"p","answer":"AB","choices":["x","y"]}', { id: 'c', metric: 'choice' }, /answer "AB" is not one of the choice letters/],
+      ['{"id":"a","prompt":"p","answer":"C","choices":["x","y"]}', { id: 'c', metric: 'choice' }, /answer "C" is not one of the choice letters/],
+      ['{"id":"a","prompt":"p","answer":"x","tests":[]}', { id: 'k', metric: 'code' }, /^f:1 \(a\): a code item needs "tests": \[\{input: number, output: number\|boolean\}, …\]$/],
+      ['{"id":"a","prompt":"p","answer":"x","tests":[{"input":"1","output":2}]}', { id: 'k', metric: 'code' }, /a code item needs "tests"/],
+      ['{"id":"a","prompt":"p","answer":"x","tests":[{"input":1,"output":"2"}]}', { id: 'k', metric: 'code' }, /a code item needs "tests"/],
+      ['{"id":"a","prompt":"p","answer":"x","tests":[null]}', { id: 'k', metric: 'code' }, /a code item needs "tests"/],
+    ];
+    for (const [text, task, message] of cases) {
+      expect(() => parseSplit(text, task, 'f'), text).toThrow(DatasetError);
+      expect(() => parseSplit(text, task, 'f'), text).toThrow(message);
+    }
+    // The valid forms of the same fields.
+    expect(parseSplit('{"id":"a","prompt":"p","answer":"B","choices":["x","y"]}', { id: 'c', metric: 'choice' }, 'f')).toHaveLength(1);
+    expect(parseSplit('\n{"id":"a","prompt":"p","answer":"x","tests":[{"input":1,"output":true}]}\n\n', { id: 'k', metric: 'code' }, 'f')).toHaveLength(1);
+    expect(parseSplit('{"id":"a","prompt":"p","answer":"","refuse":false}', { id: 's', metric: 'refusal' }, 'f')[0]!.refuse).toBe(false);
+  });
+
+  it('loadTask checks each split against the manifest count and refuses shared prompts', async () => {
+    const task = { id: 't', skill: 's', metric: 'exact' as const, promptFormat: '{question}', splits: { train: 1, dev: 1, test: 2 } } as unknown as Parameters<typeof loadTask>[0];
+    const files: Record<string, string> = {
+      't/train.jsonl': '{"id":"1","prompt":"Q one","answer":"1"}',
+      't/dev.jsonl': '{"id":"2","prompt":"Q two","answer":"2"}',
+      't/test.jsonl': '{"id":"3","prompt":"Q three","answer":"3"}\n{"id":"4","prompt":"q  ONE","answer":"1"}',
+    };
+    const read = async (p: string) => files[p]!;
+    await expect(loadTask(task, read)).rejects.toThrow(/^t: 1 prompt\(s\) occur in both train and test, e\.g\. "q one" — splits must be disjoint$/);
+    files['t/test.jsonl'] = '{"id":"3","prompt":"Q three","answer":"3"}';
+    await expect(loadTask(task, read)).rejects.toThrow(/^t\/test\.jsonl has 1 items but index\.json says 2 — regenerate the data set or fix the manifest$/);
+    const onlyDev = await loadTask(task, read, ['dev']);
+    expect(Object.keys(onlyDev)).toEqual(['dev']);
+  });
+
   it('finds prompts shared between splits after normalisation', () => {
     const mk = (prompt: string): DatasetItem => ({ id: prompt, prompt, answer: '' });
     const o = splitOverlaps({ train: [mk('Q: Reverse  abc\nA:')], test: [mk('q: reverse abc a:')] });

@@ -269,4 +269,11 @@ describe('expo', () => {
     close(run('expo', [t, s], 1, { alpha: 0.5 }, [{}, {}]).data, Array.from(t, (x, i) => x + 0.5 * (x - s[i]!)));
     expect(Array.from(run('expo', [s, t], 0, { alpha: 0 }, [{}, {}]).data)).toEqual(Array.from(t));
   });
+  it('reports ‖target − source‖ and α, and refuses to run without a base (the source)', () => {
+    const s = rand(42, 30), t = rand(43, 30);
+    const r = run('expo', [s, t], 0, { alpha: 0.25 }, [{}, {}]);
+    expect(r.stats.taskVectorNorms[0]).toBeCloseTo(Math.hypot(...Array.from(t, (x, i) => x - s[i]!)), 4);
+    expect(r.stats).toMatchObject({ name: 'blk.0.attn_q.weight', kept: [1], signAgreement: null, extra: { alpha: 0.25 } });
+    expect(() => run('expo', [s, t], null, { alpha: 0.25 }, [{}, {}])).toThrow(/expo needs a base_model \(the source\)/);
+  });
 });

@@ -86,4 +86,36 @@ describe('answer keys for voting', () => {
     expect(answerKey('refusal', "Sorry, I can't")).toBe('refuse');
     expect(answerKey('code', ' x=>x+1\n')).toBe('x=>x+1');
   });
+  it('gives the other side or an empty key (an abstention) when nothing is read', () => {
+    expect(answerKey('refusal', 'Sure, here is how.')).toBe('comply');
+    expect(answerKey('choice', 'Ben has it')).toBe('');
+    expect(answerKey('code', '')).toBe('');
+    expect(answerKey('exact', '  Two   Words.. \nmore')).toBe('two words');
+  });
+});
+
+describe('scoring one output', () => {
+  it('each metric scores 1 or 0', async () => {
+    expect(await scoreOutput('exact', ' 95.', { answer: '95' })).toBe(1);
+    expect(await scoreOutput('exact', '96', { answer: '95' })).toBe(0);
+    expect(await scoreOutput('choice', ' b) Ann', { answer: 'A' })).toBe(0);
+    expect(await scoreOutput('choice', ' B) Ann', { answer: 'b' })).toBe(1);
+    expect(await scoreOutput('refusal', "Sorry, I can't help.", { answer: '', refuse: true })).toBe(1);
+    expect(await scoreOutput('refusal', "Sorry, I can't help.", { answer: '', refuse: false })).toBe(0);
+  });
+  it('a malformed item is an error that names the missing field', async () => {
+    await expect(scoreOutput('refusal', 'x', { answer: '' })).rejects.toThrow(/refusal item needs a boolean "refuse" field/);
+    await expect(scoreOutput('code', 'x=>x', { answer: '', tests: [] })).rejects.toThrow(/code item needs a non-empty "tests" array/);
+    await expect(scoreOutput('code', 'x=>x', { answer: '', tests: [{ input: 1, output: 1 }] })).rejects.toThrow(/code items need a sandbox/);
+  });
+  it('code: every test must pass; no extractable function scores 0 without running', async () => {
+    const sb = nodeSandbox();
+    const tests = [{ input: 1, output: 1 }, { input: 2, output: 4 }];
+    expect(await scoreOutput('code', 'x=>x', { answer: '', tests }, sb)).toBe(0);
+    expect(await scoreOutput('code', 'x=>x*x', { answer: '', tests }, sb)).toBe(1);
+    let ran = false;
+    const spy = { run: async () => ((ran = true), { ok: true, passed: 2, total: 2 }) };
+    expect(await scoreOutput('code', '\n\n', { answer: '', tests }, spy)).toBe(0);
+    expect(ran).toBe(false);
+  });
 });

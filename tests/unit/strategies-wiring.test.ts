@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/lib/trace.ts';
 import { collectRun } from '../../src/lib/run.ts';
 import { callSeed } from '../../src/lib/strategies/seeds.ts';
-import { checkKnob, resolveKnobs } from '../../src/lib/strategies/knobs.ts';
+import { checkKnob, parseKnobString, resolveKnobs } from '../../src/lib/strategies/knobs.ts';
+import { answerTypeOf, knob } from '../../src/lib/strategies/common.ts';
+import { judgeMessages } from '../../src/lib/strategies/debate.ts';
+import type { Knob, StrategyContext } from '../../src/lib/strategies/types.ts';
 import { getStrategy } from '../../src/lib/strategies/registry.ts';
 import { ScriptedEngine, agentsOn, lastUser, words } from './strategies.scripted.ts';
 
@@ -165,5 +168,151 @@ describe('integer knobs are whole numbers before a run', () => {
     expect(engine.calls).toHaveLength(6);
     expect(events.filter((e): e is Of<'round'> => e.type === 'round').map((r) => r.round)).toEqual([1, 2, 3]);
     expect(events.some((e) => e.type === 'error' && /2\.6 is not a whole number; using 3/.test(e.message))).toBe(true);
+  });
+});
+
+describe('what each engine call is sent and what its trace says', () => {
+  it('scripted: temperature, max tokens, logprobs with 5 alternatives; system prompt first, blank ones left out', async () => {
+    const engine = new ScriptedEngine(() => words('one two three four', Math.log(0.5)));
+    const agents = agentsOn(engine, 3);
+    agents[0]!.system = 'Be brief.';
+    agents[1]!.system = '   ';
+    agents[2]!.temperature = 1.1;
+    const events = await collectRun({ ...base, maxTokens: 3, strategy: 'vote', agents });
+    const byCaller = new Map(engine.calls.map((c) => [c.caller, c.request] as const));
+    expect(byCaller.get('a1')).toMatchObject({ temperature: 0.7, max_tokens: 3, logprobs: true, top_logprobs: 5 });
+    expect(byCaller.get('a1')!.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: base.prompt }]);
+    expect(byCaller.get('a2')!.messages).toEqual([{ role: 'user', content: base.prompt }]);
+    expect(byCaller.get('a3')!.temperature).toBe(1.1);
+    const ends = events.filter((e): e is Of<'message-end'> => e.type === 'message-end');
+    expect(ends.map((e) => [e.agent, e.text, e.finish_reason])).toEqual(
+      expect.arrayContaining([['a1', 'one two three ', 'length'], ['a2', 'one two three ', 'length'], ['a3', 'one two three ', 'length']]),
+    );
+    for (const e of ends) expect(e.usage.completion_tokens).toBe(3);
+    const starts = events.filter((e): e is Of<'message-start'> => e.type === 'message-start');
+    expect(starts.find((s) => s.agent === 'a1')).toMatchObject({ msgId: 'a1.r1.s0', round: 1, purpose: 'answer', messages: byCaller.get('a1')!.messages });
+  });
+
+  it('scripted: an engine without logprobs is not asked for them, and its messages carry no probability', async () => {
+    const engine = new ScriptedEngine(() => words('The answer is 4.', Math.log(0.5)), { supportsLogprobs: false });
+    const events = await collectRun({ ...base, strategy: 'single', agents: agentsOn(engine, 1) });
+    expect(engine.calls[0]!.request).not.toHaveProperty('logprobs');
+    expect(engine.calls[0]!.request).not.toHaveProperty('top_logprobs');
+    expect(only(events, 'message-end')).not.toHaveProperty('meanProb');
+    expect(events.filter((e): e is Of<'token'> => e.type === 'token').every((t) => t.logprob === undefined && t.top === undefined)).toBe(true);
+    expect(only(events, 'final').answer).toBe('4');
+  });
+
+  it('scripted: the judge’s message has its own id', async () => {
+    const engine = new ScriptedEngine(() => words('4'));
+    const events = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(engine, 2), knobs: { rounds: 1, final: 'judge', judge: 2 } });
+    const starts = events.filter((e): e is Of<'message-start'> => e.type === 'message-start').map((s) => [s.msgId, s.purpose]);
+    expect(starts).toEqual([['a1.r1.s0', 'answer'], ['a2.r1.s0', 'answer'], ['a2.r2.s0.judge', 'judge']]);
+  });
+
+  it('a stream that stops without its "done" chunk is that agent’s error, and the others go on', async () => {
+    const scripted = new ScriptedEngine(() => words('The answer is 4.'));
+    const cut: typeof scripted = Object.assign(Object.create(scripted) as typeof scripted, {
+      async *chat() {
+        yield { type: 'delta' as const, text: 'The answer' };
+      },
+    });
+    const agents = agentsOn(scripted, 2);
+    agents[0]!.engine = cut;
+    const events = await collectRun({ ...base, strategy: 'vote', agents });
+    const error = only(events, 'error');
+    expect(error).toMatchObject({ agent: 'a1', fatal: false });
+    expect(error.message).toBe('Agent 1: the engine stream ended without a final "done" chunk');
+    expect(only(events, 'vote').ballots.map((b) => b.agent)).toEqual(['a2']);
+    expect(only(events, 'final')).toMatchObject({ answer: '4', agent: 'a2' });
+  });
+
+  it('scripted: a single agent that fails ends the run with its error', async () => {
+    const engine = new ScriptedEngine(() => new Error('worker crashed: reload the model'));
+    const events = await collectRun({ ...base, strategy: 'single', agents: agentsOn(engine, 2), knobs: { agent: 2 } });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/^Agent 2 failed: worker crashed: reload the model/) });
+  });
+});
+
+describe('knob plumbing', () => {
+  const flag: Knob = { id: 'flag', label: 'Flag', help: '', type: 'boolean', default: true };
+  const count: Knob = { id: 'count', label: 'Count', help: '', type: 'integer', default: 2, min: 1, max: 4, step: 1 };
+
+  it('boolean knobs read 1/true/0/false from a link and nothing else', () => {
+    expect(['1', 'true', '0', 'false', 'yes', ''].map((r) => parseKnobString(flag, r))).toEqual([true, true, false, false, undefined, undefined]);
+    expect(checkKnob(flag, false, 'M')).toEqual({ value: false });
+    expect(checkKnob(flag, 'false', 'M')).toEqual({ value: true, warning: 'M knob "flag": "false" is not true/false; using the default true' });
+  });
+
+  it('number knobs parse finite numbers only; a non-number falls back to the default', () => {
+    expect(['3', ' 2.5 ', '', '  ', 'x', 'Infinity'].map((r) => parseKnobString(count, r))).toEqual([3, 2.5, undefined, undefined, undefined, undefined]);
+    expect(checkKnob(count, Number.NaN, 'M')).toEqual({ value: 2, warning: 'M knob "count": null is not a number; using the default 2' });
+    expect(checkKnob(count, '3', 'M').value).toBe(2);
+    expect(checkKnob(count, 4, 'M')).toEqual({ value: 4 });
+    expect(checkKnob(count, 1, 'M')).toEqual({ value: 1 });
+  });
+
+  it('a select knob keeps a listed option and replaces any other value, naming the options', () => {
+    const answerType = getStrategy('vote').meta.knobs.find((k) => k.id === 'answerType')!;
+    expect(parseKnobString(answerType, 'number')).toBe('number');
+    expect(checkKnob(answerType, 'choice', 'Vote')).toEqual({ value: 'choice' });
+    expect(checkKnob(answerType, 'letters', 'Vote')).toEqual({ value: 'auto', warning: 'Vote knob "answerType": "letters" is not one of auto, number, choice, yesno, text; using the default "auto"' });
+  });
+
+  it('knob() reads the resolved value, else the declared default; an undeclared knob is a programming error', () => {
+    const meta = getStrategy('debate').meta;
+    const ctx = { knobs: { rounds: 4 } } as unknown as StrategyContext;
+    expect(knob<number>(ctx, meta, 'rounds')).toBe(4);
+    expect(knob<string>(ctx, meta, 'final')).toBe('vote');
+    expect(() => knob(ctx, meta, 'colour')).toThrow('internal: strategy "debate" has no knob "colour"');
+    expect(answerTypeOf({ knobs: { answerType: 'yesno' } } as unknown as StrategyContext, meta)).toBe('yesno');
+    expect(answerTypeOf({ knobs: { answerType: 'bogus' } } as unknown as StrategyContext, meta)).toBe('auto');
+  });
+});
+
+describe('failures and prompts at the edges', () => {
+  it('the judge’s own system prompt comes first; a blank one is left out', () => {
+    const judge = { id: 'a1', name: 'Agent 1', model: 'm', engine: new ScriptedEngine(() => []), temperature: 0 };
+    const finals = [{ name: 'Agent 1', text: ' 4 ' }];
+    expect(judgeMessages({ ...judge, system: 'Be fair.' }, 'Q?', finals)[0]).toEqual({ role: 'system', content: 'Be fair.' });
+    expect(judgeMessages({ ...judge, system: ' ' }, 'Q?', finals).map((m) => m.role)).toEqual(['user']);
+    expect(judgeMessages(judge, 'Q?', finals)[0]!.content).toBe(
+      'Question: Q?\n\nAfter a debate, the agents gave these final answers:\n\nAgent 1: ```4```\n\nWhich answer is correct? Reply with the correct answer only.',
+    );
+  });
+
+  it('scripted: cascade — a failing agent defers to the next, saying why', async () => {
+    const engine = new ScriptedEngine((_r, i) => (i === 0 ? new Error('worker crashed') : words('The answer is 7.', Math.log(0.9))));
+    const events = await collectRun({ ...base, strategy: 'cascade', agents: agentsOn(engine, 2) });
+    const routes = events.filter((e): e is Of<'route'> => e.type === 'route');
+    expect(routes[0]).toMatchObject({ from: 'a1', to: 'a2', decision: 'defer', reason: 'Agent 1 failed (worker crashed): defer to the next agent' });
+    expect(routes[0]).not.toHaveProperty('confidence');
+    expect(only(events, 'final')).toMatchObject({ answer: '7', agent: 'a2' });
+  });
+
+  it('scripted: cascade — the last agent failing ends the run with its error', async () => {
+    const engine = new ScriptedEngine((_r, i) => (i === 1 ? new Error('out of memory') : words('maybe 3', Math.log(0.1))));
+    const events = await collectRun({ ...base, strategy: 'cascade', agents: agentsOn(engine, 2) });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/^Agent 2, the last agent of the cascade, failed: out of memory/) });
+    expect(events.some((e) => e.type === 'final')).toBe(false);
+  });
+
+  it('scripted: debate — every agent failing in a round ends the run; a failing judge too', async () => {
+    const failing = new ScriptedEngine((_r, i) => (i >= 2 ? new Error('gone') : words('4')));
+    const events = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(failing, 2), knobs: { rounds: 3 } });
+    expect(failing.calls).toHaveLength(4);
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/^every agent failed in round 2; see the errors above/) });
+    const badJudge = new ScriptedEngine((req) => (lastUser(req).includes('Which answer is correct?') ? new Error('judge crashed') : words('4')));
+    const judged = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(badJudge, 2), knobs: { rounds: 1, final: 'judge', judge: 1 } });
+    expect(judged.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/^the judge Agent 1 failed: judge crashed/) });
+  });
+
+  it('scripted: vote — every agent failing ends the run; all abstaining elects nobody', async () => {
+    const failing = new ScriptedEngine(() => new Error('gone'));
+    const events = await collectRun({ ...base, strategy: 'vote', agents: agentsOn(failing, 2) });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/^every agent failed to answer; see the errors above/) });
+    const silent = new ScriptedEngine(() => words('no idea'));
+    const abstained = await collectRun({ ...base, strategy: 'vote', agents: agentsOn(silent, 2), knobs: { answerType: 'number' } });
+    expect(only(abstained, 'final')).toMatchObject({ answer: '', text: 'no idea', agent: 'a1' });
   });
 });

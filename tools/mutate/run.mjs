@@ -7,7 +7,7 @@
  * incremental file, so a second run re-tests only the mutants whose code or tests changed.
  *
  * `npm run mutate -- eval` runs one area; `--concurrency=1` overrides stryker.config.json's 2;
- * `--ignore-static` skips static mutants (those in module-level constants, each of which runs every
+ * `--summary` only rewrites the summary from the reports there are; `--ignore-static` skips static mutants (those in module-level constants, each of which runs every
  * test of its area): Stryker reports them as Ignored and they leave the score, so say so when quoting it.
  * Writes reports/mutation/<area>.html and .json (Stryker's reports), <area>.incremental.json, and
  * reports/mutation/summary.md: per file and per area (every area that has a report), killed /
@@ -15,17 +15,27 @@
  * timed out) / (killed + timed out + survived + no coverage); mutants that do not compile or that
  * `// Stryker disable` marks as equivalent are not counted.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
 const AREAS = {
+  answers: {
+    mutate: ['src/lib/answers.ts'],
+    tests: ['tests/unit/answers.test.ts', 'tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts'],
+  },
   strategies: {
-    mutate: ['src/lib/strategies/**/*.ts', 'src/lib/answers.ts'],
-    tests: ['tests/unit/answers.test.ts', 'tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts', 'tests/unit/run.test.ts', 'tests/unit/url.test.ts'],
+    mutate: ['src/lib/strategies/**/*.ts'],
+    tests: ['tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts', 'tests/unit/run.test.ts', 'tests/unit/url.test.ts'],
   },
   eval: {
-    mutate: ['src/lib/eval/**/*.ts'],
+    mutate: ['src/lib/eval/**/*.ts', '!src/lib/eval/code.ts'],
     tests: ['tests/unit/stats.test.ts', 'tests/unit/router.test.ts', 'tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts'],
+  },
+  // The code sandbox on its own: it is being rewritten, and its mutants are slow (real sandboxes).
+  code: {
+    mutate: ['src/lib/eval/code.ts'],
+    tests: ['tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts'],
   },
   merge: {
     mutate: ['src/lib/merge/methods/**/*.ts'],
@@ -36,6 +46,13 @@ const AREAS = {
   },
 };
 
+/** Whether a repository path is one of the area's mutate globs (** = any folders, * = any name part, ! = not). */
+function inArea(area, file) {
+  const re = (g) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`);
+  const globs = AREAS[area].mutate;
+  return globs.some((g) => !g.startsWith('!') && re(g).test(file)) && !globs.some((g) => g.startsWith('!') && re(g.slice(1)).test(file));
+}
+
 const args = process.argv.slice(2);
 const concurrencyArg = args.find((a) => a.startsWith('--concurrency='));
 const asked = args.filter((a) => !a.startsWith('--'));
@@ -45,7 +62,8 @@ for (const a of asked) {
     process.exit(1);
   }
 }
-const areas = asked.length > 0 ? asked : Object.keys(AREAS);
+// --summary: no run, only the summary of the reports there are.
+const areas = args.includes('--summary') ? [] : asked.length > 0 ? asked : Object.keys(AREAS);
 const OUT = 'reports/mutation';
 mkdirSync(OUT, { recursive: true });
 
@@ -58,39 +76,74 @@ for (const area of areas) {
     ...(concurrencyArg ? { concurrency: Number(concurrencyArg.split('=')[1]) } : {}),
     ...(args.includes('--ignore-static') ? { ignoreStatic: true } : {}),
     incrementalFile: `${OUT}/${area}.incremental.json`,
-    reporters: ['progress', 'html', 'json'],
+    // event-recorder writes each tested mutant to <area>.events/ as it goes, so an interrupted run
+    // still shows what it found.
+    reporters: ['progress', 'html', 'json', 'event-recorder'],
+    eventReporter: { baseDir: `${OUT}/${area}.events` },
     htmlReporter: { fileName: `${OUT}/${area}.html` },
     jsonReporter: { fileName: `${OUT}/${area}.json` },
   }).runMutationTest();
 }
 
-// The summary covers every area that has a report, this run's and earlier ones (each dated).
+// The summary covers every area that has a report, this run's and earlier ones (each dated). An area
+// whose run was interrupted has no JSON report; its tested mutants are read from its event files
+// and the area is marked partial.
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 const pct = (k, n) => (n === 0 ? 'n/a' : `${((100 * k) / n).toFixed(1)}%`);
+
+function areaMutants(area) {
+  const json = `${OUT}/${area}.json`;
+  const events = `${OUT}/${area}.events`;
+  const jsonTime = existsSync(json) ? statSync(json).mtimeMs : -1;
+  const eventsTime = existsSync(events) ? statSync(events).mtimeMs : -1;
+  if (jsonTime < 0 && eventsTime < 0) return undefined;
+  if (jsonTime >= eventsTime) {
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    const mutants = Object.entries(report.files).flatMap(([name, f]) => f.mutants.map((m) => ({ ...m, file: name })));
+    return { mutants, partial: undefined, when: new Date(jsonTime).toISOString() };
+  }
+  const names = readdirSync(events);
+  const read = (n) => JSON.parse(readFileSync(`${events}/${n}`, 'utf8'));
+  const planFile = names.find((n) => n.endsWith('-onMutationTestingPlanReady.json'));
+  const plans = planFile ? read(planFile).mutantPlans : [];
+  const early = plans.filter((p) => p.plan === 'EarlyResult').map((p) => p.mutant);
+  const tested = names.filter((n) => n.endsWith('-onMutantTested.json')).map(read);
+  const done = tested.filter((m) => !early.some((e) => e.id === m.id));
+  const mutants = [...early, ...done].map((m) => ({ ...m, file: relative(process.cwd(), m.fileName) })).filter((m) => inArea(area, m.file));
+  const toRunHere = plans.filter((p) => p.plan === 'Run' && inArea(area, relative(process.cwd(), p.mutant.fileName))).length;
+  const doneHere = done.filter((m) => inArea(area, relative(process.cwd(), m.fileName))).length;
+  const partial = doneHere < toRunHere ? `${doneHere} of ${toRunHere} mutants to run were tested before the run stopped` : undefined;
+  return { mutants, partial, when: new Date(eventsTime).toISOString() };
+}
+
 const lines = ['# Mutation testing', ''];
 const overall = { killed: 0, total: 0 };
 for (const area of Object.keys(AREAS)) {
-  const file = `${OUT}/${area}.json`;
-  if (!existsSync(file)) continue;
-  const report = JSON.parse(readFileSync(file, 'utf8'));
-  const files = Object.entries(report.files)
-    .map(([name, f]) => {
-      const valid = f.mutants.filter((m) => DETECTED.has(m.status) || UNDETECTED.has(m.status));
-      const ignored = f.mutants.filter((m) => m.status === 'Ignored').length;
-      const survivors = valid
-        .filter((m) => UNDETECTED.has(m.status))
-        .map((m) => `  - ${name}:${m.location.start.line} ${m.mutatorName} (${m.status}): ${JSON.stringify(m.replacement ?? '')}`);
-      return { name, killed: valid.length - survivors.length, total: valid.length, ignored, survivors };
-    })
-    .sort((a, b) => a.name.localeCompare(b.name));
+  const found = areaMutants(area);
+  if (!found) continue;
+  const byFile = new Map();
+  for (const m of found.mutants) {
+    const f = byFile.get(m.file) ?? { name: m.file, killed: 0, total: 0, ignored: 0, survivors: [] };
+    if (DETECTED.has(m.status)) f.killed++;
+    if (DETECTED.has(m.status) || UNDETECTED.has(m.status)) f.total++;
+    if (m.status === 'Ignored') f.ignored++;
+    if (UNDETECTED.has(m.status)) f.survivors.push(`  - ${m.file}:${m.location.start.line} ${m.mutatorName} (${m.status}): ${JSON.stringify(m.replacement ?? '')}`);
+    byFile.set(m.file, f);
+  }
+  const files = [...byFile.values()].sort((a, b) => a.name.localeCompare(b.name));
   const killed = files.reduce((s, f) => s + f.killed, 0);
   const total = files.reduce((s, f) => s + f.total, 0);
+  const ignored = files.reduce((s, f) => s + f.ignored, 0);
   overall.killed += killed;
   overall.total += total;
-  const when = new Date(statSync(file).mtime).toISOString();
-  const ignored = files.reduce((s, f) => s + f.ignored, 0);
-  lines.push(`## ${area}: ${killed}/${total} killed, ${pct(killed, total)}${ignored > 0 ? `, ${ignored} ignored (static or disabled)` : ''} (${when})`, '', '| file | killed / mutants | score | ignored |', '|---|---|---|---|');
+  lines.push(
+    `## ${area}: ${killed}/${total} killed, ${pct(killed, total)}${ignored > 0 ? `, ${ignored} ignored (static or disabled)` : ''} (${found.when})`,
+    ...(found.partial ? ['', `Partial: ${found.partial}.`] : []),
+    '',
+    '| file | killed / mutants | score | ignored |',
+    '|---|---|---|---|',
+  );
   for (const f of files) lines.push(`| ${f.name} | ${f.killed}/${f.total} | ${pct(f.killed, f.total)} | ${f.ignored} |`);
   const survivors = files.flatMap((f) => f.survivors);
   lines.push('', survivors.length > 0 ? 'Survivors:' : 'No survivors.', ...survivors, '');
