@@ -47,6 +47,14 @@ describe('the Node code sandbox keeps model code away from the host', () => {
     }
   });
 
+  it('finds no process, require or global object by name', async () => {
+    for (const name of ['process', 'globalThis.process', 'global.process', 'require(String.fromCharCode(102,115))', 'self.process']) {
+      const r = await sb.run(`(${name}.exitCode=77, x=>x*2)`, DOUBLE, 2000);
+      expect(r, name).toMatchObject({ ok: false, passed: 0 });
+      expect(process.exitCode, name).not.toBe(77);
+    }
+  });
+
   it('cannot set host environment variables', async () => {
     const r = await sb.run(`(this.constructor.constructor(${chars('return process')})().env.CHORUS_PWNED=1, x=>x*2)`, DOUBLE, 2000);
     expect(r.ok).toBe(false);

@@ -77,6 +77,14 @@ describe('the Node Python sandbox (Pyodide in a child process)', () => {
     expect(await sb.run('while True:\n    pass', 1500)).toEqual({ ok: false, timedOut: true, error: 'timed out after 1500 ms' });
   }, 300_000);
 
+  it('a program that allocates without end fails and this process does not grow', async () => {
+    const before = process.memoryUsage().rss;
+    const r = await sb.run('blocks = []\nwhile True:\n    blocks.append(bytearray(2**26))', 120_000);
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/memory|MemoryError/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 2 ** 20);
+  }, 300_000);
+
   it('code that imports os sees only the in-memory file system and cannot start processes', async () => {
     const r = await scoreMocoCoding(`\`\`\`python\nimport os\ndef add(a, b):\n    os.system("touch ${hostFile}")\n    return a + b\n\`\`\``, ITEM, sb);
     expect(r).toMatchObject({ score: 0, error: expect.stringMatching(/^PermissionError/) });

@@ -13,12 +13,13 @@
  *   globals before it runs anything);
  * - a V8 heap cap (`--max-old-space-size`) and a resident-memory cap checked here from outside
  *   (/proc/<pid>/status every 20 ms on Linux; elsewhere only the heap cap holds);
- * - SIGKILL at the time limit, which covers everything from the moment the job is sent until the
+ * - SIGKILL at the time limit, which covers everything from the moment the job starts until the
  *   reply arrives (microtasks, getters, finalisers: whatever runs in the child runs on its clock).
  *
  * Protocol: the child starts, gets ready (Pyodide boots here), and writes `ready\n` on fd 3; the job
- * is then written to its stdin and stdin is closed; the child writes one line of JSON, its reply,
- * on fd 3 and is killed at once. stdout is ignored and fd 3 is not reachable from the code it runs,
+ * is then written to its stdin and stdin is closed; the child writes `start\n` once it has read the
+ * job, before any of it runs — the time limit counts from there, so a slow start on a loaded machine
+ * is not charged to the code — then one line of JSON, its reply, on fd 3, and is killed at once. stdout is ignored and fd 3 is not reachable from the code it runs,
  * so printing cannot forge a reply; the reply is parsed here and the caller validates it as untrusted data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -98,13 +99,18 @@ export class SandboxChild {
       stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
       windowsHide: true,
     });
-    this.exitPromise = new Promise((resolve) => this.child.once('exit', () => {
-      this.exited = true;
-      clearInterval(this.memTimer);
-      this.deliver(null);
-      resolve();
-    }));
-    this.child.once('error', () => this.deliver(null));
+    this.exitPromise = new Promise((resolve) => {
+      const ended = (e?: Error) => {
+        if (e && this.stderr === '') this.stderr = e.message;
+        this.exited = true;
+        clearInterval(this.memTimer);
+        this.deliver(null);
+        resolve();
+      };
+      // 'error': the process could not be started (or killed); 'exit' may then never come.
+      this.child.once('exit', () => ended());
+      this.child.once('error', ended);
+    });
     this.child.stdin!.on('error', () => { /* the child died first; its exit says why */ });
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (d: string) => {
@@ -193,9 +199,18 @@ export class SandboxChild {
     try {
       const notReady = await this.ready;
       if (notReady) return notReady;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
       this.child.stdin!.end(job);
+      // The child says `start` once it holds the job, just before any of it runs; the limit counts from there.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const received = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), this.o.bootMs); });
+      const start = await Promise.race([this.nextLine(), received]);
+      clearTimeout(timer);
+      if (start !== 'start') {
+        this.kill();
+        await this.exitPromise;
+        return start === 'timeout' ? { kind: 'failed', message: 'the sandbox process did not take the job' } : this.failure('the sandbox process ended without a reply');
+      }
+      const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
       const line = await Promise.race([this.nextLine(), timeout]);
       clearTimeout(timer);
       this.kill();

@@ -34,6 +34,7 @@ let harness = '';
 process.stdin.setEncoding('utf8');
 for await (const chunk of process.stdin) harness += chunk;
 if (harness === '') process.exit(0);
+writeSync(REPLY_FD, 'start\n');
 try {
   runInThisContext(harness, { filename: 'harness.js' });
 } catch (e) {

@@ -38,6 +38,7 @@ process.stdin.setEncoding('utf8');
 for await (const chunk of process.stdin) text += chunk;
 if (text === '') process.exit(0);
 const job = JSON.parse(text);
+writeSync(REPLY_FD, 'start\n');
 try {
   py.runPython(job.prelude);
 } catch (e) {
