@@ -12,7 +12,10 @@ export default mount(App, { target });
 // when a new build is ready. Only in a built app: the dev server's modules change on every edit.
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
   navigator.serviceWorker.register('./sw.js', { scope: './' }).then(
-    (registration) => {
+    (registration: ServiceWorkerRegistration | undefined) => {
+      // Automation that blocks service workers (Playwright's serviceWorkers: 'block') resolves
+      // register() without a registration: no worker, so no updates to watch.
+      if (!registration) return;
       const notice = document.body.appendChild(document.createElement('div'));
       mount(UpdateNotice, { target: notice, props: { updates: new ServiceWorkerUpdates(registration) } });
     },
