@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '../support/paths.ts';
-import { loadTask, parseManifest, parseSplit, splitOverlaps, normalizePrompt, DatasetError, type DatasetItem } from '../../src/lib/eval/datasets.ts';
+import { formatPrompt, loadTask, parseManifest, parseSplit, splitOverlaps, normalizePrompt, DatasetError, type DatasetItem } from '../../src/lib/eval/datasets.ts';
 import { scoreOutput } from '../../src/lib/eval/metrics.ts';
 import { nodeSandbox } from '../../tools/lib/node-sandbox.ts';
 
@@ -132,6 +132,12 @@ describe('pool data sets', () => {
     await expect(loadTask(task, read)).rejects.toThrow(/^t\/test\.jsonl has 1 items but index\.json says 2 — regenerate the data set or fix the manifest$/);
     const onlyDev = await loadTask(task, read, ['dev']);
     expect(Object.keys(onlyDev)).toEqual(['dev']);
+  });
+
+  it('errors are DatasetErrors by name; blank lines (spaces included) are skipped', () => {
+    expect(() => parseManifest('{')).toThrow(expect.objectContaining({ name: 'DatasetError' }));
+    expect(parseSplit('   \n{"id":"a","prompt":"p","answer":"1"}\n \t', { id: 'x', metric: 'exact' }, 'f')).toHaveLength(1);
+    expect(formatPrompt('Q: {question}\nA:', 'Reverse abc')).toBe('Q: Reverse abc\nA:');
   });
 
   it('finds prompts shared between splits after normalisation', () => {

@@ -316,3 +316,30 @@ describe('failures and prompts at the edges', () => {
     expect(only(abstained, 'final')).toMatchObject({ answer: '', text: 'no idea', agent: 'a1' });
   });
 });
+
+describe('token events from deltas that carry several tokens', () => {
+  it('scripted: a two-token delta reports the summed logprob and no alternatives; a one-token delta its alternatives', async () => {
+    const scripted = new ScriptedEngine(() => []);
+    const lp = (token: string, logprob: number) => ({ token, logprob, top_logprobs: [{ token, logprob }, { token: 'x', logprob: -3 }] });
+    const multi: typeof scripted = Object.assign(Object.create(scripted) as typeof scripted, {
+      async *chat() {
+        yield { type: 'delta' as const, text: 'The answer', logprobs: [lp('The', Math.log(0.5)), lp(' answer', Math.log(0.25))] };
+        yield { type: 'delta' as const, text: ' is 4', logprobs: [lp(' is 4', Math.log(0.5))] };
+        yield { type: 'delta' as const, text: '.', logprobs: [{ token: '.', logprob: 0, top_logprobs: [] }] };
+        yield { type: 'done' as const, finish_reason: 'stop' as const, usage: { prompt_tokens: 1, completion_tokens: 4, time_to_first_token_ms: 0, total_ms: 1, tokens_per_second: 0 } };
+      },
+    });
+    const agents = agentsOn(scripted, 1);
+    agents[0]!.engine = multi;
+    const events = await collectRun({ ...base, strategy: 'single', agents });
+    const tokens = events.filter((e): e is Of<'token'> => e.type === 'token');
+    expect(tokens).toHaveLength(3);
+    expect(tokens[0]!.logprob).toBeCloseTo(Math.log(0.125), 12);
+    expect(tokens[0]).not.toHaveProperty('top');
+    expect(tokens[1]!.top).toEqual([{ token: ' is 4', logprob: Math.log(0.5) }, { token: 'x', logprob: -3 }]);
+    expect(tokens[2]!.logprob).toBe(0);
+    expect(tokens[2]).not.toHaveProperty('top');
+    // Four token probabilities 0.5, 0.25, 0.5, 1: geometric mean 0.5.
+    expect(only(events, 'message-end').meanProb).toBeCloseTo(0.5, 12);
+  });
+});

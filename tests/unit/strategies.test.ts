@@ -93,7 +93,7 @@ describe('vote counting and tie rule', () => {
 
 describe('cascade decision rule', () => {
   it('accepts at or above the threshold, defers under it, the last agent always accepts', () => {
-    expect(decideCascade(0.8, 0.6, false).decision).toBe('accept');
+    expect(decideCascade(0.8, 0.6, false)).toEqual({ decision: 'accept', reason: 'mean token probability 0.800 ≥ threshold 0.6: accept' });
     expect(decideCascade(0.6, 0.6, false).decision).toBe('accept');
     expect(decideCascade(0.59, 0.6, false)).toEqual({ decision: 'defer', reason: 'mean token probability 0.590 < threshold 0.6: defer to the next agent' });
     expect(decideCascade(0.1, 0.6, true).decision).toBe('accept');
@@ -184,7 +184,7 @@ describe('strategies on a scripted engine', () => {
     expect(routes[1]).toMatchObject({ from: 'a2', to: 'a2', decision: 'accept' });
     expect(routes[1]!.confidence).toBeCloseTo(0.7);
     expect(only(events, 'final')).toMatchObject({ answer: '11', agent: 'a2' });
-    expect(ofType(events, 'round').map((r) => r.label)).toEqual(['Tier 1: Agent 1', 'Tier 2: Agent 2']);
+    expect(ofType(events, 'round').map((r) => [r.round, r.label])).toEqual([[1, 'Tier 1: Agent 1'], [2, 'Tier 2: Agent 2']]);
   });
 
   it('scripted: cascade — the last agent is accepted under the threshold', async () => {
