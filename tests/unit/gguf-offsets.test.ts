@@ -59,11 +59,11 @@ describe('tensor data offsets beyond 2^53', () => {
     });
   }
 
-  it('the largest aligned safe offset, 2^53 − 32, is read exactly and reported as truncated at that position', async () => {
+  it('the largest aligned safe offset, 2^53 − 32, is read exactly: it is not where the tensor must start (llama.cpp: the running sum of sizes, 0 here), so corrupt, with that offset named', async () => {
     const { bytes, offsetAt } = await oneTensor();
     const offset = 2 ** 53 - 32;
     const e = await readError(withOffset(bytes, offsetAt, BigInt(offset)));
-    expect(e.code).toBe('truncated');
-    expect(e.message).toMatch(new RegExp(`^model\\.gguf is truncated: .*tensor only\\.weight.* ${bytes.length}\\b`));
+    expect(e.code).toBe('corrupt');
+    expect(e.message).toMatch(new RegExp(`^model\\.gguf is corrupt: .*tensor only\\.weight.* ${offset}\\b`));
   });
 });

@@ -222,7 +222,8 @@ describe('what each engine call is sent and what its trace says', () => {
     const events = await collectRun({ ...base, strategy: 'vote', agents });
     const error = only(events, 'error');
     expect(error).toMatchObject({ agent: 'a1', fatal: false });
-    expect(error.message).toBe('Agent 1: the engine stream ended without a final "done" chunk');
+    // The event names the agent; the message does not repeat it (issue 10: the name appeared three times).
+    expect(error.message).toBe('the engine stream ended without a final "done" chunk');
     expect(only(events, 'vote').ballots.map((b) => b.agent)).toEqual(['a2']);
     expect(only(events, 'final')).toMatchObject({ answer: '4', agent: 'a2' });
   });
