@@ -236,7 +236,8 @@ describe('FleetEngine over real llama.cpp (node-llama-cpp serving stories260K.gg
     expect(new Set(expected).size).toBeGreaterThan(1);
 
     const before = { one: one.requests['/v1/completions'] ?? 0, two: two.requests['/v1/completions'] ?? 0 };
-    const fleet = new FleetEngine([{ baseUrl: one.url, model: 'stories260K' }, { baseUrl: two.url, model: 'stories260K' }]);
+    // A minute's wait before a re-probe, so "two is down" still holds at the end on a slow machine.
+    const fleet = new FleetEngine([{ baseUrl: one.url, model: 'stories260K' }, { baseUrl: two.url, model: 'stories260K' }], { retryAfterMs: 60_000 });
     let stopped = false;
     const texts = await Promise.all(
       prompts.map(async (p) => {
