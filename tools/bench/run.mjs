@@ -12,6 +12,7 @@ const BENCHES = [
   { id: 'codecs', cmd: ['npx', 'tsx', 'tools/bench/codecs.ts'] },
   { id: 'kernels', cmd: ['npx', 'tsx', 'tools/bench/merge-kernels.ts'] },
   { id: 'runner', cmd: ['npx', 'tsx', 'tools/bench/runner.ts'] },
+  { id: 'fleet', cmd: ['npx', 'tsx', 'tools/bench/fleet.ts'] },
   { id: 'merge', cmd: existsSync('tools/bench/merge.ts') ? ['npx', 'tsx', 'tools/bench/merge.ts'] : ['node', 'tools/bench/merge.mjs'] },
 ];
 const only = process.argv.slice(2);

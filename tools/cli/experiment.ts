@@ -5,7 +5,8 @@
  * Runs an experiment file (src/lib/eval/experiment.ts) with the same runner as the tab
  * (src/lib/eval/runner.ts). GGUF models (paths, or built-in ids from public/models) run in real
  * llama.cpp (wllama wasm) in headless Chromium through the pool's harness page; OpenAI-compatible
- * endpoints through src/lib/engines/openai.ts. Progress goes to stderr; the results file is written
+ * endpoints through src/lib/engines/openai.ts, and a model with several endpoints through the fleet
+ * (src/lib/engines/fleet.ts; its per-endpoint counts are printed at the end). Progress goes to stderr; the results file is written
  * to `<out>.part` and renamed at the end. Finished items are appended to `<out>.state.jsonl` as they
  * come, so a killed run resumes where it stopped when the same command is run again (the state file
  * is removed once the results are written). Answers are cached in --cache (default
@@ -29,6 +30,7 @@ import { loadPoolDataset } from '../../src/lib/eval/pool-dataset.ts';
 import type { EvalDataset } from '../../src/lib/eval/task.ts';
 import { strategies } from '../../src/lib/strategies/registry.ts';
 import { OpenAIEngine } from '../../src/lib/engines/openai.ts';
+import { FleetEngine } from '../../src/lib/engines/fleet.ts';
 import { readGGUF } from '../../src/lib/merge/gguf/index.ts';
 import { fileSource } from '../lib/node-source.ts';
 import { FileAnswerStore, FileRunState } from '../lib/experiment-files.ts';
@@ -154,8 +156,9 @@ async function main(argv: string[]): Promise<void> {
   const ggufs = new Map<string, string>();
   const keys = new Map<string, string>();
   for (const [id, spec] of Object.entries(experiment.models)) {
-    if (spec.kind === 'fleet') throw new CliError(`models.${id}: several endpoints for one model (a fleet) are not run by this version yet; give one {"baseUrl", "model"}`);
     if (spec.kind === 'openai') keys.set(id, `openai:${spec.baseUrl}|${spec.model}`);
+    // A fleet serves one model: its answers are cached under all its endpoints, in a fixed order.
+    else if (spec.kind === 'fleet') keys.set(id, `fleet:${spec.endpoints.map((e) => `${e.baseUrl}|${e.model}`).sort().join(',')}`);
     else {
       const path = await ggufPath(id, spec, baseDir);
       ggufs.set(id, path);
@@ -174,10 +177,19 @@ async function main(argv: string[]): Promise<void> {
     harness = await openHarness(dir, Number(process.env.EXPERIMENT_PORT ?? 0) || (await freePort()));
   }
   const { HarnessEngine } = await import('../pool/harness-engine.ts');
+  const fleets = new Map<string, FleetEngine>();
   for (const [id, spec] of Object.entries(experiment.models)) {
+    if (spec.kind === 'fleet') {
+      const fleet = new FleetEngine(spec.endpoints);
+      fleets.set(id, fleet);
+      engines.set(id, { engine: fleet, cacheKey: keys.get(id)!, concurrency: fleet.concurrency });
+      continue;
+    }
     const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`);
     engines.set(id, { engine, cacheKey: keys.get(id)! });
   }
+  // Enough items in flight to fill the largest fleet's slots.
+  const concurrency = args.concurrency ?? Math.max(4, ...[...fleets.values()].map((f) => f.concurrency));
 
   const state = new FileRunState(`${out}.state.jsonl`, experimentHash);
   const cacheDir = args.cache === false ? undefined : resolve(args.cache ?? process.env.CHORUS_CACHE ?? join(homedir(), '.cache/chorus/answers'));
@@ -190,7 +202,7 @@ async function main(argv: string[]): Promise<void> {
     state,
     scoring: { js: nodeSandbox() },
     traces: args.traces,
-    ...(args.concurrency ? { concurrency: args.concurrency } : {}),
+    concurrency,
     onProgress: (p) => {
       const now = Date.now();
       if (now - last > 2000 || p.done === p.total || p.phase === 'done') {
@@ -210,6 +222,9 @@ async function main(argv: string[]): Promise<void> {
     await writeFile(`${out}.part`, JSON.stringify(results, null, 1) + '\n');
     await rename(`${out}.part`, out);
     await state.remove();
+    for (const [id, fleet] of fleets) {
+      for (const e of fleet.stats()) process.stderr.write(`fleet ${id}: ${e.url} served ${e.served}, failed ${e.failed}${e.down ? ' (down)' : ''}\n`);
+    }
     const s = results.summary;
     process.stdout.write(`wrote ${out}: ${results.cells.length} cells, ${results.items.length} items, ${s.cost.calls} calls (${s.cost.cachedCalls} from the cache), ${results.generated.seconds} s\n`);
   } finally {

@@ -28,7 +28,7 @@ export type ModelSpec =
   | { kind: 'gguf'; path: string }
   | { kind: 'builtin'; id: string }
   | { kind: 'openai'; baseUrl: string; model: string; apiKey?: string }
-  | { kind: 'fleet'; endpoints: Array<{ baseUrl: string; model: string; apiKey?: string }> };
+  | { kind: 'fleet'; endpoints: Array<{ baseUrl: string; model: string; apiKey?: string; concurrency?: number }> };
 
 export interface AgentSpec {
   model: string;
@@ -92,7 +92,7 @@ export function parseExperiment(text: string, file = 'experiment.json'): Experim
       models[id] = /\.gguf$/i.test(v) ? { kind: 'gguf', path: v } : { kind: 'builtin', id: v };
     } else if (isObj(v) && Array.isArray(v.endpoints)) {
       if (v.endpoints.length === 0) fail(where, 'has no endpoints: list at least one {"baseUrl", "model"}');
-      models[id] = { kind: 'fleet', endpoints: v.endpoints.map((e, i) => endpoint(e, `${where}.endpoints[${i}]`, fail)) };
+      models[id] = { kind: 'fleet', endpoints: v.endpoints.map((e, i) => fleetEndpoint(e, `${where}.endpoints[${i}]`, fail)) };
     } else if (isObj(v) && 'baseUrl' in v) {
       models[id] = { kind: 'openai', ...endpoint(v, where, fail) };
     } else fail(where, 'must be a .gguf path, a built-in model id, {"baseUrl", "model", "apiKey"?} or {"endpoints": [...]}');
@@ -192,6 +192,15 @@ function endpoint(v: unknown, where: string, fail: (w: string, what: string) => 
   if (typeof v.model !== 'string' || v.model === '') fail(`${where}.model`, 'must be the model name the server knows');
   if (v.apiKey !== undefined && typeof v.apiKey !== 'string') fail(`${where}.apiKey`, 'must be a string');
   return { baseUrl: v.baseUrl as string, model: v.model as string, ...(typeof v.apiKey === 'string' ? { apiKey: v.apiKey } : {}) };
+}
+
+/** A fleet's endpoint may also say how many requests it takes at once (src/lib/engines/fleet.ts). */
+function fleetEndpoint(v: unknown, where: string, fail: (w: string, what: string) => never): { baseUrl: string; model: string; apiKey?: string; concurrency?: number } {
+  const e = endpoint(v, where, fail);
+  const c = (v as Json).concurrency;
+  if (c === undefined) return e;
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 1) fail(`${where}.concurrency`, `must be a whole number ≥ 1, the requests this server takes at once (got ${JSON.stringify(c)})`);
+  return { ...e, concurrency: c as number };
 }
 
 export type CellRole = 'member' | 'collaboration';

@@ -44,6 +44,8 @@ export interface ModelBinding {
   engine: Engine;
   /** Identity of the weights (content hash) or of the endpoint + model name, for the answer cache. */
   cacheKey: string;
+  /** Calls this engine takes at once, when it knows (a fleet: the sum of its endpoints' limits); else `perEngine`. */
+  concurrency?: number;
 }
 
 /** A finished item as the state store keeps it (cell by key, so a changed grid cannot misplace it). */
@@ -215,7 +217,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     let b = bindings.get(model);
     if (!b) {
       const raw = opts.models(model);
-      const gate = new Gate(Math.max(1, opts.perEngine ?? 1));
+      const gate = new Gate(Math.max(1, raw.concurrency ?? opts.perEngine ?? 1));
       gates.set(model, gate);
       b = { engine: gatedEngine(raw.engine, gate), cacheKey: raw.cacheKey };
       bindings.set(model, b);
