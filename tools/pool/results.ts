@@ -1,12 +1,15 @@
 /**
- * `npm run pool:results` — the results table of the built-in pool, computed with the real engine:
+ * `npm run pool:build` — builds the built-in pool's shipped artefacts, with the real engine:
  * every model runs in llama.cpp (wllama 3.13) in headless Chromium on the bare harness page
  * (tools/pool/harness), greedy unless stated, on the test split of every task (the mixed test set).
  * Choices that need tuning (which three models vote, which model is sampled, which merge
  * configuration ships, the router) are made on the dev splits only.
  *
- * Writes tools/pool/results.json and tools/pool/results.md, the merged model
- * public/models/pool-merge.gguf, and regenerates public/models/index.json and the model cards.
+ * Writes tools/pool/results.json (per-model scores for the cards, specialist vs base, the
+ * reproducibility check), the merged model public/models/pool-merge.gguf (the merge candidate best
+ * on dev), and regenerates public/models/index.json and the model cards. The README's results table
+ * is no longer made here: the experiment runner makes it (experiments/pool.json, `npm run
+ * pool:results`, tools/pool/table.ts).
  *
  * Options: --skip-merge (reuse public/models/pool-merge.gguf), --outputs <file> (raw outputs,
  * default /tmp/chorus-pool-outputs.json), --rerun <task>=<gguf> (a second training run of that
@@ -296,7 +299,6 @@ async function main(): Promise<void> {
       specialistVsBase, reproducibility: rerunInfo, rows, seconds: Math.round((Date.now() - t0) / 1000),
     };
     writeFileSync(resolve(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-    writeFileSync(resolve(OUT, 'results.md'), markdown(results, tasks.map((t) => t.id)));
     writeFileSync(flag('--outputs') ?? '/tmp/chorus-pool-outputs.json', JSON.stringify({ testOut, devOut }, null, 1));
     const notes: Record<string, string[]> = {};
     if (rerunTask && rerunInfo.identicalWeights !== undefined) {
@@ -304,33 +306,16 @@ async function main(): Promise<void> {
       notes[`${rerunTask}-specialist`] = [`Reproducibility: retrained with the same command and seed (tools/train/run_all.sh trains it twice): ${rerunInfo.identicalWeights ? 'bit-identical tensors' : 'DIFFERENT tensors'} (sha256 of all tensor data ${String(rerunInfo.tensorsSha256).slice(0, 16)}…), ${rerunInfo.sameOutputs ? 'identical' : 'different'} test outputs, test accuracy ${pct(acc.rerun)}% vs ${pct(acc.shipped)}% shipped.`];
     }
     await writeCards(rows, tasks, MODELS, notes);
-    console.log(readFileSync(resolve(OUT, 'results.md'), 'utf8'));
+    console.log(`wrote ${resolve(OUT, 'results.json')} and the model cards`);
   } finally {
     await close();
   }
 }
 
 const pct = (x: number) => (x * 100).toFixed(1);
-const fmt = (i: Interval) => `${pct(i.estimate)} [${pct(i.lo)}, ${pct(i.hi)}]`;
-
-function markdown(r: { rows: Row[]; mixedTest: { items: number }; bestSingleOnTest: string; engine: string; decoding: string }, taskIds: string[]): string {
-  const head = `| system | ${taskIds.join(' | ')} | mixed test (${r.mixedTest.items}) | vs best single (${r.bestSingleOnTest}) | emergence |`;
-  const sep = `|${' --- |'.repeat(taskIds.length + 4)}`;
-  const lines = r.rows.map((row) => {
-    const vs = row.vsBest ? `${row.vsBest.diff >= 0 ? '+' : ''}${pct(row.vsBest.diff)} [${pct(row.vsBest.lo)}, ${pct(row.vsBest.hi)}]${row.vsBest.significant ? ' *' : ''}` : '';
-    const em = row.emergence ? (Number.isNaN(row.emergence.rate) ? 'n/a' : `${pct(row.emergence.rate)}% (${row.emergence.solved}/${row.emergence.unsolvedByAll})`) : '';
-    return `| ${row.id} | ${taskIds.map((t) => fmt(row.perTask[t]!)).join(' | ')} | ${fmt(row.mixed)} | ${vs} | ${em} |`;
-  });
-  const notes = r.rows.map((row) => `- **${row.id}**: ${row.description}`);
-  return [`Accuracy in % with 95% bootstrap intervals; ${r.engine}; ${r.decoding}.`,
-    '"vs best single" is the paired-bootstrap difference to the best single model on the mixed test set (* = interval excludes 0).',
-    '"emergence" is the share of test items that no member solves and the collaboration solves.', '', head, sep, ...lines, '', ...notes, '',
-    'Reading the table: chance on `reading` (three choices) is 33%, and the base scores 0 there only because it never answers with a letter;',
-    'the router returns one member\'s answer, so its emergence is 0 by construction; vote-samples\' members are the greedy run of the sampled model.', ''].join('\n');
-}
 
 main().catch((e: unknown) => {
-  console.error(`pool:results: ${e instanceof Error ? e.message : String(e)}`);
+  console.error(`pool:build: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });
 
