@@ -21,7 +21,7 @@ import { parseExperiment } from '../../src/lib/eval/experiment.ts';
 import { loadPoolDataset } from '../../src/lib/eval/pool-dataset.ts';
 import { createRunner } from '../../src/lib/eval/runner.ts';
 import { FileAnswerStore, FileRunState } from '../lib/experiment-files.ts';
-import { nodeSandbox } from '../pool/node-sandbox.ts';
+import { nodeSandbox } from '../lib/node-sandbox.ts';
 import { stageHarness } from '../pool/stage.ts';
 import { openHarness } from '../pool/browser.ts';
 import { HarnessEngine } from '../pool/harness-engine.ts';

@@ -32,7 +32,7 @@ import { OpenAIEngine } from '../../src/lib/engines/openai.ts';
 import { readGGUF } from '../../src/lib/merge/gguf/index.ts';
 import { fileSource } from '../lib/node-source.ts';
 import { FileAnswerStore, FileRunState } from '../lib/experiment-files.ts';
-import { nodeSandbox } from '../pool/node-sandbox.ts';
+import { nodeSandbox } from '../lib/node-sandbox.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const USAGE = 'usage: npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N] | --list';
