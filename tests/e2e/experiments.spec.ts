@@ -62,8 +62,9 @@ test('a grid chosen in the tab runs on the pool; cell → items → trace; expor
   await expect(table.getByRole('rowheader')).toHaveText(['arithmetic-specialist (member)', 'Majority vote', 'Trained router', 'world-specialist (member)']);
 
   // sorting by a data set column orders the rows by that score
-  await table.getByRole('button', { name: 'pool/arithmetic' }).click();
-  await expect(table.getByRole('columnheader', { name: 'pool/arithmetic' })).toHaveAttribute('aria-sort', 'descending');
+  await table.getByRole('button', { name: 'pool/arithmetic', exact: true }).click();
+  await expect(table.getByRole('columnheader', { name: /^pool\/arithmetic/ })).toHaveAttribute('aria-sort', 'descending');
+  await expect(table.getByRole('rowheader').last()).toHaveText('world-specialist (member)');
 
   // a cell → its items → an item's full trace
   await table.getByRole('button', { name: /^Majority vote on pool\/arithmetic: / }).click();
@@ -88,7 +89,7 @@ test('a grid chosen in the tab runs on the pool; cell → items → trace; expor
   await tab(page).getByLabel('Import results').setInputFiles({ name: 'results.json', mimeType: 'application/json', buffer: Buffer.from(exported.text) });
   await expect(tab(page).getByRole('table', { name: 'Results' })).toBeVisible();
   // the same table (default sort), and the same file when exported again
-  await tab(page).getByRole('table', { name: 'Results' }).getByRole('button', { name: 'pool/arithmetic' }).click();
+  await tab(page).getByRole('table', { name: 'Results' }).getByRole('button', { name: 'pool/arithmetic', exact: true }).click();
   expect(await tab(page).getByRole('table', { name: 'Results' }).innerText()).toBe(before);
   expect((await exportJson(page)).json).toEqual(exported.json);
   expect(errors).toEqual([]);

@@ -65,9 +65,9 @@ export function sortRows(results: ResultsFile, rows: readonly TableRow[], key: S
 
 export { rowMean };
 
-/** Background for a gain (−1…1): green above 0, red below, stronger with size; none without a gain. */
+/** Background for a gain (−1…1): green above 0, red below, stronger with size; none without a gain or at 0. */
 export function gainColour(gain: number | undefined): string | null {
-  if (gain === undefined) return null;
+  if (gain === undefined || gain === 0) return null;
   const a = Math.min(0.65, 0.12 + Math.abs(gain) * 1.5);
   return gain >= 0 ? `rgba(46, 160, 67, ${a.toFixed(2)})` : `rgba(218, 54, 51, ${a.toFixed(2)})`;
 }
