@@ -7,6 +7,8 @@ import { answerKey, MemoryAnswerStore } from '../../src/lib/eval/cache.ts';
 import { createRunner, type RunStateStore, type StoredRow } from '../../src/lib/eval/runner.ts';
 import type { ResultsFile } from '../../src/lib/eval/results.ts';
 import { quantile } from '../../src/lib/eval/stats.ts';
+import { collectRun } from '../../src/lib/run.ts';
+import { routerLabels } from '../../src/lib/strategies/router.ts';
 import { ScriptedModel, readToy, toyDataset } from './runner.scripted.ts';
 
 const EXPERIMENT = {
@@ -209,5 +211,26 @@ describe('runner', () => {
     m.n.failAt = 1;
     const experiment = parseExperiment(JSON.stringify({ ...EXPERIMENT, methods: [{ method: 'single', agents: ['n'] }] }), 'x.json');
     await expect(createRunner({ experiment, datasets: [toyDataset()], models: m.bind }).run()).rejects.toThrow(/single on toy test item test-0: .*simulated crash/);
+  });
+});
+
+describe('router method', () => {
+  it('labels each dev prompt with the agent that solved it, ties by the group score, unsolved to the group’s best', () => {
+    const labels = routerLabels({
+      agentScores: [0.5, 0.5],
+      items: [
+        { prompt: 'a', group: 'g1', scores: [1, 1], confidences: [] }, // both: a1 is better on g1
+        { prompt: 'b', group: 'g1', scores: [1, 0], confidences: [] },
+        { prompt: 'c', group: 'g2', scores: [0, 1], confidences: [] },
+        { prompt: 'd', group: 'g2', scores: [0, 0], confidences: [] }, // nobody: g2's best, a2
+      ],
+    });
+    expect(labels).toEqual([0, 0, 1, 1]);
+  });
+
+  it('refuses to run untrained (the playground has no dev split), saying where it runs', async () => {
+    const { d, n } = models();
+    const events = await collectRun({ strategy: 'router', prompt: 'Q: double 3\nA:', agents: [d, n].map((e, i) => ({ id: `a${i + 1}`, name: `Agent ${i + 1}`, model: e.name, engine: e, temperature: 0 })), seed: 1, maxTokens: 4 });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/trained on a dev split: run it in an experiment/) });
   });
 });

@@ -19,8 +19,8 @@ const only = <T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T
 };
 
 describe('registry and metadata', () => {
-  it('has single, vote, cascade and debate, each with paper, level and valid knob defaults', () => {
-    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate']);
+  it('has single, vote, cascade, debate and router, each with paper, level and valid knob defaults', () => {
+    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate', 'router']);
     for (const s of strategies) {
       expect(s.meta.paper.url).toMatch(/^https:\/\/arxiv\.org\/abs\//);
       expect(['api', 'text', 'logit', 'weight']).toContain(s.meta.level);
@@ -29,7 +29,7 @@ describe('registry and metadata', () => {
         if (k.type === 'select') expect(k.options.map((o) => o.value)).toContain(k.default);
       }
     }
-    expect(() => getStrategy('nope')).toThrow(/unknown method "nope": choose one of single, vote, cascade, debate/);
+    expect(() => getStrategy('nope')).toThrow(/unknown method "nope": choose one of single, vote, cascade, debate, router/);
   });
 });
 

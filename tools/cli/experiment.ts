@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseExperiment, ExperimentError, type DatasetSpec, type Experiment, type ModelSpec } from '../../src/lib/eval/experiment.ts';
@@ -165,11 +165,12 @@ async function main(argv: string[]): Promise<void> {
   const experimentHash = await sha256Hex(canonicalJson({ experiment, datasets: datasets.map((d) => [d.id, d.splits.dev?.map((i) => i.id), d.splits.test?.map((i) => i.id)]), models: [...keys] }));
 
   let harness: { page: import('playwright-core').Page; close(): Promise<void> } | undefined;
+  const harnessDir = join(tmpdir(), `chorus-experiment-harness-${process.pid}`);
   const engines = new Map<string, ModelBinding>();
   if (ggufs.size > 0) {
     const { stageHarness } = await import('../pool/stage.ts');
     const { openHarness } = await import('../pool/browser.ts');
-    const dir = stageHarness(join('/tmp', `chorus-experiment-harness-${process.pid}`), Object.fromEntries([...ggufs].map(([id, p]) => [`${id}.gguf`, p])));
+    const dir = stageHarness(harnessDir, Object.fromEntries([...ggufs].map(([id, p]) => [`${id}.gguf`, p])));
     harness = await openHarness(dir, Number(process.env.EXPERIMENT_PORT ?? 0) || (await freePort()));
   }
   const { HarnessEngine } = await import('../pool/harness-engine.ts');
@@ -214,6 +215,7 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     await rm(`${out}.part`, { force: true });
     await harness?.close();
+    await rm(harnessDir, { recursive: true, force: true });
   }
 }
 
