@@ -6,6 +6,7 @@
 import { test, expect, type Page, type Locator } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { openApp, showTab, watchErrors } from './helpers.ts';
+import { toBase64Url } from '../../src/app/experiment-choices.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -132,7 +133,7 @@ test('a page killed mid-run is reopened, resumes from IndexedDB and equals the u
   await context.close();
 });
 
-test('malformed data set files show their line-level errors; an unknown model is named with the fix', async ({ page }) => {
+test('malformed data set and experiment files show their errors; an unknown model is named with the fix; an experiment opens from a file and a link', async ({ page }) => {
   await openApp(page);
   await showTab(page, 'Experiments');
   const t = tab(page);
@@ -157,4 +158,21 @@ test('malformed data set files show their line-level errors; an unknown model is
   await t.getByRole('button', { name: 'Run', exact: true }).click();
   await expect(t.getByRole('alert').filter({ hasText: 'models.x' })).toContainText('"nowhere.gguf" is neither a built-in model');
   await expect(t.getByRole('alert').filter({ hasText: 'models.x' })).toContainText('import the .gguf file in the Models tab');
+
+  // an experiment file: a bad one is refused with the field named, a good one replaces the text
+  const open = t.getByLabel('Open experiment file');
+  await open.setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"models": {"a": "a.gguf"}, "datasets": [], "methods": []}') });
+  await expect(problems).toContainText('broken.json: "datasets" must be a non-empty array');
+  const good = JSON.stringify({ models: { a: 'arithmetic-specialist' }, datasets: [{ path: 'pool/arithmetic', split: 'test', limit: 2 }], methods: [{ method: 'single', agents: ['a'] }], seeds: [3] });
+  await open.setInputFiles({ name: 'good.json', mimeType: 'application/json', buffer: Buffer.from(good) });
+  await expect(text).toHaveValue(good);
+
+  // a link opens the Experiments tab with its experiment
+  const linked = JSON.stringify({ models: { w: 'world-specialist' }, datasets: [{ path: 'pool/world', split: 'test', limit: 1 }], methods: [{ method: 'single', agents: ['w'] }] });
+  await page.goto(`./#experiment=${toBase64Url(linked)}`);
+  await expect(page.getByRole('tab', { name: 'Experiments' })).toHaveAttribute('aria-selected', 'true');
+  await expect(tab(page).getByLabel('Experiment file (JSON; edit freely)')).toHaveValue(linked);
+  await page.reload(); // opened afresh from the link, not only by a hash change
+  await expect(page.getByRole('tab', { name: 'Experiments' })).toHaveAttribute('aria-selected', 'true');
+  await expect(tab(page).getByLabel('Experiment file (JSON; edit freely)')).toHaveValue(linked);
 });
