@@ -1,17 +1,20 @@
 /**
  * The app's shared state, created once by App.svelte and reached by every view through a typed
- * Svelte context: the model registry (H3's src/app/models.svelte.ts), the playground run state, and
+ * Svelte context: the model registry (H3's src/app/models.svelte.ts), the playground run state, the
+ * Experiments tab's state (experiments.svelte.ts), and
  * which tab is showing (so a view can send the user elsewhere, e.g. "import this model").
  */
 import { getContext, setContext } from 'svelte';
 import { getRegistry, type ModelRegistry } from './models.svelte.ts';
 import { Playground } from './playground.svelte.ts';
+import { Experiments } from './experiments.svelte.ts';
 
-export type TabId = 'models' | 'playground' | 'merge';
+export type TabId = 'models' | 'playground' | 'merge' | 'experiments';
 
 export class AppState {
   readonly models: ModelRegistry;
   readonly playground: Playground;
+  readonly experiments: Experiments;
   #tab = $state<TabId>('models');
 
   constructor() {
@@ -19,8 +22,9 @@ export class AppState {
     this.models = getRegistry();
     void this.models.init();
     this.playground = new Playground(this.models);
-    // A shared playground link opens the playground; otherwise start where models are loaded.
-    this.#tab = this.playground.hasLinkedSetup ? 'playground' : 'models';
+    this.experiments = new Experiments(this.models);
+    // A shared link opens its view (playground setup or experiment); otherwise start where models are loaded.
+    this.#tab = this.playground.hasLinkedSetup ? 'playground' : this.experiments.hasLinkedExperiment ? 'experiments' : 'models';
   }
 
   get tab(): TabId {

@@ -22,7 +22,7 @@ export async function openApp(page: Page, path = './'): Promise<void> {
   await expect(page.getByRole('heading', { name: 'Chorus', level: 1 })).toBeVisible();
 }
 
-export async function showTab(page: Page, name: 'Models' | 'Playground' | 'Merge'): Promise<void> {
+export async function showTab(page: Page, name: 'Models' | 'Playground' | 'Merge' | 'Experiments'): Promise<void> {
   await page.getByRole('tab', { name }).click();
   await expect(page.getByRole('tab', { name })).toHaveAttribute('aria-selected', 'true');
 }
