@@ -94,6 +94,19 @@ describe('fewer alternatives where wllama cannot report them (scripted attempts)
     expect(got).toEqual(['a']);
   });
 
+  it("an attempt that yields the whole answer at once: the note says a token of this answer, the fewer hold for every token", async () => {
+    const s = scripted(['a', 'b', 'c'], [5, 5, 3]);
+    const whole = async function* (k: number): AsyncGenerator<Delta> {
+      const parts = await all(s.attempt(k));
+      yield { text: parts.map((d) => d.text).join(''), logprobs: parts.flatMap((d) => d.logprobs ?? []) };
+    };
+    const out = await all(withFewerAlternatives(5, whole, 'm', 'call'));
+    expect(s.asked).toEqual([5, 4, 3]);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.logprobs!.map((t) => t.top_logprobs.length)).toEqual([3, 3, 3]);
+    expect(out[0]!.note).toBe('wllama could not report 5 alternatives for a token of this answer (one of them is not valid UTF-8 text); alternatives for every token: 3');
+  });
+
   it('with 1 alternative asked, nothing is replayed', async () => {
     const s = scripted(['a', 'b'], [5, 0]);
     await expect(all(withFewerAlternatives(1, s.attempt, 'm'))).rejects.toThrow(lost().message);

@@ -42,7 +42,13 @@ function tokensOf(d: Delta): number {
  * k reaches 1 (then the error is thrown: the chosen token itself cannot be reported). `attempt`
  * must generate the same tokens whatever k is (same request, same seed).
  */
-export async function* withFewerAlternatives(k: number, attempt: (k: number) => AsyncIterable<Delta>, model: string): AsyncGenerator<Delta> {
+export async function* withFewerAlternatives(
+  k: number,
+  attempt: (k: number) => AsyncIterable<Delta>,
+  model: string,
+  /** 'call' when `attempt` yields the whole answer as one delta: the failing token is then unknown. */
+  unit: 'token' | 'call' = 'token',
+): AsyncGenerator<Delta> {
   let asked = k;
   let delivered = 0;
   let deliveredText = '';
@@ -60,7 +66,10 @@ export async function* withFewerAlternatives(k: number, attempt: (k: number) => 
         }
         const out: Delta = { ...d };
         if (pending) {
-          out.note = `wllama could not report ${pending.from} alternatives for token ${pending.token} (one of them is not valid UTF-8 text); alternatives from this token on: ${asked}`;
+          out.note =
+            unit === 'token'
+              ? `wllama could not report ${pending.from} alternatives for token ${pending.token} (one of them is not valid UTF-8 text); alternatives from this token on: ${asked}`
+              : `wllama could not report ${pending.from} alternatives for a token of this answer (one of them is not valid UTF-8 text); alternatives for every token: ${asked}`;
           pending = undefined;
         }
         seen += tokensOf(d);
