@@ -4,13 +4,14 @@
  * very engine the pool's results were produced with. Requests are built as the app's WllamaEngine
  * builds them: no prompt-cache reuse (a reused prefix changes the last bits of the logits, and the
  * answer could depend on the previous prompt), `n_probs` for logprobs, the request's own seed (no
- * seed is given at load, which would override it), the chosen token's logprob only (see #run), and for a model without a chat template the
+ * seed is given at load, which would override it), up to 20 alternatives per token (fewer where wllama cannot report them: see #run), and for a model without a chat template the
  * app's own transcript format (src/lib/engines/prompt.ts). Calls are not streamed: the answer
  * arrives as one delta. An abort is honoured between calls.
  */
 import type { Page } from 'playwright-core';
 import { EngineError, type CallOptions, type ChatChunk, type ChatRequest, type CompletionRequest, type Engine, type EngineInfo, type FinishReason, type TokenLogprob } from '../../src/lib/engines/engine.ts';
 import { FALLBACK_STOP, renderFallbackChat } from '../../src/lib/engines/prompt.ts';
+import { withFewerAlternatives, type Delta } from '../../src/lib/engines/alternatives.ts';
 
 interface HarnessAnswer {
   text: string;
@@ -84,20 +85,27 @@ export class HarnessEngine implements Engine {
       ...(request.top_k !== undefined && { top_k: request.top_k }),
       ...(request.seed !== undefined && { seed: request.seed }),
       ...(stop.length > 0 && { stop }),
-      // Only the chosen token's probability (n_probs 1): with more alternatives wllama 3.13 fails
-      // inside its wasm on some tokens ("RuntimeError: Invalid typed array length: 1163217991",
-      // reading-specialist on world-test-0 with n_probs 5, streamed or not). Experiments read the
-      // chosen token's logprob only (confidence, vote tie-break); alternatives are for the playground.
-      ...(nProbs > 0 && { n_probs: 1 }),
     });
-    let r: HarnessAnswer;
+    // With more than one alternative wllama 3.13 loses some calls ("Invalid typed array length:
+    // 1163217991"); the call is then asked again with fewer, as the app's engine does
+    // (src/lib/engines/alternatives.ts). The text and the chosen tokens' logprobs do not depend on it.
+    const k = nProbs > 0 ? Math.min(20, nProbs) : 0;
+    let r: HarnessAnswer | undefined;
+    const { page, id } = this;
+    const attempt = async function* (n: number): AsyncGenerator<Delta> {
+      r = await page.evaluate(([i, m, b]) => (window as unknown as HarnessWindow).harness.generate(i, m, b), [id, mode, { ...body, ...(n > 0 && { n_probs: n }) }] as const);
+      const logprobs: TokenLogprob[] = (r.logprobs ?? []).map((lp) => ({ token: lp.token, logprob: lp.logprob, top_logprobs: (lp.top_logprobs ?? []).slice(0, n).map((t) => ({ token: t.token, logprob: t.logprob })) }));
+      if (r.text !== '' || logprobs.length > 0) yield n > 0 ? { text: r.text, logprobs } : { text: r.text };
+    };
+    const deltas: Delta[] = [];
     try {
-      r = await this.page.evaluate(([id, m, b]) => (window as unknown as HarnessWindow).harness.generate(id, m, b), [this.id, mode, body] as const);
+      for await (const d of withFewerAlternatives(k, attempt, this.id, 'call')) deltas.push(d);
     } catch (e) {
       throw new EngineError('internal', `${this.id}: generation in headless Chromium failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); run the command again`);
     }
-    const logprobs: TokenLogprob[] = (r.logprobs ?? []).map((lp) => ({ token: lp.token, logprob: lp.logprob, top_logprobs: (lp.top_logprobs ?? []).slice(0, nProbs).map((t) => ({ token: t.token, logprob: t.logprob })) }));
-    if (r.text !== '' || logprobs.length > 0) yield nProbs > 0 ? { type: 'delta', text: r.text, logprobs } : { type: 'delta', text: r.text };
+    for (const d of deltas) yield { type: 'delta', ...d };
+    const logprobs = deltas.flatMap((d) => d.logprobs ?? []);
+    r = r!;
     const completion = r.usage?.completion_tokens ?? logprobs.length;
     const finish: FinishReason = options.signal?.aborted ? 'abort' : r.finish === 'length' ? 'length' : 'stop';
     yield { type: 'done', finish_reason: finish, usage: { prompt_tokens: r.usage?.prompt_tokens ?? 0, completion_tokens: completion, time_to_first_token_ms: 0, total_ms: r.ms, tokens_per_second: r.ms > 0 ? (completion * 1000) / r.ms : 0 } };

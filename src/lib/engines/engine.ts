@@ -65,7 +65,13 @@ export type FinishReason = 'stop' | 'length' | 'abort';
 
 /** What an engine streams: text deltas (with logprobs when asked), then exactly one `done`. */
 export type ChatChunk =
-  | { type: 'delta'; text: string; logprobs?: TokenLogprob[] }
+  | {
+      type: 'delta';
+      text: string;
+      logprobs?: TokenLogprob[];
+      /** Something the engine had to change from the request for this delta on, in words (a trace warning). */
+      note?: string;
+    }
   | { type: 'done'; finish_reason: FinishReason; usage: Usage };
 
 export interface CallOptions {

@@ -34,6 +34,7 @@ import {
   type TokenLogprob,
 } from './engine.ts';
 import { FALLBACK_STOP, renderFallbackChat } from './prompt.ts';
+import { withFewerAlternatives, type Delta } from './alternatives.ts';
 import { applyWllamaBuild, chooseWllamaBuild, wasmFeatures } from './wllama-build.ts';
 
 export type GpuPreference = 'auto' | 'off';
@@ -196,6 +197,10 @@ export class WllamaEngine implements Engine {
     let timedCount: number | undefined;
     const nProbs = request.top_logprobs ?? (request.logprobs ? 1 : 0);
     const wantLogprobs = !!request.logprobs || nProbs > 0;
+    const k = wantLogprobs ? Math.max(1, Math.min(20, nProbs)) : 0;
+    // With more than one alternative the call may be replayed with fewer (alternatives.ts); a
+    // sampled request without a seed gets one here, so that the replay draws the same tokens.
+    const seed = request.seed ?? (k > 1 && request.temperature !== 0 ? randomSeed() : undefined);
     const body: Record<string, unknown> = {
       stream: true,
       // llama-server reuses the KV cache of the slot's previous prompt by default. A reused
@@ -207,41 +212,45 @@ export class WllamaEngine implements Engine {
       ...(request.temperature !== undefined && { temperature: request.temperature }),
       ...(request.top_p !== undefined && { top_p: request.top_p }),
       ...(request.top_k !== undefined && { top_k: request.top_k }),
-      ...(request.seed !== undefined && { seed: request.seed }),
+      ...(seed !== undefined && { seed }),
       ...(stop.length > 0 && { stop }),
-      ...(wantLogprobs && { n_probs: Math.max(1, Math.min(20, nProbs)) }),
       ...(signal && { abortSignal: signal }),
     };
     if (signal?.aborted) {
       yield done('abort', 0, 0, t0, t0);
       return;
     }
-    try {
+    // One call to wllama with `n` alternatives per token; what it learns of usage and finish goes
+    // to the variables above (a replay overwrites them with the same values).
+    const attempt = async function* (n: number): AsyncGenerator<Delta> {
+      const req = { ...body, ...(n > 0 && { n_probs: n }) };
       const stream =
         mode === 'chat'
-          ? await wllama.createChatCompletion({ ...body, messages: (request as ChatRequest).messages } as never)
-          : await wllama.createCompletion({ ...body, prompt: (request as CompletionRequest).prompt } as never);
+          ? await wllama.createChatCompletion({ ...req, messages: (request as ChatRequest).messages } as never)
+          : await wllama.createCompletion({ ...req, prompt: (request as CompletionRequest).prompt } as never);
       for await (const raw of stream as unknown as AsyncIterable<RawChunk>) {
         const choice = raw.choices?.[0];
         const text = choice?.delta?.content ?? choice?.text ?? '';
         const lps = choice?.logprobs?.content;
-        if (text || (lps && lps.length)) {
-          if (count === 0) tFirst = performance.now();
-          count += lps?.length || 1;
-          const chunk: ChatChunk = { type: 'delta', text };
-          if (wantLogprobs && lps) chunk.logprobs = lps.map((lp) => mapLogprob(lp, nProbs));
-          yield chunk;
-        }
+        if (text || (lps && lps.length)) yield wantLogprobs && lps ? { text, logprobs: lps.map((lp) => mapLogprob(lp, Math.min(n, nProbs))) } : { text };
         if (choice?.finish_reason) finish = choice.finish_reason === 'length' ? 'length' : 'stop';
         if (raw.usage?.prompt_tokens !== undefined) promptTokens = raw.usage.prompt_tokens;
         if (raw.timings?.prompt_n !== undefined && promptTokens === 0) promptTokens = raw.timings.prompt_n;
         if (raw.timings?.predicted_n !== undefined) timedCount = raw.timings.predicted_n;
+      }
+    };
+    try {
+      for await (const d of withFewerAlternatives(k, attempt, this.info.model)) {
+        if (count === 0) tFirst = performance.now();
+        count += d.logprobs?.length || 1;
+        yield { type: 'delta', ...d };
       }
     } catch (err) {
       if (err instanceof WllamaAbortError || signal?.aborted) {
         yield done('abort', promptTokens, count, t0, tFirst);
         return;
       }
+      if (err instanceof EngineError) throw err;
       const why = errorText(err);
       // llama-server's "the request exceeds the available context size, try increasing it": the
       // context is fixed at load (the header's length), so name what does shrink a request.
@@ -264,6 +273,11 @@ function mapLogprob(lp: RawLogprob, k: number): TokenLogprob {
     logprob: lp.logprob,
     top_logprobs: (lp.top_logprobs ?? []).slice(0, k).map((t) => ({ token: t.token, logprob: t.logprob })),
   };
+}
+
+/** A 31-bit seed, never llama.cpp's "random seed" value 0xFFFFFFFF (as callSeed in strategies/common.ts). */
+function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! & 0x7fffffff;
 }
 
 function done(finish: FinishReason, promptTokens: number, completionTokens: number, t0: number, tFirst: number): ChatChunk {

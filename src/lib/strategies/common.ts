@@ -117,6 +117,8 @@ export async function runCall(ctx: StrategyContext, spec: CallSpec, emit: (e: Tr
           if (lps.length === 1 && lps[0] && lps[0].top_logprobs.length > 0) event.top = lps[0].top_logprobs;
         }
         emit(event);
+        // The engine changed something for this delta on (fewer alternatives): a warning in the trace.
+        if (chunk.note !== undefined) emit({ type: 'error', t: ctx.now(), agent: agent.id, fatal: false, message: chunk.note });
       } else {
         finish = chunk.finish_reason;
         usage = chunk.usage;

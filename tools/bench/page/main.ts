@@ -79,6 +79,12 @@ const chorus = {
     const out = await collect(counted);
     return { ...out, deltas, wallMs: performance.now() - t0 };
   },
+  /** The engine behind a handle, for tests that read its stream chunk by chunk. */
+  engine(handle: number): Engine {
+    const engine = engines.get(handle);
+    if (!engine) throw new Error(`harness: no engine ${handle}`);
+    return engine;
+  },
   state(handle: number) {
     const e = engines.get(handle) as WorkerEngine | undefined;
     return e ? { active: e.active, queued: e.queued, crashed: e.crashed?.message ?? null } : null;
