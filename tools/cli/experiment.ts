@@ -107,9 +107,9 @@ async function loadEntry(spec: DatasetSpec, index: number, baseDir: string, limi
   } catch (e) {
     if (e instanceof DatasetProblems) {
       const more = e.problems.length > 1 ? ` — and ${e.problems.length - 1} more` : '';
-      throw new CliError(`datasets[${index}] ${spec.path}: ${e.problems[0]}${more}`);
+      throw new CliError(`datasets[${index}]: ${e.problems[0]}${more}`);
     }
-    if (e instanceof DatasetError) throw new CliError(`datasets[${index}] ${spec.path}: ${e.message.split('\n')[0]}`);
+    if (e instanceof DatasetError) throw new CliError(`datasets[${index}]: ${e.message.split('\n')[0]}`);
     throw e;
   }
 }
