@@ -108,10 +108,10 @@ describe('npm run experiment', () => {
     const file = experiment('sources', {
       models: { base: storiesModel(), coder: { baseUrl: `http://127.0.0.1:${port}`, model: 'fake-coder' } },
       datasets: [
-        { path: fixture('moco/mcq.json'), split: 'test', limit: 2 },
-        { path: fixture('moco/exact.json'), split: 'test', limit: 2 },
-        { path: fixture('moco/coding.json'), split: 'test', limit: 1 },
-        { path: fixture('user/qa.csv'), split: 'test', limit: 2, mapping: { id: 'id', input: 'question', reference: 'answer' }, taskType: 'exact_match', name: 'my-qa' },
+        { path: fixture('moco/mcq.json'), split: 'test', limit: 2, maxTokens: 24 },
+        { path: fixture('moco/exact.json'), split: 'test', limit: 2, maxTokens: 24 },
+        { path: fixture('moco/coding.json'), split: 'test', limit: 1, maxTokens: 24 },
+        { path: fixture('user/qa.csv'), split: 'test', limit: 2, maxTokens: 24, mapping: { id: 'id', input: 'question', reference: 'answer' }, taskType: 'exact_match', name: 'my-qa' },
       ],
       methods: [{ method: 'single', agents: ['base'], label: 'base' }, { method: 'single', agents: ['coder'], label: 'coder' }],
       seeds: [1],

@@ -102,7 +102,7 @@ async function loadEntry(spec: DatasetSpec, index: number, baseDir: string, limi
   const { name, ...load } = spec;
   try {
     const ds = await loadDataset({ ...load, ...(lim !== undefined ? { limit: lim } : {}), ...(devLim !== undefined ? { devLimit: devLim } : {}) }, async (p) => new Uint8Array(await readFile(resolve(baseDir, p))));
-    for (const w of ds.warnings ?? []) process.stderr.write(`experiment: datasets[${index}] ${spec.path}: warning: ${w}\n`);
+    for (const w of ds.warnings ?? []) process.stderr.write(`experiment: datasets[${index}]: warning: ${w}\n`);
     return name ? { ...ds, id: name } : ds;
   } catch (e) {
     if (e instanceof DatasetProblems) {

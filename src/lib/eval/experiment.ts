@@ -5,7 +5,7 @@
  *   { "models":   { "<id>": "<file.gguf>" | "<built-in id>" | {"baseUrl", "model", "apiKey"?}
  *                           | {"endpoints": [{"baseUrl", "model"}, …]} },
  *     "datasets": [{ "path", "split": "dev" | "test", "limit"?, "devLimit"?, "tasks"?, "name"?,
- *                    "mapping"?: {"input", "reference"?, …}, "taskType"? }],
+ *                    "mapping"?: {"input", "reference"?, …}, "taskType"?, "maxTokens"? }],
  *     "methods":  [{ "method": "<strategy id>", "agents": ["<model id>" | {"model", "temperature"?, "system"?}, …],
  *                    "knobs"?: {…}, "label"?, "members"?: [model ids], "baseline"?: [model ids] }],
  *     "seeds":    [1] }
@@ -45,6 +45,8 @@ export interface AgentSpec {
 export interface DatasetSpec extends LoadSpec {
   split: EvalSplit;
   name?: string;
+  /** Generation budget per answer, instead of the data set's own (MoCo's 512 overflows a small model's context). */
+  maxTokens?: number;
 }
 
 const MAPPING_KEYS = ['input', 'reference', 'aliases', 'choices', 'tests', 'category', 'id'] as const satisfies ReadonlyArray<keyof ColumnMapping>;
@@ -106,11 +108,11 @@ export function parseExperiment(text: string, file = 'experiment.json'): Experim
   const datasets = (top.datasets as unknown[]).map((d, i): DatasetSpec => {
     const where = `datasets[${i}]`;
     if (!isObj(d)) return fail(where, 'must be an object {"path", "split", "limit"?}');
-    for (const k of Object.keys(d)) if (!['path', 'split', 'limit', 'devLimit', 'tasks', 'name', 'mapping', 'taskType'].includes(k)) fail(`${where}.${k}`, 'is not a data set field (path, split, limit, devLimit, tasks, name, mapping, taskType): remove it');
+    for (const k of Object.keys(d)) if (!['path', 'split', 'limit', 'devLimit', 'tasks', 'name', 'mapping', 'taskType', 'maxTokens'].includes(k)) fail(`${where}.${k}`, 'is not a data set field (path, split, limit, devLimit, tasks, name, mapping, taskType, maxTokens): remove it');
     if (typeof d.path !== 'string' || d.path.trim() === '') fail(`${where}.path`, 'must be the data set file, relative to the experiment file');
     if (d.split !== 'dev' && d.split !== 'test') fail(`${where}.split`, `must be "dev" or "test" (got ${JSON.stringify(d.split)})`);
     const spec: DatasetSpec = { path: d.path as string, split: d.split as EvalSplit };
-    for (const k of ['limit', 'devLimit'] as const) {
+    for (const k of ['limit', 'devLimit', 'maxTokens'] as const) {
       if (d[k] === undefined) continue;
       if (typeof d[k] !== 'number' || !Number.isInteger(d[k]) || (d[k] as number) < 1) fail(`${where}.${k}`, `must be a whole number ≥ 1 (got ${JSON.stringify(d[k])})`);
       spec[k] = d[k] as number;

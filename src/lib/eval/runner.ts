@@ -248,7 +248,7 @@ export function createRunner(opts: RunnerOptions): Runner {
       agents,
       knobs: { ...(fitted?.knobs ?? {}), ...cell.knobs },
       seed: cell.seed,
-      maxTokens: ds.maxTokens,
+      maxTokens: experiment.datasets[cell.dataset]!.maxTokens ?? ds.maxTokens,
       signal: controller.signal,
       runId: `${cellIndex.get(cell.key)}:${item.id}`,
       ...(fitted?.state !== undefined ? { fitted: fitted.state } : {}),
