@@ -255,3 +255,21 @@ describe('data sets that score items jointly', () => {
     expect(out.results.cells[0]!.score).toBeCloseTo(1 / 3, 10);
   });
 });
+
+describe('data set entries', () => {
+  it('checks mapping and maxTokens, and the entry’s maxTokens replaces the data set’s budget', async () => {
+    const file = (d: object) => JSON.stringify({ models: { m: 'm.gguf' }, datasets: [{ path: 'x.csv', split: 'test', ...d }], methods: [{ method: 'single', agents: ['m'] }], seeds: [1] });
+    expect(() => parseExperiment(file({ mapping: { question: 'q' } }), 'e.json')).toThrow('e.json: datasets[0].mapping.question is not a mapping field (input, reference, aliases, choices, tests, category, id): remove it');
+    expect(() => parseExperiment(file({ mapping: { reference: 'a' } }), 'e.json')).toThrow('e.json: datasets[0].mapping.input must name the column holding the question');
+    expect(() => parseExperiment(file({ maxTokens: 0 }), 'e.json')).toThrow('e.json: datasets[0].maxTokens must be a whole number ≥ 1 (got 0)');
+    const budgets: Array<number | undefined> = [];
+    const model = new ScriptedModel('m', (prompt, req) => {
+      budgets.push(req.max_tokens);
+      return { text: String(readToy(prompt).x * 2), logprob: -0.1 };
+    });
+    const experiment = parseExperiment(file({ maxTokens: 3 }), 'e.json');
+    const out = await createRunner({ experiment, datasets: [toyDataset(0, 2)], models: () => ({ engine: model, cacheKey: 'sha:m' }) }).run();
+    expect(out.status).toBe('done');
+    expect(budgets).toEqual([3, 3]); // toyDataset's own budget is 4
+  });
+});
