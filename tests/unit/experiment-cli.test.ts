@@ -153,6 +153,7 @@ describe('npm run experiment', () => {
     }, /broken\.json is not valid JSON/],
     ['a MoCo file with malformed items (the first problem and how many more)', () => experiment('bad-items', { ...tiny, datasets: [{ path: fixture('moco/bad-items.json'), split: 'test' }] }), /^experiment: datasets\[0\]: bad-items\.json: test\[0\].* — and \d+ more$/],
     ['a user CSV whose mapping names a missing column', () => experiment('bad-mapping', { ...tiny, datasets: [{ path: fixture('user/qa.csv'), split: 'test', mapping: { input: 'prompt', reference: 'answer' }, taskType: 'exact_match' }] }), /qa\.csv: the mapping names column "prompt", which the file does not have/],
+    ['a collaboration on a user file, which has no dev split', () => experiment('bad-collab', { ...tiny, datasets: [{ path: fixture('user/qa.csv'), split: 'test', mapping: { input: 'question', reference: 'answer' }, taskType: 'exact_match' }] }), /user\/qa has no dev split, which the grid needs \(single on dev\)/],
     ['an unknown pool task', () => experiment('bad-task', { ...tiny, datasets: [{ path: join(REPO_ROOT, 'public/datasets'), split: 'test', tasks: ['poetry'] }] }), /the pool has no task "poetry": choose from arithmetic/],
   ];
   for (const [what, make, pattern] of bad) {

@@ -191,21 +191,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const experimentHash = await sha256Hex(canonicalJson({ experiment, datasets: datasets.map((d) => [d.id, d.splits.dev?.map((i) => i.id), d.splits.test?.map((i) => i.id)]), models: [...keys] }));
 
-  let harness: { page: import('playwright-core').Page; close(): Promise<void> } | undefined;
-  const harnessDir = join(tmpdir(), `chorus-experiment-harness-${process.pid}`);
+  // The runner checks the grid against the data sets (a collaboration on a file without a dev
+  // split is refused here), before Chromium starts or anything is staged.
   const engines = new Map<string, ModelBinding>();
-  if (ggufs.size > 0) {
-    const { stageHarness } = await import('../pool/stage.ts');
-    const { openHarness } = await import('../pool/browser.ts');
-    const dir = stageHarness(harnessDir, Object.fromEntries([...ggufs].map(([id, p]) => [`${id}.gguf`, p])));
-    harness = await openHarness(dir, Number(process.env.EXPERIMENT_PORT ?? 0) || (await freePort()));
-  }
-  const { HarnessEngine } = await import('../pool/harness-engine.ts');
-  for (const [id, spec] of Object.entries(experiment.models)) {
-    const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`);
-    engines.set(id, { engine, cacheKey: keys.get(id)! });
-  }
-
   const state = new FileRunState(`${out}.state.jsonl`, experimentHash);
   const cacheDir = args.cache === false ? undefined : resolve(args.cache ?? process.env.CHORUS_CACHE ?? join(homedir(), '.cache/chorus/answers'));
   let last = 0;
@@ -227,6 +215,20 @@ async function main(argv: string[]): Promise<void> {
       }
     },
   });
+  let harness: { page: import('playwright-core').Page; close(): Promise<void> } | undefined;
+  const harnessDir = join(tmpdir(), `chorus-experiment-harness-${process.pid}`);
+  if (ggufs.size > 0) {
+    const { stageHarness } = await import('../pool/stage.ts');
+    const { openHarness } = await import('../pool/browser.ts');
+    const dir = stageHarness(harnessDir, Object.fromEntries([...ggufs].map(([id, p]) => [`${id}.gguf`, p])));
+    harness = await openHarness(dir, Number(process.env.EXPERIMENT_PORT ?? 0) || (await freePort()));
+  }
+  const { HarnessEngine } = await import('../pool/harness-engine.ts');
+  for (const [id, spec] of Object.entries(experiment.models)) {
+    const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`);
+    engines.set(id, { engine, cacheKey: keys.get(id)! });
+  }
+
   const stop = () => runner.cancel();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
