@@ -40,8 +40,8 @@ test.beforeAll(async ({ browser }) => {
   await page.goto('./');
   await page.evaluate(async () => {
     const app = await import(new URL('src/app/python-sandbox.ts', document.baseURI).href);
-    const lib = await import(new URL('src/lib/eval/python.ts', document.baseURI).href);
-    (window as any).py = { sandbox: app.browserPythonSandbox(), score: lib.scoreMocoCoding };
+    const lib = await import(new URL('src/lib/eval/moco/coding.ts', document.baseURI).href);
+    (window as any).py = { sandbox: app.browserPythonSandbox(), score: lib.scoreCoding };
   });
 });
 test.afterAll(async () => {
@@ -50,7 +50,7 @@ test.afterAll(async () => {
 });
 
 const score = (reply: string, ms = 10_000) =>
-  page.evaluate(([r, item, t]) => (window as any).py.score(r, item, (window as any).py.sandbox, t), [reply, ITEM, ms] as const);
+  page.evaluate(([r, test, t]) => (window as any).py.score(r, test, (window as any).py.sandbox, t), [reply, ITEM.test, ms] as const);
 const run = (program: string, ms: number) => page.evaluate(([p, t]) => (window as any).py.sandbox.run(p, t), [program, ms] as const);
 
 test('scores MoCo coding replies with Pyodide from our own origin', async () => {
@@ -62,7 +62,7 @@ test('scores MoCo coding replies with Pyodide from our own origin', async () => 
 });
 
 test('stops an endless loop at the time limit and keeps working', async () => {
-  expect(await score('```python\ndef add(a, b):\n    while True:\n        pass\n```', 2000)).toMatchObject({ score: 0, error: 'timed out after 2000 ms' });
+  expect(await score('```python\ndef add(a, b):\n    while True:\n        pass\n```', 2000)).toMatchObject({ score: 0, error: 'the program ran past 2000 ms and was stopped' });
   expect(await run('x = 1', 10_000)).toEqual({ ok: true });
 });
 

@@ -4,7 +4,9 @@
  * file (and a second run is answered from the cache); every bad input exits non-zero with one line
  * on stderr and writes nothing; `--list` prints every method's metadata as JSON.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function cli(args: string[]) {
   const r = spawnSync('npm', ['run', '-s', 'experiment', '--', ...args], { encoding: 'utf8', cwd: REPO_ROOT, timeout: 600_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+
+/** The CLI without blocking this process, so a server in this process can answer it. */
+function cliAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn('npm', ['run', '-s', 'experiment', '--', ...args], { cwd: REPO_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (code) => done({ code, stdout, stderr: stderr.trim() }));
+  });
 }
 
 function experiment(name: string, body: object): string {
@@ -73,6 +87,59 @@ describe('npm run experiment', () => {
     expect(list.find((m) => m.id === 'router')!.fitsOnDev).toBe(true);
   }, 120_000);
 
+  const fixture = (f: string) => join(REPO_ROOT, 'tests/fixtures', f);
+  const CODE = '```python\ndef double(x):\n    return 2 * x\n```';
+  let fake: Server | undefined;
+  afterAll(() => fake?.close());
+
+  it('reads MoCo files and a user CSV with a mapping through loadDataset, scores MoCo items, and runs a coding reply in the Pyodide sandbox (the "coder" is a fake OpenAI server; the other model is real stories260K)', async () => {
+    // stories260K never writes a Python function, so a fake endpoint answers every chat with one:
+    // the point is the CLI's real path from a MoCo coding item to Pyodide and back.
+    fake = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: CODE }, finish_reason: 'stop' }] })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      });
+    });
+    await new Promise<void>((r) => fake!.listen(0, '127.0.0.1', r));
+    const port = (fake.address() as AddressInfo).port;
+    const file = experiment('sources', {
+      models: { base: storiesModel(), coder: { baseUrl: `http://127.0.0.1:${port}`, model: 'fake-coder' } },
+      datasets: [
+        { path: fixture('moco/mcq.json'), split: 'test', limit: 2, maxTokens: 24 },
+        { path: fixture('moco/exact.json'), split: 'test', limit: 2, maxTokens: 24 },
+        { path: fixture('moco/coding.json'), split: 'test', limit: 1, maxTokens: 24 },
+        { path: fixture('user/qa.csv'), split: 'test', limit: 2, maxTokens: 24, mapping: { id: 'id', input: 'question', reference: 'answer' }, taskType: 'exact_match', name: 'my-qa' },
+      ],
+      methods: [{ method: 'single', agents: ['base'], label: 'base' }, { method: 'single', agents: ['coder'], label: 'coder' }],
+      seeds: [1],
+    });
+    const out = join(dir, 'sources.results.json');
+    const r = await cliAsync([file, '--out', out, '--no-cache']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8')) as ResultsFile;
+    const cell = (model: string, ds: string) => res.cells.findIndex((c) => c.agents[0]!.model === model && c.dataset === ds);
+    const itemsOf = (model: string, ds: string) => res.items.filter((it) => it.cell === cell(model, ds));
+    expect(res.cells.map((c) => c.dataset)).toEqual(expect.arrayContaining(['moco/mcq', 'moco/exact', 'moco/coding', 'my-qa']));
+    // Every item of every source scored (0–1) with a parsed answer; MoCo's multiple choice as letters.
+    expect(itemsOf('base', 'moco/mcq').map((it) => it.id)).toEqual(['10', '11']);
+    expect(itemsOf('base', 'my-qa').map((it) => [it.id, it.reference])).toEqual([['q1', 'Paris'], ['q2', '8']]);
+    for (const it of res.items) {
+      expect(it.score, it.id).toBeGreaterThanOrEqual(0);
+      expect(it.score, it.id).toBeLessThanOrEqual(1);
+      expect(typeof it.parsed).toBe('string');
+    }
+    for (const it of itemsOf('base', 'moco/exact')) expect(it.output.length, it.id).toBeGreaterThan(0);
+    // The coder's function passes the item's check(candidate) in Python; stories260K's text holds no def.
+    expect(itemsOf('coder', 'moco/coding')).toMatchObject([{ id: 'tc/1', parsed: 'def double(x):\n    return 2 * x', score: 1 }]);
+    expect(itemsOf('coder', 'moco/coding')[0]!.error).toBeUndefined();
+    expect(itemsOf('base', 'moco/coding')).toMatchObject([{ id: 'tc/1', score: 0 }]);
+    // The coder's reply is no letter and no boxed answer: 0 on the other sources.
+    expect(itemsOf('coder', 'moco/mcq').map((it) => it.score)).toEqual([0, 0]);
+  }, 600_000);
+
   const bad: Array<[string, () => string, RegExp]> = [
     ['an unknown method', () => experiment('bad-method', { ...tiny, methods: [{ method: 'telepathy', agents: ['base'] }] }), /bad-method\.json: methods\[0\]\.method is "telepathy"; choose one of single/],
     ['a missing GGUF file', () => experiment('bad-model', { ...tiny, models: { base: 'nowhere/missing.gguf' } }), /models\.base: nowhere\/missing\.gguf not found/],
@@ -84,6 +151,9 @@ describe('npm run experiment', () => {
       writeFileSync(join(dir, 'broken.json'), '{"models": ');
       return join(dir, 'broken.json');
     }, /broken\.json is not valid JSON/],
+    ['a MoCo file with malformed items (the first problem and how many more)', () => experiment('bad-items', { ...tiny, datasets: [{ path: fixture('moco/bad-items.json'), split: 'test' }] }), /^experiment: datasets\[0\]: bad-items\.json: test\[0\].* — and \d+ more$/],
+    ['a user CSV whose mapping names a missing column', () => experiment('bad-mapping', { ...tiny, datasets: [{ path: fixture('user/qa.csv'), split: 'test', mapping: { input: 'prompt', reference: 'answer' }, taskType: 'exact_match' }] }), /qa\.csv: the mapping names column "prompt", which the file does not have/],
+    ['a collaboration on a user file, which has no dev split', () => experiment('bad-collab', { ...tiny, datasets: [{ path: fixture('user/qa.csv'), split: 'test', mapping: { input: 'question', reference: 'answer' }, taskType: 'exact_match' }] }), /user\/qa has no dev split, which the grid needs \(single on dev\)/],
     ['an unknown pool task', () => experiment('bad-task', { ...tiny, datasets: [{ path: join(REPO_ROOT, 'public/datasets'), split: 'test', tasks: ['poetry'] }] }), /the pool has no task "poetry": choose from arithmetic/],
   ];
   for (const [what, make, pattern] of bad) {

@@ -267,6 +267,14 @@ describe('loadDataset', () => {
     expect((await ds.score(it, `${it.reference}9`, {})).score).toBe(0);
   });
 
+  it('reads the pool’s folder as one mixed data set: chosen tasks, items grouped by task, limit and devLimit per task', async () => {
+    const ds = await loadDataset({ path: 'public/datasets', tasks: ['arithmetic', 'safety'], limit: 2, devLimit: 3 }, read);
+    expect(ds).toMatchObject({ id: 'pool/arithmetic+safety', source: 'pool', metric: 'mixed', stop: ['\n'] });
+    expect(ds.splits.test!.map((i) => i.id)).toEqual(['arithmetic-test-0', 'arithmetic-test-1', 'safety-test-0', 'safety-test-1']);
+    expect(ds.splits.dev!.map((i) => i.group)).toEqual(['arithmetic', 'arithmetic', 'arithmetic', 'safety', 'safety', 'safety']);
+    expect((await problemsOfAsync(loadDataset({ path: 'tests/fixtures/moco/mcq.json', tasks: ['arithmetic'] }, read)))[0]).toMatch(/^tests\/fixtures\/moco\/mcq\.json: "tasks" picks tasks of the built-in pool's folder/);
+  });
+
   it('says when a pool code item is scored without the JavaScript sandbox', async () => {
     const ds = await loadDataset({ path: 'public/datasets/code', limit: 2 }, read);
     const it = ds.splits.test![0]!;
@@ -292,7 +300,7 @@ describe('loadDataset', () => {
     expect(await problemsOfAsync(loadDataset({ path: 'tests/fixtures/moco/grouped.json', split: 'dev' }, read))).toEqual(['grouped.json has no items in split "dev" — it has test']);
     expect((await problemsOfAsync(loadDataset({ path: 'x.json', limit: 0 }, read)))[0]).toBe('x.json: limit must be a whole number of items ≥ 1, got 0');
     expect((await problemsOfAsync(loadDataset({ path: 'tests/fixtures/moco/none.json' }, read)))[0]).toMatch(/^tests\/fixtures\/moco\/none\.json could not be read \(.*ENOENT.*\) — check the path$/);
-    expect((await problemsOfAsync(loadDataset({ path: 'public/datasets/poetry' }, read)))[0]).toMatch(/^the built-in pool has no task "poetry" — its tasks are arithmetic, world, /);
+    expect((await problemsOfAsync(loadDataset({ path: 'public/datasets/poetry' }, read)))[0]).toMatch(/^the pool has no task "poetry": choose from arithmetic, world, /);
     expect((await problemsOfAsync(loadDataset({ path: 'notes.txt' }, read)))[0]).toMatch(/^notes\.txt: unknown file type/);
   });
 });

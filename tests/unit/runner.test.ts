@@ -234,3 +234,42 @@ describe('router method', () => {
     expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/trained on a dev split: run it in an experiment/) });
   });
 });
+
+describe('data sets that score items jointly', () => {
+  it('applies the data set’s groupScores to a finished split: culturebench’s question_id groups score 1 only when all their items do', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { resolve } = await import('node:path');
+    const { REPO_ROOT } = await import('../support/paths.ts');
+    const { loadDataset } = await import('../../src/lib/eval/load.ts');
+    const ds = await loadDataset({ path: 'tests/fixtures/moco/grouped.json', split: 'test' }, (p) => Promise.resolve(new Uint8Array(readFileSync(resolve(REPO_ROOT, p)))));
+    // Right on q1-a and q2-a, wrong on q1-b (the mint question): q1's group fails as a whole.
+    const model = new ScriptedModel('m', (prompt) => ({ text: prompt.includes('mint') ? '\\box{False}' : '\\box{True}', logprob: -0.1 }));
+    const experiment = parseExperiment(JSON.stringify({ models: { m: 'm.gguf' }, datasets: [{ path: 'grouped.json', split: 'test' }], methods: [{ method: 'single', agents: ['m'] }], seeds: [1] }), 'g.json');
+    const out = await createRunner({ experiment, datasets: [ds], models: () => ({ engine: model, cacheKey: 'sha:m' }) }).run();
+    if (out.status !== 'done') throw new Error('cancelled');
+    const byId = Object.fromEntries(out.results.items.map((it) => [it.id, it]));
+    expect([byId['q1-a']!.score, byId['q1-b']!.score, byId['q2-a']!.score]).toEqual([0, 0, 1]);
+    // The item's own score is kept beside the group's.
+    expect(byId['q1-a']!.metrics?.itemScore).toBe(1);
+    expect(byId['q2-a']!.metrics?.itemScore).toBeUndefined();
+    expect(out.results.cells[0]!.score).toBeCloseTo(1 / 3, 10);
+  });
+});
+
+describe('data set entries', () => {
+  it('checks mapping and maxTokens, and the entry’s maxTokens replaces the data set’s budget', async () => {
+    const file = (d: object) => JSON.stringify({ models: { m: 'm.gguf' }, datasets: [{ path: 'x.csv', split: 'test', ...d }], methods: [{ method: 'single', agents: ['m'] }], seeds: [1] });
+    expect(() => parseExperiment(file({ mapping: { question: 'q' } }), 'e.json')).toThrow('e.json: datasets[0].mapping.question is not a mapping field (input, reference, aliases, choices, tests, category, id): remove it');
+    expect(() => parseExperiment(file({ mapping: { reference: 'a' } }), 'e.json')).toThrow('e.json: datasets[0].mapping.input must name the column holding the question');
+    expect(() => parseExperiment(file({ maxTokens: 0 }), 'e.json')).toThrow('e.json: datasets[0].maxTokens must be a whole number ≥ 1 (got 0)');
+    const budgets: Array<number | undefined> = [];
+    const model = new ScriptedModel('m', (prompt, req) => {
+      budgets.push(req.max_tokens);
+      return { text: String(readToy(prompt).x * 2), logprob: -0.1 };
+    });
+    const experiment = parseExperiment(file({ maxTokens: 3 }), 'e.json');
+    const out = await createRunner({ experiment, datasets: [toyDataset(0, 2)], models: () => ({ engine: model, cacheKey: 'sha:m' }) }).run();
+    expect(out.status).toBe('done');
+    expect(budgets).toEqual([3, 3]); // toyDataset's own budget is 4
+  });
+});

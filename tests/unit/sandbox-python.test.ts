@@ -6,13 +6,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCodingProgram, extractCodeBlock, firstFunctionName, readPythonReply, scoreMocoCoding } from '../../src/lib/eval/python.ts';
+import { readPythonReply } from '../../src/lib/eval/python.ts';
+import { buildCodingProgram, extractCodeBlock, firstFunctionName, scoreCoding } from '../../src/lib/eval/moco/coding.ts';
 import { nodePythonSandbox } from '../../tools/lib/node-python.ts';
 
-const ITEM = {
-  test: 'def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n',
-  language: 'python',
-};
+const TEST = 'def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n';
 const RIGHT = 'Here is my solution:\n```python\ndef add(a, b):\n    return a + b\n```\n';
 const WRONG = '```python\ndef add(a, b):\n    return a - b\n```';
 
@@ -32,7 +30,7 @@ describe('reading code out of a reply (MoCo eval.py: extract_code_block, extract
     expect(firstFunctionName('import os\ndef  helper (x):\n  pass\ndef main(): pass')).toBe('helper');
     expect(firstFunctionName('def größe(x): return x')).toBe('größe');
     expect(firstFunctionName('lambda x: x')).toBe(null);
-    expect(buildCodingProgram('def f(): pass', 'f', 'def check(c): pass')).toBe('def f(): pass\n\ncandidate = f\n\ndef check(c): pass\n\ncheck(candidate)\n');
+    expect(buildCodingProgram('def f(): pass', 'def check(c): pass')).toBe('def f(): pass\n\ncandidate = f\n\ndef check(c): pass\n\ncheck(candidate)\n');
   });
 
   it('accepts only a plain { ok, error? } reply from a sandbox', () => {
@@ -64,16 +62,16 @@ describe('the Node Python sandbox (Pyodide in a child process)', () => {
   });
 
   it('passes a correct solution and fails a wrong one, as MoCo scores them', async () => {
-    expect(await scoreMocoCoding(RIGHT, ITEM, sb)).toEqual({ parsed: 'def add(a, b):\n    return a + b', score: 1 });
-    expect(await scoreMocoCoding(WRONG, ITEM, sb)).toMatchObject({ score: 0, error: 'AssertionError' });
-    // Nothing to run: no def, no test, another language.
-    expect(await scoreMocoCoding('the answer is 5', ITEM, sb)).toMatchObject({ score: 0, error: expect.stringMatching(/no function/) });
-    expect(await scoreMocoCoding(RIGHT, { language: 'python' }, sb)).toMatchObject({ score: 0, error: 'the item has no test' });
+    expect(await scoreCoding(RIGHT, TEST, sb)).toEqual({ parsed: 'def add(a, b):\n    return a + b', score: 1 });
+    expect(await scoreCoding(WRONG, TEST, sb)).toMatchObject({ score: 0, error: 'AssertionError' });
+    // Nothing to run (no def, no test): 0 without running anything, as in MoCo.
+    expect(await scoreCoding('the answer is 5', TEST, sb)).toEqual({ parsed: 'the answer is 5', score: 0 });
+    expect(await scoreCoding(RIGHT, '', sb)).toEqual({ parsed: 'def add(a, b):\n    return a + b', score: 0 });
   }, 300_000);
 
   it('kills a program that loops forever at the time limit', async () => {
-    const r = await scoreMocoCoding('```python\ndef add(a, b):\n    while True:\n        pass\n```', ITEM, sb, 2000);
-    expect(r).toMatchObject({ score: 0, error: 'timed out after 2000 ms' });
+    const r = await scoreCoding('```python\ndef add(a, b):\n    while True:\n        pass\n```', TEST, sb, 2000);
+    expect(r).toMatchObject({ score: 0, error: 'the program ran past 2000 ms and was stopped' });
     expect(await sb.run('while True:\n    pass', 1500)).toEqual({ ok: false, timedOut: true, error: 'timed out after 1500 ms' });
   }, 300_000);
 
@@ -86,7 +84,7 @@ describe('the Node Python sandbox (Pyodide in a child process)', () => {
   }, 300_000);
 
   it('code that imports os sees only the in-memory file system and cannot start processes', async () => {
-    const r = await scoreMocoCoding(`\`\`\`python\nimport os\ndef add(a, b):\n    os.system("touch ${hostFile}")\n    return a + b\n\`\`\``, ITEM, sb);
+    const r = await scoreCoding(`\`\`\`python\nimport os\ndef add(a, b):\n    os.system("touch ${hostFile}")\n    return a + b\n\`\`\``, TEST, sb);
     expect(r).toMatchObject({ score: 0, error: expect.stringMatching(/^PermissionError/) });
     expect(await sb.run("open('/etc/passwd').read()", 10_000)).toMatchObject({ ok: false, error: expect.stringMatching(/^FileNotFoundError/) });
     expect(existsSync(hostFile)).toBe(false);

@@ -12,13 +12,19 @@
  * is removed once the results are written). Answers are cached in --cache (default
  * ~/.cache/chorus/answers; $CHORUS_CACHE overrides), so a repeated call costs nothing.
  *
+ * Data sets are read by loadDataset (src/lib/eval/load.ts): the pool's folder, a pool task folder or
+ * JSONL, MoCo's .json files, a person's JSONL/CSV/TSV/Parquet with a column mapping. Code items run
+ * in sandboxes: JavaScript (the pool's) in a worker thread, Python (MoCo's coding) in Pyodide in a
+ * child process, started at the first such item.
+ *
  * Exit 0 on success. On any bad input (unreadable or invalid file, unknown method or model, missing
- * GGUF, a data set it cannot read) it exits 1 with one line on stderr and writes nothing.
+ * GGUF, a data set it cannot read or with malformed items) it exits 1 with one line on stderr (for a
+ * malformed data file, the first problem and how many more) and writes nothing.
  * `--list` prints every method's metadata (id, name, level, description, paper, knobs, needs, and
  * whether it fits on dev) as JSON.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -26,8 +32,10 @@ import { fileURLToPath } from 'node:url';
 import { parseExperiment, ExperimentError, type DatasetSpec, type Experiment, type ModelSpec } from '../../src/lib/eval/experiment.ts';
 import { createRunner, type ModelBinding, type Progress } from '../../src/lib/eval/runner.ts';
 import { canonicalJson, sha256Hex } from '../../src/lib/eval/cache.ts';
-import { loadPoolDataset } from '../../src/lib/eval/pool-dataset.ts';
-import type { EvalDataset } from '../../src/lib/eval/task.ts';
+import { loadDataset } from '../../src/lib/eval/load.ts';
+import { DatasetError } from '../../src/lib/eval/datasets.ts';
+import { DatasetProblems } from '../../src/lib/eval/problems.ts';
+import type { EvalDataset, PythonSandbox } from '../../src/lib/eval/task.ts';
 import { strategies } from '../../src/lib/strategies/registry.ts';
 import { OpenAIEngine } from '../../src/lib/engines/openai.ts';
 import { FleetEngine } from '../../src/lib/engines/fleet.ts';
@@ -35,6 +43,7 @@ import { readGGUF } from '../../src/lib/merge/gguf/index.ts';
 import { fileSource } from '../lib/node-source.ts';
 import { FileAnswerStore, FileRunState } from '../lib/experiment-files.ts';
 import { nodeSandbox } from '../lib/node-sandbox.ts';
+import { nodePythonSandbox } from '../lib/node-python.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const USAGE = 'usage: npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N] | --list';
@@ -82,23 +91,41 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** Loads one data set entry. The pool (a directory or index.json of public/datasets) is read here. */
-async function loadDataset(spec: DatasetSpec, baseDir: string, limit: number | undefined): Promise<EvalDataset> {
-  const path = resolve(baseDir, spec.path);
-  if (!existsSync(path)) throw new CliError(`data set ${spec.path} not found (looked for ${path}); paths are relative to the experiment file`);
-  const dir = statSync(path).isDirectory() ? path : dirname(path);
-  if (!existsSync(join(dir, 'index.json')) || (!statSync(path).isDirectory() && basename(path) !== 'index.json')) {
-    // Other formats (MoCo's JSON, user JSONL/CSV/Parquet) are read by src/lib/eval/moco's loadDataset once it is merged.
-    throw new CliError(`data set ${spec.path}: this runner reads the pool's data sets (a directory with index.json, e.g. public/datasets); other formats need the data-set loader (src/lib/eval/moco)`);
+/**
+ * Loads one data set entry through loadDataset (src/lib/eval/load.ts: the pool's folder or a task of
+ * it, a pool JSONL, a MoCo .json, a person's JSONL/CSV/TSV/Parquet with its mapping), paths relative
+ * to the experiment file. `--limit` caps the entry's own limits. A malformed file is one line: the
+ * entry, the first problem, and how many more there are.
+ */
+async function loadEntry(spec: DatasetSpec, index: number, baseDir: string, limit: number | undefined): Promise<EvalDataset> {
+  const cap = (n: number | undefined) => (limit === undefined ? n : Math.min(limit, n ?? Infinity));
+  const lim = cap(spec.limit);
+  const devLim = cap(spec.devLimit ?? spec.limit);
+  const { name, ...load } = spec;
+  try {
+    const ds = await loadDataset({ ...load, ...(lim !== undefined ? { limit: lim } : {}), ...(devLim !== undefined ? { devLimit: devLim } : {}) }, async (p) => new Uint8Array(await readFile(resolve(baseDir, p))));
+    for (const w of ds.warnings ?? []) process.stderr.write(`experiment: datasets[${index}]: warning: ${w}\n`);
+    return name ? { ...ds, id: name } : ds;
+  } catch (e) {
+    if (e instanceof DatasetProblems) {
+      const more = e.problems.length > 1 ? ` — and ${e.problems.length - 1} more` : '';
+      throw new CliError(`datasets[${index}]: ${e.problems[0]}${more}`);
+    }
+    if (e instanceof DatasetError) throw new CliError(`datasets[${index}]: ${e.message.split('\n')[0]}`);
+    throw e;
   }
-  const lim = limit === undefined ? spec.limit : Math.min(limit, spec.limit ?? Infinity);
-  const devLim = limit === undefined ? spec.devLimit : Math.min(limit, spec.devLimit ?? spec.limit ?? Infinity);
-  const ds = await loadPoolDataset((p) => readFile(join(dir, p), 'utf8'), {
-    ...(spec.tasks ? { tasks: spec.tasks } : {}),
-    ...(lim !== undefined ? { limit: lim } : {}),
-    ...(devLim !== undefined ? { devLimit: devLim } : {}),
-  });
-  return spec.name ? { ...ds, id: spec.name } : ds;
+}
+
+/**
+ * The CLI's Python sandbox for MoCo's coding items: Pyodide in a child process (tools/lib/node-python.ts),
+ * started at the first coding item only, so a run without one never boots Python.
+ */
+function lazyPython(): PythonSandbox & { close(): void } {
+  let sandbox: ReturnType<typeof nodePythonSandbox> | undefined;
+  return {
+    run: (program, timeoutMs) => (sandbox ??= nodePythonSandbox()).run(program, timeoutMs),
+    close: () => sandbox?.close(),
+  };
 }
 
 async function fileSha256(path: string): Promise<string> {
@@ -152,7 +179,7 @@ async function main(argv: string[]): Promise<void> {
 
   // Everything is checked before anything is written or started.
   const datasets: EvalDataset[] = [];
-  for (const d of experiment.datasets) datasets.push(await loadDataset(d, baseDir, args.limit));
+  for (const [i, d] of experiment.datasets.entries()) datasets.push(await loadEntry(d, i, baseDir, args.limit));
   const ggufs = new Map<string, string>();
   const keys = new Map<string, string>();
   for (const [id, spec] of Object.entries(experiment.models)) {
@@ -167,9 +194,35 @@ async function main(argv: string[]): Promise<void> {
   }
   const experimentHash = await sha256Hex(canonicalJson({ experiment, datasets: datasets.map((d) => [d.id, d.splits.dev?.map((i) => i.id), d.splits.test?.map((i) => i.id)]), models: [...keys] }));
 
+  // The runner checks the grid against the data sets (a collaboration on a file without a dev
+  // split is refused here), before Chromium starts or anything is staged.
+  const engines = new Map<string, ModelBinding>();
+  const state = new FileRunState(`${out}.state.jsonl`, experimentHash);
+  const cacheDir = args.cache === false ? undefined : resolve(args.cache ?? process.env.CHORUS_CACHE ?? join(homedir(), '.cache/chorus/answers'));
+  let last = 0;
+  const python = lazyPython();
+  // Enough items in flight to fill the largest fleet's slots (a fleet takes the sum of its endpoints' limits).
+  const fleetSlots = Object.values(experiment.models).map((m) => (m.kind === 'fleet' ? m.endpoints.reduce((n, e) => n + (e.concurrency ?? 1), 0) : 0));
+  const concurrency = args.concurrency ?? Math.max(4, ...fleetSlots);
+  const runner = createRunner({
+    experiment,
+    datasets,
+    models: (id) => engines.get(id)!,
+    ...(cacheDir ? { answers: new FileAnswerStore(cacheDir) } : {}),
+    state,
+    scoring: { js: nodeSandbox(), python },
+    traces: args.traces,
+    concurrency,
+    onProgress: (p) => {
+      const now = Date.now();
+      if (now - last > 2000 || p.done === p.total || p.phase === 'done') {
+        last = now;
+        process.stderr.write(`${progressLine(p)}\n`);
+      }
+    },
+  });
   let harness: { page: import('playwright-core').Page; close(): Promise<void> } | undefined;
   const harnessDir = join(tmpdir(), `chorus-experiment-harness-${process.pid}`);
-  const engines = new Map<string, ModelBinding>();
   if (ggufs.size > 0) {
     const { stageHarness } = await import('../pool/stage.ts');
     const { openHarness } = await import('../pool/browser.ts');
@@ -188,29 +241,7 @@ async function main(argv: string[]): Promise<void> {
     const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`);
     engines.set(id, { engine, cacheKey: keys.get(id)! });
   }
-  // Enough items in flight to fill the largest fleet's slots.
-  const concurrency = args.concurrency ?? Math.max(4, ...[...fleets.values()].map((f) => f.concurrency));
 
-  const state = new FileRunState(`${out}.state.jsonl`, experimentHash);
-  const cacheDir = args.cache === false ? undefined : resolve(args.cache ?? process.env.CHORUS_CACHE ?? join(homedir(), '.cache/chorus/answers'));
-  let last = 0;
-  const runner = createRunner({
-    experiment,
-    datasets,
-    models: (id) => engines.get(id)!,
-    ...(cacheDir ? { answers: new FileAnswerStore(cacheDir) } : {}),
-    state,
-    scoring: { js: nodeSandbox() },
-    traces: args.traces,
-    concurrency,
-    onProgress: (p) => {
-      const now = Date.now();
-      if (now - last > 2000 || p.done === p.total || p.phase === 'done') {
-        last = now;
-        process.stderr.write(`${progressLine(p)}\n`);
-      }
-    },
-  });
   const stop = () => runner.cancel();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -229,6 +260,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`wrote ${out}: ${results.cells.length} cells, ${results.items.length} items, ${s.cost.calls} calls (${s.cost.cachedCalls} from the cache), ${results.generated.seconds} s\n`);
   } finally {
     await rm(`${out}.part`, { force: true });
+    python.close();
     await harness?.close();
     await rm(harnessDir, { recursive: true, force: true });
   }

@@ -4,12 +4,15 @@
  *
  *   { "models":   { "<id>": "<file.gguf>" | "<built-in id>" | {"baseUrl", "model", "apiKey"?}
  *                           | {"endpoints": [{"baseUrl", "model"}, …]} },
- *     "datasets": [{ "path", "split": "dev" | "test", "limit"?, "devLimit"?, "tasks"?, "name"? }],
+ *     "datasets": [{ "path", "split": "dev" | "test", "limit"?, "devLimit"?, "tasks"?, "name"?,
+ *                    "mapping"?: {"input", "reference"?, …}, "taskType"?, "maxTokens"? }],
  *     "methods":  [{ "method": "<strategy id>", "agents": ["<model id>" | {"model", "temperature"?, "system"?}, …],
  *                    "knobs"?: {…}, "label"?, "members"?: [model ids], "baseline"?: [model ids] }],
  *     "seeds":    [1] }
  *
- * Paths are relative to the experiment file. `members` are the single models a collaboration's
+ * Paths are relative to the experiment file. A data set entry is what loadDataset (load.ts) reads:
+ * the pool's folder (with `tasks`), a pool task folder or JSONL, a MoCo .json file, or a person's
+ * JSONL/CSV/TSV/Parquet with its column `mapping` and MoCo `taskType`. `members` are the single models a collaboration's
  * emergence is measured against (default: its agents' models); `baseline` are the models among
  * which the best single model is chosen on dev for the gain (default: `members`). Every error is one
  * line naming the file, the field and the fix.
@@ -22,6 +25,8 @@
  */
 import { getStrategy, strategyIds } from '../strategies/registry.ts';
 import type { EvalSplit } from './task.ts';
+import type { DatasetSpec as LoadSpec } from './load.ts';
+import type { ColumnMapping } from './user.ts';
 import { canonicalJson } from './cache.ts';
 
 export type ModelSpec =
@@ -36,14 +41,15 @@ export interface AgentSpec {
   system?: string;
 }
 
-export interface DatasetSpec {
-  path: string;
+/** One data set entry: what loadDataset reads, with its split required and an optional display name. */
+export interface DatasetSpec extends LoadSpec {
   split: EvalSplit;
-  limit?: number;
-  devLimit?: number;
-  tasks?: string[];
   name?: string;
+  /** Generation budget per answer, instead of the data set's own (MoCo's 512 overflows a small model's context). */
+  maxTokens?: number;
 }
+
+const MAPPING_KEYS = ['input', 'reference', 'aliases', 'choices', 'tests', 'category', 'id'] as const satisfies ReadonlyArray<keyof ColumnMapping>;
 
 export interface MethodSpec {
   method: string;
@@ -102,11 +108,11 @@ export function parseExperiment(text: string, file = 'experiment.json'): Experim
   const datasets = (top.datasets as unknown[]).map((d, i): DatasetSpec => {
     const where = `datasets[${i}]`;
     if (!isObj(d)) return fail(where, 'must be an object {"path", "split", "limit"?}');
-    for (const k of Object.keys(d)) if (!['path', 'split', 'limit', 'devLimit', 'tasks', 'name'].includes(k)) fail(`${where}.${k}`, 'is not a data set field (path, split, limit, devLimit, tasks, name): remove it');
+    for (const k of Object.keys(d)) if (!['path', 'split', 'limit', 'devLimit', 'tasks', 'name', 'mapping', 'taskType', 'maxTokens'].includes(k)) fail(`${where}.${k}`, 'is not a data set field (path, split, limit, devLimit, tasks, name, mapping, taskType, maxTokens): remove it');
     if (typeof d.path !== 'string' || d.path.trim() === '') fail(`${where}.path`, 'must be the data set file, relative to the experiment file');
     if (d.split !== 'dev' && d.split !== 'test') fail(`${where}.split`, `must be "dev" or "test" (got ${JSON.stringify(d.split)})`);
     const spec: DatasetSpec = { path: d.path as string, split: d.split as EvalSplit };
-    for (const k of ['limit', 'devLimit'] as const) {
+    for (const k of ['limit', 'devLimit', 'maxTokens'] as const) {
       if (d[k] === undefined) continue;
       if (typeof d[k] !== 'number' || !Number.isInteger(d[k]) || (d[k] as number) < 1) fail(`${where}.${k}`, `must be a whole number ≥ 1 (got ${JSON.stringify(d[k])})`);
       spec[k] = d[k] as number;
@@ -118,6 +124,21 @@ export function parseExperiment(text: string, file = 'experiment.json'): Experim
     if (d.name !== undefined) {
       if (typeof d.name !== 'string') fail(`${where}.name`, 'must be a string');
       spec.name = d.name as string;
+    }
+    if (d.mapping !== undefined) {
+      const m = d.mapping;
+      if (!isObj(m)) return fail(`${where}.mapping`, 'must map fields to column names, e.g. {"input": "question", "reference": "answer"}');
+      for (const [k, v] of Object.entries(m)) {
+        if (!(MAPPING_KEYS as readonly string[]).includes(k)) fail(`${where}.mapping.${k}`, `is not a mapping field (${MAPPING_KEYS.join(', ')}): remove it`);
+        const ok = typeof v === 'string' || (k === 'choices' && Array.isArray(v) && v.every((c) => typeof c === 'string'));
+        if (!ok) fail(`${where}.mapping.${k}`, `must be a column name${k === 'choices' ? ' or a list of column names' : ''} (got ${JSON.stringify(v)})`);
+      }
+      if (typeof m.input !== 'string') fail(`${where}.mapping.input`, 'must name the column holding the question');
+      spec.mapping = m as unknown as ColumnMapping;
+    }
+    if (d.taskType !== undefined) {
+      if (typeof d.taskType !== 'string') fail(`${where}.taskType`, 'must be a MoCo task type, e.g. "exact_match"');
+      spec.taskType = d.taskType as string;
     }
     return spec;
   });

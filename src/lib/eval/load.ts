@@ -5,9 +5,11 @@
  *
  * `read(path)` returns the file's bytes (fetch in the tab, readFile in Node); paths are passed
  * through as given, so the caller decides what they are relative to. The format is detected:
- * - a path without an extension is a built-in pool task folder, e.g. `public/datasets/arithmetic`
- *   or `pool/arithmetic`: its `../index.json` and `<task>/dev.jsonl`, `<task>/test.jsonl` are read
- *   (pool.ts: completion prompts, the pool's metrics);
+ * - a path without an extension is the built-in pool: its folder (`public/datasets`, holding
+ *   `index.json`; `tasks` picks some of its tasks, which then make one mixed data set whose items keep
+ *   their task as `group`) or one task folder (`public/datasets/arithmetic`: `../index.json` and
+ *   `<task>/dev.jsonl`, `<task>/test.jsonl` are read) — pool-dataset.ts: completion prompts, the pool's
+ *   metrics;
  * - `.json` is a MoCo data file (moco/dataset.ts: MoCo's prompts and scoring);
  * - `.jsonl` whose rows all have `prompt` and `answer` is a pool-format split (metric from the
  *   `index.json` two folders up when there is one, else from the fields: tests → code, refuse →
@@ -15,12 +17,13 @@
  * - `.jsonl`, `.csv`, `.tsv`, `.parquet` otherwise are the person's own files (user.ts): the spec's
  *   `mapping` and `taskType`, or the ones suggestMapping finds from the column names.
  * `split` (default "test") must exist in the file; user files put all rows in it. `limit` keeps
- * the first N items of each split, as MoCo's `ratio` keeps a prefix.
+ * the first N items of each split (of each task, for the pool), as MoCo's `ratio` keeps a prefix;
+ * `devLimit` the first N of the dev split (default `limit`).
  */
 import type { EvalDataset, EvalSplit } from './task.ts';
 import { DatasetError, parseManifest, parseSplit, type TaskInfo } from './datasets.ts';
 import type { MetricId } from './metrics.ts';
-import { loadPoolDataset, poolDataset } from './pool.ts';
+import { loadPoolDataset, poolDataset } from './pool-dataset.ts';
 import { parseMocoFile } from './moco/dataset.ts';
 import { readUserRows, suggestMapping, unreadableRows, userDataset, userFormat, type ColumnMapping } from './user.ts';
 import { DatasetProblems } from './problems.ts';
@@ -29,6 +32,10 @@ export interface DatasetSpec {
   path: string;
   split?: EvalSplit;
   limit?: number;
+  /** The first N dev items (of each task, for the pool); default `limit`. */
+  devLimit?: number;
+  /** Pool task ids, when `path` is the pool's folder (default: every task). */
+  tasks?: string[];
   /** Column mapping for a user file (default: suggestMapping of its columns). */
   mapping?: ColumnMapping;
   /** MoCo task type for a user file (default: the one suggestMapping suggests). */
@@ -72,7 +79,7 @@ async function loadPoolJsonl(path: string, bytes: Uint8Array, read: ReadBytes, s
     const id = basename(path).replace(/\.[^.]*$/, '');
     task = { id, name: id, skill: '', metric: inferMetric(rows), splits: { train: 0, dev: 0, test: 0 }, promptFormat: '{question}' };
   }
-  return poolDataset(task, { [split]: parseSplit(body, task, basename(path)) });
+  return poolDataset([{ task, splits: { [split]: parseSplit(body, task, basename(path)) } }]);
 }
 
 function isPoolJsonl(bytes: Uint8Array): boolean {
@@ -88,27 +95,48 @@ function isPoolJsonl(bytes: Uint8Array): boolean {
   }
 }
 
-function applyLimit(ds: EvalDataset, limit: number | undefined): EvalDataset {
-  if (limit === undefined) return ds;
+function applyLimit(ds: EvalDataset, limit: number | undefined, devLimit: number | undefined): EvalDataset {
   for (const s of ['dev', 'test'] as const) {
+    const n = s === 'dev' ? (devLimit ?? limit) : limit;
     const items = ds.splits[s];
-    if (items) ds.splits[s] = items.slice(0, limit);
+    if (items && n !== undefined) ds.splits[s] = items.slice(0, n);
   }
   return ds;
+}
+
+const wholeCount = (path: string, field: string, n: number | undefined): void => {
+  if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new DatasetError(`${path}: ${field} must be a whole number of items ≥ 1, got ${String(n)}`);
+};
+
+/** The pool's own folder (it holds index.json) rather than one of its task folders. */
+async function isPoolRoot(path: string, read: ReadBytes): Promise<boolean> {
+  try {
+    await read(join(path, 'index.json'));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Loads a data set from any source; see the module comment for the formats. */
 export async function loadDataset(spec: DatasetSpec, read: ReadBytes): Promise<EvalDataset> {
   const split = spec.split ?? 'test';
   if (split !== 'dev' && split !== 'test') throw new DatasetError(`${spec.path}: split "${String(split)}" is not "dev" or "test"`);
-  if (spec.limit !== undefined && (!Number.isInteger(spec.limit) || spec.limit < 1)) {
-    throw new DatasetError(`${spec.path}: limit must be a whole number of items ≥ 1, got ${String(spec.limit)}`);
-  }
+  wholeCount(spec.path, 'limit', spec.limit);
+  wholeCount(spec.path, 'devLimit', spec.devLimit);
   const name = basename(spec.path);
+  const isPool = !/\.[a-z0-9]+$/i.test(name);
+  if (spec.tasks !== undefined && !isPool) throw new DatasetError(`${spec.path}: "tasks" picks tasks of the built-in pool's folder (e.g. public/datasets); remove it for a data file`);
   let ds: EvalDataset;
-  if (!/\.[a-z0-9]+$/i.test(name)) {
-    const root = dirname(spec.path);
-    ds = await loadPoolDataset(name, async (p) => text(await readOrExplain(read, join(root, p), `a path without an extension names a built-in pool task folder (${join(root, 'index.json')} and ${join(root, `${name}/test.jsonl`)})`)));
+  if (isPool) {
+    const limits = { ...(spec.limit !== undefined ? { limit: spec.limit } : {}), ...(spec.devLimit !== undefined ? { devLimit: spec.devLimit } : {}) };
+    if (await isPoolRoot(spec.path, read)) {
+      ds = await loadPoolDataset(async (p) => text(await readOrExplain(read, join(spec.path, p), 'the pool folder lists its tasks in index.json')), { ...limits, ...(spec.tasks ? { tasks: spec.tasks } : {}) });
+    } else {
+      if (spec.tasks !== undefined) throw new DatasetError(`${spec.path}: "tasks" needs the pool's folder (the one holding index.json), not a task folder`);
+      const root = dirname(spec.path);
+      ds = await loadPoolDataset(async (p) => text(await readOrExplain(read, join(root, p), `a path without an extension names the built-in pool's folder or one of its task folders (${join(root, 'index.json')} and ${join(root, `${name}/test.jsonl`)})`)), { ...limits, tasks: [name] });
+    }
   } else if (/\.json$/i.test(name)) {
     ds = parseMocoFile(text(await readOrExplain(read, spec.path, 'check the path')), spec.path);
   } else if (userFormat(name) !== null) {
@@ -135,5 +163,5 @@ export async function loadDataset(spec: DatasetSpec, read: ReadBytes): Promise<E
     const has = (['dev', 'test'] as const).filter((s) => (ds.splits[s]?.length ?? 0) > 0);
     throw new DatasetError(`${name} has no items in split "${split}" — it has ${has.length > 0 ? has.join(' and ') : 'no items at all'}`);
   }
-  return applyLimit(ds, spec.limit);
+  return isPool ? ds : applyLimit(ds, spec.limit, spec.devLimit);
 }

@@ -1,6 +1,8 @@
 /**
- * Python for MoCo's coding items: the pure parts (which code a reply holds, the program that tests
- * it), the interface every Python sandbox implements, and the browser's Worker-backed sandbox.
+ * Python sandboxes for MoCo's coding items: the interface every sandbox implements, the checks and
+ * the wire protocol shared by the Worker and the child process, and the browser's Worker-backed
+ * sandbox. Which code a reply holds and the program that tests it are MoCo's rules, in
+ * src/lib/eval/moco/coding.ts (checked against MoCo's eval.py); this module only runs programs.
  *
  * ## For scorers: the interface to call
  * `PythonSandbox` (declared in task.ts, re-exported here) runs one Python program and says whether it
@@ -16,8 +18,8 @@
  * Both start a fresh interpreter for every program (one is booted ahead while the current program
  * runs), so nothing one program does — a patched builtin, a changed module — reaches the next; and
  * both kill it at the time limit.
- * `scoreMocoCoding(reply, item, sandbox)` scores one reply as MoCo does (model_collaboration/data/eval.py:
- * extract_code_block, extract_function_name, evaluate_code_solution).
+ * `scoreCoding(reply, test, sandbox)` in moco/coding.ts scores one reply as MoCo does
+ * (model_collaboration/data/eval.py: extract_code_block, extract_function_name, evaluate_code_solution).
  *
  * ## What Python can reach
  * Pyodide (CPython compiled to WebAssembly) with an in-memory file system (Emscripten's MEMFS): `import
@@ -30,67 +32,13 @@
  * Pure-Python tricks against the test itself (a `candidate` whose results compare equal to anything)
  * are not prevented, as in MoCo.
  */
-import type { ItemScore, PythonSandbox } from './task.ts';
+import type { PythonSandbox } from './task.ts';
 
 export type { PythonSandbox } from './task.ts';
 export type PythonResult = Awaited<ReturnType<PythonSandbox['run']>>;
 
-/** MoCo's CODE_EXECUTION_TIMEOUT (eval.py): 10 s per program. */
-export const MOCO_CODE_TIMEOUT_MS = 10_000;
 /** Longest error text a result carries. */
 export const MAX_PY_ERROR_CHARS = 300;
-
-/**
- * The code in a reply, as MoCo's extract_code_block reads it: the last fenced block tagged with the
- * language or untagged (a newline must follow the fence), else the last fenced block of any kind,
- * else the whole reply; trimmed.
- */
-export function extractCodeBlock(reply: string, language = 'python'): string {
-  const lang = language.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const tagged = [...reply.matchAll(new RegExp('```(?:' + lang + ')?\\s*\\n([\\s\\S]*?)```', 'gi'))];
-  if (tagged.length > 0) return tagged[tagged.length - 1]![1]!.trim();
-  const any = [...reply.matchAll(/```\s*\n?([\s\S]*?)```/g)];
-  if (any.length > 0) return any[any.length - 1]![1]!.trim();
-  return reply.trim();
-}
-
-/** The name of the first `def` in the code (MoCo's extract_function_name: `def\s+(\w+)\s*\(`), or null. */
-export function firstFunctionName(code: string): string | null {
-  // Python's \w on str is Unicode word characters; JavaScript's needs the u flag and classes to match.
-  const m = /def\s+([\p{L}\p{N}\p{Mn}\p{Mc}\p{Pc}]+)\s*\(/u.exec(code);
-  return m ? m[1]! : null;
-}
-
-/** The program MoCo runs for one item: the code, `candidate` aliased to its first function, the test, the check. */
-export function buildCodingProgram(code: string, functionName: string, test: string): string {
-  return `${code}\n\ncandidate = ${functionName}\n\n${test}\n\ncheck(candidate)\n`;
-}
-
-/** A MoCo coding item (`test` defines `check(candidate)`; some files say `test_code`). */
-export interface MocoCodingItem {
-  test?: string;
-  test_code?: string;
-  language?: string;
-}
-
-/**
- * MoCo's coding score of one reply: 1 when the program of buildCodingProgram runs to its end without
- * an exception within the time limit, else 0. No test, no `def`, or a language other than Python
- * scores 0 with the reason in `error`. `parsed` is the extracted code, as MoCo's parsed output.
- * (MoCo counts a return code of 0 as a pass, so a program that calls `sys.exit(0)` before
- * `check(candidate)` passes there; here SystemExit is an exception and fails.)
- */
-export async function scoreMocoCoding(reply: string, item: MocoCodingItem, sandbox: PythonSandbox, timeoutMs = MOCO_CODE_TIMEOUT_MS): Promise<ItemScore> {
-  const language = item.language ?? 'python';
-  const code = extractCodeBlock(reply, language);
-  if (language !== 'python') return { parsed: code, score: 0, error: `language ${language} is not supported (only python)` };
-  const test = item.test ?? item.test_code ?? '';
-  if (!test) return { parsed: code, score: 0, error: 'the item has no test' };
-  const name = firstFunctionName(code);
-  if (name === null) return { parsed: code, score: 0, error: 'the reply defines no function (no "def name(")' };
-  const r = await sandbox.run(buildCodingProgram(code, name, test), timeoutMs);
-  return r.ok ? { parsed: code, score: 1 } : { parsed: code, score: 0, error: r.error ?? 'failed' };
-}
 
 /**
  * Python run in every fresh interpreter before the program: process creation is refused (Pyodide's

@@ -26,6 +26,9 @@
  *   --out in the CLI) before it counts as done. A new runner over the same state skips those items,
  *   so a reload or a crash loses nothing finished, and (seeded calls, cached answers) the results
  *   equal those of an uninterrupted run.
+ * - Scoring: each item by its data set's `score` (with `scoring`: ctx.js, ctx.python), then the
+ *   data set's joint rule over each finished cell's split (`groupScores`, e.g. culturebench) when
+ *   dev evidence is read and when the results are assembled.
  * - A method that ends in error stops the run with that message (finished rows stay in `state`):
  *   an engine failure is never recorded as a wrong answer.
  */
@@ -247,7 +250,7 @@ export function createRunner(opts: RunnerOptions): Runner {
       agents,
       knobs: { ...(fitted?.knobs ?? {}), ...cell.knobs },
       seed: cell.seed,
-      maxTokens: ds.maxTokens,
+      maxTokens: experiment.datasets[cell.dataset]!.maxTokens ?? ds.maxTokens,
       signal: controller.signal,
       runId: `${cellIndex.get(cell.key)}:${item.id}`,
       ...(fitted?.state !== undefined ? { fitted: fitted.state } : {}),
@@ -327,16 +330,26 @@ export function createRunner(opts: RunnerOptions): Runner {
     }
   }
 
+  /**
+   * A finished cell's rows in item order, with the data set's joint rule applied to the split's
+   * scores (groupScores: MoCo's culturebench scores a question_id group 1 only when all its items
+   * are 1). A row whose score the rule changed keeps its own in `metrics.itemScore`.
+   */
+  function cellRows(key: string, dataset: number, items: readonly EvalItem[], what: string): StoredRow[] {
+    const list = items.map((it) => {
+      const r = rows.get(rowKey(key, it.id));
+      if (!r) throw new ExperimentRunError(`internal: result of ${what} on item ${it.id} is missing`);
+      return r;
+    });
+    const group = opts.datasets[dataset]!.groupScores;
+    if (!group) return list;
+    const scores = group(items, list.map((r) => r.score));
+    return list.map((r, i) => (scores[i] === r.score ? r : { ...r, score: scores[i]!, metrics: { ...r.metrics, itemScore: r.score } }));
+  }
+
   function devEvidence(cell: Cell): DevEvidence {
     const devItems = itemsOf({ ...cell, split: 'dev' });
-    const perAgent = cell.agents.map((a) => {
-      const key = memberCellKey(a.model, cell.dataset, 'dev', cell.seed);
-      return devItems.map((it) => {
-        const r = rows.get(rowKey(key, it.id));
-        if (!r) throw new ExperimentRunError(`internal: dev result of ${a.model} on item ${it.id} is missing`);
-        return r;
-      });
-    });
+    const perAgent = cell.agents.map((a) => cellRows(memberCellKey(a.model, cell.dataset, 'dev', cell.seed), cell.dataset, devItems, `${a.model} on dev`));
     return {
       agentScores: perAgent.map((rs) => rs.reduce((s, r) => s + r.score, 0) / Math.max(1, rs.length)),
       items: devItems.map((it, i) => ({
@@ -360,8 +373,7 @@ export function createRunner(opts: RunnerOptions): Runner {
   function assemble(fits: Map<string, Fitted>): ResultsFile {
     const items: ItemResult[] = [];
     const cellResults = cells.map((c, ci): CellResult => {
-      for (const it of itemsOf(c)) {
-        const { cellKey: _k, ...row } = rows.get(rowKey(c.key, it.id))!;
+      for (const { cellKey: _k, ...row } of cellRows(c.key, c.dataset, itemsOf(c), c.labels[0] ?? c.method)) {
         items.push({ ...row, cell: ci });
       }
       const find = (model: string, split: 'dev' | 'test'): number => {

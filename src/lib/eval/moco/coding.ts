@@ -50,7 +50,13 @@ export function buildCodingProgram(code: string, test: string): string | null {
   return `${code}\n\ncandidate = ${name}\n\n${test}\n\ncheck(candidate)\n`;
 }
 
-/** Scores one reply: 1 when the assembled program runs to the end in the sandbox. */
+/**
+ * Scores one reply: 1 when the assembled program runs to the end in the sandbox. A failed run
+ * carries the sandbox's reason in `error` (the traceback's last line, e.g. "AssertionError", or the
+ * time limit), for the item view. (MoCo counts a return code of 0 as a pass, so a program that calls
+ * `sys.exit(0)` before `check(candidate)` passes there; in the sandbox SystemExit is an exception and
+ * fails.)
+ */
 export async function scoreCoding(response: string, test: string, python: PythonSandbox | undefined, timeoutMs = CODE_TIMEOUT_MS): Promise<ItemScore> {
   const code = extractCodeBlock(response);
   const program = buildCodingProgram(code, test);
@@ -59,7 +65,6 @@ export async function scoreCoding(response: string, test: string, python: Python
     return { parsed: code, score: 0, error: 'coding items need a Python sandbox (ctx.python: Pyodide in the tab, a child process in Node) — none was given' };
   }
   const r = await python.run(program, timeoutMs);
-  const out: ItemScore = { parsed: code, score: r.ok ? 1 : 0 };
-  if (r.timedOut) out.error = `the program ran past ${timeoutMs} ms and was stopped`;
-  return out;
+  if (r.ok) return { parsed: code, score: 1 };
+  return { parsed: code, score: 0, error: r.timedOut ? `the program ran past ${timeoutMs} ms and was stopped` : (r.error ?? 'the program failed') };
 }
