@@ -69,13 +69,15 @@ async function cachedPaths(page: Page): Promise<{ cache: string; paths: string[]
   });
 }
 
-test("web-llm's bundles and wllama's compat build are not precached; web-llm's chunk is cached on first use", async ({ page }) => {
+test("web-llm's bundles, wllama's compat build and Pyodide are not precached; web-llm's chunk is cached on first use", async ({ page }) => {
   const errors = watchErrors(page);
   const sw = readFileSync(join(DIST, 'sw.js'), 'utf8');
   const precache = JSON.parse(/const PRECACHE = (\[.*?\]);/.exec(sw)![1]!) as string[];
   const onDemand = JSON.parse(/const ON_DEMAND = (\[.*?\]);/.exec(sw)![1]!) as string[];
-  expect(precache.filter((u) => /webllm|wllama-compat/.test(u))).toEqual([]);
-  expect(onDemand.map((u) => u.replace(/-[\w-]{8}(\.\w+)$/, '-*$1')).sort()).toEqual(
+  expect(precache.filter((u) => /webllm|wllama-compat|pyodide\//.test(u))).toEqual([]);
+  // Pyodide (the Python sandbox of MoCo's coding items) is cached on first use too, whole.
+  expect(onDemand.filter((u) => u.startsWith('./pyodide/'))).toEqual(expect.arrayContaining(['./pyodide/pyodide.asm.wasm', './pyodide/python.worker.js']));
+  expect(onDemand.filter((u) => !u.startsWith('./pyodide/')).map((u) => u.replace(/-[\w-]{8}(\.\w+)$/, '-*$1')).sort()).toEqual(
     ['./assets/webllm-*.js', './assets/webllm.worker-*.js', './assets/wllama-compat-*.js', './assets/wllama-compat-*.wasm'],
   );
   // The compat files are served from our origin, byte-identical copies of the npm package (no CDN).
