@@ -127,3 +127,21 @@ export async function screenshot(page: Page, info: TestInfo, name: string): Prom
   await info.attach(name, { path, contentType: 'image/png' });
   return path;
 }
+
+/**
+ * How many models the Models tab lists, once the registry has filled the list (it loads the manifest
+ * and storage asynchronously; counting at once can read 0 on a slow host). Waits for the first card,
+ * then until the count holds still for 300 ms.
+ */
+export async function listedModels(page: Page): Promise<number> {
+  const items = page.getByRole('list', { name: 'Model list' }).getByRole('listitem');
+  await expect(items.first()).toBeVisible();
+  let before = -1;
+  let now = await items.count();
+  while (now !== before) {
+    before = now;
+    await page.waitForTimeout(300);
+    now = await items.count();
+  }
+  return now;
+}

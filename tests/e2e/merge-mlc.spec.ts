@@ -18,7 +18,7 @@ import { prebuiltAppConfig } from '@mlc-ai/web-llm';
 import { decodeParam, listParams, type TensorCache } from '../../src/lib/merge/mlc/format.ts';
 import { MLC_MERGE_LOCK, modelBaseUrl } from '../../src/lib/merge/mlc/cache.ts';
 import { Q4F32_LAYOUT, synthetic, webllmEntries, type CacheEntry, type LayoutEntry, type Synthetic } from '../support/mlc-synthetic.ts';
-import { modelCard, showTab, watchErrors } from './helpers.ts';
+import { listedModels, modelCard, showTab, watchErrors } from './helpers.ts';
 
 const record = (id: string) => prebuiltAppConfig.model_list.find((r) => r.model_id === id)!;
 const LLAMA = record('Llama-3.2-3B-Instruct-q4f32_1-MLC');
@@ -260,7 +260,7 @@ test.describe('MLC merges in the merge view', () => {
     // The registry sweeps them when it starts.
     await expect.poll(() => mergedKeys(page)).toEqual([]);
     await showTab(page, 'Models');
-    const listed = await page.getByRole('list', { name: 'Model list' }).getByRole('listitem').count();
+    const listed = await listedModels(page);
     const stored = await opfsFiles(page);
     await showTab(page, 'Merge');
     await page.getByLabel('Merge method').selectOption('linear');
@@ -360,7 +360,7 @@ test.describe('MLC merges in the merge view', () => {
     }
     await page.reload();
     await showTab(page, 'Models');
-    const listed = await page.getByRole('list', { name: 'Model list' }).getByRole('listitem').count();
+    const listed = await listedModels(page);
     await showTab(page, 'Merge');
     await page.getByLabel('Merge method').selectOption('linear');
     await pick(page, 1, LLAMA.model_id);

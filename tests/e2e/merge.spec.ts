@@ -9,7 +9,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importStories, modelCard, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
+import { importStories, listedModels, modelCard, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
 import { storiesVariant } from '../unit/merge-fixtures.ts';
 import { writeSyntheticModel } from '../../tools/bench/merge-model.ts';
 import { fileSink } from '../../tools/lib/node-source.ts';
@@ -135,7 +135,7 @@ test.describe('merge view', () => {
     await page.goto('./');
     await importStories(page);
     const before = await opfsFiles(page);
-    const listed = await page.getByRole('list', { name: 'Model list' }).getByRole('listitem').count();
+    const listed = await listedModels(page);
     await showTab(page, 'Merge');
     await page.getByLabel('Merge method').selectOption('linear');
     await pickModel(page, 1, STORIES_ID);
@@ -167,7 +167,7 @@ test.describe('merge view', () => {
     for (const [i, p] of paths.entries()) await writeSyntheticModel(await fileSink(p), { layers: 2, seed: i + 1 });
     await page.goto('./');
     await showTab(page, 'Models');
-    const listed = await page.getByRole('list', { name: 'Model list' }).getByRole('listitem').count();
+    const listed = await listedModels(page);
     const before = await opfsFiles(page);
     await showTab(page, 'Merge');
     await page.getByLabel('Merge method').selectOption('linear');
