@@ -28,6 +28,7 @@ import {
 } from '../lib/engines/engine.ts';
 import { Channel } from '../lib/engines/channel.ts';
 import { FairQueue, QueueAbortedError } from '../lib/engines/queue.ts';
+import { ReplicaSet } from '../lib/engines/replicas.ts';
 import { Connection, openStream, proxy } from '../lib/rpc.ts';
 import type { EngineWorkerApi, Generation, LoadParams, ModelSource } from '../../workers/engine.api.ts';
 
@@ -214,6 +215,34 @@ export async function spawnWllamaWorker(source: ModelSource, params: LoadParams,
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+export interface SetSpawnOptions extends SpawnOptions {
+  /** The most instances, given where the first one runs (replicaLimit in src/lib/engines/replicas.ts); 1 = never grow. */
+  maxInstances: (first: EngineInfo) => number;
+  /** Told once an instance crashes; the whole set has ended by then. */
+  onCrash?: (err: EngineError) => void;
+}
+
+/**
+ * Loads a model as a ReplicaSet: the first instance now (with `params`), more on demand when
+ * several agents call it at once. Every instance after the first runs one thread: the extra
+ * instances are the parallelism, and llama.cpp's CPU kernels split rows between threads, so a
+ * thread count changes no result (tests/e2e/parallel-agents.spec.ts compares seeded runs on 1 and 2
+ * threads). Everything else (file, context, GPU choice, build) is the same for every instance.
+ */
+export async function spawnWllamaSet(source: ModelSource, params: LoadParams, opts: SetSpawnOptions): Promise<ReplicaSet> {
+  let set: ReplicaSet | null = null;
+  const first = await spawnWllamaWorker(source, params, { ...opts, onCrash: (err) => set?.crashed(err, first) });
+  set = new ReplicaSet(first, {
+    max: opts.maxInstances(first.info),
+    spawn: async () => {
+      const extra: WorkerEngine = await spawnWllamaWorker(source, { ...params, nThreads: 1, nParallel: 1 }, { onCrash: (err) => set?.crashed(err, extra) });
+      return extra;
+    },
+  });
+  set.onCrash = opts.onCrash;
+  return set;
 }
 
 function abortedBeforeStart(): ChatChunk {

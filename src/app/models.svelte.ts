@@ -33,7 +33,12 @@
  *   await registry.file(id): File                // the GGUF bytes (for merging, export)
  *
  * ModelEntry.activity: {active, queued} requests on a loaded wllama engine (a run is idle when every
- * loaded model shows 0/0).
+ * loaded model shows 0/0), and its {instances, loading}.
+ *
+ * Parallel agents: a wllama model loads as a ReplicaSet (src/lib/engines/replicas.ts): agents that
+ * call it at once get more instances of the same file, up to replicaLimit (cores, memory; 1 on
+ * WebGPU), each running one request at a time so the same seed gives the same text.
+ * `registry.parallelInstances = false` keeps one instance per model (agents then take turns).
  * ModelEntry.status: 'available' (known but not on this device: a built-in not yet cached, a
  * web-llm model not yet downloaded) → 'stored' → 'loading' → 'loaded'; 'error' with `error` set
  * (load failure or a crashed worker: call load(id) again to reload).
@@ -51,7 +56,8 @@ import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
 import { openChorusDb, type ModelRecord, type ModelSourceKind } from '../lib/store/db.ts';
 import { openUrl } from '../lib/store/download.ts';
 import { OpfsStore } from '../lib/store/opfs.ts';
-import { spawnWllamaWorker, type WorkerEngine } from './engines.ts';
+import { spawnWllamaSet } from './engines.ts';
+import { replicaLimit } from '../lib/engines/replicas.ts';
 
 export type ModelStatus = 'available' | 'stored' | 'loading' | 'loaded' | 'error';
 
@@ -81,7 +87,7 @@ export interface ModelEntry {
   /** Where it runs once loaded ("CPU · wasm · 1 thread", "WebGPU · 5/5 layers", "HTTP"). */
   backend?: EngineInfo;
   /** Requests running / waiting on the loaded engine (wllama workers); 0/0 when idle. */
-  activity?: { active: number; queued: number };
+  activity?: { active: number; queued: number; instances?: number; loading?: number };
   /** Bytes loaded so far while status is 'loading'. */
   progress?: { loaded: number; total: number };
   error?: string;
@@ -216,6 +222,9 @@ export class ModelRegistry {
   get(id: string): ModelEntry | undefined {
     return this.#entries.find((e) => e.id === id);
   }
+
+  /** Whether a model may load more instances for agents that call it at once (see above). */
+  parallelInstances = $state(true);
 
   engineFor(id: string): Engine | undefined {
     return this.#engines.get(id);
@@ -465,7 +474,7 @@ export class ModelRegistry {
       if (GGUF_SOURCES.includes(entry.source)) {
         if (entry.status === 'available') await this.#cacheBuiltin(entry, { ...opts, onProgress: progress });
         const current = this.#require(id);
-        const worker: WorkerEngine = await spawnWllamaWorker(
+        const set = await spawnWllamaSet(
           { kind: 'opfs', path: this.#store.path(current.file!), name: current.name },
           {
             nThreads: threadsForNextModel(navigator.hardwareConcurrency, this.#engines.size),
@@ -474,10 +483,24 @@ export class ModelRegistry {
             ...(current.summary?.vocabSize !== undefined && { expectedVocab: current.summary.vocabSize }),
             ...(current.summary?.contextLength !== undefined && { contextLength: current.summary.contextLength }),
           },
-          { ...opts, onProgress: progress, onCrash: (err) => this.#crashed(id, err) },
+          {
+            ...opts,
+            onProgress: progress,
+            onCrash: (err) => this.#crashed(id, err),
+            // Parallel agents: more instances of this model load when agents call it at once.
+            maxInstances: (info) =>
+              this.parallelInstances === false
+                ? 1
+                : replicaLimit({
+                    hardwareConcurrency: navigator.hardwareConcurrency,
+                    deviceMemoryGiB: (navigator as Navigator & { deviceMemory?: number }).deviceMemory,
+                    modelBytes: current.size ?? 0,
+                    backend: info.backend,
+                  }),
+          },
         );
-        worker.onActivity = (active, queued) => this.#patch(id, { activity: { active, queued } });
-        engine = worker;
+        set.onActivity = ({ active, queued, instances, loading }) => this.#patch(id, { activity: { active, queued, instances, loading } });
+        engine = set;
       } else {
         const loader = this.#loaders.get(entry.source);
         if (!loader) throw new EngineError('unsupported', `no engine for ${entry.source} models is available in this build.`);

@@ -9,6 +9,7 @@
  */
 import { runStrategy, agentsFromSetup } from '../lib/run.ts';
 import type { Engine } from '../lib/engines/engine.ts';
+import { ReplicaSet } from '../lib/engines/replicas.ts';
 import { applyEvent, emptyTraceView, type TraceView } from '../lib/render/trace-view.ts';
 import { decodeSetup, encodeSetup } from '../lib/settings/url.ts';
 import { MAX_AGENTS, MIN_AGENTS, defaultAgent, defaultSetup, withMethod, type AgentSetup, type Setup } from '../lib/settings/schema.ts';
@@ -311,6 +312,9 @@ export class Playground {
         }
         if (controller.signal.aborted) break;
         engines.set(id, engine);
+        // Parallel agents: start loading one instance per agent of this model now; the run starts
+        // on the instances there are and the others join as they finish loading.
+        if (engine instanceof ReplicaSet) void engine.reserve(setup.agents.filter((a) => a.model === id).length);
       }
       this.#preparing = null;
       // Agents are named after the model's display name, not its storage id ("Agent 2 · stories260K.gguf").

@@ -54,6 +54,8 @@ export type TraceEvent =
       purpose: string;
       /** The exact conversation sent to the model. */
       messages: ChatMessage[];
+      /** msgIds of earlier messages whose text this prompt shows (who sees what; the flow drawing's edges). */
+      sees?: string[];
     }
   | {
       type: 'token';

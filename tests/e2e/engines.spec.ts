@@ -360,3 +360,48 @@ test('a model WITH a chat template is chatted through llama.cpp\'s template (Cha
   // … which is not what the template-less fallback sends.
   expect(r.plain.usage.prompt_tokens).not.toBe(r.chat.usage.prompt_tokens);
 });
+
+test('parallel agents: a model loaded as the app loads it grows to one instance per overlapping agent, and seeded sampled text is what one instance gives one call at a time (and what 2 threads give)', async ({ page }) => {
+  test.setTimeout(180_000);
+  await open(page);
+  const r = await page.evaluate(async () => {
+    const c = window.chorus;
+    const url = '/m/stories260K.gguf';
+    const one = await c.spawnSet(url, 'stories260K.gguf', { maxInstances: 1 });
+    const set = await c.spawnSet(url, 'stories260K.gguf', { maxInstances: 3 });
+    const two = await c.spawn({ kind: 'fetch', url, name: 'stories260K.gguf' }, { nThreads: 2 });
+    const req = (seed: number) => ({ prompt: 'Once upon a time', max_tokens: 40, temperature: 0.8, seed });
+    const seeds = [11, 12, 13];
+    const seq: string[] = [];
+    for (const [i, seed] of seeds.entries()) seq.push((await c.run(one.handle, 'complete', req(seed), { caller: `a${i + 1}` })).text);
+    const before = c.setActivity(set.handle);
+    const together = (await Promise.all(seeds.map((seed, i) => c.run(set.handle, 'complete', req(seed), { caller: `a${i + 1}` })))).map((x: { text: string }) => x.text);
+    const during = c.setActivity(set.handle);
+    // The instances that overlapping calls started loading (the first calls may have ended first).
+    await c.reserve(set.handle, 3);
+    const after = c.setActivity(set.handle);
+    // Again, now that all three instances are loaded, with the callers in the other order.
+    const again = (await Promise.all([...seeds].reverse().map((seed, i) => c.run(set.handle, 'complete', req(seed), { caller: `a${3 - i}` })))).map((x: { text: string }) => x.text).reverse();
+    const twoThreads: string[] = [];
+    for (const seed of seeds) twoThreads.push((await c.run(two.handle, 'complete', req(seed))).text);
+    const oneAfter = c.setActivity(one.handle);
+    const final = c.setActivity(set.handle);
+    for (const h of [one.handle, set.handle, two.handle]) await c.unload(h);
+    return { seq, together, again, twoThreads, before, during, after, final, oneAfter, twoDetail: two.info.detail };
+  });
+  // Three different seeds give three different texts (so the equalities below say something).
+  expect(new Set(r.seq).size).toBe(3);
+  expect(r.before).toMatchObject({ instances: 1, loading: 0 });
+  // Overlapping calls made the set grow: two more instances loaded or loading.
+  expect(r.during.instances + r.during.loading).toBe(3);
+  expect(r.after).toMatchObject({ instances: 3, active: 0, queued: 0, growthError: null });
+  expect(r.final.peakActive).toBe(3);
+  // The extra instances run one thread each.
+  expect(r.after.details.slice(1).every((d: string) => /1 thread\b/.test(d))).toBe(true);
+  expect(r.twoDetail).toMatch(/2 threads/);
+  expect(r.oneAfter).toMatchObject({ instances: 1, max: 1 });
+  // The same-seed guarantee: whichever instance served a call, and however many ran at once.
+  expect(r.together).toEqual(r.seq);
+  expect(r.again).toEqual(r.seq);
+  expect(r.twoThreads).toEqual(r.seq);
+});

@@ -54,9 +54,11 @@ test.describe('playground with the real model', () => {
     await runAndWait(page);
     expect(await trace(page).getByRole('article').locator('pre').allInnerTexts()).toEqual(first);
     expect(await trace(page).getByRole('region', { name: 'Final answer' }).innerText()).toBe(answer);
-    // All three agents ran on ONE loaded engine: the model manager lists one loaded stories260K.
+    // All three agents ran on ONE loaded model: the model manager lists one loaded stories260K,
+    // which loaded more instances of itself so the three agents ran at once (parallel agents).
     await showTab(page, 'Models');
     await expect(modelCard(page, 'stories260K.gguf').getByRole('status')).toHaveText('idle');
+    await expect(modelCard(page, 'stories260K.gguf').getByLabel('stories260K.gguf instances')).toHaveText('3 instances');
   });
 
   test('debate with three agents: rounds, every agent in every round, final answer; screenshot saved', async ({ page }, info) => {

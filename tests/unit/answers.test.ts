@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectType, extractAnswer, focusText, normaliseNumber, normaliseText, type AnswerType } from '../../src/lib/answers.ts';
+import { detectType, extractAnswer, focusText, isAnswerType, normaliseNumber, normaliseText, type AnswerType } from '../../src/lib/answers.ts';
 
 describe('answer extraction table', () => {
   const table: [string, AnswerType, string][] = [
@@ -110,5 +110,57 @@ describe('answer extraction rules', () => {
 
   it('returns "" (an abstention) for empty text in every reading', () => {
     for (const type of ['auto', 'number', 'choice', 'yesno', 'text'] as const) expect(extractAnswer('', type).answer).toBe('');
+  });
+});
+
+/**
+ * Each case here pins one piece of a rule that a one-character change would break (found by
+ * `npm run mutate -- answers`): the spacing allowed inside a marker, the anchors of the `auto`
+ * detection, the order of the choice patterns.
+ */
+describe('answer extraction: the exact shape of each rule', () => {
+  it.each([
+    ['Steps give 5 and 8. Final answer 3, and later 9', '3'],
+    ['Steps give 5 and 8. Final  answer 3, and later 9', '3'],
+    ['the answer  is 3, not 9', '3'],
+    ['the answer would be 3, not 9', '3'],
+    ['the answer would  be 3, not 9', '3'],
+    ['the answer will be 3, not 9', '3'],
+    ['the answer will  be 3, not 9', '3'],
+    ['the answer should be 3, not 9', '3'],
+    ['the answer should  be 3, not 9', '3'],
+    ['Answer : 3, not 9', '3'],
+  ])('a marker with any spacing: %j reads %j (the first number after it, not the last)', (text, want) => {
+    expect(extractAnswer(text, 'number').answer).toBe(want);
+  });
+
+  it.each([
+    ['Plan B', 'text'],
+    ['Bob went home', 'text'],
+    ['I think (b) is right', 'text'],
+    ['see part C) above', 'text'],
+    ['x) is not an option letter', 'text'],
+    ['B) because it is blue', 'choice'],
+    ['(b) because it is blue', 'choice'],
+    ['option  b fits', 'choice'],
+    ['I say no', 'text'],
+    ['casino', 'text'],
+    ['No, it is not', 'yesno'],
+  ] as const)('auto detection is anchored: %j is %s', (text, want) => {
+    expect(detectType(text)).toBe(want);
+  });
+
+  it.each([
+    ['I pick option c', 'C'],
+    ['b) it is', 'B'],
+    ['Pick B now', 'B'],
+    ['Pick B', 'B'],
+  ])('choice patterns in order: %j reads %j', (text, want) => {
+    expect(extractAnswer(text, 'choice').answer).toBe(want);
+  });
+
+  it('every answer type name is accepted and nothing else', () => {
+    for (const t of ['auto', 'number', 'choice', 'yesno', 'text']) expect(isAnswerType(t), t).toBe(true);
+    for (const t of ['', 'Number', 'letters', 5, null]) expect(isAnswerType(t), String(t)).toBe(false);
   });
 });

@@ -136,7 +136,14 @@ try {
     await c.timedRun(par.handle, p, 16);
     const threeSlots = await measure(par.handle);
     await c.unload(par.handle);
-    return { oneSlot, threeSlots };
+    // The app's configuration (src/app/models.svelte.ts): the model loads as a ReplicaSet whose limit
+    // on this host is replicaLimit (2 × cores, memory); three overlapping agents use three instances.
+    const set = await c.spawnSet('/m/stories260K.gguf', 'stories260K.gguf', { nThreads: s.threads, maxInstances: Math.min(8, 2 * navigator.hardwareConcurrency) });
+    await c.reserve(set.handle, 3);
+    const appSet = await measure(set.handle);
+    appSet.instances = c.setActivity(set.handle).instances;
+    await c.unload(set.handle);
+    return { oneSlot, threeSlots, appSet };
   }, { s: setup, p: PROMPT, n: TOKENS });
   await page.evaluate((s) => Promise.all([window.chorus.bareUnload(s.bare), window.chorus.bareUnload(s.bareWorker), window.chorus.unload(s.worker)]), setup);
 
@@ -155,7 +162,7 @@ try {
   row('comlink proxied callback', tokenPath.proxied_callback_us_per_chunk, '', '');
   log('');
   row('3 agents × 1 model', 'one by one', 'together', 'speed-up');
-  for (const [label, m] of [['1 slot (fair queue)', agents.oneSlot], ['3 slots (n_parallel 3)', agents.threeSlots]]) {
+  for (const [label, m] of [['1 slot (fair queue)', agents.oneSlot], ['3 slots (n_parallel 3)', agents.threeSlots], [`app: ${agents.appSet.instances} instances (ReplicaSet)`, agents.appSet]]) {
     row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`);
   }
   const result = {
@@ -174,8 +181,10 @@ try {
     ratio_met: Math.min(ratioPage, ratioWorker) >= 0.95,
     greedy_text_identical: sameText,
     token_path: tokenPath,
+    three_agents_target: 1.6,
+    three_agents_app_met: agents.appSet.sequentialMs / agents.appSet.togetherMs >= 1.6,
     three_agents: Object.fromEntries(
-      Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), tokens: m.tokens, same_outputs: m.sameOutputs }]),
+      Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), tokens: m.tokens, same_outputs: m.sameOutputs, ...(m.instances !== undefined && { instances: m.instances }) }]),
     ),
   };
   log(JSON.stringify(result));

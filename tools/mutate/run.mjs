@@ -35,7 +35,7 @@ const AREAS = {
   // The code sandbox on its own: it is being rewritten, and its mutants are slow (real sandboxes).
   code: {
     mutate: ['src/lib/eval/code.ts'],
-    tests: ['tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts'],
+    tests: ['tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts', 'tests/unit/sandbox-js.test.ts', 'tests/unit/code-reply.test.ts'],
   },
   merge: {
     mutate: ['src/lib/merge/methods/**/*.ts'],

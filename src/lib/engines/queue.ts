@@ -54,6 +54,23 @@ export class FairQueue {
     return this.#active;
   }
 
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /**
+   * Changes how many requests may run at once (a replica set grows as instances finish loading).
+   * Raising it grants waiting requests at once; lowering it lets running ones finish and grants
+   * nothing new until `active` is under the new limit.
+   */
+  setConcurrency(concurrency: number): void {
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`FairQueue concurrency must be a positive integer, got ${concurrency}`);
+    }
+    this.#concurrency = concurrency;
+    this.#pump();
+  }
+
   get pending(): number {
     let n = 0;
     for (const list of this.#waiting.values()) n += list.length;

@@ -26,6 +26,12 @@ export interface CallSpec {
   sample: number;
   purpose: string;
   messages: ChatMessage[];
+  /**
+   * The msgIds of earlier messages whose text this prompt shows (a peer's answer, a critique, a
+   * card): who sees what. The flow drawing (src/lib/flow.ts) draws its edges from it, and tests of
+   * a method's wiring check it. Absent = the prompt shows no other message.
+   */
+  sees?: string[];
 }
 
 export interface CallResult {
@@ -58,7 +64,9 @@ export function meanTokenProb(logprobs: readonly { logprob: number }[]): number 
 }
 
 export function msgIdFor(spec: CallSpec): string {
-  return `${spec.agent.id}.r${spec.round}.s${spec.sample}${spec.purpose === 'judge' ? '.judge' : ''}`;
+  // "a1.r2.s0" for answers and revisions; other purposes are named ("a2.r3.s0.judge", "a1.r1.s1.critique").
+  const named = spec.purpose === 'answer' || spec.purpose === 'revision' ? '' : `.${spec.purpose}`;
+  return `${spec.agent.id}.r${spec.round}.s${spec.sample}${named}`;
 }
 
 /** The conversation for a first answer: the agent's system prompt (if any), then the user's prompt. */
@@ -85,6 +93,7 @@ export async function runCall(ctx: StrategyContext, spec: CallSpec, emit: (e: Tr
     round: spec.round,
     purpose: spec.purpose,
     messages: spec.messages,
+    ...(spec.sees !== undefined && { sees: spec.sees }),
   });
   let text = '';
   const logprobs: TokenLogprob[] = [];

@@ -16,6 +16,22 @@ export type Knob =
   | { id: string; label: string; help: string; type: 'boolean'; default: boolean }
   | { id: string; label: string; help: string; type: 'select'; default: string; options: { value: string; label: string }[] };
 
+/**
+ * What a run costs, before it starts (shown in the playground and on the methods page): model calls
+ * as a function of the number of agents N and the knobs, and the same in words.
+ */
+export interface CostModel {
+  /** E.g. "N × R calls; each revision shows N − 1 answers". N = agents, knob ids as letters named in `where`. */
+  formula: string;
+  /** Model calls for `n` agents with these knobs (defaults filled in). */
+  calls(n: number, knobs: Record<string, KnobValue>): number;
+  /**
+   * Upper bound on tokens for `n` agents: generated tokens (calls × max tokens) and prompt tokens
+   * given the prompt's length in tokens (`promptTokens`), counting the answers each prompt shows.
+   */
+  tokens?(n: number, knobs: Record<string, KnobValue>, maxTokens: number, promptTokens: number): { prompt: number; completion: number };
+}
+
 export interface StrategyMeta {
   id: string;
   name: string;
@@ -24,7 +40,9 @@ export interface StrategyMeta {
   description: string;
   paper: { title: string; url: string; year?: number };
   knobs: Knob[];
-  needs: { minAgents: number; maxAgents?: number; logprobs?: boolean; judge?: boolean };
+  needs: { minAgents: number; maxAgents?: number; logprobs?: boolean; judge?: boolean; dev?: boolean };
+  /** Model calls and tokens as a function of N and the knobs (issue 13: every method states it). */
+  cost?: CostModel;
 }
 
 export interface Agent {

@@ -6,7 +6,8 @@
 import { Wllama } from '@wllama/wllama';
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import { EngineError, collect, type ChatChunk, type ChatRequest, type CompletionRequest, type Engine } from '../../../src/lib/engines/engine.ts';
-import { spawnWllamaWorker, type WorkerEngine } from '../../../src/app/engines.ts';
+import { spawnWllamaSet, spawnWllamaWorker, type WorkerEngine } from '../../../src/app/engines.ts';
+import type { ReplicaSet } from '../../../src/lib/engines/replicas.ts';
 import { ModelRegistry } from '../../../src/app/models.svelte.ts';
 import { openChorusDb, DB_VERSION } from '../../../src/lib/store/db.ts';
 import { OpfsStore } from '../../../src/lib/store/opfs.ts';
@@ -17,6 +18,8 @@ import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, set
 
 const engines = new Map<number, Engine>();
 const bares = new Map<number, Wllama>();
+/** The most requests a ReplicaSet ran at once, per handle. */
+const peaks = new Map<number, number>();
 const bareWorkers = new Map<number, Worker>();
 let nextHandle = 1;
 
@@ -61,6 +64,28 @@ const chorus = {
     const handle = nextHandle++;
     engines.set(handle, engine);
     return { handle, info: engine.info, progress };
+  },
+  /**
+   * A model loaded as the app loads it (spawnWllamaSet, as the registry does): one instance now,
+   * up to `maxInstances` when callers overlap.
+   */
+  async spawnSet(url: string, name: string, params: { nThreads?: number; maxInstances: number }) {
+    const src: ModelSource = { kind: 'blob', blob: new File([await fetchBlob(url)], name), name };
+    const set = await spawnWllamaSet(src, { nThreads: params.nThreads ?? 1, gpu: 'off' }, { maxInstances: () => params.maxInstances });
+    set.onActivity = (a) => peaks.set(handle, Math.max(peaks.get(handle) ?? 0, a.active));
+    const handle = nextHandle++;
+    engines.set(handle, set);
+    return { handle, info: set.info };
+  },
+  /** Loads a set's instances up to `count` and waits for them (ReplicaSet.reserve); resets its peak. */
+  async reserve(handle: number, count: number) {
+    await (engines.get(handle) as ReplicaSet).reserve(count);
+    peaks.set(handle, 0);
+  },
+  /** A set's instances and their counts. */
+  setActivity(handle: number) {
+    const set = engines.get(handle) as ReplicaSet;
+    return { ...set.activity, peakActive: peaks.get(handle) ?? 0, max: set.max, growthError: set.growthError, details: set.engines.map((e) => e.info.detail) };
   },
   /** Runs one request to completion; abortAfter cancels after that many deltas. */
   async run(handle: number, mode: 'chat' | 'complete', request: ChatRequest | CompletionRequest, opts: { abortAfter?: number; caller?: string } = {}) {
