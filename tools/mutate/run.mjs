@@ -39,10 +39,11 @@ const AREAS = {
   },
   merge: {
     mutate: ['src/lib/merge/methods/**/*.ts'],
-    // The methods' JavaScript kernels are the reference the SIMD kernels are checked against
-    // (merge-f16-fused, merge-simd-executor); those two files take minutes per run on two cores, so
-    // the mutants here are judged by the direct kernel tests.
-    tests: ['tests/unit/merge-methods.test.ts'],
+    // The JavaScript kernels are checked against independent computations (merge-methods); the
+    // F16 paths (kernelF16, fused and SIMD) against those kernels (merge-f16-fused,
+    // merge-simd-executor). Slow (about 20 s for the lot on two cores), but with per-test coverage a
+    // mutant runs only the tests that reach it.
+    tests: ['tests/unit/merge-methods.test.ts', 'tests/unit/merge-f16-fused.test.ts', 'tests/unit/merge-simd-executor.test.ts'],
   },
 };
 

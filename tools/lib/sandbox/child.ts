@@ -107,8 +107,11 @@ export class SandboxChild {
         this.deliver(null);
         resolve();
       };
-      // 'error': the process could not be started (or killed); 'exit' may then never come.
-      this.child.once('exit', () => ended());
+      // 'close', not 'exit': 'exit' can come before the last data on the reply pipe has been read
+      // (Node's docs: stdio may still be open then), and a reply the child wrote just before it ended
+      // was lost as "ended without a reply" on a loaded machine. 'close' comes once the pipes are
+      // drained. 'error': the process could not be started (or killed); 'close' may then never come.
+      this.child.once('close', () => ended());
       this.child.once('error', ended);
     });
     this.child.stdin!.on('error', () => { /* the child died first; its exit says why */ });
