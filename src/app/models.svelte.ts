@@ -250,11 +250,11 @@ export class ModelRegistry {
     for (const s of secrets) this.#keys.set(s.key, s.value);
     const entries: ModelEntry[] = [];
     const manifests = (await this.#fetchManifest()).models;
-    const descriptions = await Promise.all(manifests.map((m) => (m.description !== undefined ? m.description : this.#fetchCardSummary(m.card))));
-    for (const [i, manifest] of manifests.entries()) {
+    for (const manifest of manifests) {
       const file = builtinFileName(manifest.file);
       const onDisk = stored.get(file);
-      const description = descriptions[i];
+      // A description from the card (a fetch each) is filled in after the list shows (below).
+      const description = manifest.description;
       const scores = scoresOf(manifest);
       entries.push({
         id: `builtin:${manifest.id}`,
@@ -310,6 +310,14 @@ export class ModelRegistry {
     }
     this.#entries = entries;
     this.#ready = true;
+    // The built-in models' cards, fetched together once the list is on screen (they do not delay it).
+    void Promise.all(
+      manifests.map(async (m) => {
+        if (m.description !== undefined || m.card === undefined) return;
+        const description = await this.#fetchCardSummary(m.card);
+        if (description !== undefined && this.get(`builtin:${m.id}`)) this.#patch(`builtin:${m.id}`, { description });
+      }),
+    ).catch(() => undefined);
     await this.refreshStorage();
   }
 
