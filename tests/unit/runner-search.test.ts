@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseExperiment } from '../../src/lib/eval/experiment.ts';
 import { MemoryAnswerStore } from '../../src/lib/eval/cache.ts';
 import { createRunner, type Progress } from '../../src/lib/eval/runner.ts';
+import { searchPoints } from '../../src/ui/experiments/search.ts';
 import { ScriptedModel, readToy, toyDataset } from './runner.scripted.ts';
 
 const EXPERIMENT = {
@@ -71,6 +72,11 @@ describe('runner: a method that searches on dev', () => {
     for (const s of steps) expect(s.scores).toHaveLength(3);
     expect(steps.at(-1)!.best).toBe(1);
     expect(steps.at(-1)!.bestLabel).toBe('a1 → a2 (end a2)');
+    // The live plot's points: every candidate of every iteration, and the best-so-far line, in %.
+    const points = searchPoints(steps);
+    expect(points.candidates).toHaveLength(3 * steps.length);
+    expect(points.candidates.slice(0, 3)).toEqual(steps[0]!.scores.map((s) => ({ iteration: 1, score: s * 100 })));
+    expect(points.best.at(-1)).toEqual({ iteration: steps.length, best: 100 });
   });
 
   it('scripted: a rerun over the same answer cache repeats the search without a call and finds the same graph', async () => {
