@@ -24,7 +24,7 @@ const EXPERIMENT = {
 function models() {
   const d = new ScriptedModel('d', (prompt) => ({ text: String(readToy(prompt).x * 2), logprob: -0.1 }));
   const f = new ScriptedModel('f', (prompt) => {
-    const shown = /Response from node \d+: ```([^`]*)```/.exec(prompt);
+    const shown = /Node \d+: ```([^`]*)```/.exec(prompt);
     const { group, x } = readToy(prompt);
     if (!shown) return { text: '0', logprob: -0.1 };
     return { text: group === 'next' ? String(x + 1) : shown[1]!.trim(), logprob: -0.1 };

@@ -17,8 +17,8 @@ const base = { prompt: 'What is 2+2?', seed: 42, maxTokens: 32, strategy: 'black
 function stubborn(vote = 'I vote for Conclusion #2') {
   return new ScriptedEngine((req) => {
     const user = lastUser(req);
-    if (user.includes('Which conclusion is correct?')) return words(vote);
-    const who = /Entry #|board is empty/.test(user) ? req.seed : 0;
+    if (user.includes('I vote for Conclusion #<n>')) return words(vote);
+    const who = user.startsWith('Shared board') ? req.seed : 0;
     return words(`post ${who} Answer: ${who}`);
   });
 }
@@ -57,11 +57,16 @@ describe('blackboard: who posts and what each post is shown', () => {
     const texts = new Map(ofType(events, 'message-end').map((m) => [m.msgId, m.text] as const));
     const round3 = engine.calls.find((c) => c.request.seed === callSeed(42, 1, 3, 0))!;
     const shown = lastUser(round3.request);
-    expect(shown).toContain(`Entry #3 (Agent 3, round 2, critique): \`\`\`${texts.get('a3.r2.s0.critique')}\`\`\``);
-    expect(shown).toContain(`Entry #1 (Agent 1, round 1, proposal)`);
+    expect(shown).toContain(`Entry #3 (Agent 3): \`\`\`${texts.get('a3.r2.s0.critique')}\`\`\``);
+    expect(shown).toContain(`Entry #1 (Agent 1): `);
+    expect(shown.endsWith('What is 2+2?')).toBe(true);
     expect(shown).not.toContain('Entry #5');
     // Conclusions: the distinct standing answers in setup order (a1's, a2's, a3's latest posts); the vote sees them.
     expect(sees['a1.r4.s0.vote']).toEqual(['a1.r2.s0.critique', 'a2.r3.s0.critique', 'a3.r3.s0.critique']);
+    // The vote shows each conclusion as the answer it gives, numbered in that order.
+    const answerOf = (id: string) => texts.get(id)!.split('Answer: ')[1]!;
+    const voteCall = engine.calls.find((c) => c.request.seed === callSeed(42, 0, 4, 0))!;
+    expect(lastUser(voteCall.request)).toContain(`Conclusion #1: ${answerOf('a1.r2.s0.critique')}\nConclusion #2: ${answerOf('a2.r3.s0.critique')}\nConclusion #3: ${answerOf('a3.r3.s0.critique')}`);
     const voteEvent = ofType(events, 'vote')[0]!;
     expect(voteEvent.round).toBe(4);
     expect(voteEvent.tally).toEqual([{ answer: texts.get('a2.r3.s0.critique')!.split('Answer: ')[1], count: 3, agents: ['a1', 'a2', 'a3'] }]);
@@ -116,7 +121,7 @@ describe('blackboard: stopping rule and final answer', () => {
 
 describe('blackboard: context and cancel', () => {
   it('scripted: refuses before any call when a critique cannot show even one entry', async () => {
-    const engine = new ScriptedEngine(() => words('Answer: 4'), { contextLength: 400 });
+    const engine = new ScriptedEngine(() => words('Answer: 4'), { contextLength: 180 });
     const events = await collectRun({ ...base, agents: agentsOn(engine, 2), maxTokens: 60, knobs: { rounds: 2 } });
     expect(engine.calls).toHaveLength(0);
     const end = events.at(-1) as Of<'run-end'>;
@@ -125,9 +130,18 @@ describe('blackboard: context and cancel', () => {
     expect(end.message).toMatch(/fewer rounds \(now 2\)/);
   });
 
+  it('scripted: fits the pool’s 256-token context with a pool prompt (3 agents, max tokens 16)', async () => {
+    const engine = stubborn();
+    const events = await collectRun({ ...base, prompt: 'Q: 79 - 36 = ?\nA:', agents: agentsOn(engine, 3), maxTokens: 16, knobs: { rounds: 2 } });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+    expect(engine.calls).toHaveLength(blackboard.meta.cost!.calls(3, { rounds: 2, actors: 2 }));
+    // The critiques could show the latest entry only: the rest was left out, with a warning.
+    expect(ofType(events, 'message-start').filter((s) => s.round === 2).every((s) => (s.sees?.length ?? 0) >= 1)).toBe(true);
+  });
+
   it('scripted: a full board is shown from its latest entries, with a warning', async () => {
     const long = 'x'.repeat(200);
-    const engine = new ScriptedEngine((req) => words(`${long} Answer: ${req.seed}`), { contextLength: 520 });
+    const engine = new ScriptedEngine((req) => words(`${long} Answer: ${req.seed}`), { contextLength: 330 });
     const events = await collectRun({ ...base, agents: agentsOn(engine, 2), maxTokens: 60, knobs: { rounds: 3, actors: 2, answerType: 'number' } });
     const round3 = ofType(events, 'message-start').filter((s) => s.round === 3);
     expect(round3).toHaveLength(2);

@@ -95,11 +95,12 @@ describe('hswarm: running a DAG', () => {
     expect(engine.calls.map((c) => c.request.seed)).toEqual([0, 1, 2].map((i) => callSeed(42, i, i + 1, 0)));
     const texts = ofType(events, 'message-end').map((m) => m.text);
     expect(lastUser(engine.calls[0]!.request)).toBe('What is 2+2?');
-    expect(lastUser(engine.calls[1]!.request)).toContain(`Response from node 1: \`\`\`${texts[0]}\`\`\``);
+    expect(lastUser(engine.calls[1]!.request)).toContain(`Node 1: \`\`\`${texts[0]}\`\`\``);
     expect(lastUser(engine.calls[1]!.request)).not.toContain('final answer');
-    expect(lastUser(engine.calls[2]!.request)).toContain(`Response from node 2: \`\`\`${texts[1]}\`\`\``);
+    expect(lastUser(engine.calls[1]!.request).endsWith('What is 2+2?')).toBe(true);
+    expect(lastUser(engine.calls[2]!.request)).toContain(`Node 2: \`\`\`${texts[1]}\`\`\``);
     expect(lastUser(engine.calls[2]!.request)).not.toContain('node 1:');
-    expect(lastUser(engine.calls[2]!.request)).toContain('Make sure to give a final answer.');
+    expect(lastUser(engine.calls[2]!.request)).toContain('Give a final answer.');
     expect(ofType(events, 'round')[0]!.label).toMatch(/the fixed chain \(no dev search here\)/);
     expect(ofType(events, 'final')[0]).toMatchObject({ agent: 'a3', answer: String(callSeed(42, 2, 3, 0)), text: texts[2] });
   });
@@ -126,6 +127,13 @@ describe('hswarm: running a DAG', () => {
     ]);
     expect(ofType(events, 'round')[0]!.label).toMatch(/a3 → a1, a2 → a1 \(end a1\), found on dev/);
     expect(ofType(events, 'final')[0]).toMatchObject({ agent: 'a1' });
+  });
+
+  it('scripted: a fan-in of 3 fits the pool’s 256-token context with a pool prompt (max tokens 16)', async () => {
+    const engine = new ScriptedEngine((req) => words(`${'y'.repeat(60)} ${req.seed}`), { contextLength: 256 });
+    const events = await collectRun({ ...base, prompt: 'Q: 79 - 36 = ?\nA:', agents: agentsOn(engine, 3), maxTokens: 16, knobs: { graph: 'fan-in' } });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+    expect(engine.calls).toHaveLength(3);
   });
 
   it('scripted: refuses before any call when the end node cannot show every response', async () => {
@@ -162,7 +170,7 @@ describe('hswarm: the particle-swarm search on dev', () => {
       const user = lastUser(req);
       const me = req.messages.find((m) => m.role === 'system')?.content ?? '';
       if (me === 'a1') return words('Answer: 4');
-      const shown = /Response from node \d+: ```([^`]*)```/.exec(user);
+      const shown = /Node \d+: ```([^`]*)```/.exec(user);
       if (me === 'a3' && shown) return words(shown[1]!);
       return words('Answer: 5');
     });

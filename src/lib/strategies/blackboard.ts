@@ -26,12 +26,16 @@
  *    it for Conclusion #1, which would favour the first one); when every vote abstains, the
  *    standing answers are counted instead, and the vote event says so.
  *
- * Context: a post shows the question and the board. Each entry keeps at least
- * MIN_SHOWN_ANSWER_BYTES; the room left by the context, max tokens and the rest of the prompt is
- * shared among the entries (budget.ts), and when even that cannot fit, the oldest entries are left
- * out; a warning in the trace says which. The vote shows the conclusions only (MoCo shows the
- * whole board too), cut by the same rule. Before any call, the run checks that a post showing one
- * entry and a vote showing every agent's conclusion fit, and refuses otherwise.
+ * Context: the pool's models have 256-token contexts, so the prompts are short (MoCo's run to
+ * pages) and end with the question, so a completion-style "Q: …\nA:" prompt still ends in "A:". A
+ * post shows the board ("Entry #k (Agent i): ```…```"), one instruction line, then the question.
+ * Each entry keeps at least MIN_SHOWN_ANSWER_BYTES; the room left by the context, max tokens and
+ * the rest of the prompt is shared among the entries (budget.ts), and when even that cannot fit,
+ * the oldest entries are left out; a warning in the trace says which. The vote shows the
+ * conclusions as the answers they give ("Conclusion #2: 43"; MoCo shows the whole board and the
+ * conclusions' text), cut by the same rule. Before any call, the run checks that a proposal, a
+ * critique showing one entry, and a vote over N conclusions of 8 bytes fit, and refuses otherwise;
+ * a longer conclusion is cut to fit when the vote comes.
  */
 import { extractAnswer } from '../answers.ts';
 import type { ChatMessage } from '../engines/engine.ts';
@@ -54,42 +58,33 @@ export interface Entry {
   text: string;
 }
 
+// Short on purpose: the pool's models have 256-token contexts (see the file comment).
 const INSTRUCTIONS: Record<PostKind, string> = {
-  propose:
-    'Propose how to solve the problem and give your answer. Refer to other entries as "Entry #<number>". End with "Answer: <your answer>".',
-  critique:
-    'Check the entries on the board: name any mistake you find (as "Entry #<number>") and say how to fix it, then give your corrected solution. End with "Answer: <your answer>".',
+  propose: 'Solve it; end with "Answer: <answer>".',
+  critique: 'Fix any mistake in the entries (cite "Entry #<n>"); end with "Answer: <answer>".',
 };
 
-/** The board as a post shows it: each entry with its number, author, round and kind. */
-export function boardText(entries: readonly { number: number; author: string; round: number; kind: PostKind }[], shown: readonly string[]): string {
-  if (entries.length === 0) return 'The board is empty.';
-  return entries
-    .map((e, i) => `Entry #${e.number} (${e.author}, round ${e.round}, ${e.kind === 'propose' ? 'proposal' : 'critique'}): \`\`\`${(shown[i] ?? '').trim()}\`\`\``)
-    .join('\n\n');
+/** The board as a post shows it: each entry with its number and author. */
+export function boardText(entries: readonly { number: number; author: string }[], shown: readonly string[]): string {
+  if (entries.length === 0) return 'Shared board: (empty)';
+  return `Shared board:\n\n${entries.map((e, i) => `Entry #${e.number} (${e.author}): \`\`\`${(shown[i] ?? '').trim()}\`\`\``).join('\n\n')}`;
 }
 
-/** The conversation for one post: the agent's system prompt, then the problem, the board and the instruction. */
+/** The conversation for one post: the agent's system prompt, then the board, the instruction and the question (last, so a completion-style "A:" ends it). */
 export function postMessages(agent: Agent, prompt: string, kind: PostKind, entries: readonly Entry[], shown: readonly string[]): ChatMessage[] {
   const messages: ChatMessage[] = [];
   if (agent.system && agent.system.trim() !== '') messages.push({ role: 'system', content: agent.system });
-  const board = boardText(entries.map((e) => ({ number: e.number, author: e.author.name, round: e.round, kind: e.kind })), shown);
-  messages.push({
-    role: 'user',
-    content: `You are one of several agents solving a problem together on a shared board.\n\nProblem: ${prompt}\n\nThe board:\n\n${board}\n\n${INSTRUCTIONS[kind]}`,
-  });
+  const board = boardText(entries.map((e) => ({ number: e.number, author: e.author.name })), shown);
+  messages.push({ role: 'user', content: `${board}\n\n${INSTRUCTIONS[kind]}\n\n${prompt}` });
   return messages;
 }
 
-/** The conversation for one vote: the problem and the numbered conclusions. */
+/** The conversation for one vote: the numbered conclusions (each an answer the board arrived at), then the question. */
 export function voteMessages(agent: Agent, prompt: string, conclusions: readonly string[]): ChatMessage[] {
-  const listed = conclusions.map((c, i) => `Conclusion #${i + 1}: \`\`\`${c.trim()}\`\`\``).join('\n\n');
+  const listed = conclusions.map((c, i) => `Conclusion #${i + 1}: ${c.trim()}`).join('\n');
   const messages: ChatMessage[] = [];
   if (agent.system && agent.system.trim() !== '') messages.push({ role: 'system', content: agent.system });
-  messages.push({
-    role: 'user',
-    content: `Problem: ${prompt}\n\nThe board ended with these conclusions:\n\n${listed}\n\nWhich conclusion is correct? Finish with "I vote for Conclusion #<number>".`,
-  });
+  messages.push({ role: 'user', content: `Conclusions:\n${listed}\n\nReply "I vote for Conclusion #<n>".\n\n${prompt}` });
   return messages;
 }
 
@@ -202,7 +197,7 @@ export const blackboard: Strategy = {
       round: voteRound,
       sample: 0,
       purpose: 'vote',
-      messages: fitAnswers(agent, conclusions.map((c) => c.entry.text), ctx.maxTokens, (shown) => voteMessages(agent, ctx.prompt, shown), 'the vote', tips).messages,
+      messages: fitAnswers(agent, conclusions.map((c) => c.answer), ctx.maxTokens, (shown) => voteMessages(agent, ctx.prompt, shown), 'the vote', tips).messages,
       sees: conclusions.map((c) => c.entry.msgId),
     }));
     const votes = yield* callAll(ctx, specs);
@@ -224,9 +219,13 @@ export const blackboard: Strategy = {
   },
 };
 
+/** What the vote's check before the run assumes of each conclusion (an extracted answer: a number, a letter, a short phrase). */
+const SHORT_ANSWER_BYTES = 8;
+
 /** Refuses, before any call, a run whose posts or vote cannot fit with MIN_SHOWN_ANSWER_BYTES of each entry shown. */
 function preflight(ctx: StrategyContext, rounds: number, tips: string[]): void {
   const least = 'x'.repeat(MIN_SHOWN_ANSWER_BYTES);
+  const shortAnswer = 'x'.repeat(SHORT_ANSWER_BYTES);
   for (const agent of ctx.agents) {
     const { contextLength, model } = agent.engine.info;
     const first = fitProblem(postMessages(agent, ctx.prompt, 'propose', [], []), ctx.maxTokens, contextLength, model, 'a proposal on an empty board', tips);
@@ -236,7 +235,7 @@ function preflight(ctx: StrategyContext, rounds: number, tips: string[]): void {
       const p = fitProblem(postMessages(agent, ctx.prompt, 'critique', [one], [least]), ctx.maxTokens, contextLength, model, `a critique showing one board entry (at least ${MIN_SHOWN_ANSWER_BYTES} bytes)`, tips);
       if (p !== null) throw new Error(p);
     }
-    const v = fitProblem(voteMessages(agent, ctx.prompt, ctx.agents.map(() => least)), ctx.maxTokens, contextLength, model, `the vote (${ctx.agents.length} conclusions, at least ${MIN_SHOWN_ANSWER_BYTES} bytes each)`, tips);
+    const v = fitProblem(voteMessages(agent, ctx.prompt, ctx.agents.map(() => shortAnswer)), ctx.maxTokens, contextLength, model, `the vote (${ctx.agents.length} conclusions of ${SHORT_ANSWER_BYTES} bytes)`, tips);
     if (v !== null) throw new Error(v);
   }
 }

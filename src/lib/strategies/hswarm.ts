@@ -12,8 +12,9 @@
  *
  * Prompts, MoCo's in our own words: a node with no in-edges is asked the question alone (as
  * `single` asks it; MoCo adds "Please answer the following question."); any other node is shown
- * "Response from node k: ```…```" for each in-edge, told to use them if they help and ignore wrong
- * or unhelpful ones, and the end node is asked for a final answer. Nodes whose in-edges are all
+ * "Node k: ```…```" for each in-edge, told to use them if they help and ignore wrong ones, and the
+ * end node is asked for a final answer; the question comes last (short prompts: the pool's models
+ * have 256-token contexts, and a completion-style "Q: …\nA:" prompt still ends in "A:"). Nodes whose in-edges are all
  * answered run at once (one round per wave). Context: the responses a node is shown are cut by
  * debate's rule (fitAnswers, budget.ts), and a DAG whose widest node cannot show
  * MIN_SHOWN_ANSWER_BYTES of each response is refused before any call.
@@ -29,15 +30,10 @@ import { ParticleSwarm, dagText, decodeDag, fixedDag, waves, type Dag } from './
 
 /** The conversation for a node with in-edges: the earlier responses, then the question. */
 export function nodeMessages(agent: Agent, prompt: string, shown: readonly { node: number; text: string }[], isEnd: boolean): ChatMessage[] {
-  const listed = shown.map((s) => `Response from node ${s.node + 1}: \`\`\`${s.text.trim()}\`\`\``).join('\n\n');
+  const listed = shown.map((s) => `Node ${s.node + 1}: \`\`\`${s.text.trim()}\`\`\``).join('\n\n');
   const messages: ChatMessage[] = [];
   if (agent.system && agent.system.trim() !== '') messages.push({ role: 'system', content: agent.system });
-  messages.push({
-    role: 'user',
-    content:
-      `Earlier responses to this question:\n\n${listed}\n\nUse them if they help and ignore any that are wrong or unhelpful.` +
-      `${isEnd ? ' Make sure to give a final answer.' : ''}\n\nQuestion: ${prompt}`,
-  });
+  messages.push({ role: 'user', content: `Earlier responses:\n\n${listed}\n\nUse them if they help; ignore wrong ones.${isEnd ? ' Give a final answer.' : ''}\n\n${prompt}` });
   return messages;
 }
 
