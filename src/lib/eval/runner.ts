@@ -384,7 +384,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     const steps: SearchStep[] = [];
     let calls = 0;
     let cached = 0;
-    report({ phase: 'searching on dev', search: { cell: label, steps: [] } });
+    report({ phase: 'searching on dev', cell: label, search: { cell: label, steps: [] } });
     const fitted = await strategy.search!({
       agents: cell.agents.length,
       knobs: resolveKnobs(strategy.meta, cell.knobs).knobs,
