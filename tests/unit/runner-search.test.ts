@@ -93,4 +93,25 @@ describe('runner: a method that searches on dev', () => {
     expect(second.calls).toBe(0);
     expect(second.note.replace(/\(\d+ from the cache\)/, '')).toBe(first.note.replace(/\(\d+ from the cache\)/, ''));
   });
+
+  it('scripted: cancel during the search ends the run as cancelled, with no test item of the method run', async () => {
+    const m = models();
+    let cancelledIn: string | undefined;
+    const runner: ReturnType<typeof createRunner> = createRunner({
+      experiment: parseExperiment(JSON.stringify(EXPERIMENT), 'toy.json'),
+      datasets: [toyDataset()],
+      models: m.bind,
+      onProgress: (p) => {
+        if (p.phase === 'searching on dev' && p.search && p.search.steps.length === 1 && cancelledIn === undefined) {
+          cancelledIn = p.phase;
+          runner.cancel();
+        }
+      },
+    });
+    const out = await runner.run();
+    expect(cancelledIn).toBe('searching on dev');
+    expect(out.status).toBe('cancelled');
+    // No prompt of a test item (x > 100) reached f through a graph (f is only shown responses in hswarm runs).
+    expect(m.f.calls.filter((c) => c.prompt.includes('Node ') && readToy(c.prompt).x > 100)).toHaveLength(0);
+  });
 });
