@@ -385,6 +385,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     let calls = 0;
     let cached = 0;
     report({ phase: 'searching on dev', cell: label, search: { cell: label, steps: [] } });
+    // A failed candidate stops the run: abort its siblings' calls too (as runCells does).
     const fitted = await strategy.search!({
       agents: cell.agents.length,
       knobs: resolveKnobs(strategy.meta, cell.knobs).knobs,
@@ -402,6 +403,9 @@ export function createRunner(opts: RunnerOptions): Runner {
         steps.push(step);
         report({ search: { cell: label, steps: [...steps] } });
       },
+    }).catch((e: unknown) => {
+      if (!controller.signal.aborted) controller.abort(e);
+      throw e;
     });
     return { ...fitted, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)` };
   }
