@@ -160,7 +160,7 @@ function progressLine(p: Progress): string {
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.list) {
-    const list = strategies.map((s) => ({ ...s.meta, fitsOnDev: s.fit !== undefined }));
+    const list = strategies.map((s) => ({ ...s.meta, fitsOnDev: s.fit !== undefined || s.search !== undefined }));
     process.stdout.write(JSON.stringify(list, null, 2) + '\n');
     return;
   }

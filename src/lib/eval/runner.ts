@@ -15,7 +15,11 @@
  * - The grid (expandGrid) runs in two phases: every cell that fits nothing (member cells on dev and
  *   test, plain collaborations), then the cells whose method fits on dev (Strategy.fit: router
  *   weights, cascade threshold, judge = best member on dev), fitted from the dev member cells only —
- *   never from test.
+ *   never from test. A method with a search on dev (Strategy.search: heterogeneous swarms' particle
+ *   swarm) instead runs its candidates on the dev items through runItem (the answer cache below,
+ *   so a resumed search re-asks nothing), scored like any dev cell (mean item score after the data
+ *   set's joint rule); each iteration goes to `progress.search` for the live plot. The search rows
+ *   are not stored: their calls are counted in the fitted note.
  * - Each item runs the method through runStrategy (src/lib/run.ts) with the cell's seed, so the same
  *   experiment gives the same answers; its trace, final answer, score and cost become one row.
  * - Engines are wrapped per model: at most `perEngine` calls at once (default 1); an answer cache
@@ -35,7 +39,7 @@
 import type { CallOptions, ChatChunk, ChatRequest, CompletionRequest, Engine } from '../engines/engine.ts';
 import { runStrategy } from '../run.ts';
 import { getStrategy } from '../strategies/registry.ts';
-import type { DevEvidence, Fitted, KnobValue } from '../strategies/types.ts';
+import type { DevEvidence, Fitted, KnobValue, SearchStep } from '../strategies/types.ts';
 import { resolveKnobs } from '../strategies/knobs.ts';
 import type { TraceEvent } from '../trace.ts';
 import { cachingEngine, type AnswerStore, type CacheCounts } from './cache.ts';
@@ -64,7 +68,7 @@ export interface RunStateStore {
 }
 
 export interface Progress {
-  phase: 'loading' | 'members and plain methods' | 'methods fitted on dev' | 'done' | 'cancelled';
+  phase: 'loading' | 'members and plain methods' | 'searching on dev' | 'methods fitted on dev' | 'done' | 'cancelled';
   done: number;
   total: number;
   /** Items taken from the saved state (resume). */
@@ -77,6 +81,8 @@ export interface Progress {
   etaSeconds: number | null;
   /** The cell the last finished item belonged to. */
   cell?: string;
+  /** The latest dev search (Strategy.search): its cell and every iteration so far, for the live plot. */
+  search?: { cell: string; steps: SearchStep[] };
 }
 
 export interface RunnerOptions {
@@ -370,6 +376,40 @@ export function createRunner(opts: RunnerOptions): Runner {
     return { ...fitted, knobs };
   }
 
+  async function searchCell(cell: Cell): Promise<Fitted> {
+    const strategy = getStrategy(cell.method);
+    const devCell: Cell = { ...cell, split: 'dev' };
+    const devItems = itemsOf(devCell);
+    const label = cell.labels[0] ?? cell.method;
+    const steps: SearchStep[] = [];
+    let calls = 0;
+    let cached = 0;
+    report({ phase: 'searching on dev', cell: label, search: { cell: label, steps: [] } });
+    // A failed candidate stops the run: abort its siblings' calls too (as runCells does).
+    const fitted = await strategy.search!({
+      agents: cell.agents.length,
+      knobs: resolveKnobs(strategy.meta, cell.knobs).knobs,
+      seed: cell.seed,
+      signal: controller.signal,
+      evaluate: async (state) => {
+        const done = await Promise.all(devItems.map((item) => runItem(devCell, item, { state, note: '' })));
+        calls += done.reduce((n, r) => n + r.calls, 0);
+        cached += done.reduce((n, r) => n + r.cachedCalls, 0);
+        const raw = done.map((r) => r.score);
+        const scores = opts.datasets[cell.dataset]!.groupScores?.(devItems, raw) ?? raw;
+        return scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length);
+      },
+      progress: (step) => {
+        steps.push(step);
+        report({ search: { cell: label, steps: [...steps] } });
+      },
+    }).catch((e: unknown) => {
+      if (!controller.signal.aborted) controller.abort(e);
+      throw e;
+    });
+    return { ...fitted, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)` };
+  }
+
   function assemble(fits: Map<string, Fitted>): ResultsFile {
     const items: ItemResult[] = [];
     const cellResults = cells.map((c, ci): CellResult => {
@@ -437,14 +477,15 @@ export function createRunner(opts: RunnerOptions): Runner {
         if (cellIndex.has(r.cellKey)) rows.set(rowKey(r.cellKey, r.id), r);
       }
       report({ resumed: rows.size });
-      const needsFit = (c: Cell) => c.role === 'collaboration' && getStrategy(c.method).fit !== undefined;
+      const needsFit = (c: Cell) => c.role === 'collaboration' && (getStrategy(c.method).fit !== undefined || getStrategy(c.method).search !== undefined);
       const fits = new Map<string, Fitted>();
       try {
         await runCells(cells.filter((c) => !needsFit(c)), 'members and plain methods', fits);
         if (userCancelled) return cancelled();
         for (const c of cells.filter(needsFit)) {
           if (!opts.datasets[c.dataset]!.splits.dev) throw new ExperimentRunError(`${c.method} fits on a dev split and ${opts.datasets[c.dataset]!.id} has none: use a data set with a dev split`);
-          fits.set(c.key, fitCell(c));
+          fits.set(c.key, getStrategy(c.method).search ? await searchCell(c) : fitCell(c));
+          if (userCancelled) return cancelled();
         }
         await runCells(cells.filter(needsFit), 'methods fitted on dev', fits);
         if (userCancelled) return cancelled();

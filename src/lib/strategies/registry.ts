@@ -8,9 +8,11 @@ import { vote } from './vote.ts';
 import { cascade } from './cascade.ts';
 import { debate } from './debate.ts';
 import { router } from './router.ts';
+import { blackboard } from './blackboard.ts';
+import { hswarm } from './hswarm.ts';
 
 /** In the order the UI lists them: the baseline first, then by increasing interaction. */
-export const strategies: readonly Strategy[] = [single, vote, cascade, debate, router];
+export const strategies: readonly Strategy[] = [single, vote, cascade, debate, router, blackboard, hswarm];
 
 export const strategyById: ReadonlyMap<string, Strategy> = new Map(strategies.map((s) => [s.meta.id, s]));
 

@@ -90,6 +90,31 @@ export interface Fitted {
   note: string;
 }
 
+/**
+ * What a method's search on the dev split gets (`Strategy.search`): unlike `fit`, a search runs
+ * the method itself on dev items. `evaluate(state)` runs the method with `ctx.fitted = state` on
+ * the dev items and resolves to the mean dev score (the caller caches calls like any other, so a
+ * resumed search costs nothing twice); `progress` is told each iteration's scores so a plot can
+ * follow the search. Deterministic for a given seed; stops with an AbortError when `signal` aborts.
+ */
+export interface SearchContext {
+  agents: number;
+  knobs: Record<string, KnobValue>;
+  seed: number;
+  signal: AbortSignal;
+  evaluate(state: unknown): Promise<number>;
+  progress(step: SearchStep): void;
+}
+
+/** One iteration of a search: each candidate's dev score and the best so far. */
+export interface SearchStep {
+  iteration: number;
+  scores: number[];
+  best: number;
+  /** The best candidate so far, in words ("a1 → a3, a2 → a3 (end a3)"). */
+  bestLabel: string;
+}
+
 export interface Strategy {
   meta: StrategyMeta;
   run(ctx: StrategyContext): AsyncIterable<TraceEvent>;
@@ -98,4 +123,9 @@ export interface Strategy {
    * the method's test cells. Pure and deterministic, so a resumed run fits the same thing again.
    */
   fit?(dev: DevEvidence, knobs: Record<string, KnobValue>): Fitted;
+  /**
+   * Optional search on the dev split that runs the method on dev items (heterogeneous swarms'
+   * particle swarm over DAGs); resolves to what `run` then gets as `ctx.fitted` (Fitted.state).
+   */
+  search?(ctx: SearchContext): Promise<Fitted>;
 }
