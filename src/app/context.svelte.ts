@@ -9,7 +9,7 @@ import { getRegistry, type ModelRegistry } from './models.svelte.ts';
 import { Playground } from './playground.svelte.ts';
 import { Experiments } from './experiments.svelte.ts';
 
-export type TabId = 'models' | 'playground' | 'merge' | 'experiments';
+export type TabId = 'models' | 'playground' | 'merge' | 'experiments' | 'methods';
 
 export class AppState {
   readonly models: ModelRegistry;

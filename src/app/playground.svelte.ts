@@ -11,8 +11,10 @@ import { runStrategy, agentsFromSetup } from '../lib/run.ts';
 import type { Engine } from '../lib/engines/engine.ts';
 import { ReplicaSet } from '../lib/engines/replicas.ts';
 import { applyEvent, emptyTraceView, type TraceView } from '../lib/render/trace-view.ts';
+import { applyFlowEvent, emptyFlow, type FlowGraph } from '../lib/flow.ts';
 import { decodeSetup, encodeSetup } from '../lib/settings/url.ts';
-import { MAX_AGENTS, MIN_AGENTS, defaultAgent, defaultSetup, withMethod, type AgentSetup, type Setup } from '../lib/settings/schema.ts';
+import { DEFAULT_AGENT_COUNT, MAX_AGENTS, MIN_AGENTS, defaultAgent, defaultSetup, withMethod, type AgentSetup, type Setup } from '../lib/settings/schema.ts';
+import { getStrategy } from '../lib/strategies/registry.ts';
 import type { KnobValue } from '../lib/strategies/types.ts';
 import type { TraceEvent } from '../lib/trace.ts';
 import { resolveModelRef } from './model-ref.ts';
@@ -45,6 +47,8 @@ export interface ModelProvider {
 export class Playground {
   #setup = $state<Setup>(defaultSetup());
   #view = $state<TraceView>(emptyTraceView());
+  /** The run's message flow (who sees what), folded from the same events as the view. */
+  #flow = $state<FlowGraph>(emptyFlow());
   #linkWarnings = $state<string[]>([]);
   #running = $state(false);
   #preparing = $state<string | null>(null);
@@ -89,6 +93,9 @@ export class Playground {
   }
   get view(): TraceView {
     return this.#view;
+  }
+  get flow(): FlowGraph {
+    return this.#flow;
   }
   get running(): boolean {
     return this.#running;
@@ -146,6 +153,7 @@ export class Playground {
   clearTrace(): void {
     if (this.#running) return;
     this.#view = emptyTraceView();
+    this.#flow = emptyFlow();
     this.#events = [];
     this.#score = null;
   }
@@ -261,6 +269,34 @@ export class Playground {
     this.clearTrace();
     this.#sync();
   }
+  /**
+   * "Try it" from the methods page: `method` with its default knobs (the starter's for the
+   * starter's method) on the starter's data-set item, with as many agents as the method takes up to
+   * DEFAULT_AGENT_COUNT, on the built-in pool's generalist and arithmetic specialist in turn; where
+   * the pool is not there, on the models the agents already use (or the first usable one).
+   */
+  async tryMethod(method: string): Promise<void> {
+    if (this.#running) return;
+    const { needs } = getStrategy(method).meta;
+    const n = Math.min(Math.max(DEFAULT_AGENT_COUNT, needs.minAgents), needs.maxAgents ?? MAX_AGENTS);
+    const current = $state.snapshot(this.#setup) as Setup;
+    const setup = withMethod({ ...current, knobs: {} }, method);
+    if (method === STARTER.method) Object.assign(setup.knobs, STARTER.knobs);
+    const known = new Set(this.#models.models.filter((m) => m.status !== 'error').map((m) => m.id));
+    const pool = STARTER.models.every((id) => known.has(id));
+    const fallback = current.agents.find((a) => known.has(a.model))?.model ?? [...known][0] ?? '';
+    setup.agents = Array.from({ length: n }, (_, i) => {
+      const mine = current.agents[i]?.model ?? '';
+      const model = pool ? STARTER.models[i % STARTER.models.length] : known.has(mine) ? mine : fallback;
+      return defaultAgent(model);
+    });
+    this.#setup = setup;
+    this.#linkWarnings = [];
+    this.clearTrace();
+    await this.pickItem(STARTER.item);
+    this.#sync();
+  }
+
   setMethod(method: string): void {
     this.#setup = withMethod($state.snapshot(this.#setup) as Setup, method);
     this.#sync();
@@ -332,6 +368,7 @@ export class Playground {
       })) {
         this.#events.push(ev);
         applyEvent(this.#view, ev);
+        applyFlowEvent(this.#flow, ev);
       }
       const final = this.#view.final;
       if (item && final && this.#view.status === 'done' && this.#item === item) this.#score = await scoreItem(item, final.text, final.abstained);
@@ -359,6 +396,7 @@ export class Playground {
     for (const ev of events) {
       this.#events.push(ev);
       applyEvent(this.#view, ev);
+      applyFlowEvent(this.#flow, ev);
     }
   }
 

@@ -10,7 +10,7 @@ import { checkKnob, parseKnobString, resolveKnobs } from '../../src/lib/strategi
 import { answerTypeOf, knob } from '../../src/lib/strategies/common.ts';
 import { judgeMessages } from '../../src/lib/strategies/debate.ts';
 import type { Knob, StrategyContext } from '../../src/lib/strategies/types.ts';
-import { getStrategy } from '../../src/lib/strategies/registry.ts';
+import { getStrategy, strategies as strategiesList } from '../../src/lib/strategies/registry.ts';
 import { ScriptedEngine, agentsOn, lastUser, words } from './strategies.scripted.ts';
 
 type Of<T extends TraceEvent['type']> = Extract<TraceEvent, { type: T }>;
@@ -342,5 +342,89 @@ describe('token events from deltas that carry several tokens', () => {
     expect(tokens[2]).not.toHaveProperty('top');
     // Four token probabilities 0.5, 0.25, 0.5, 1: geometric mean 0.5.
     expect(only(events, 'message-end').meanProb).toBeCloseTo(0.5, 12);
+  });
+});
+
+describe('who sees what (CallSpec.sees on message-start)', () => {
+  const starts = (events: TraceEvent[]) => events.filter((e): e is Of<'message-start'> => e.type === 'message-start');
+  const seen = (events: TraceEvent[]) => Object.fromEntries(starts(events).map((s) => [s.msgId, s.sees ?? []]));
+
+  it('scripted: debate — round 1 sees nothing; a revision sees its own and the others’ previous messages; the judge sees every final', async () => {
+    const engine = new ScriptedEngine((_req, i) => words(`answer ${i}`));
+    const events = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(engine, 3), knobs: { rounds: 3, final: 'judge', judge: 2 } });
+    expect(seen(events)).toEqual({
+      'a1.r1.s0': [], 'a2.r1.s0': [], 'a3.r1.s0': [],
+      'a1.r2.s0': ['a1.r1.s0', 'a2.r1.s0', 'a3.r1.s0'],
+      'a2.r2.s0': ['a2.r1.s0', 'a1.r1.s0', 'a3.r1.s0'],
+      'a3.r2.s0': ['a3.r1.s0', 'a1.r1.s0', 'a2.r1.s0'],
+      'a1.r3.s0': ['a1.r2.s0', 'a2.r2.s0', 'a3.r2.s0'],
+      'a2.r3.s0': ['a2.r2.s0', 'a1.r2.s0', 'a3.r2.s0'],
+      'a3.r3.s0': ['a3.r2.s0', 'a1.r2.s0', 'a2.r2.s0'],
+      'a2.r4.s0.judge': ['a1.r3.s0', 'a2.r3.s0', 'a3.r3.s0'],
+    });
+    // The prompt shows exactly the texts its `sees` names: a2's round-3 revision holds a1's and a3's round-2 answers.
+    const texts = Object.fromEntries(events.filter((e): e is Of<'message-end'> => e.type === 'message-end').map((e) => [e.msgId, e.text]));
+    const a2r3 = starts(events).find((s) => s.msgId === 'a2.r3.s0')!;
+    const shown = a2r3.messages.map((m) => m.content).join('\n');
+    for (const id of a2r3.sees!) expect(shown).toContain(texts[id]!.trim());
+  });
+
+  it('scripted: debate — an agent that failed in round 1 is shown by the msgId of its latest answer, not a missing one', async () => {
+    // a2's first call fails: round 2 shows only a1's and a3's round-1 answers, and a2 answers afresh (nothing to revise).
+    const engine = new ScriptedEngine((req, i) => (req.messages.length === 1 && lastUser(req) === base.prompt && i === 1 ? new Error('boom') : words(`answer ${i}`)));
+    const events = await collectRun({ ...base, strategy: 'debate', agents: agentsOn(engine, 3), knobs: { rounds: 2 } });
+    const s = seen(events);
+    expect(s['a1.r2.s0']).toEqual(['a1.r1.s0', 'a3.r1.s0']);
+    expect(s['a3.r2.s0']).toEqual(['a3.r1.s0', 'a1.r1.s0']);
+    expect(s['a2.r2.s0']).toEqual([]);
+  });
+
+  it.each(['single', 'vote', 'cascade'])('scripted: %s — no prompt shows another message', async (strategy) => {
+    const engine = new ScriptedEngine(() => words('4', Math.log(0.3)));
+    const events = await collectRun({ ...base, strategy, agents: agentsOn(engine, 3), knobs: {} });
+    expect(starts(events).length).toBeGreaterThan(0);
+    for (const s of starts(events)) expect(s.sees).toBeUndefined();
+  });
+});
+
+describe('cost.calls is the number of calls a run makes', () => {
+  const cases: Array<{ strategy: string; n: number; knobs: Record<string, string | number>; confidence?: number }> = [
+    { strategy: 'single', n: 3, knobs: {} },
+    { strategy: 'vote', n: 3, knobs: { samples: 2 } },
+    { strategy: 'vote', n: 2, knobs: { samples: 1 } },
+    { strategy: 'debate', n: 3, knobs: { rounds: 2 } },
+    { strategy: 'debate', n: 2, knobs: { rounds: 3, final: 'judge' } },
+    // Cascade states an upper bound: every tier defers (confidence 0.3 < 0.6) and all N agents are asked.
+    { strategy: 'cascade', n: 3, knobs: {}, confidence: 0.3 },
+  ];
+  it.each(cases)('scripted: $strategy with N = $n and $knobs', async ({ strategy, n, knobs, confidence }) => {
+    const engine = new ScriptedEngine(() => words('4', Math.log(confidence ?? 0.9)));
+    const events = await collectRun({ ...base, strategy, agents: agentsOn(engine, n), knobs });
+    const meta = getStrategy(strategy).meta;
+    const resolved = resolveKnobs(meta, knobs).knobs;
+    expect(meta.cost!.calls(n, resolved)).toBe(engine.calls.length);
+    expect(only(events, 'usage').calls).toBe(engine.calls.length);
+  });
+
+  it('scripted: cascade — an answer accepted at the first tier takes 1 call, under the stated "at most N"', async () => {
+    const engine = new ScriptedEngine(() => words('4', Math.log(0.9)));
+    await collectRun({ ...base, strategy: 'cascade', agents: agentsOn(engine, 3), knobs: {} });
+    expect(engine.calls).toHaveLength(1);
+    expect(getStrategy('cascade').meta.cost!.formula).toMatch(/^at most N calls/);
+  });
+
+  it('scripted: router — one call after routing (trained on a scripted dev split)', async () => {
+    const engine = new ScriptedEngine(() => words('4'));
+    const s = getStrategy('router');
+    const fitted = s.fit!({ agentScores: [0, 1], items: [{ prompt: 'What is 2+2?', group: 'g', scores: [0, 1], confidences: [undefined, undefined] }] }, {});
+    await collectRun({ ...base, strategy: 'router', agents: agentsOn(engine, 2), knobs: {}, fitted: fitted.state });
+    expect(s.meta.cost!.calls(2, {})).toBe(engine.calls.length);
+  });
+
+  it('every registered method states its cost', () => {
+    for (const { meta } of strategiesList) {
+      expect(meta.cost, meta.id).toBeDefined();
+      expect(meta.cost!.formula.length, meta.id).toBeGreaterThan(0);
+    }
   });
 });

@@ -53,6 +53,11 @@ const meta: StrategyMeta = {
     ANSWER_KNOB,
   ],
   needs: { minAgents: 2, logprobs: true },
+  cost: {
+    formula: 'at most N calls: 1 when the first agent is sure enough, N when every agent but the last defers; each tier answers alone',
+    calls: (n) => n,
+    tokens: (n, _k, maxTokens, promptTokens) => ({ prompt: n * promptTokens, completion: n * maxTokens }),
+  },
 };
 
 export const cascade: Strategy = {

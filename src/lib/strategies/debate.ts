@@ -119,6 +119,18 @@ const meta: StrategyMeta = {
     ANSWER_KNOB,
   ],
   needs: { minAgents: 2 },
+  cost: {
+    formula: 'N × R calls (R = rounds), plus 1 when a judge gives the final answer; each revision shows the agent its own and the N − 1 other previous answers',
+    calls: (n, k) => n * Number(k.rounds) + (k.final === 'judge' ? 1 : 0),
+    tokens: (n, k, maxTokens, promptTokens) => {
+      const rounds = Number(k.rounds);
+      // Round 1: the question. A revision: the question twice (asked, then restated) and N answers of at most maxTokens each.
+      const revision = 2 * promptTokens + n * maxTokens;
+      const judge = k.final === 'judge' ? promptTokens + n * maxTokens : 0;
+      const calls = n * rounds + (k.final === 'judge' ? 1 : 0);
+      return { prompt: n * promptTokens + n * (rounds - 1) * revision + judge, completion: calls * maxTokens };
+    },
+  },
 };
 
 export const debate: Strategy = {
@@ -158,7 +170,9 @@ export const debate: Strategy = {
           messages = fit.messages;
           if (fit.cut) cuts.push({ agent: agent.id, capBytes: fit.capBytes });
         }
-        return { agent, agentIndex, round, sample: 0, purpose: revise ? 'revision' : 'answer', messages };
+        // Who sees what: a revision shows the agent's own previous answer and the others' (latest successful ones).
+        const sees = revise ? [own.msgId, ...latest.filter((r, j): r is CallResult => j !== agentIndex && r !== undefined).map((r) => r.msgId)] : undefined;
+        return { agent, agentIndex, round, sample: 0, purpose: revise ? 'revision' : 'answer', messages, ...(sees && { sees }) };
       });
       for (const c of cuts) {
         yield { type: 'error', t: ctx.now(), agent: c.agent, fatal: false, message: `round ${round}: the answers shown were cut to ${c.capBytes} bytes each (their first bytes, then "…") to fit the context with max tokens ${ctx.maxTokens}` };
@@ -180,6 +194,7 @@ export const debate: Strategy = {
         round: step,
         sample: 0,
         purpose: 'judge',
+        sees: finals.map((r) => r.msgId),
         messages: fitAnswers(judge.agent, finals.map((r) => r.text), ctx.maxTokens, (shown) => judgeMessages(judge.agent, ctx.prompt, finals.map((r, i) => ({ name: r.spec.agent.name, text: shown[i] ?? '' }))), 'the judge', advice).messages,
       });
       if (ctx.signal.aborted) return;

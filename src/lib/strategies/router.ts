@@ -20,7 +20,12 @@ const meta: StrategyMeta = {
     'A small classifier trained on the dev split sends each prompt to the agent most likely to solve it; that agent answers alone. Needs a data set with a dev split (experiments only).',
   paper: { title: 'MoCo: A One-Stop Shop for Model Collaboration Research (trained router)', url: 'https://arxiv.org/abs/2601.21257', year: 2026 },
   knobs: [ANSWER_KNOB],
-  needs: { minAgents: 2 },
+  needs: { minAgents: 2, dev: true },
+  cost: {
+    formula: '1 call: the classifier picks the agent without calling a model',
+    calls: () => 1,
+    tokens: (_n, _k, maxTokens, promptTokens) => ({ prompt: promptTokens, completion: maxTokens }),
+  },
 };
 
 /** The dev label of each item: the index of the agent it is routed to during training. */

@@ -14,6 +14,11 @@ const meta: StrategyMeta = {
     ANSWER_KNOB,
   ],
   needs: { minAgents: 1 },
+  cost: {
+    formula: '1 call, whatever N',
+    calls: () => 1,
+    tokens: (_n, _k, maxTokens, promptTokens) => ({ prompt: promptTokens, completion: maxTokens }),
+  },
 };
 
 export const single: Strategy = {

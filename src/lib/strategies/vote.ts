@@ -22,6 +22,11 @@ const meta: StrategyMeta = {
     ANSWER_KNOB,
   ],
   needs: { minAgents: 1 },
+  cost: {
+    formula: 'N × S calls (S = samples per agent), all at once; no prompt shows another answer',
+    calls: (n, k) => n * Number(k.samples),
+    tokens: (n, k, maxTokens, promptTokens) => ({ prompt: n * Number(k.samples) * promptTokens, completion: n * Number(k.samples) * maxTokens }),
+  },
 };
 
 export const vote: Strategy = {
