@@ -62,7 +62,7 @@ const meta: StrategyMeta = {
     { id: 'summariser', label: 'Summariser', help: 'Which agent (1 = first) writes each round’s summary; experiments set it to the best agent on dev.', type: 'integer', default: 1, min: 1, max: 8, step: 1 },
     ANSWER_KNOB,
   ],
-  needs: { minAgents: 2, dev: true },
+  needs: { minAgents: 2 },
   cost: {
     formula: 'N × R + (R − 1) calls: N answers, then in each of rounds 2…R one summary (shows N answers) and N revisions (each shows its own answer and the summary)',
     calls: (n, k) => n * Number(k.rounds) + Number(k.rounds) - 1,

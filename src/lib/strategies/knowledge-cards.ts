@@ -61,7 +61,7 @@ const meta: StrategyMeta = {
     { id: 'excludeSelf', label: 'Leave out the answerer’s card', help: 'The answerer writes no card of its own (MoCo’s exclude_self).', type: 'boolean', default: false },
     ANSWER_KNOB,
   ],
-  needs: { minAgents: 2, dev: true },
+  needs: { minAgents: 2 },
   cost: {
     formula: 'C + 1 calls, + C with pruning: C = N cards (N − 1 when the answerer’s own is left out), C yes/no relevance checks (each shows one card, a few tokens), one answer (shows the kept cards)',
     calls: (n, k) => {

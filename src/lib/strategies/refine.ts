@@ -54,7 +54,7 @@ const meta: StrategyMeta = {
     { id: 'summariser', label: 'Summariser', help: 'Which agent (1 = first) writes the final answer from the last answers; experiments set it to the best agent on dev (MoCo’s rule).', type: 'integer', default: 1, min: 1, max: 8, step: 1 },
     ANSWER_KNOB,
   ],
-  needs: { minAgents: 2, dev: true },
+  needs: { minAgents: 2 },
   cost: {
     formula: 'N × R + 1 calls: N answers, N refinements in each of rounds 2…R (each shows N answers), one synthesis (shows N answers)',
     calls: (n, k) => n * Number(k.rounds) + 1,
