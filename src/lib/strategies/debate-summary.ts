@@ -28,7 +28,8 @@ import type { ChatMessage } from '../engines/engine.ts';
 import type { Agent, Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, agentByNumber, answerTypeOf, callOne, firstMessages, knob, type CallResult } from './common.ts';
 import { bestMemberAs } from './fits.ts';
-import { answerRounds, fitShown, refuseUnlessFits, voteOnFinals } from './shown.ts';
+import { answerRounds, fitShown, refuseUnlessFits } from './shown.ts';
+import { voteOnFinals } from './tally.ts';
 
 export function summaryPrompt(prompt: string, answers: readonly string[]): string {
   const shown = answers.map((a) => `One agent's answer: \`\`\`${a}\`\`\``).join('\n\n');

@@ -31,7 +31,8 @@ import type { Agent, Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, agentByNumber, answerTypeOf, callAll, callOne, firstMessages, knob, type CallResult, type CallSpec } from './common.ts';
 import { bestMemberJudge } from './fits.ts';
 import { judgeMessages } from './debate.ts';
-import { fitShown, refuseUnlessFits, voteOnFinals } from './shown.ts';
+import { fitShown, refuseUnlessFits } from './shown.ts';
+import { voteOnFinals } from './tally.ts';
 
 export function critiquePrompt(prompt: string, answer: string): string {
   return (

@@ -4,7 +4,7 @@
  * context with at least MIN_SHOWN_ANSWER_BYTES of each shown text, the per-call cut of the shown
  * texts by debate's rule (`fitAnswers` in debate.ts: max-min fair shares of the room left, each text
  * keeping its first bytes and ending in "…"), and the rounds of answers and revisions that refine and
- * debate-summary run. Depends on the engine interface only, like every strategy.
+ * debate-summary run (their final vote is tally.ts's `voteOnFinals`). Depends on the engine interface only, like every strategy.
  */
 import type { ChatMessage } from '../engines/engine.ts';
 import type { TraceEvent } from '../trace.ts';
@@ -12,8 +12,6 @@ import type { Agent, StrategyContext } from './types.ts';
 import { callAll, firstMessages, type CallResult, type CallSpec } from './common.ts';
 import { MIN_SHOWN_ANSWER_BYTES, fitProblem } from './budget.ts';
 import { fitAnswers } from './debate.ts';
-import { countVotes, type ScoredBallot } from './tally.ts';
-import { extractAnswer, type AnswerType } from '../answers.ts';
 
 /** A stand-in for a shown text at its least length (what the before-run checks measure). */
 export const LEAST_SHOWN = 'x'.repeat(MIN_SHOWN_ANSWER_BYTES);
@@ -106,20 +104,4 @@ export async function* answerRounds(
     if (results.every((r) => r.error !== undefined)) throw new Error(`every agent failed in round ${round}; see the errors above`);
   }
   return latest;
-}
-
-/**
- * The final vote over agents' last answers (debate's rule: extracted answers counted by tally.ts's
- * tie rule), as `vote` then `final` events; the shown text is the earliest answer that won.
- */
-export function* voteOnFinals(ctx: StrategyContext, finals: readonly CallResult[], type: AnswerType, round: number): Generator<TraceEvent> {
-  const ballots: ScoredBallot[] = finals.map((r) => {
-    const b: ScoredBallot = { agent: r.spec.agent.id, answer: extractAnswer(r.text, type).answer, raw: r.text };
-    if (r.meanProb !== undefined) b.meanProb = r.meanProb;
-    return b;
-  });
-  const outcome = countVotes(ballots);
-  yield { type: 'vote', t: ctx.now(), round, ballots: outcome.ballots, tally: outcome.tally, winner: outcome.winner, rule: outcome.rule, tie: outcome.tie };
-  const chosen = outcome.winner === '' ? finals[0] : finals[ballots.findIndex((b) => b.answer === outcome.winner)];
-  yield { type: 'final', t: ctx.now(), answer: outcome.winner, text: chosen?.text ?? '', ...(chosen ? { agent: chosen.spec.agent.id } : {}) };
 }
