@@ -9,6 +9,7 @@ import { callSeed } from '../../src/lib/strategies/seeds.ts';
 import { getStrategy } from '../../src/lib/strategies/registry.ts';
 import { resolveKnobs } from '../../src/lib/strategies/knobs.ts';
 import { COMPARE_MAX_TOKENS, comparePrompt, fusionPrompt, letterOf, preferenceFromLogprobs, rankCandidates } from '../../src/lib/strategies/blender.ts';
+import { promptTokenBound } from '../../src/lib/strategies/budget.ts';
 import { ScriptedEngine, agentsOn, lastUser, words, type ScriptedOptions } from './strategies.scripted.ts';
 import { expectSeesIsWhatPromptShows, ofType, only, runCancelledAt, seesById, textsById } from './strategies.events.ts';
 
@@ -118,6 +119,30 @@ describe('blender: who sees what', () => {
     expect(ofType(events, 'score').map((s) => [s.metric, s.value])).toEqual([['P(A)', 0.5], ['wins', 0.5], ['wins', 0.5]]);
     expect(ofType(events, 'score')[0]!.detail).toBe('A = Agent 1, B = Agent 2: a tie (no A or B read from "Hmm": a tie)');
     expect(ofType(events, 'message-start').at(-1)!.sees).toEqual(['a1.r1.s0', 'a2.r1.s0']);
+  });
+});
+
+describe('blender: context', () => {
+  it('scripted: long answers are cut per call (first bytes, then "…") so every comparison and the fusion fit, with a warning', async () => {
+    const long = (i: number) => `<ans-${i}> ${'many words here '.repeat(12)}`;
+    let answers = 0;
+    const engine = new ScriptedEngine((req) => {
+      const u = lastUser(req);
+      if (u.endsWith('Reply with the letter only.')) return words('A');
+      if (u.startsWith('Here are candidate answers')) return words('The answer is 4');
+      return words(long(answers++));
+    }, { contextLength: 400 });
+    const events = await collectRun({ ...base, agents: agentsOn(engine, 3), knobs: { topK: 2 } });
+    expect(events.at(-1)).toMatchObject({ status: 'done' });
+    for (const c of engine.calls) expect(promptTokenBound(c.request.messages) + c.request.max_tokens!).toBeLessThanOrEqual(400);
+    const compare = lastUser(engine.calls[3]!.request);
+    expect(compare).toMatch(/Answer A: ```<ans-0> many words[^`]*…```/);
+    expect(compare).not.toContain(long(0).trim());
+    const warnings = ofType(events, 'error').filter((e) => !e.fatal);
+    expect(warnings.map((w) => w.message)).toEqual([
+      ...[0, 1, 2].map(() => expect.stringMatching(/^a comparison: the texts shown were cut to \d+ bytes each .* max tokens 1$/)),
+      expect.stringMatching(/^the fusion: the texts shown were cut to \d+ bytes each .* max tokens 32$/),
+    ]);
   });
 });
 
