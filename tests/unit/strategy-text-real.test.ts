@@ -20,6 +20,7 @@ import { ofType, only } from './strategies.events.ts';
 let llama: LoadedLlama;
 let server: LlamaServer;
 let agents: Agent[];
+const MAX_TOKENS = 12;
 
 beforeAll(async () => {
   llama = await loadLlama(storiesModel());
@@ -33,7 +34,7 @@ afterAll(async () => {
 });
 
 const run = (strategy: string, knobs: Record<string, number | string | boolean>) =>
-  collectRun({ strategy, agents, knobs, prompt: 'Lily had a red ball. What color was the ball?', seed: 7, maxTokens: 12 });
+  collectRun({ strategy, agents, knobs, prompt: 'Lily had a red ball. What color was the ball?', seed: 7, maxTokens: MAX_TOKENS });
 
 /** The run ended "done", made exactly meta.cost's number of calls, and every call ended normally. */
 function expectDone(strategy: string, knobs: Record<string, number | string | boolean>, events: TraceEvent[]): void {
@@ -42,6 +43,9 @@ function expectDone(strategy: string, knobs: Record<string, number | string | bo
   expect(ofType(events, 'message-end')).toHaveLength(meta.cost!.calls(agents.length, resolveKnobs(meta, knobs).knobs));
   expect(ofType(events, 'message-end').every((m) => m.finish_reason === 'stop' || m.finish_reason === 'length')).toBe(true);
   expect(only(events, 'final').text).not.toBe('');
+  // The generated tokens stay within the cost model's bound (per-call max tokens included).
+  const used = ofType(events, 'message-end').reduce((s, m) => s + m.usage.completion_tokens, 0);
+  expect(used).toBeLessThanOrEqual(meta.cost!.tokens!(agents.length, resolveKnobs(meta, knobs).knobs, MAX_TOKENS, 0).completion);
 }
 
 describe('text-level methods on real llama.cpp (stories260K over HTTP)', () => {

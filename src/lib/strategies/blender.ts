@@ -99,6 +99,12 @@ const meta: StrategyMeta = {
   cost: {
     formula: 'N + P + 1 calls, P = N(N − 1)/2 one-token comparisons (twice that with both orders; each shows two answers): N answers, P comparisons, one fusion (shows the top K)',
     calls: (n, k) => n + ((n * (n - 1)) / 2) * (k.bothOrders === true ? 2 : 1) + 1,
+    tokens: (n, k, maxTokens, promptTokens) => {
+      const compared = ((n * (n - 1)) / 2) * (k.bothOrders === true ? 2 : 1);
+      const top = Math.min(Number(k.topK), n);
+      // Shown texts: two answers per comparison, the top K in the fusion; a comparison writes COMPARE_MAX_TOKENS.
+      return { prompt: (n + compared + 1) * promptTokens + (2 * compared + top) * maxTokens, completion: (n + 1) * maxTokens + compared * COMPARE_MAX_TOKENS };
+    },
   },
 };
 

@@ -67,6 +67,12 @@ const meta: StrategyMeta = {
   cost: {
     formula: 'N × R + (R − 1) calls: N answers, then in each of rounds 2…R one summary (shows N answers) and N revisions (each shows its own answer and the summary)',
     calls: (n, k) => n * Number(k.rounds) + Number(k.rounds) - 1,
+    tokens: (n, k, maxTokens, promptTokens) => {
+      const r = Number(k.rounds);
+      const calls = n * r + r - 1;
+      // Shown texts per later round: N answers in the summary, own answer + summary in each revision.
+      return { prompt: calls * promptTokens + (r - 1) * 3 * n * maxTokens, completion: calls * maxTokens };
+    },
   },
 };
 

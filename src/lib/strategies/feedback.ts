@@ -83,6 +83,13 @@ const meta: StrategyMeta = {
   cost: {
     formula: 'N + R × (N × k + N) calls, + 1 with a judge: N answers, then per feedback round N × k critiques (each shows one answer) and N revisions (each shows its own answer and k critiques)',
     calls: (n, k) => n + Number(k.rounds) * (n * Number(k.critics) + n) + (k.final === 'judge' ? 1 : 0),
+    tokens: (n, k, maxTokens, promptTokens) => {
+      const [r, c, judge] = [Number(k.rounds), Number(k.critics), k.final === 'judge' ? 1 : 0];
+      const calls = n + r * (n * c + n) + judge;
+      // Shown texts: one answer per critique, own answer + k critiques per revision, N answers for the judge.
+      const shown = r * (n * c + n * (1 + c)) + judge * n;
+      return { prompt: calls * promptTokens + shown * maxTokens, completion: calls * maxTokens };
+    },
   },
 };
 

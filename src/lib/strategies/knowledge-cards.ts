@@ -68,6 +68,12 @@ const meta: StrategyMeta = {
       const cards = k.excludeSelf === true ? n - 1 : n;
       return cards + (k.prune === true ? cards : 0) + 1;
     },
+    tokens: (n, k, maxTokens, promptTokens) => {
+      const cards = k.excludeSelf === true ? n - 1 : n;
+      const checks = k.prune === true ? cards : 0;
+      // Shown texts: one card per relevance check, every card in the answer; a check writes RELEVANCE_MAX_TOKENS at most.
+      return { prompt: (cards + checks + 1) * promptTokens + (checks + cards) * maxTokens, completion: (cards + 1) * maxTokens + checks * RELEVANCE_MAX_TOKENS };
+    },
   },
 };
 

@@ -58,6 +58,11 @@ const meta: StrategyMeta = {
   cost: {
     formula: 'N × R + 1 calls: N answers, N refinements in each of rounds 2…R (each shows N answers), one synthesis (shows N answers)',
     calls: (n, k) => n * Number(k.rounds) + 1,
+    tokens: (n, k, maxTokens, promptTokens) => {
+      const calls = n * Number(k.rounds) + 1;
+      // Shown texts: N answers in each refinement of rounds 2…R, N in the synthesis.
+      return { prompt: calls * promptTokens + ((Number(k.rounds) - 1) * n * n + n) * maxTokens, completion: calls * maxTokens };
+    },
   },
 };
 
