@@ -10,6 +10,8 @@ export interface ScriptedToken {
   text: string;
   /** Natural-log probability; omitted → the engine reports no logprobs for it. */
   logprob?: number;
+  /** The alternatives the engine reports for this token (default: the token alone). */
+  top?: { token: string; logprob: number }[];
 }
 
 export interface ScriptedCall {
@@ -80,7 +82,7 @@ export class ScriptedEngine implements Engine {
           return;
         }
         const logprobs: TokenLogprob[] | undefined =
-          request.logprobs && tok.logprob !== undefined ? [{ token: tok.text, logprob: tok.logprob, top_logprobs: [{ token: tok.text, logprob: tok.logprob }] }] : undefined;
+          request.logprobs && tok.logprob !== undefined ? [{ token: tok.text, logprob: tok.logprob, top_logprobs: tok.top ?? [{ token: tok.text, logprob: tok.logprob }] }] : undefined;
         yield logprobs ? { type: 'delta', text: tok.text, logprobs } : { type: 'delta', text: tok.text };
         n += 1;
       }

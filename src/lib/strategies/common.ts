@@ -32,6 +32,12 @@ export interface CallSpec {
    * a method's wiring check it. Absent = the prompt shows no other message.
    */
   sees?: string[];
+  /**
+   * This call's max tokens, when it differs from the run's (`ctx.maxTokens`): a ranker that answers
+   * with one letter (LLM-Blender's "A" or "B") or a yes/no relevance check needs only a token or two,
+   * so the run's budget would only add time. Absent = the run's max tokens.
+   */
+  maxTokens?: number;
 }
 
 export interface CallResult {
@@ -104,7 +110,7 @@ export async function runCall(ctx: StrategyContext, spec: CallSpec, emit: (e: Tr
     const params = {
       temperature: agent.temperature,
       seed: callSeed(ctx.seed, spec.agentIndex, spec.round, spec.sample),
-      max_tokens: ctx.maxTokens,
+      max_tokens: spec.maxTokens ?? ctx.maxTokens,
       ...(wantLogprobs ? { logprobs: true, top_logprobs: TOP_LOGPROBS } : {}),
     };
     // caller: the engine queues agents sharing one model round-robin (src/lib/engines/queue.ts).

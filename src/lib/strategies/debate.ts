@@ -27,7 +27,7 @@ import type { ChatMessage } from '../engines/engine.ts';
 import type { Agent, Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, agentByNumber, answerTypeOf, callAll, callOne, firstMessages, knob, type CallResult, type CallSpec } from './common.ts';
 import { bestMemberJudge } from './fits.ts';
-import { countVotes, type ScoredBallot } from './tally.ts';
+import { voteOnFinals } from './tally.ts';
 import { MIN_SHOWN_ANSWER_BYTES, cutToBytes, fitAdvice, fitProblem, promptTokenBound, shareBytes, utf8Bytes } from './budget.ts';
 
 /** The revision request an agent gets in rounds ≥ 2: the others' previous answers, then the question again. */
@@ -203,14 +203,6 @@ export const debate: Strategy = {
       return;
     }
     // Each agent's latest answer (the last round's, unless the agent failed in it).
-    const ballots: ScoredBallot[] = finals.map((r) => {
-      const b: ScoredBallot = { agent: r.spec.agent.id, answer: extractAnswer(r.text, type).answer, raw: r.text };
-      if (r.meanProb !== undefined) b.meanProb = r.meanProb;
-      return b;
-    });
-    const outcome = countVotes(ballots);
-    yield { type: 'vote', t: ctx.now(), round: rounds, ballots: outcome.ballots, tally: outcome.tally, winner: outcome.winner, rule: outcome.rule, tie: outcome.tie };
-    const chosen = outcome.winner === '' ? finals[0] : finals[ballots.findIndex((b) => b.answer === outcome.winner)];
-    yield { type: 'final', t: ctx.now(), answer: outcome.winner, text: chosen?.text ?? '', ...(chosen ? { agent: chosen.spec.agent.id } : {}) };
+    yield* voteOnFinals(ctx, finals, type, rounds);
   },
 };

@@ -15,8 +15,18 @@ export function bestAgentIndex(dev: DevEvidence): number {
 }
 
 export function bestMemberJudge(dev: DevEvidence): Fitted {
+  return bestMemberAs(dev, ['judge']);
+}
+
+/**
+ * The best member on dev fills each of these agent-number knobs (a judge, a summariser, the model
+ * that answers from knowledge cards): MoCo picks its summariser / final model this way
+ * (text_multiagent_refine.py, text_multiagent_feedback.py, text_knowledge_card.py).
+ */
+export function bestMemberAs(dev: DevEvidence, knobIds: readonly string[]): Fitted {
   const i = bestAgentIndex(dev);
-  return { knobs: { judge: i + 1 }, note: `judge = agent ${i + 1}, the best on dev (${dev.agentScores.map((s, a) => `a${a + 1} ${s.toFixed(3)}`).join(', ')})` };
+  const knobs = Object.fromEntries(knobIds.map((id) => [id, i + 1]));
+  return { knobs, note: `${knobIds.join(', ')} = agent ${i + 1}, the best on dev (${dev.agentScores.map((s, a) => `a${a + 1} ${s.toFixed(3)}`).join(', ')})` };
 }
 
 export function medianConfidenceThreshold(dev: DevEvidence): Fitted {

@@ -8,11 +8,16 @@ import { vote } from './vote.ts';
 import { cascade } from './cascade.ts';
 import { debate } from './debate.ts';
 import { router } from './router.ts';
+import { feedback } from './feedback.ts';
+import { debateSummary } from './debate-summary.ts';
+import { refine } from './refine.ts';
+import { knowledgeCards } from './knowledge-cards.ts';
+import { blender } from './blender.ts';
 import { blackboard } from './blackboard.ts';
 import { hswarm } from './hswarm.ts';
 
 /** In the order the UI lists them: the baseline first, then by increasing interaction. */
-export const strategies: readonly Strategy[] = [single, vote, cascade, debate, router, blackboard, hswarm];
+export const strategies: readonly Strategy[] = [single, vote, cascade, debate, router, feedback, debateSummary, refine, knowledgeCards, blender, blackboard, hswarm];
 
 export const strategyById: ReadonlyMap<string, Strategy> = new Map(strategies.map((s) => [s.meta.id, s]));
 

@@ -1,5 +1,6 @@
 /**
- * Vote counting with a stated tie rule. Pure; used by `vote` and by `debate`'s final vote.
+ * Vote counting with a stated tie rule. `countVotes` is pure; `voteOnFinals` turns a round's answers
+ * into the vote and final events of `vote`, `debate`, `debate-summary` and `feedback`.
  *
  * Tie rule (the words below are what the trace's vote event reports in `rule`):
  *   1. most votes;
@@ -11,7 +12,10 @@
  *
  * Empty answers are abstentions: they are listed among the ballots but not counted.
  */
-import type { Ballot, TallyEntry } from '../trace.ts';
+import type { Ballot, TallyEntry, TraceEvent } from '../trace.ts';
+import { extractAnswer, type AnswerType } from '../answers.ts';
+import type { CallResult } from './common.ts';
+import type { StrategyContext } from './types.ts';
 
 export interface ScoredBallot extends Ballot {
   /** Mean token probability of the message the answer came from (exp of mean logprob), if known. */
@@ -75,4 +79,20 @@ export function countVotes(ballots: ScoredBallot[]): VoteOutcome {
     tie: tiedOnVotes.length > 1,
     rule,
   };
+}
+
+/**
+ * The vote over a round's answers (extracted with `type`, counted by the tie rule above), as the
+ * `vote` then `final` events; the final's text is the earliest answer (setup order) that won.
+ */
+export function* voteOnFinals(ctx: StrategyContext, finals: readonly CallResult[], type: AnswerType, round: number): Generator<TraceEvent> {
+  const ballots: ScoredBallot[] = finals.map((r) => {
+    const b: ScoredBallot = { agent: r.spec.agent.id, answer: extractAnswer(r.text, type).answer, raw: r.text };
+    if (r.meanProb !== undefined) b.meanProb = r.meanProb;
+    return b;
+  });
+  const outcome = countVotes(ballots);
+  yield { type: 'vote', t: ctx.now(), round, ballots: outcome.ballots, tally: outcome.tally, winner: outcome.winner, rule: outcome.rule, tie: outcome.tie };
+  const chosen = outcome.winner === '' ? finals[0] : finals[ballots.findIndex((b) => b.answer === outcome.winner)];
+  yield { type: 'final', t: ctx.now(), answer: outcome.winner, text: chosen?.text ?? '', ...(chosen ? { agent: chosen.spec.agent.id } : {}) };
 }

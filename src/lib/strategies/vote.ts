@@ -5,10 +5,9 @@
  * With one agent and several samples at temperature > 0 this is self-consistency proper; with
  * several agents it is MoCo's API-level majority vote.
  */
-import { extractAnswer } from '../answers.ts';
 import type { Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, answerTypeOf, callAll, firstMessages, knob, type CallSpec } from './common.ts';
-import { countVotes, type ScoredBallot } from './tally.ts';
+import { voteOnFinals } from './tally.ts';
 
 const meta: StrategyMeta = {
   id: 'vote',
@@ -45,15 +44,7 @@ export const vote: Strategy = {
     if (ctx.signal.aborted) return;
     const ok = results.filter((r) => r.error === undefined);
     if (ok.length === 0) throw new Error('every agent failed to answer; see the errors above');
-    const ballots: ScoredBallot[] = ok.map((r) => {
-      const b: ScoredBallot = { agent: r.spec.agent.id, answer: extractAnswer(r.text, type).answer, raw: r.text };
-      if (r.meanProb !== undefined) b.meanProb = r.meanProb;
-      return b;
-    });
-    const outcome = countVotes(ballots);
-    yield { type: 'vote', t: ctx.now(), round: 1, ballots: outcome.ballots, tally: outcome.tally, winner: outcome.winner, rule: outcome.rule, tie: outcome.tie };
-    // The shown text is the earliest (setup order) ballot that gave the winning answer.
-    const chosen = outcome.winner === '' ? ok[0] : ok[ballots.findIndex((b) => b.answer === outcome.winner)];
-    yield { type: 'final', t: ctx.now(), answer: outcome.winner, text: chosen?.text ?? '', ...(chosen ? { agent: chosen.spec.agent.id } : {}) };
+    // The shown text is the earliest (setup order) answer that gave the winning answer.
+    yield* voteOnFinals(ctx, ok, type, 1);
   },
 };
