@@ -1,6 +1,6 @@
 /**
  * Dev-split fit steps shared by methods (see `Strategy.fit`); each is pure and deterministic.
- * - bestMemberJudge: the agent with the best dev score judges (MoCo uses the best single model on
+ * - bestMemberJudge / bestMemberAs: the agent with the best dev score judges (or aggregates, selects…) (MoCo uses the best single model on
  *   dev as judge / summariser / base); ties go to the earlier agent.
  * - medianConfidenceThreshold: a cascade's threshold is the median of its first agent's dev
  *   confidences, so about half the prompts are passed on (the agents' own token probabilities are the
@@ -14,10 +14,15 @@ export function bestAgentIndex(dev: DevEvidence): number {
   return dev.agentScores.reduce((best, s, i) => (s > dev.agentScores[best]! ? i : best), 0);
 }
 
-export function bestMemberJudge(dev: DevEvidence): Fitted {
-  const i = bestAgentIndex(dev);
-  return { knobs: { judge: i + 1 }, note: `judge = agent ${i + 1}, the best on dev (${dev.agentScores.map((s, a) => `a${a + 1} ${s.toFixed(3)}`).join(', ')})` };
+/** The best member on dev as the agent-number knob `id` (judge, aggregator, selector…); `role` names it in the note. */
+export function bestMemberAs(id: string, role: string): (dev: DevEvidence) => Fitted {
+  return (dev) => {
+    const i = bestAgentIndex(dev);
+    return { knobs: { [id]: i + 1 }, note: `${role} = agent ${i + 1}, the best on dev (${dev.agentScores.map((s, a) => `a${a + 1} ${s.toFixed(3)}`).join(', ')})` };
+  };
 }
+
+export const bestMemberJudge: (dev: DevEvidence) => Fitted = bestMemberAs('judge', 'judge');
 
 export function medianConfidenceThreshold(dev: DevEvidence): Fitted {
   const conf = dev.items.map((it) => it.confidences[0]).filter((c): c is number => c !== undefined && Number.isFinite(c)).sort((a, b) => a - b);

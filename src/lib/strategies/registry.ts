@@ -8,9 +8,17 @@ import { vote } from './vote.ts';
 import { cascade } from './cascade.ts';
 import { debate } from './debate.ts';
 import { router } from './router.ts';
+import { moa, selfMoa } from './moa.ts';
+import { structure } from './structure.ts';
+import { usc } from './usc.ts';
+import { slmMux } from './slmmux.ts';
+import { aggregation } from './aggregation.ts';
 
 /** In the order the UI lists them: the baseline first, then by increasing interaction. */
-export const strategies: readonly Strategy[] = [single, vote, cascade, debate, router];
+export const strategies: readonly Strategy[] = [
+  single, vote, cascade, debate, router,
+  moa, selfMoa, structure, usc, slmMux, aggregation,
+];
 
 export const strategyById: ReadonlyMap<string, Strategy> = new Map(strategies.map((s) => [s.meta.id, s]));
 
