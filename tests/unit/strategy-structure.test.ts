@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { collectRun } from '../../src/lib/run.ts';
 import { callSeed } from '../../src/lib/strategies/seeds.ts';
 import { adjacency, parseMatrix, structure, updatePrompt, type Topology } from '../../src/lib/strategies/structure.ts';
-import { resolveKnobs } from '../../src/lib/strategies/knobs.ts';
+import { checkKnob, parseKnobString, resolveKnobs } from '../../src/lib/strategies/knobs.ts';
 import type { TraceEvent } from '../../src/lib/trace.ts';
 import { words } from './strategies.scripted.ts';
 import { agentsEach, base, bySeed, cancelAtFirstToken, expectRefused, ofType, only, shownIn, starts, texts } from './strategy-text.helpers.ts';
@@ -140,5 +140,16 @@ describe('structure runs', () => {
     expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'cancelled' });
     expect(engines.map((e) => e.calls.length)).toEqual([1, 1, 1]);
     expect(ofType(events, 'final')).toHaveLength(0);
+  });
+});
+
+describe('the text knob (custom matrix)', () => {
+  const matrixKnob = structure.meta.knobs.find((k) => k.id === 'matrix')!;
+
+  it('keeps text as given, and replaces a non-string or over-long value by the default with a warning', () => {
+    expect(parseKnobString(matrixKnob, '0 1; 1 0')).toBe('0 1; 1 0');
+    expect(checkKnob(matrixKnob, '0 1; 1 0', 'Structured interaction')).toEqual({ value: '0 1; 1 0' });
+    expect(checkKnob(matrixKnob, 7, 'Structured interaction')).toEqual({ value: '0 1 0; 0 0 1; 1 0 0', warning: 'Structured interaction knob "matrix": 7 is not text; using the default "0 1 0; 0 0 1; 1 0 0"' });
+    expect(checkKnob(matrixKnob, '0 '.repeat(201), 'S').warning).toMatch(/the text is 402 characters long, more than 400; using the default/);
   });
 });
