@@ -19,6 +19,8 @@ describe('aggregation', () => {
     const calls = engines.reduce((s, e) => s + e.calls.length, 0);
     expect(calls).toBe(5);
     expect(aggregation.meta.cost!.calls(2, resolveKnobs(aggregation.meta, knobs).knobs)).toBe(calls);
+    // Tokens bound (max tokens 10, prompt 100): 5 prompts, the aggregator's showing 4 solutions.
+    expect(aggregation.meta.cost!.tokens!(2, resolveKnobs(aggregation.meta, knobs).knobs, 10, 100)).toEqual({ prompt: 540, completion: 50 });
     const shown = ['a1.r1.s0', 'a1.r1.s1', 'a2.r1.s0', 'a2.r1.s1'];
     const agg = starts(events).get('a2.r2.s0.aggregate')!;
     expect(agg.sees).toEqual(shown);

@@ -17,6 +17,8 @@ describe('moa', () => {
     const calls = engines.reduce((s, e) => s + e.calls.length, 0);
     expect(calls).toBe(7);
     expect(moa.meta.cost!.calls(3, resolveKnobs(moa.meta, knobs).knobs)).toBe(calls);
+    // Tokens bound (max tokens 10, prompt 100): 7 prompts, and 3 layer-2 prompts plus the aggregator's each show 3 answers.
+    expect(moa.meta.cost!.tokens!(3, resolveKnobs(moa.meta, knobs).knobs, 10, 100)).toEqual({ prompt: 820, completion: 70 });
     const byId = starts(events);
     const text = texts(events);
     const layer1 = ['a1.r1.s0', 'a2.r1.s0', 'a3.r1.s0'];
@@ -83,6 +85,7 @@ describe('self-moa', () => {
     expect(engines[0]!.calls).toHaveLength(0);
     expect(engines[1]!.calls).toHaveLength(7);
     expect(selfMoa.meta.cost!.calls(2, resolveKnobs(selfMoa.meta, knobs).knobs)).toBe(7);
+    expect(selfMoa.meta.cost!.tokens!(2, resolveKnobs(selfMoa.meta, knobs).knobs, 10, 100)).toEqual({ prompt: 820, completion: 70 });
     const seeds = engines[1]!.calls.map((c) => c.request.seed).sort();
     expect(seeds).toEqual([...[1, 2].flatMap((l) => [0, 1, 2].map((s) => callSeed(42, 1, l, s))), callSeed(42, 1, 3, 0)].sort());
     const byId = starts(events);

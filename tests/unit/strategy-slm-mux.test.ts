@@ -31,6 +31,7 @@ describe('slm-mux', () => {
     const calls = engines.reduce((s, e) => s + e.calls.length, 0);
     expect(calls).toBe(15);
     expect(slmMux.meta.cost!.calls(3, resolveKnobs(slmMux.meta, {}).knobs)).toBe(calls);
+    expect(slmMux.meta.cost!.tokens!(3, resolveKnobs(slmMux.meta, {}).knobs, 10, 100)).toEqual({ prompt: 1500, completion: 150 });
     expect(engines.flatMap((e) => e.calls.map((c) => c.request.temperature))).toEqual(Array(15).fill(0.3));
     expect(new Set(engines.flatMap((e) => e.calls.map((c) => c.request.seed))).size).toBe(15);
     expect(ofType(events, 'score').map((s) => [s.target, s.metric, s.value])).toEqual([

@@ -93,6 +93,8 @@ describe('structure runs', () => {
     expect(byId.get('a2.r3.s0')!.sees).toEqual(['a2.r2.s0', 'a1.r1.s0']);
     expect(byId.get('a3.r3.s0')!.sees).toEqual(['a3.r2.s0', 'a2.r2.s0']);
     expect(messagesAlongEdges(events).get(3)).toEqual(['1>2', '2>3']);
+    // Tokens bound: 7 prompts of 100 tokens, plus in rounds 2 and 3 two own answers and two edges' answers of ≤ 10 tokens.
+    expect(structure.meta.cost!.tokens!(3, resolveKnobs(structure.meta, knobs).knobs, 10, 100)).toEqual({ prompt: 780, completion: 70 });
     // The sink's last answer is final.
     expect(only(events, 'final')).toMatchObject({ agent: 'a3', text: texts(events).get('a3.r3.s0') });
     expect(ofType(events, 'vote')).toHaveLength(0);

@@ -32,6 +32,7 @@ describe('usc', () => {
     const calls = engines.reduce((s, e) => s + e.calls.length, 0);
     expect(calls).toBe(5);
     expect(usc.meta.cost!.calls(2, resolveKnobs(usc.meta, knobs).knobs)).toBe(calls);
+    expect(usc.meta.cost!.tokens!(2, resolveKnobs(usc.meta, knobs).knobs, 10, 100)).toEqual({ prompt: 540, completion: 50 });
     const shown = ['a1.r1.s0', 'a1.r1.s1', 'a2.r1.s0', 'a2.r1.s1'];
     const sel = starts(events).get('a2.r2.s0.select')!;
     expect(sel.sees).toEqual(shown);

@@ -98,6 +98,22 @@ export function updateMessages(agent: Agent, prompt: string, own: string, neighb
 
 const topologyOf = (v: KnobValue | undefined): Topology => (TOPOLOGIES as readonly string[]).includes(String(v)) ? (v as Topology) : 'chain';
 
+/**
+ * Rounds, agents with an in-neighbour and edges, for the cost shown before a run. An invalid custom
+ * matrix (refused when the run starts) counts as complete: the most it could cost.
+ */
+function costShape(n: number, knobs: Record<string, KnobValue>): { rounds: number; updating: number; edges: number } {
+  const rounds = typeof knobs.rounds === 'number' ? knobs.rounds : 3;
+  let adj: boolean[][];
+  try {
+    adj = adjacency(n, topologyOf(knobs.topology), String(knobs.matrix ?? ''));
+  } catch {
+    adj = adjacency(n, 'complete');
+  }
+  const degrees = adj.map((_, j) => inNeighbours(adj, j).length);
+  return { rounds, updating: degrees.filter((d) => d > 0).length, edges: degrees.reduce((a, b) => a + b, 0) };
+}
+
 const meta: StrategyMeta = {
   id: 'structure',
   name: 'Structured interaction',
@@ -141,14 +157,14 @@ const meta: StrategyMeta = {
   cost: {
     formula: 'N + (R − 1) × M calls, M = agents with at least one in-neighbour (N for every named topology); round r ≥ 2 shows one answer per edge',
     calls: (n, knobs) => {
-      const rounds = typeof knobs.rounds === 'number' ? knobs.rounds : 3;
-      let adj: boolean[][];
-      try {
-        adj = adjacency(n, topologyOf(knobs.topology), String(knobs.matrix ?? ''));
-      } catch {
-        return n * rounds; // an invalid custom matrix is refused when the run starts; this is the most it could cost
-      }
-      return n + (rounds - 1) * adj.filter((_, j) => inNeighbours(adj, j).length > 0).length;
+      const { rounds, updating } = costShape(n, knobs);
+      return n + (rounds - 1) * updating;
+    },
+    tokens: (n, knobs, maxTokens, promptTokens) => {
+      // Each update shows the agent's own previous answer and one answer per in-edge, each at most max tokens long.
+      const { rounds, updating, edges } = costShape(n, knobs);
+      const calls = n + (rounds - 1) * updating;
+      return { prompt: calls * promptTokens + (rounds - 1) * (updating + edges) * maxTokens, completion: calls * maxTokens };
     },
   },
 };
