@@ -36,7 +36,7 @@ function randomSetup(r: () => number): Setup {
     else if (k.type === 'number') knobs[k.id] = k.min + r() * (k.max - k.min);
     else if (k.type === 'boolean') knobs[k.id] = r() < 0.5;
     else if (k.type === 'select') knobs[k.id] = k.options[Math.floor(r() * k.options.length)]!.value;
-    else knobs[k.id] = randomString(r, Math.min(k.maxLength, 60));
+    else if (k.type === 'text') knobs[k.id] = randomString(r, Math.min(k.maxLength, 60));
   }
   const nAgents = 1 + Math.floor(r() * MAX_AGENTS);
   return {
