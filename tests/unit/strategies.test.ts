@@ -20,13 +20,14 @@ const only = <T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T
 
 describe('registry and metadata', () => {
   it('has single, vote, cascade, debate, router and the text-level methods, each with paper, level and valid knob defaults', () => {
-    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate', 'router', 'feedback', 'debate-summary', 'refine', 'knowledge-cards', 'blender', 'blackboard', 'hswarm']);
+    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate', 'router', 'feedback', 'debate-summary', 'refine', 'knowledge-cards', 'blender', 'moa', 'self-moa', 'structure', 'usc', 'slm-mux', 'aggregation', 'blackboard', 'hswarm']);
     for (const s of strategies) {
       expect(s.meta.paper.url).toMatch(/^https:\/\/arxiv\.org\/abs\//);
       expect(['api', 'text', 'logit', 'weight']).toContain(s.meta.level);
       for (const k of s.meta.knobs) {
         if (k.type === 'number' || k.type === 'integer') expect(k.default).toBeGreaterThanOrEqual(k.min), expect(k.default).toBeLessThanOrEqual(k.max);
         if (k.type === 'select') expect(k.options.map((o) => o.value)).toContain(k.default);
+        if (k.type === 'text') expect(k.default.length).toBeLessThanOrEqual(k.maxLength);
       }
     }
     expect(() => getStrategy('nope')).toThrow(/unknown method "nope": choose one of single, vote, cascade, debate, router/);

@@ -25,6 +25,7 @@ export function parseKnobString(knob: Knob, raw: string): KnobValue | undefined 
       if (raw === '0' || raw === 'false') return false;
       return undefined;
     case 'select':
+    case 'text':
       return raw;
   }
 }
@@ -51,6 +52,9 @@ export function checkKnob(knob: Knob, value: unknown, where: string): { value: K
       return typeof value === 'string' && knob.options.some((o) => o.value === value)
         ? { value }
         : fallback(`${JSON.stringify(value)} is not one of ${knob.options.map((o) => o.value).join(', ')}`);
+    case 'text':
+      if (typeof value !== 'string') return fallback(`${JSON.stringify(value)} is not text`);
+      return value.length <= knob.maxLength ? { value } : fallback(`the text is ${value.length} characters long, more than ${knob.maxLength}`);
   }
 }
 

@@ -13,11 +13,21 @@ import { debateSummary } from './debate-summary.ts';
 import { refine } from './refine.ts';
 import { knowledgeCards } from './knowledge-cards.ts';
 import { blender } from './blender.ts';
+import { moa, selfMoa } from './moa.ts';
+import { structure } from './structure.ts';
+import { usc } from './usc.ts';
+import { slmMux } from './slmmux.ts';
+import { aggregation } from './aggregation.ts';
 import { blackboard } from './blackboard.ts';
 import { hswarm } from './hswarm.ts';
 
 /** In the order the UI lists them: the baseline first, then by increasing interaction. */
-export const strategies: readonly Strategy[] = [single, vote, cascade, debate, router, feedback, debateSummary, refine, knowledgeCards, blender, blackboard, hswarm];
+export const strategies: readonly Strategy[] = [
+  single, vote, cascade, debate, router,
+  feedback, debateSummary, refine, knowledgeCards, blender,
+  moa, selfMoa, structure, usc, slmMux, aggregation,
+  blackboard, hswarm,
+];
 
 export const strategyById: ReadonlyMap<string, Strategy> = new Map(strategies.map((s) => [s.meta.id, s]));
 

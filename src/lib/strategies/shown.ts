@@ -1,6 +1,7 @@
 /**
  * What the text-level methods share about prompts that show other messages (a peer's answer, a
- * critique, a summary, a knowledge card): the check before any call that such a prompt can fit the
+ * critique, a summary, a knowledge card, a layer of proposals, a neighbour's answer): answers
+ * listed under a label and a number, the check before any call that such a prompt can fit the
  * context with at least MIN_SHOWN_ANSWER_BYTES of each shown text, the per-call cut of the shown
  * texts by debate's rule (`fitAnswers` in debate.ts: max-min fair shares of the room left, each text
  * keeping its first bytes and ending in "…"), and the rounds of answers and revisions that refine and
@@ -104,4 +105,21 @@ export async function* answerRounds(
     if (results.every((r) => r.error !== undefined)) throw new Error(`every agent failed in round ${round}; see the errors above`);
   }
   return latest;
+}
+
+/** "<label> 1: ```…```", one per answer, blank lines between (numbers are 1-based). */
+export function numbered(label: string, answers: readonly string[]): string {
+  return answers.map((a, i) => `${label} ${i + 1}: \`\`\`${a.trim()}\`\`\``).join('\n\n');
+}
+
+/** The agent's system prompt (if any), then one user message. */
+export function withSystem(agent: Agent, user: string): ChatMessage[] {
+  return firstMessages(agent, user);
+}
+
+/** The calls that succeeded; throws naming the step when none did. */
+export function succeeded(results: readonly CallResult[], step: string): CallResult[] {
+  const ok = results.filter((r) => r.error === undefined);
+  if (ok.length === 0) throw new Error(`every call failed in ${step}; see the errors above`);
+  return ok;
 }

@@ -86,13 +86,18 @@ export function countVotes(ballots: ScoredBallot[]): VoteOutcome {
  * `vote` then `final` events; the final's text is the earliest answer (setup order) that won.
  */
 export function* voteOnFinals(ctx: StrategyContext, finals: readonly CallResult[], type: AnswerType, round: number): Generator<TraceEvent> {
-  const ballots: ScoredBallot[] = finals.map((r) => {
-    const b: ScoredBallot = { agent: r.spec.agent.id, answer: extractAnswer(r.text, type).answer, raw: r.text };
-    if (r.meanProb !== undefined) b.meanProb = r.meanProb;
-    return b;
-  });
+  const ballots = ballotsOf(finals, type);
   const outcome = countVotes(ballots);
   yield { type: 'vote', t: ctx.now(), round, ballots: outcome.ballots, tally: outcome.tally, winner: outcome.winner, rule: outcome.rule, tie: outcome.tie };
   const chosen = outcome.winner === '' ? finals[0] : finals[ballots.findIndex((b) => b.answer === outcome.winner)];
   yield { type: 'final', t: ctx.now(), answer: outcome.winner, text: chosen?.text ?? '', ...(chosen ? { agent: chosen.spec.agent.id } : {}) };
+}
+
+/** Each result's extracted answer as a ballot, with its mean token probability (for the tie rule). */
+export function ballotsOf(results: readonly CallResult[], type: AnswerType): ScoredBallot[] {
+  return results.map((r) => {
+    const b: ScoredBallot = { agent: r.spec.agent.id, answer: extractAnswer(r.text, type).answer, raw: r.text };
+    if (r.meanProb !== undefined) b.meanProb = r.meanProb;
+    return b;
+  });
 }

@@ -14,7 +14,9 @@ export type KnobValue = number | string | boolean;
 export type Knob =
   | { id: string; label: string; help: string; type: 'number' | 'integer'; default: number; min: number; max: number; step: number }
   | { id: string; label: string; help: string; type: 'boolean'; default: boolean }
-  | { id: string; label: string; help: string; type: 'select'; default: string; options: { value: string; label: string }[] };
+  | { id: string; label: string; help: string; type: 'select'; default: string; options: { value: string; label: string }[] }
+  /** Free text (structured interaction's custom adjacency matrix); the strategy validates it when it runs. */
+  | { id: string; label: string; help: string; type: 'text'; default: string; maxLength: number };
 
 /**
  * What a run costs, before it starts (shown in the playground and on the methods page): model calls
