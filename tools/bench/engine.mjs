@@ -119,7 +119,7 @@ try {
     const runOne = (x, tokens = n) => c.timedRun(x.h, p, tokens, { temperature: 0.7, seed: x.seed, caller: x.caller });
     // Alternate "one by one" and "together" REPEAT times and keep the medians (noisy machine).
     const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    const measure = async (h, tokens = n) => {
+    const measure = async (h, maxTokens = n) => {
       const seqMs = [];
       const togMs = [];
       let tokens = 0;
@@ -127,10 +127,10 @@ try {
       for (let r = 0; r < 3; r++) {
         let t = performance.now();
         const seq = [];
-        for (const x of three(h)) seq.push(await runOne(x, tokens));
+        for (const x of three(h)) seq.push(await runOne(x, maxTokens));
         seqMs.push(performance.now() - t);
         t = performance.now();
-        const together = await Promise.all(three(h).map((x) => runOne(x, tokens)));
+        const together = await Promise.all(three(h).map((x) => runOne(x, maxTokens)));
         togMs.push(performance.now() - t);
         tokens = seq.reduce((a, x) => a + x.tokens, 0);
         sameOutputs &&= seq.every((x, i) => x.text === together[i].text);
