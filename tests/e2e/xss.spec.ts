@@ -74,14 +74,16 @@ test('model output with <img onerror>, <script>, javascript: links is shown as t
         pwned: (window as unknown as { __pwned?: number }).__pwned ?? null,
         imgs: traceEl.querySelectorAll('img').length,
         scripts: document.querySelectorAll('script:not([src])').length + traceEl.querySelectorAll('script').length,
-        svgs: traceEl.querySelectorAll('svg').length,
+        // The app's own flow drawing is an SVG in the trace; any other SVG came from model output.
+        svgs: [...traceEl.querySelectorAll('svg')].filter((el) => !el.closest('[data-testid="flow-drawing"]')).length,
+        flowDrawings: traceEl.querySelectorAll('[data-testid="flow-drawing"] svg').length,
         iframes: document.querySelectorAll('iframe').length,
         jsLinks: document.querySelectorAll('a[href^="javascript" i]').length,
         handlers: [...traceEl.querySelectorAll('*')].filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length,
         evilImg: document.querySelectorAll('img[src="x"], img[src*="evil.example"]').length,
       };
     });
-    expect(found).toEqual({ pwned: null, imgs: 0, scripts: 0, svgs: 0, iframes: 0, jsLinks: 0, handlers: 0, evilImg: 0 });
+    expect(found).toEqual({ pwned: null, imgs: 0, scripts: 0, svgs: 0, flowDrawings: 1, iframes: 0, jsLinks: 0, handlers: 0, evilImg: 0 });
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
   } finally {

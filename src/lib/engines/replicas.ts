@@ -144,6 +144,11 @@ export class ReplicaSet implements Engine {
     await Promise.all(this.#instances.map((i) => i.engine.unload().catch(() => undefined)));
   }
 
+  /** For tests of the crash path: makes the first instance fail as a real crash would (when it can). */
+  simulateCrash(): void {
+    (this.#instances[0]?.engine as { simulateCrash?: () => void } | undefined)?.simulateCrash?.();
+  }
+
   /** An instance crashed: end the set, unload the other instances, tell the registry. */
   crashed(err: EngineError, from?: Engine): void {
     if (this.#ended) return;
