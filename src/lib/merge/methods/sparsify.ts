@@ -260,44 +260,6 @@ export function selectNonNegative(a: Float32Array, k: number): number {
   return new Float32Array(out.buffer)[0]!;
 }
 
-/**
- * The k-th smallest value of `a` (0-based), reordering `a` in place: Hoare's quickselect
- * (FIND, CACM 1961) with a median-of-three pivot; expected linear time.
- */
-export function select(a: Float32Array, k: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (hi > lo) {
-    const mid = (lo + hi) >>> 1;
-    // Median of three, moved to a[mid].
-    if (a[mid]! < a[lo]!) swap(a, mid, lo);
-    if (a[hi]! < a[lo]!) swap(a, hi, lo);
-    if (a[hi]! < a[mid]!) swap(a, hi, mid);
-    const pivot = a[mid]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        swap(a, i, j);
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k]!;
-  }
-  return a[k]!;
-}
-
-function swap(a: Float32Array, i: number, j: number): void {
-  const t = a[i]!;
-  a[i] = a[j]!;
-  a[j] = t;
-}
-
 function scale(x: Float32Array, s: number): void {
   for (let i = 0; i < x.length; i++) x[i] = x[i]! * s;
 }
