@@ -19,6 +19,7 @@
  */
 import {
   EngineError,
+  abortedBeforeStart,
   type CallOptions,
   type ChatChunk,
   type ChatRequest,
@@ -243,14 +244,6 @@ export async function spawnWllamaSet(source: ModelSource, params: LoadParams, op
   });
   set.onCrash = opts.onCrash;
   return set;
-}
-
-function abortedBeforeStart(): ChatChunk {
-  return {
-    type: 'done',
-    finish_reason: 'abort',
-    usage: { prompt_tokens: 0, completion_tokens: 0, time_to_first_token_ms: 0, total_ms: 0, tokens_per_second: 0 },
-  };
 }
 
 /** Requests may come from Svelte $state proxies, which postMessage cannot clone. */

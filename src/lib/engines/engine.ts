@@ -151,3 +151,12 @@ export async function collect(stream: AsyncIterable<ChatChunk>): Promise<{
   }
   throw new EngineError('internal', 'engine stream ended without a final "done" chunk');
 }
+
+/** The one chunk of a request cancelled before it reached a model (it waited in a queue): no tokens, no time. */
+export function abortedBeforeStart(): ChatChunk {
+  return {
+    type: 'done',
+    finish_reason: 'abort',
+    usage: { prompt_tokens: 0, completion_tokens: 0, time_to_first_token_ms: 0, total_ms: 0, tokens_per_second: 0 },
+  };
+}

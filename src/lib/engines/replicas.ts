@@ -23,7 +23,7 @@
  * Pure orchestration: instances come from the `spawn` callback, so the unit tests
  * (tests/unit/engines-replicas.test.ts) drive it with scripted engines.
  */
-import { EngineError, type CallOptions, type ChatChunk, type ChatRequest, type CompletionRequest, type Engine, type EngineInfo } from './engine.ts';
+import { EngineError, abortedBeforeStart, type CallOptions, type ChatChunk, type ChatRequest, type CompletionRequest, type Engine, type EngineInfo } from './engine.ts';
 import { FairQueue, QueueAbortedError } from './queue.ts';
 
 export interface ReplicaActivity {
@@ -254,10 +254,3 @@ export class ReplicaSet implements Engine {
   }
 }
 
-function abortedBeforeStart(): ChatChunk {
-  return {
-    type: 'done',
-    finish_reason: 'abort',
-    usage: { prompt_tokens: 0, completion_tokens: 0, time_to_first_token_ms: 0, total_ms: 0, tokens_per_second: 0 },
-  };
-}
