@@ -10,15 +10,10 @@ import type { Agent } from '../../src/lib/strategies/types.ts';
 import { runStrategy } from '../../src/lib/run.ts';
 import { ScriptedEngine, words, type ScriptedOptions, type ScriptedToken } from './strategies.scripted.ts';
 
-export type Of<T extends TraceEvent['type']> = Extract<TraceEvent, { type: T }>;
+import { ofType, type Of } from './strategies.events.ts';
 
-export const ofType = <T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T>[] => events.filter((e): e is Of<T> => e.type === type);
-
-export function only<T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T> {
-  const found = ofType(events, type);
-  expect(found, `exactly one ${type} event`).toHaveLength(1);
-  return found[0]!;
-}
+// Reading events by kind is strategies.events.ts's; re-exported for the tests that import it from here.
+export { ofType, only, type Of } from './strategies.events.ts';
 
 export const base = { prompt: 'What is 2+2?', seed: 42, maxTokens: 32 };
 
