@@ -7,6 +7,8 @@
  * No DOM here: this file runs in workers, in the page and in Node.
  */
 
+import type { Stepper } from './stepper.ts';
+
 export type Role = 'system' | 'user' | 'assistant';
 
 export interface ChatMessage {
@@ -105,6 +107,11 @@ export interface Engine {
   complete(request: CompletionRequest, options?: CallOptions): AsyncIterable<ChatChunk>;
   /** Frees the model; later calls fail with EngineError('unloaded'). */
   unload(): Promise<void>;
+  /**
+   * Token-by-token access for token- and logit-level methods (src/lib/engines/stepper.ts);
+   * absent on engines that cannot step.
+   */
+  stepper?(): Promise<Stepper>;
 }
 
 export type EngineErrorCode =
