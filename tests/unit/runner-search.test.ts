@@ -8,6 +8,8 @@ import { MemoryAnswerStore } from '../../src/lib/eval/cache.ts';
 import { createRunner, type Progress } from '../../src/lib/eval/runner.ts';
 import { searchPoints } from '../../src/ui/experiments/search.ts';
 import { ScriptedModel, readToy, toyDataset } from './runner.scripted.ts';
+import { nodeMessages } from '../../src/lib/strategies/hswarm.ts';
+import { MIN_SHOWN_ANSWER_BYTES, promptTokenBound } from '../../src/lib/strategies/budget.ts';
 
 const EXPERIMENT = {
   models: { d: 'd.gguf', f: 'f.gguf' },
@@ -113,5 +115,29 @@ describe('runner: a method that searches on dev', () => {
     expect(out.status).toBe('cancelled');
     // No prompt of a test item (x > 100) reached f through a graph (f is only shown responses in hswarm runs).
     expect(m.f.calls.filter((c) => c.prompt.includes('Node ') && readToy(c.prompt).x > 100)).toHaveLength(0);
+  });
+
+  it('scripted: a candidate graph the method refuses before any call (its fan-in does not fit) scores 0 on dev and the search goes on', async () => {
+    // Three models; the end node of a fan-in graph shown two responses needs more than g's
+    // context, one response fits. Before this rule such a candidate ended the whole experiment.
+    const m = models();
+    const g = new ScriptedModel('g', (prompt) => ({ text: String(readToy(prompt).x * 2), logprob: -0.1 }));
+    const least = 'x'.repeat(MIN_SHOWN_ANSWER_BYTES);
+    const agent = { id: 'a3', name: 'g', model: 'g', engine: g, temperature: 0 };
+    const two = promptTokenBound(nodeMessages(agent, 'Q: double 8\nA:', [{ node: 0, text: least }, { node: 1, text: least }], true));
+    const one = promptTokenBound(nodeMessages(agent, 'Q: double 8\nA:', [{ node: 0, text: least }], true));
+    expect(one).toBeLessThan(two);
+    for (const e of [m.d, m.f, g]) e.info.contextLength = two + 4 - 1; // maxTokens 4 (toyDataset)
+    const experiment = { ...EXPERIMENT, models: { ...EXPERIMENT.models, g: 'g.gguf' }, methods: [{ ...EXPERIMENT.methods[0]!, agents: ['d', 'f', 'g'], knobs: { population: 6, iterations: 3 } }] };
+    const out = await createRunner({
+      experiment: parseExperiment(JSON.stringify(experiment), 'toy.json'),
+      datasets: [toyDataset()],
+      models: (id) => ({ engine: id === 'd' ? m.d : id === 'f' ? m.f : g, cacheKey: `sha:${id}` }),
+    }).run();
+    if (out.status !== 'done') throw new Error(`expected done, got ${out.status}: ${out.status === 'error' ? String(out.error) : ''}`);
+    const cell = out.results.cells.find((c) => c.labels.includes('swarm'))!;
+    expect(cell.fitted!.note).toMatch(/; \d+ candidate run\(s\) on dev were refused before any call and scored 0 \(first: hswarm on toy dev item dev-\d: node \d \(2 responses shown/);
+    // The graph it kept fits: every test item ran.
+    expect(cell.n).toBe(8);
   });
 });

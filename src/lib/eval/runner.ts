@@ -174,6 +174,13 @@ function itemEngine(engine: Engine, item: EvalItem, stop: readonly string[]): En
 
 export class ExperimentRunError extends Error {
   override name = 'ExperimentRunError';
+  constructor(
+    message: string,
+    /** The method refused the item before any model call (a prompt that cannot fit, a bad graph). */
+    readonly beforeAnyCall = false,
+  ) {
+    super(message);
+  }
 }
 
 export function createRunner(opts: RunnerOptions): Runner {
@@ -267,7 +274,9 @@ export function createRunner(opts: RunnerOptions): Runner {
     counts.misses += itemCounts.misses;
     const end = trace[trace.length - 1];
     if (end?.type !== 'run-end' || end.status === 'cancelled') throw controller.signal.reason ?? new Error('cancelled');
-    if (end.status === 'error') throw new ExperimentRunError(`${cell.method} on ${ds.id} ${cell.split} item ${item.id}: ${end.message ?? 'failed'}`);
+    if (end.status === 'error') {
+      throw new ExperimentRunError(`${cell.method} on ${ds.id} ${cell.split} item ${item.id}: ${end.message ?? 'failed'}`, !trace.some((e) => e.type === 'message-start'));
+    }
     const final = trace.find((e): e is Extract<TraceEvent, { type: 'final' }> => e.type === 'final');
     const output = final?.text ?? '';
     const ends = trace.filter((e): e is Extract<TraceEvent, { type: 'message-end' }> => e.type === 'message-end');
@@ -384,6 +393,8 @@ export function createRunner(opts: RunnerOptions): Runner {
     const steps: SearchStep[] = [];
     let calls = 0;
     let cached = 0;
+    let refused = 0;
+    let firstRefusal = '';
     report({ phase: 'searching on dev', cell: label, search: { cell: label, steps: [] } });
     // A failed candidate stops the run: abort its siblings' calls too (as runCells does).
     const fitted = await strategy.search!({
@@ -392,10 +403,24 @@ export function createRunner(opts: RunnerOptions): Runner {
       seed: cell.seed,
       signal: controller.signal,
       evaluate: async (state) => {
-        const done = await Promise.all(devItems.map((item) => runItem(devCell, item, { state, note: '' })));
-        calls += done.reduce((n, r) => n + r.calls, 0);
-        cached += done.reduce((n, r) => n + r.cachedCalls, 0);
-        const raw = done.map((r) => r.score);
+        // A candidate the method refuses on an item before any call (say, a graph whose fan-in does
+        // not fit the context) is a poor candidate, not a broken run: it scores 0 on that item and
+        // the search goes on. Any other failure (an engine error mid-run) still stops the run.
+        const done = await Promise.all(
+          devItems.map(async (item) => {
+            try {
+              return await runItem(devCell, item, { state, note: '' });
+            } catch (e) {
+              if (controller.signal.aborted || !(e instanceof ExperimentRunError) || !e.beforeAnyCall) throw e;
+              refused += 1;
+              firstRefusal ||= e.message;
+              return undefined;
+            }
+          }),
+        );
+        calls += done.reduce((n, r) => n + (r?.calls ?? 0), 0);
+        cached += done.reduce((n, r) => n + (r?.cachedCalls ?? 0), 0);
+        const raw = done.map((r) => r?.score ?? 0);
         const scores = opts.datasets[cell.dataset]!.groupScores?.(devItems, raw) ?? raw;
         return scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length);
       },
@@ -407,7 +432,8 @@ export function createRunner(opts: RunnerOptions): Runner {
       if (!controller.signal.aborted) controller.abort(e);
       throw e;
     });
-    return { ...fitted, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)` };
+    const refusals = refused > 0 ? `; ${refused} candidate run(s) on dev were refused before any call and scored 0 (first: ${firstRefusal})` : '';
+    return { ...fitted, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)${refusals}` };
   }
 
   function assemble(fits: Map<string, Fitted>): ResultsFile {
