@@ -1,5 +1,5 @@
 /**
- * `npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N]`
+ * `npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N] [--context N]`
  * `npm run experiment -- --list`
  *
  * Runs an experiment file (src/lib/eval/experiment.ts) with the same runner as the tab
@@ -46,9 +46,17 @@ import { nodeSandbox } from '../lib/node-sandbox.ts';
 import { nodePythonSandbox } from '../lib/node-python.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const USAGE = 'usage: npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N] | --list';
+const USAGE = 'usage: npm run experiment -- FILE.json [--out results.json] [--limit N] [--cache DIR | --no-cache] [--no-traces] [--concurrency N] [--context N] | --list';
 
 class CliError extends Error {}
+
+/**
+ * GGUF models load with a 256-token context unless --context says otherwise: the pool's prompts and
+ * answers fit it and it keeps the pool table's runs light. Methods that show models each other's
+ * answers need more (their prompts are bounded by bytes: see src/lib/strategies/budget.ts); the
+ * pool models descend from stories260K, trained on 512-token sequences.
+ */
+const DEFAULT_CONTEXT = 256;
 
 interface Args {
   file?: string;
@@ -57,11 +65,13 @@ interface Args {
   cache?: string | false;
   traces: boolean;
   concurrency?: number;
+  /** Context size GGUF models are loaded with (tokens). */
+  context: number;
   list: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { traces: true, list: false };
+  const a: Args = { traces: true, list: false, context: DEFAULT_CONTEXT };
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new CliError(`${name} needs a value; ${USAGE}`);
@@ -78,6 +88,10 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--out' || x === '-o') a.out = value(i++, x);
     else if (x === '--limit') a.limit = count(value(i++, x), x);
     else if (x === '--concurrency') a.concurrency = count(value(i++, x), x);
+    else if (x === '--context') {
+      a.context = count(value(i++, x), x);
+      if (a.context < 64 || a.context > 4096) throw new CliError(`--context must be between 64 and 4096 tokens (got ${a.context})`);
+    }
     else if (x === '--cache') a.cache = value(i++, x);
     else if (x === '--no-cache') a.cache = false;
     else if (x === '--no-traces') a.traces = false;
@@ -238,7 +252,7 @@ async function main(argv: string[]): Promise<void> {
       engines.set(id, { engine: fleet, cacheKey: keys.get(id)!, concurrency: fleet.concurrency });
       continue;
     }
-    const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`);
+    const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`, args.context);
     engines.set(id, { engine, cacheKey: keys.get(id)! });
   }
 

@@ -38,14 +38,16 @@ export class HarnessEngine implements Engine {
     private readonly page: Page,
     private readonly id: string,
     private readonly url: string,
+    /** The context llama.cpp is loaded with (n_ctx), in tokens. */
+    private readonly contextLength = 256,
   ) {
-    this.info = { kind: 'wllama', model: id, backend: 'cpu', detail: 'CPU · wasm · 1 thread (headless Chromium)', supportsLogprobs: true, contextLength: 256 };
+    this.info = { kind: 'wllama', model: id, backend: 'cpu', detail: 'CPU · wasm · 1 thread (headless Chromium)', supportsLogprobs: true, contextLength };
   }
 
   /** Loads once; resolves to whether the model has a chat template. */
   #load(): Promise<boolean> {
     this.#loaded ??= (async () => {
-      const mine = loading.then(() => this.page.evaluate(([id, url]) => (window as unknown as HarnessWindow).harness.load(id, url, { load: { seed: undefined } }), [this.id, this.url] as const));
+      const mine = loading.then(() => this.page.evaluate(([id, url, nCtx]) => (window as unknown as HarnessWindow).harness.load(id, url, { n_ctx: nCtx, load: { seed: undefined } }), [this.id, this.url, this.contextLength] as const));
       loading = mine.catch(() => undefined);
       return !!(await mine).chatTemplate;
     })();

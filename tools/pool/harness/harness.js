@@ -56,6 +56,7 @@ async function generate(id, mode, body) {
   let finish = null;
   let usage = null;
   let predicted;
+  let promptN;
   const logprobs = [];
   for await (const raw of stream) {
     const c = raw.choices?.[0];
@@ -64,8 +65,12 @@ async function generate(id, mode, body) {
     if (c?.finish_reason) finish = c.finish_reason;
     if (raw.usage) usage = raw.usage;
     if (raw.timings?.predicted_n !== undefined) predicted = raw.timings.predicted_n;
+    if (raw.timings?.prompt_n !== undefined) promptN = raw.timings.prompt_n;
   }
+  // Not every stream ends with a usage chunk (multi-turn chats often do not): llama-server's
+  // timings carry the same counts.
   if (usage === null && predicted !== undefined) usage = { completion_tokens: predicted };
+  if (usage !== null && !usage.prompt_tokens && promptN !== undefined) usage = { ...usage, prompt_tokens: promptN };
   return { text, finish, usage, logprobs, ms: performance.now() - t0 };
 }
 
