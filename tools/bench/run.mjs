@@ -13,6 +13,7 @@ const BENCHES = [
   { id: 'kernels', cmd: ['npx', 'tsx', 'tools/bench/merge-kernels.ts'] },
   { id: 'runner', cmd: ['npx', 'tsx', 'tools/bench/runner.ts'] },
   { id: 'fleet', cmd: ['npx', 'tsx', 'tools/bench/fleet.ts'] },
+  { id: 'methods', cmd: ['npx', 'tsx', 'tools/bench/methods.ts'] },
   { id: 'merge', cmd: existsSync('tools/bench/merge.ts') ? ['npx', 'tsx', 'tools/bench/merge.ts'] : ['node', 'tools/bench/merge.mjs'] },
 ];
 const only = process.argv.slice(2);

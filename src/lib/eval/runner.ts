@@ -155,7 +155,7 @@ function gatedEngine(engine: Engine, gate: Gate): Engine {
  * item's own prompt sent raw when the item is in completion format (a chat template would wrap
  * `Q: …\nA:` a second time). Other conversations (debate rounds, judges) stay chats.
  */
-function itemEngine(engine: Engine, item: EvalItem, stop: readonly string[]): Engine {
+export function itemEngine(engine: Engine, item: EvalItem, stop: readonly string[]): Engine {
   const withStop = <T extends { stop?: string[] }>(r: T): T => (stop.length === 0 ? r : { ...r, stop: [...new Set([...(r.stop ?? []), ...stop])] });
   return {
     info: engine.info,

@@ -1,0 +1,91 @@
+/**
+ * Bench: every method of experiments/methods.json (the text-level methods on three pool models)
+ * per query — wall time, model calls and tokens — on the same items, one query at a time, in real
+ * llama.cpp (wllama wasm, 1 thread) on the pool's harness page in headless Chromium, as
+ * `npm run experiment` runs them (same stop strings, same per-item prompt format, no answer cache).
+ *
+ * Methods that learn on dev (hswarm's graph search, slm-mux's tie-break) run here without it: the
+ * bench times a query, not the search (the experiment's fit note reports the search's calls).
+ * Wall time is also given as a ratio to one call of the best single member (generalist) on the
+ * same items, measured in the same run, because these machines are noisy.
+ *
+ * METHODS_BENCH_LIMIT items per pool task (default 2, six tasks); prints readable lines, then one
+ * JSON object as the last line (tools/bench/run.mjs).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TraceEvent } from '../../src/lib/trace.ts';
+import { loadPoolDataset } from '../../src/lib/eval/pool-dataset.ts';
+import { itemEngine } from '../../src/lib/eval/runner.ts';
+import { agentsFromSetup, runStrategy } from '../../src/lib/run.ts';
+import { stageHarness } from '../pool/stage.ts';
+import { openHarness } from '../pool/browser.ts';
+import { HarnessEngine } from '../pool/harness-engine.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const LIMIT = Number(process.env.METHODS_BENCH_LIMIT ?? 2);
+const CONTEXT = 1024;
+
+interface MethodEntry {
+  method: string;
+  agents: string[];
+  knobs?: Record<string, unknown>;
+  label?: string;
+}
+
+async function main(): Promise<void> {
+  const file = JSON.parse(readFileSync(resolve(ROOT, 'experiments/methods.json'), 'utf8')) as { models: Record<string, string>; methods: MethodEntry[] };
+  const models = Object.keys(file.models);
+  const entries: MethodEntry[] = [{ method: 'single', agents: ['generalist'], label: 'single (generalist)' }, ...file.methods];
+  const dataset = await loadPoolDataset((p) => readFile(resolve(ROOT, 'public/datasets', p), 'utf8'), { limit: LIMIT, splits: ['test'] });
+  const items = dataset.splits.test ?? [];
+  const work = mkdtempSync(join(tmpdir(), 'chorus-methods-bench-'));
+  const h = await openHarness(stageHarness(join(work, 'harness'), Object.fromEntries(models.map((m) => [`${m}.gguf`, resolve(ROOT, 'public/models', `${m}.gguf`)]))), 4209);
+  const results: Record<string, { queries: number; msPerQuery: number; callsPerQuery: number; tokensPerQuery: number; promptTokensPerQuery: number; ratioToSingle?: number; errors: number }> = {};
+  try {
+    const engines = new Map(models.map((m) => [m, new HarnessEngine(h.page, m, `./models/${m}.gguf`, CONTEXT)]));
+    // Load every model before timing anything.
+    for (const e of engines.values()) for await (const _ of e.complete({ prompt: 'Q: 1 + 1\nA:', max_tokens: 1, temperature: 0 }));
+    console.log(`${items.length} test items (${LIMIT} per pool task), one query at a time, ${CONTEXT}-token context`);
+    for (const entry of entries) {
+      const label = entry.label ?? entry.method;
+      let ms = 0;
+      let calls = 0;
+      let tokens = 0;
+      let prompt = 0;
+      let errors = 0;
+      for (const item of items) {
+        const agents = agentsFromSetup(entry.agents.map((model) => ({ model, temperature: 0 })), (model) => itemEngine(engines.get(model)!, item, dataset.stop ?? []));
+        const t = performance.now();
+        const trace: TraceEvent[] = [];
+        for await (const e of runStrategy({ strategy: entry.method, prompt: item.prompt, agents, knobs: entry.knobs ?? {}, seed: 1, maxTokens: dataset.maxTokens })) trace.push(e);
+        ms += performance.now() - t;
+        const usage = trace.find((e): e is Extract<TraceEvent, { type: 'usage' }> => e.type === 'usage');
+        const end = trace.at(-1);
+        if (end?.type === 'run-end' && end.status !== 'done') errors += 1;
+        calls += usage?.calls ?? 0;
+        tokens += (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0);
+        prompt += usage?.prompt_tokens ?? 0;
+      }
+      const n = items.length;
+      results[label] = { queries: n, msPerQuery: Math.round(ms / n), callsPerQuery: calls / n, tokensPerQuery: Math.round(tokens / n), promptTokensPerQuery: Math.round(prompt / n), errors };
+    }
+    const base = results['single (generalist)']!.msPerQuery;
+    for (const r of Object.values(results)) r.ratioToSingle = Math.round((r.msPerQuery / base) * 10) / 10;
+    for (const [label, r] of Object.entries(results)) {
+      console.log(`${label.padEnd(20)} ${String(r.msPerQuery).padStart(6)} ms/query (${r.ratioToSingle}× single) · ${r.callsPerQuery.toFixed(1)} calls · ${r.tokensPerQuery} tokens/query (${r.promptTokensPerQuery} prompt)${r.errors ? ` · ${r.errors} failed` : ''}`);
+    }
+  } finally {
+    await h.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+  console.log(JSON.stringify({ items: items.length, perTask: LIMIT, context: CONTEXT, methods: results }));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
