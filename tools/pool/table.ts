@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import type { CellResult, ResultsFile } from '../../src/lib/eval/results.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const pct = (x: number) => (x * 100).toFixed(1);
-const fmt = (s: { score: number; ci95: [number, number] }) => `${pct(s.score)} [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]`;
+export const pct = (x: number) => (x * 100).toFixed(1);
+export const fmt = (s: { score: number; ci95: [number, number] }) => `${pct(s.score)} [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]`;
 
 export function poolTable(r: ResultsFile): string {
   const rows = r.cells.filter((c) => c.split === 'test' && c.labels.length > 0);
@@ -62,20 +62,23 @@ export function poolTable(r: ResultsFile): string {
   ].join('\n');
 }
 
+/** Replaces the README's text between `<!-- NAME -->` and `<!-- /NAME -->` with `md` (written to a temporary file, then renamed). */
+export function replaceReadmeBlock(name: string, md: string): void {
+  const readme = resolve(ROOT, 'README.md');
+  const text = readFileSync(readme, 'utf8');
+  const start = text.indexOf(`<!-- ${name} -->`);
+  const end = text.indexOf(`<!-- /${name} -->`);
+  if (start < 0 || end < start) throw new Error(`README.md has no <!-- ${name} --> … <!-- /${name} --> block to replace`);
+  writeFileSync(`${readme}.tmp`, `${text.slice(0, start)}<!-- ${name} -->\n${md}${text.slice(end)}`);
+  renameSync(`${readme}.tmp`, readme);
+}
+
 function main(argv: string[]): void {
   const file = argv.find((a) => !a.startsWith('--'));
   if (!file) throw new Error('usage: npm run pool:table -- RESULTS.json [--readme]');
   const md = poolTable(JSON.parse(readFileSync(file, 'utf8')) as ResultsFile);
   writeFileSync(resolve(ROOT, 'tools/pool/results.md'), md);
-  if (argv.includes('--readme')) {
-    const readme = resolve(ROOT, 'README.md');
-    const text = readFileSync(readme, 'utf8');
-    const start = text.indexOf('<!-- pool-table -->');
-    const end = text.indexOf('<!-- /pool-table -->');
-    if (start < 0 || end < start) throw new Error('README.md has no <!-- pool-table --> … <!-- /pool-table --> block to replace');
-    writeFileSync(`${readme}.tmp`, `${text.slice(0, start)}<!-- pool-table -->\n${md}${text.slice(end)}`);
-    renameSync(`${readme}.tmp`, readme);
-  }
+  if (argv.includes('--readme')) replaceReadmeBlock('pool-table', md);
   process.stdout.write(md);
 }
 
