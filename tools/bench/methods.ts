@@ -9,7 +9,8 @@
  * Wall time is also given as a ratio to one call of the best single member (generalist) on the
  * same items, measured in the same run, because these machines are noisy.
  *
- * METHODS_BENCH_LIMIT items per pool task (default 2, six tasks); prints readable lines, then one
+ * Items run one at a time, every method on an item before the next item (so noise falls on all
+ * alike). METHODS_BENCH_LIMIT items per pool task (default 2, six tasks); prints readable lines, then one
  * JSON object as the last line (tools/bench/run.mjs).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -50,28 +51,33 @@ async function main(): Promise<void> {
     // Load every model before timing anything.
     for (const e of engines.values()) for await (const _ of e.complete({ prompt: 'Q: 1 + 1\nA:', max_tokens: 1, temperature: 0 }));
     console.log(`${items.length} test items (${LIMIT} per pool task), one query at a time, ${CONTEXT}-token context`);
-    for (const entry of entries) {
-      const label = entry.label ?? entry.method;
-      let ms = 0;
-      let calls = 0;
-      let tokens = 0;
-      let prompt = 0;
-      let errors = 0;
-      for (const item of items) {
-        const agents = agentsFromSetup(entry.agents.map((model) => ({ model, temperature: 0 })), (model) => itemEngine(engines.get(model)!, item, dataset.stop ?? []));
-        const t = performance.now();
-        const trace: TraceEvent[] = [];
-        for await (const e of runStrategy({ strategy: entry.method, prompt: item.prompt, agents, knobs: entry.knobs ?? {}, seed: 1, maxTokens: dataset.maxTokens })) trace.push(e);
-        ms += performance.now() - t;
+    // Items outer, methods inner, so that a burst of load elsewhere on the machine falls on every
+    // method alike; one untimed pass over the first item warms every code path first.
+    const acc = new Map(entries.map((e) => [e.label ?? e.method, { ms: 0, calls: 0, tokens: 0, prompt: 0, errors: 0 }]));
+    const runOne = async (entry: MethodEntry, item: (typeof items)[number]) => {
+      const agents = agentsFromSetup(entry.agents.map((model) => ({ model, temperature: 0 })), (model) => itemEngine(engines.get(model)!, item, dataset.stop ?? []));
+      const trace: TraceEvent[] = [];
+      const t = performance.now();
+      for await (const e of runStrategy({ strategy: entry.method, prompt: item.prompt, agents, knobs: entry.knobs ?? {}, seed: 1, maxTokens: dataset.maxTokens })) trace.push(e);
+      return { ms: performance.now() - t, trace };
+    };
+    for (const entry of entries) await runOne(entry, items[0]!);
+    for (const item of items) {
+      for (const entry of entries) {
+        const a = acc.get(entry.label ?? entry.method)!;
+        const { ms, trace } = await runOne(entry, item);
         const usage = trace.find((e): e is Extract<TraceEvent, { type: 'usage' }> => e.type === 'usage');
         const end = trace.at(-1);
-        if (end?.type === 'run-end' && end.status !== 'done') errors += 1;
-        calls += usage?.calls ?? 0;
-        tokens += (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0);
-        prompt += usage?.prompt_tokens ?? 0;
+        if (end?.type === 'run-end' && end.status !== 'done') a.errors += 1;
+        a.ms += ms;
+        a.calls += usage?.calls ?? 0;
+        a.tokens += (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0);
+        a.prompt += usage?.prompt_tokens ?? 0;
       }
-      const n = items.length;
-      results[label] = { queries: n, msPerQuery: Math.round(ms / n), callsPerQuery: calls / n, tokensPerQuery: Math.round(tokens / n), promptTokensPerQuery: Math.round(prompt / n), errors };
+    }
+    const n = items.length;
+    for (const [label, a] of acc) {
+      results[label] = { queries: n, msPerQuery: Math.round(a.ms / n), callsPerQuery: a.calls / n, tokensPerQuery: Math.round(a.tokens / n), promptTokensPerQuery: Math.round(a.prompt / n), errors: a.errors };
     }
     const base = results['single (generalist)']!.msPerQuery;
     for (const r of Object.values(results)) r.ratioToSingle = Math.round((r.msPerQuery / base) * 10) / 10;

@@ -4,7 +4,7 @@
 // within one run, because these machines are noisy; they are not tests and assert nothing.
 // Each sub-benchmark prints human-readable lines and, as its LAST line on stdout, one JSON object.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
 const BENCHES = [
@@ -18,11 +18,19 @@ const BENCHES = [
 ];
 const only = process.argv.slice(2);
 
-const report = {
-  date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-  results: {},
-};
+const date = new Date().toISOString();
+const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+// A run of some benchmarks (`npm run bench -- methods`) replaces only their entries; each entry
+// carries the date it was measured.
+let previous = {};
+if (only.length && existsSync('bench/results.json')) {
+  try {
+    previous = JSON.parse(readFileSync('bench/results.json', 'utf8')).results ?? {};
+  } catch {
+    previous = {};
+  }
+}
+const report = { date, machine, results: { ...previous } };
 let failed = 0;
 for (const b of BENCHES) {
   if (only.length && !only.includes(b.id)) continue;
@@ -32,7 +40,7 @@ for (const b of BENCHES) {
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
     if (r.status !== 0) throw new Error(`exited with ${r.status}`);
-    report.results[b.id] = JSON.parse(last);
+    report.results[b.id] = { measured: date, ...JSON.parse(last) };
   } catch (err) {
     failed++;
     report.results[b.id] = { error: `bench ${b.id} failed: ${err instanceof Error ? err.message : String(err)}` };
