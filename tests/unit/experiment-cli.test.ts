@@ -140,6 +140,25 @@ describe('npm run experiment', () => {
     expect(itemsOf('coder', 'moco/mcq').map((it) => it.score)).toEqual([0, 0]);
   }, 600_000);
 
+  it('--context sets the models\' context: a debate refused at the default 256 tokens runs at 1024, and its multi-turn revisions report their prompt tokens (a model with a chat template)', () => {
+    const file = experiment('debate-context', { ...tiny, models: { base: 'generalist' }, datasets: [{ ...tiny.datasets[0], tasks: ['arithmetic'], limit: 1, devLimit: 1 }], methods: [{ method: 'debate', agents: ['base', 'base'], label: 'debate' }] });
+    const out = join(dir, 'debate-context.results.json');
+    const refused = cli([file, '--out', out, '--no-cache']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/a revision round .* more than base's 256-token context/);
+    expect(existsSync(out)).toBe(false);
+    const r = cli([file, '--out', out, '--no-cache', '--context', '1024']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8')) as ResultsFile;
+    const cell = res.cells.findIndex((c) => c.labels.includes('debate') && c.split === 'test');
+    const trace = res.items.find((it) => it.cell === cell)!.trace!;
+    const revisions = new Set(trace.flatMap((e) => (e.type === 'message-start' && e.purpose === 'revision' ? [e.msgId] : [])));
+    const ends = trace.filter((e) => e.type === 'message-end' && revisions.has(e.msgId));
+    expect(ends).toHaveLength(2);
+    for (const e of ends) if (e.type === 'message-end') expect(e.usage.prompt_tokens).toBeGreaterThan(50);
+    expect(cli([file, '--context', '32']).stderr).toMatch(/--context must be between 64 and 4096 tokens \(got 32\)/);
+  }, 600_000);
+
   const bad: Array<[string, () => string, RegExp]> = [
     ['an unknown method', () => experiment('bad-method', { ...tiny, methods: [{ method: 'telepathy', agents: ['base'] }] }), /bad-method\.json: methods\[0\]\.method is "telepathy"; choose one of single/],
     ['a missing GGUF file', () => experiment('bad-model', { ...tiny, models: { base: 'nowhere/missing.gguf' } }), /models\.base: nowhere\/missing\.gguf not found/],
