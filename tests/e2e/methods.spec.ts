@@ -3,8 +3,8 @@
  * the real stories260K: every registered method is listed with its level and cost; debate's
  * drawing, from a dry run of its real code on scripted answers, has N × R nodes and the who-sees-
  * what edges; "Try it" opens the playground with the method set; a real debate lights the live
- * drawing's nodes as they stream. (No axe-core package is installed here: the accessibility checks
- * are explicit — names, roles, the hidden edge list, keyboard tabs, safe paper links.)
+ * drawing's nodes as they stream. The accessibility checks here are explicit — names, roles, the
+ * hidden edge list, keyboard tabs, safe paper links; axe's rules run on every tab in a11y.spec.ts.
  */
 import { test, expect, type Page } from '@playwright/test';
 import { importStories, loadModel, openApp, playground, runAndWait, setupPlayground, watchErrors } from './helpers.ts';
