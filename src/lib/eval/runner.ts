@@ -234,7 +234,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     return b;
   }
 
-  async function runItem(cell: Cell, item: EvalItem, fitted: Fitted | undefined): Promise<StoredRow> {
+  async function runItem(cell: Cell, item: EvalItem, fitted: Fitted | undefined, onTrace?: (trace: readonly TraceEvent[]) => void): Promise<StoredRow> {
     const ds = opts.datasets[cell.dataset]!;
     const itemCounts: CacheCounts = { hits: 0, misses: 0 };
     const agents = cell.agents.map((a, i) => {
@@ -268,6 +268,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     const end = trace[trace.length - 1];
     if (end?.type !== 'run-end' || end.status === 'cancelled') throw controller.signal.reason ?? new Error('cancelled');
     if (end.status === 'error') throw new ExperimentRunError(`${cell.method} on ${ds.id} ${cell.split} item ${item.id}: ${end.message ?? 'failed'}`);
+    onTrace?.(trace);
     const final = trace.find((e): e is Extract<TraceEvent, { type: 'final' }> => e.type === 'final');
     const output = final?.text ?? '';
     const ends = trace.filter((e): e is Extract<TraceEvent, { type: 'message-end' }> => e.type === 'message-end');
@@ -391,8 +392,9 @@ export function createRunner(opts: RunnerOptions): Runner {
       knobs: resolveKnobs(strategy.meta, cell.knobs).knobs,
       seed: cell.seed,
       signal: controller.signal,
-      evaluate: async (state) => {
-        const done = await Promise.all(devItems.map((item) => runItem(devCell, item, { state, note: '' })));
+      dev: devEvidence(cell),
+      evaluate: async (state, onItem) => {
+        const done = await Promise.all(devItems.map((item, i) => runItem(devCell, item, { state, note: '' }, onItem && ((trace) => onItem(i, trace)))));
         calls += done.reduce((n, r) => n + r.calls, 0);
         cached += done.reduce((n, r) => n + r.cachedCalls, 0);
         const raw = done.map((r) => r.score);
@@ -407,7 +409,10 @@ export function createRunner(opts: RunnerOptions): Runner {
       if (!controller.signal.aborted) controller.abort(e);
       throw e;
     });
-    return { ...fitted, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)` };
+    // A value the experiment file set wins over a searched one (as in fitCell).
+    const knobs: Record<string, KnobValue> = {};
+    for (const [k, v] of Object.entries(fitted.knobs ?? {})) if (!(k in cell.knobs)) knobs[k] = v;
+    return { ...fitted, knobs, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)` };
   }
 
   function assemble(fits: Map<string, Fitted>): ResultsFile {
