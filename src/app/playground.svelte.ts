@@ -39,7 +39,7 @@ export const STARTER = {
 
 /** What the playground needs from the model registry (src/app/models.svelte.ts satisfies it). */
 export interface ModelProvider {
-  readonly models: readonly { id: string; name: string; status: string; sha256?: string }[];
+  readonly models: readonly { id: string; name: string; status: string; sha256?: string; description?: string }[];
   load(id: string): Promise<Engine>;
   engineFor(id: string): Engine | undefined;
 }
