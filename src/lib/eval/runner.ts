@@ -409,6 +409,12 @@ export function createRunner(opts: RunnerOptions): Runner {
       if (!controller.signal.aborted) controller.abort(e);
       throw e;
     });
+    // A search that reported no iterations (a cascade fitting thresholds) leaves no empty plot behind.
+    if (steps.length === 0) {
+      const { search: _none, ...rest } = progress;
+      progress = rest;
+      report({});
+    }
     // A value the experiment file set wins over a searched one (as in fitCell).
     const knobs: Record<string, KnobValue> = {};
     for (const [k, v] of Object.entries(fitted.knobs ?? {})) if (!(k in cell.knobs)) knobs[k] = v;

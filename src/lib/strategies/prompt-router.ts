@@ -69,13 +69,22 @@ export function routerPrompt(names: readonly string[], descriptions: readonly st
   return `Which one of these models should answer the question below?\n${list}\n\nQuestion:\n${question}\n\nReply with the number of one model (1 to ${names.length}).`;
 }
 
-/** Descriptions from the knob ("|" between agents) or, where it gives none, the agents' own. */
+/** Longest own description shown: the router model's context must hold N of them and the question. */
+export const DESCRIPTION_CHARS = 160;
+
+/** The first sentence of a model's own description, at most DESCRIPTION_CHARS characters. */
+export function shortDescription(text: string): string {
+  const first = text.trim().split(/(?<=[.!?])\s+/)[0] ?? '';
+  return first.length <= DESCRIPTION_CHARS ? first : `${first.slice(0, DESCRIPTION_CHARS - 1).trimEnd()}…`;
+}
+
+/** Descriptions from the knob ("|" between agents) or, where it gives none, the agents' own (shortened). */
 export function descriptionsOf(agents: readonly Agent[], knobText: string): string[] {
   const given = knobText.trim() === '' ? [] : knobText.split('|').map((d) => d.trim());
   if (given.length > agents.length) {
     throw new Error(`the descriptions knob has ${given.length} entries separated by "|" and the setup has ${agents.length} agent(s): give at most one description per agent`);
   }
-  return agents.map((a, i) => (given[i] ? given[i]! : (a.description ?? '').trim()));
+  return agents.map((a, i) => (given[i] ? given[i]! : shortDescription(a.description ?? '')));
 }
 
 const meta: StrategyMeta = {
