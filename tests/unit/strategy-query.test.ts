@@ -106,6 +106,7 @@ describe('trained router: k nearest neighbours and logistic regression on word 1
     expect(route.scores![0]!.score).toBeGreaterThan(0);
     expect(route.scores![1]!.score).toBe(0);
     expect(only(events, 'final')).toMatchObject({ answer: '8', agent: 'a1' });
+    expect(only(events, 'usage').calls).toBe(getStrategy('router').meta.cost!.calls(2, { classifier: 'knn' }));
     expect(() => fitRouter(evidence, { classifier: 'forest' })).toThrow(/classifier must be naive-bayes, knn or logistic \(got "forest"\)/);
   });
 
@@ -153,6 +154,7 @@ describe('graph router: query–model graph from dev results', () => {
     expect(route).toMatchObject({ to: 'a2', decision: 'route', scoreLabel: 'graph score' });
     expect(route.scores![1]!.score).toBeGreaterThan(route.scores![0]!.score);
     expect(engine.calls.map((c) => c.caller)).toEqual(['a2']);
+    expect(only(events, 'usage').calls).toBe(getStrategy('graph-router').meta.cost!.calls(2, {}));
     const lost = await collectRun({ ...base, prompt: 'zebra', strategy: 'graph-router', agents: agentsOn(engine, 2, 0), fitted: fitted.state });
     expect(only(lost, 'route')).toMatchObject({ to: 'a1', scores: [{ agent: 'a1', score: 0 }, { agent: 'a2', score: 0 }] });
     expect(only(lost, 'route').reason).toMatch(/^no dev question shares a word with this one: the agent best on dev answers/);
@@ -311,7 +313,12 @@ describe('cascade: just-ask confidence, thresholds fitted on dev, cost–quality
     expect(routes.map((r) => [r.from, r.decision, r.confidence, r.threshold])).toEqual([['a1', 'defer', 0.3, 0.5], ['a2', 'accept', 0.5, 0.5]]);
     expect(ofType(events, 'message-start').map((m) => m.purpose)).toEqual(['answer', 'confidence', 'answer', 'confidence']);
     expect(only(events, 'final').agent).toBe('a2');
-    expect(getStrategy('cascade').meta.cost!.calls(3, { confidence: 'ask' })).toBe(5);
+    // The cost model's bound (2N − 1 when asking) is what a run where every tier defers makes.
+    const unsure = new ScriptedEngine((req) => words(lastUser(req) === ASK_CONFIDENCE ? '10' : 'The answer is 5.', Math.log(0.95)));
+    const all = await collectRun({ ...base, strategy: 'cascade', agents: agentsOn(unsure, 3, 0), knobs: { confidence: 'ask', threshold: 0.5 } });
+    expect(only(all, 'usage').calls).toBe(getStrategy('cascade').meta.cost!.calls(3, { confidence: 'ask' }));
+    expect(only(all, 'usage').calls).toBe(5);
+    expect(ofType(all, 'route').at(-1)).toMatchObject({ from: 'a3', decision: 'accept', reason: 'this is the last agent: accept its answer (the last agent is not asked its confidence)' });
     expect(getStrategy('cascade').meta.cost!.calls(3, {})).toBe(3);
   });
 
