@@ -71,7 +71,8 @@ test('each query-level method runs on the pool in an experiment; traces carry ro
     const items = itemsOf(m.label);
     expect(items, `${m.label}: 3 test items × 2 tasks`).toHaveLength(6);
     for (const it of items) expect(it.trace.at(-1), `${m.label} ${it.id}: done`).toMatchObject({ type: 'run-end', status: 'done' });
-    for (const [c] of cellsOf(m.label)) expect(c.fitted?.note, `${m.label}: fitted on dev`).toBeTruthy();
+    // Every method here but the prompt router fits on dev.
+    if (m.method !== 'prompt-router') for (const [c] of cellsOf(m.label)) expect(c.fitted?.note, `${m.label}: fitted on dev`).toBeTruthy();
   }
 
   // Routers: one route per item, before the one answer, with a score for each model it chose among.
