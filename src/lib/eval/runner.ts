@@ -19,7 +19,9 @@
  *   swarm) instead runs its candidates on the dev items through runItem (the answer cache below,
  *   so a resumed search re-asks nothing), scored like any dev cell (mean item score after the data
  *   set's joint rule); each iteration goes to `progress.search` for the live plot. The search rows
- *   are not stored: their calls are counted in the fitted note.
+ *   are not stored: their calls are counted in the fitted note. A search also gets the dev member
+ *   evidence `fit` gets and, on request, each dev item's trace (the cascade reads its tiers' stated
+ *   confidences from it).
  * - Each item runs the method through runStrategy (src/lib/run.ts) with the cell's seed, so the same
  *   experiment gives the same answers; its trace, final answer, score and cost become one row.
  * - Engines are wrapped per model: at most `perEngine` calls at once (default 1); an answer cache
