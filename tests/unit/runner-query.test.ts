@@ -25,7 +25,7 @@ function models() {
   const d = new ScriptedModel('d', (prompt) => {
     const { group, x } = readToy(prompt);
     if (prompt.endsWith(ASK_CONFIDENCE)) return { text: group === 'double' ? '90' : '10', logprob: -0.1 };
-    if (prompt.startsWith('Which one of these models')) return { text: group === 'double' ? '1' : '2', logprob: -0.1 };
+    if (prompt.startsWith('Models:\n')) return { text: group === 'double' ? '1' : '2', logprob: -0.1 };
     return { text: String(x * 2), logprob: -0.1 };
   });
   const n = new ScriptedModel('n', (prompt) => (prompt.endsWith(ASK_CONFIDENCE) ? { text: '50', logprob: -0.1 } : { text: String(readToy(prompt).x + 1), logprob: -0.5 }));

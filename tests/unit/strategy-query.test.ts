@@ -12,6 +12,7 @@ import { fitGraph, graphChoice, graphScores, type GraphState } from '../../src/l
 import { descriptionsOf, numberProbabilities, parseRouterChoice, promptRouter, routerPrompt, shortDescription } from '../../src/lib/strategies/prompt-router.ts';
 import { ASK_CONFIDENCE, cascade, cascadeCurve, decideCascade, fitCascade, parseConfidence, simulateCascade, type CascadeState } from '../../src/lib/strategies/cascade.ts';
 import { getStrategy } from '../../src/lib/strategies/registry.ts';
+import { promptTokenBound } from '../../src/lib/strategies/budget.ts';
 import type { DevEvidence, SearchContext } from '../../src/lib/strategies/types.ts';
 import type { TraceEvent } from '../../src/lib/trace.ts';
 import { ScriptedEngine, agentsOn, lastUser, words } from './strategies.scripted.ts';
@@ -194,11 +195,11 @@ describe('prompt router: reading the router model’s choice', () => {
     expect(descriptionsOf(agents, ' | knows capitals')).toEqual(['Adds numbers.', 'knows capitals']);
     expect(() => descriptionsOf(agents, 'a|b|c')).toThrow(/3 entries separated by "\|" and the setup has 2 agent\(s\)/);
     expect(shortDescription('A merge of six. 1.19 MB.')).toBe('A merge of six.');
-    expect(routerPrompt(['m1', 'm2'], ['adds', ''], 'Q?')).toBe('Which one of these models should answer the question below?\n1. m1: adds\n2. m2\n\nQuestion:\nQ?\n\nReply with the number of one model (1 to 2).');
+    expect(routerPrompt(['m1', 'm2'], ['adds', ''], 'Q?')).toBe('Models:\n1. m1: adds\n2. m2\nQuestion: Q?\nWhich model (1–2) should answer? Reply with its number.');
   });
 
   function routed(reply: (req: Parameters<ConstructorParameters<typeof ScriptedEngine>[0]>[0]) => ReturnType<typeof words>) {
-    return new ScriptedEngine((req) => (lastUser(req).startsWith('Which one of these models') ? reply(req) : words('The answer is 5.', Math.log(0.9))));
+    return new ScriptedEngine((req) => (lastUser(req).startsWith('Models:\n') ? reply(req) : words('The answer is 5.', Math.log(0.9))));
   }
 
   it('scripted: the router names agent 2 → agent 2 answers alone; 2 calls, as the cost model says', async () => {
@@ -225,6 +226,43 @@ describe('prompt router: reading the router model’s choice', () => {
     const b = await collectRun({ ...base, strategy: 'prompt-router', agents: agentsOn(none, 3, 0), knobs: { router: 2 } });
     expect(none.calls[0]!.caller).toBe('a2');
     expect(only(b, 'route')).toMatchObject({ to: 'a1', reason: 'the router replied "Once upon", which names no model 1–3, and no number was among its likely first tokens: fallback to agent 1' });
+  });
+});
+
+describe('prompts that must fit a small context (the pool’s CLI harness: 256 tokens)', () => {
+  // A reading-task-sized question: 600 bytes.
+  const long = `Q: ${'The cat sat on the mat and looked at the bird. '.repeat(12)}Who sat?\nA:`;
+
+  it('scripted: the prompt router cuts the question (never the names) to fit the router’s context, and says so', async () => {
+    const engine = new ScriptedEngine((req) => (lastUser(req).startsWith('Models:\n') ? words('2') : words('The cat.', Math.log(0.9))), { contextLength: 256 });
+    const agents = agentsOn(engine, 3, 0).map((a, i) => ({ ...a, name: `Agent ${i + 1} · specialist-${i + 1}` }));
+    const events = await collectRun({ ...base, prompt: long.slice(0, 180), maxTokens: 8, strategy: 'prompt-router', agents });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+    const routerCall = engine.calls[0]!.request;
+    expect(promptTokenBound(routerCall.messages) + 8).toBeLessThanOrEqual(256);
+    expect(lastUser(routerCall)).toMatch(/^Models:\n1\. specialist-1\n2\. specialist-2\n3\. specialist-3\nQuestion: Q: The cat .*…\nWhich model \(1–3\) should answer\? Reply with its number\.$/s);
+    expect(ofType(events, 'error').map((e) => e.message)).toEqual([expect.stringMatching(/^the router Agent 1 · specialist-1's prompt: the texts shown were cut to \d+ bytes each/)]);
+    expect(only(events, 'route').to).toBe('a2');
+  });
+
+  it('scripted: when not even the names and 32 bytes of the question fit, the prompt router refuses before any call, naming the fix', async () => {
+    const engine = new ScriptedEngine(() => words('1'), { contextLength: 256 });
+    const agents = agentsOn(engine, 8, 0).map((a, i) => ({ ...a, name: `Agent ${i + 1} · a-rather-long-specialist-name-${i + 1}` }));
+    const events = await collectRun({ ...base, prompt: 'Q: 2 + 3 = ?\nA:', maxTokens: 8, strategy: 'prompt-router', agents });
+    expect(engine.calls).toHaveLength(0);
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'error', message: expect.stringMatching(/256-token context has room for only .* use fewer agents, shorter model descriptions, a router model with a larger context/) });
+  });
+
+  it('scripted: the just-ask cascade cuts the question and answer it shows again to fit the context, and says so', async () => {
+    const engine = new ScriptedEngine((req) => (lastUser(req) === ASK_CONFIDENCE ? words('90') : words('The cat sat on the mat.', Math.log(0.9))), { contextLength: 256 });
+    const events = await collectRun({ ...base, prompt: long.slice(0, 200), maxTokens: 8, strategy: 'cascade', agents: agentsOn(engine, 2, 0), knobs: { confidence: 'ask', threshold: 0.5 } });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+    const ask = engine.calls[1]!.request;
+    expect(lastUser(ask)).toBe(ASK_CONFIDENCE);
+    expect(promptTokenBound(ask.messages) + 6).toBeLessThanOrEqual(256);
+    expect(ask.messages[0]!.content).toMatch(/…$/);
+    expect(ofType(events, 'error').map((e) => e.message)).toEqual([expect.stringMatching(/^Agent 1's confidence question: the texts shown were cut/)]);
+    expect(only(events, 'final').agent).toBe('a1');
   });
 });
 

@@ -8,7 +8,8 @@
  *   probabilities, as reported by the engine);
  * - `ask`: self-assessed, "just ask" confidence (Tian et al. 2023, "Just Ask for Calibration",
  *   arXiv 2305.14975): the same agent is asked, after its answer, how confident it is from 0 to 100,
- *   and the first number of its reply is read (`parseConfidence`); a reply with none defers.
+ *   and the first number of its reply is read (`parseConfidence`); a reply with none defers. The
+ *   question and answer it is shown again are cut to fit its context if need be (shown.ts's rule).
  * Confidence ≥ threshold → accept; under it → defer to the next agent. The last agent's answer is
  * accepted whatever its confidence.
  *
@@ -25,6 +26,7 @@ import { quantile } from '../eval/stats.ts';
 import type { CurvePoint, TraceEvent } from '../trace.ts';
 import type { DevEvidence, Fitted, KnobValue, SearchContext, Strategy, StrategyMeta } from './types.ts';
 import { ANSWER_KNOB, answerTypeOf, callOne, firstMessages, knob } from './common.ts';
+import { fitShown } from './shown.ts';
 
 export type ConfidenceMode = 'token' | 'ask';
 
@@ -265,13 +267,24 @@ export const cascade: Strategy = {
       let confidence = result.meanProb;
       // The last tier is accepted whatever it says: asking it would only cost a call (except on a dev collection run).
       if (!failed && mode === 'ask' && (next || collect)) {
+        // The question and the answer are cut to fit the context if need be (shown.ts's rule; the trace says so).
+        const ask = fitShown(
+          ctx,
+          agent,
+          [ctx.prompt, result.text],
+          ASK_MAX_TOKENS,
+          ([prompt, answer]) => [...firstMessages(agent, prompt!), { role: 'assistant', content: answer! }, { role: 'user', content: ASK_CONFIDENCE }],
+          `${agent.name}'s confidence question`,
+          ['a smaller max tokens', 'a shorter prompt', 'confidence "token"'],
+        );
+        if (ask.warning) yield ask.warning;
         const asked = yield* callOne(ctx, {
           agent,
           agentIndex: i,
           round: i + 1,
           sample: 0,
           purpose: 'confidence',
-          messages: [...messages, { role: 'assistant', content: result.text }, { role: 'user', content: ASK_CONFIDENCE }],
+          messages: ask.messages,
           sees: [result.msgId],
           maxTokens: ASK_MAX_TOKENS,
         });

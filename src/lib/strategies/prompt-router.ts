@@ -5,6 +5,9 @@
  * arXiv 2601.21257), the zero-training baseline of LLM routing (RouterBench, Hu et al. 2024, arXiv
  * 2403.12031, compares trained routers against it).
  *
+ * The router's prompt is cut to fit its context (`routerMessages`: the descriptions and the
+ * question by shown.ts's rule, the names never; the trace says when).
+ *
  * Reading the choice (`parseRouterChoice`): the earliest mention in the router's reply of a number
  * 1…N (as a whole number) or of a model's name (case ignored) wins. When the reply names nothing
  * valid, the fallback rule: the agent whose number the router gave the highest probability as its
@@ -12,8 +15,10 @@
  * applied. The scores shown per model are those first-token probabilities (0 when a number was not
  * among the alternatives).
  */
-import type { TokenLogprob } from '../engines/engine.ts';
-import type { Agent, Strategy, StrategyMeta } from './types.ts';
+import type { ChatMessage, TokenLogprob } from '../engines/engine.ts';
+import type { TraceEvent } from '../trace.ts';
+import type { Agent, Strategy, StrategyContext, StrategyMeta } from './types.ts';
+import { fitShown } from './shown.ts';
 import { ANSWER_KNOB, agentByNumber, callOne, knob } from './common.ts';
 import { bestIndex, answerAlone } from './routing.ts';
 
@@ -63,10 +68,24 @@ export function numberProbabilities(first: TokenLogprob | undefined, n: number):
   return scores;
 }
 
-/** The router's prompt: the numbered models with their descriptions, the question, the instruction. */
+/** The router's prompt: the numbered models with their descriptions, the question, the instruction (kept short: small models have small contexts). */
 export function routerPrompt(names: readonly string[], descriptions: readonly string[], question: string): string {
   const list = names.map((name, i) => `${i + 1}. ${name}${descriptions[i] ? `: ${descriptions[i]}` : ''}`).join('\n');
-  return `Which one of these models should answer the question below?\n${list}\n\nQuestion:\n${question}\n\nReply with the number of one model (1 to ${names.length}).`;
+  return `Models:\n${list}\nQuestion: ${question}\nWhich model (1–${names.length}) should answer? Reply with its number.`;
+}
+
+/**
+ * The router's conversation, cut to fit its context by the rule of the texts a prompt shows
+ * (shown.ts: max-min fair shares, each text's first bytes then "…"): the descriptions given and
+ * the question are cut, the names never. Throws, naming the fix, when not even 32 bytes of each fit.
+ */
+export function routerMessages(ctx: StrategyContext, router: Agent, names: readonly string[], descriptions: readonly string[]): { messages: ChatMessage[]; warning?: TraceEvent } {
+  const described = descriptions.flatMap((d, i) => (d !== '' ? [i] : []));
+  const build = (shown: string[]): ChatMessage[] => {
+    const desc = names.map((_, i) => (described.includes(i) ? shown[described.indexOf(i)]! : ''));
+    return [{ role: 'user', content: routerPrompt(names, desc, shown[described.length]!) }];
+  };
+  return fitShown(ctx, router, [...described.map((i) => descriptions[i]!), ctx.prompt], ROUTE_MAX_TOKENS, build, `the router ${router.name}'s prompt`, ['use fewer agents', 'shorter model descriptions', 'a router model with a larger context']);
 }
 
 /** Longest own description shown: the router model's context must hold N of them and the question. */
@@ -120,14 +139,16 @@ export const promptRouter: Strategy = {
     const { agent: routerAgent, index: routerIndex } = agentByNumber(ctx, knob<number>(ctx, meta, 'router'), 'the router');
     const names = ctx.agents.map(modelLabel);
     const descriptions = descriptionsOf(ctx.agents, knob<string>(ctx, meta, 'descriptions'));
+    const { messages, warning } = routerMessages(ctx, routerAgent, names, descriptions);
     yield { type: 'round', t: ctx.now(), round: 1, label: `Routing: ${routerAgent.name} names a model` };
+    if (warning) yield warning;
     const routed = yield* callOne(ctx, {
       agent: routerAgent,
       agentIndex: routerIndex,
       round: 1,
       sample: 0,
       purpose: 'route',
-      messages: [{ role: 'user', content: routerPrompt(names, descriptions, ctx.prompt) }],
+      messages,
       maxTokens: ROUTE_MAX_TOKENS,
     });
     if (ctx.signal.aborted) return;
