@@ -177,6 +177,10 @@ describe('prompt router: reading the router model’s choice', () => {
     expect(parseRouterChoice('model 3 or 1', names)).toEqual({ index: 2, by: 'number' });
     expect(parseRouterChoice('arithmetic-specialist', names)).toEqual({ index: 1, by: 'name' });
     expect(parseRouterChoice('9 or 0 or 12', names)).toBeNull();
+    // A negative or decimal number names no model (the pool's generalist replied "-1" in the CLI run).
+    expect(parseRouterChoice('-1', names)).toBeNull();
+    expect(parseRouterChoice('2.5', names)).toBeNull();
+    expect(parseRouterChoice('-1, so 3', names)).toEqual({ index: 2, by: 'number' });
     expect(parseRouterChoice('once upon a time', names)).toBeNull();
   });
 
@@ -276,6 +280,9 @@ describe('cascade: just-ask confidence, thresholds fitted on dev, cost–quality
     expect(parseConfidence('100')).toBe(1);
     expect(parseConfidence('150')).toBeUndefined();
     expect(parseConfidence('very sure')).toBeUndefined();
+    // A negative number is no confidence (a pool model replied "-23" in the CLI run).
+    expect(parseConfidence('-23')).toBeUndefined();
+    expect(parseConfidence('-0.5')).toBeUndefined();
   });
 
   it('stops exactly at the threshold and escalates just under it, in either confidence mode', () => {

@@ -65,13 +65,13 @@ const ASK_MAX_TOKENS = 6;
 /**
  * The confidence (0–1) in a reply to ASK_CONFIDENCE: its first number. A whole number 0–100 (or any
  * number followed by "%") is a percentage; a decimal from 0 to 1 ("0.8") is a probability already.
- * Undefined when there is no number or it is over 100.
+ * Undefined when there is no number or it is negative or over 100.
  */
 export function parseConfidence(reply: string): number | undefined {
-  const m = /(\d+(?:\.\d+)?)\s*(%?)/.exec(reply);
-  if (!m) return undefined;
-  const x = Number(m[1]);
-  const percent = m[2] === '%' || !m[1]!.includes('.') || x > 1;
+  const m = /(-?)(\d+(?:\.\d+)?)\s*(%?)/.exec(reply);
+  if (!m || m[1] === '-') return undefined;
+  const x = Number(m[2]);
+  const percent = m[3] === '%' || !m[2]!.includes('.') || x > 1;
   const c = percent ? x / 100 : x;
   return c >= 0 && c <= 1 ? c : undefined;
 }

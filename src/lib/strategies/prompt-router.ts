@@ -9,7 +9,7 @@
  * question by shown.ts's rule, the names never; the trace says when).
  *
  * Reading the choice (`parseRouterChoice`): the earliest mention in the router's reply of a number
- * 1…N (as a whole number) or of a model's name (case ignored) wins. When the reply names nothing
+ * 1…N (a whole number without sign or decimals) or of a model's name (case ignored) wins. When the reply names nothing
  * valid, the fallback rule: the agent whose number the router gave the highest probability as its
  * first token (from the engine's top alternatives), else agent 1; the route event says which rule
  * applied. The scores shown per model are those first-token probabilities (0 when a number was not
@@ -42,9 +42,10 @@ export function parseRouterChoice(reply: string, names: readonly string[]): { in
     if (at < 0) return;
     if (!found || at < found.at || (at === found.at && len > found.len)) found = { at, len, index, by };
   };
-  for (const m of text.matchAll(/\d+/g)) {
+  // Signed and decimal numbers are read whole, so "-1" or "2.5" names no model.
+  for (const m of text.matchAll(/-?\d+(?:\.\d+)?/g)) {
     const n = Number(m[0]);
-    if (n >= 1 && n <= names.length) offer(m.index, m[0].length, n - 1, 'number');
+    if (/^\d+$/.test(m[0]) && n >= 1 && n <= names.length) offer(m.index, m[0].length, n - 1, 'number');
   }
   names.forEach((name, i) => {
     const lower = name.toLowerCase().trim();
@@ -127,9 +128,10 @@ const meta: StrategyMeta = {
   ],
   needs: { minAgents: 2 },
   cost: {
-    formula: '2 calls: the router names a model (a few tokens), the named model answers',
+    formula: '2 calls: the router names a model (a few tokens), the named model answers; the router’s prompt adds a line per model',
     calls: () => 2,
-    tokens: (n, _k, maxTokens, promptTokens) => ({ prompt: 2 * promptTokens + 16 * n, completion: ROUTE_MAX_TOKENS + maxTokens }),
+    // Each model's line: its number and name (≤ 64 bytes) and its own description (≤ DESCRIPTION_CHARS), plus the fixed text.
+    tokens: (n, _k, maxTokens, promptTokens) => ({ prompt: 2 * promptTokens + n * (64 + DESCRIPTION_CHARS) + 64, completion: ROUTE_MAX_TOKENS + maxTokens }),
   },
 };
 
