@@ -39,7 +39,7 @@ export const STARTER = {
 
 /** What the playground needs from the model registry (src/app/models.svelte.ts satisfies it). */
 export interface ModelProvider {
-  readonly models: readonly { id: string; name: string; status: string; sha256?: string }[];
+  readonly models: readonly { id: string; name: string; status: string; sha256?: string; description?: string }[];
   load(id: string): Promise<Engine>;
   engineFor(id: string): Engine | undefined;
 }
@@ -353,11 +353,12 @@ export class Playground {
         if (engine instanceof ReplicaSet) void engine.reserve(setup.agents.filter((a) => a.model === id).length);
       }
       this.#preparing = null;
-      // Agents are named after the model's display name, not its storage id ("Agent 2 · stories260K.gguf").
-      const agents = agentsFromSetup(setup.agents, (model) => engines.get(model) as Engine).map((a, i) => ({
-        ...a,
-        name: `Agent ${i + 1} · ${this.#models.models.find((m) => m.id === a.model)?.name ?? a.model}`,
-      }));
+      // Agents are named after the model's display name, not its storage id ("Agent 2 · stories260K.gguf"),
+      // and carry a built-in's card description (the prompt router shows it to its router model).
+      const agents = agentsFromSetup(setup.agents, (model) => engines.get(model) as Engine).map((a, i) => {
+        const entry = this.#models.models.find((m) => m.id === a.model);
+        return { ...a, name: `Agent ${i + 1} · ${entry?.name ?? a.model}`, ...(entry?.description !== undefined && { description: entry.description }) };
+      });
       if (controller.signal.aborted) {
         this.#fail('cancelled before the run started', 'cancelled');
         return;

@@ -25,6 +25,16 @@ export interface Ballot {
   raw?: string;
 }
 
+/** One setting of a cascade's thresholds and what it gives on the items it was computed on. */
+export interface CurvePoint {
+  /** The threshold (the same for every tier), or a label such as "fitted" for per-model thresholds. */
+  threshold: number | string;
+  /** Mean score of the accepted answers (0–1). */
+  accuracy: number;
+  /** Mean model calls per query. */
+  calls: number;
+}
+
 export interface TallyEntry {
   answer: string;
   count: number;
@@ -98,6 +108,26 @@ export type TraceEvent =
       reason: string;
       confidence?: number;
       threshold?: number;
+      /**
+       * A router's score for every agent it chose among, in setup order (what the choice was made
+       * on: a classifier's log score or probability, a graph's similarity-weighted vote, the router
+       * model's probability of naming the agent). `scoreLabel` says which.
+       */
+      scores?: Array<{ agent: string; score: number }>;
+      scoreLabel?: string;
+    }
+  /**
+   * A cost–quality curve (a cascade's accuracy against model calls per query as its threshold
+   * moves), computed from dev results before the run; `chosen` is the point the run uses.
+   */
+  | {
+      type: 'curve';
+      t: number;
+      title: string;
+      /** Where the points come from, in words ("28 dev items; each tier's own dev answers"). */
+      source: string;
+      points: CurvePoint[];
+      chosen?: CurvePoint;
     }
   | { type: 'score'; t: number; target: string; metric: string; value: number; detail?: string }
   | { type: 'error'; t: number; message: string; agent?: string; fatal: boolean }

@@ -8,13 +8,15 @@ import { collectRun, runStrategy } from '../../src/lib/run.ts';
 import { callSeed } from '../../src/lib/strategies/seeds.ts';
 import { hswarm, searchDag } from '../../src/lib/strategies/hswarm.ts';
 import { ParticleSwarm, decodeDag, fixedDag, topologicalOrder, waves, type Dag } from '../../src/lib/strategies/swarm.ts';
-import type { SearchStep } from '../../src/lib/strategies/types.ts';
+import type { DevEvidence, SearchStep } from '../../src/lib/strategies/types.ts';
 import { getStrategy } from '../../src/lib/strategies/registry.ts';
 import { ScriptedEngine, agentsOn, lastUser, words } from './strategies.scripted.ts';
 
 type Of<T extends TraceEvent['type']> = Extract<TraceEvent, { type: T }>;
 const ofType = <T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T>[] => events.filter((e): e is Of<T> => e.type === type);
 const base = { prompt: 'What is 2+2?', seed: 42, maxTokens: 32, strategy: 'hswarm' };
+/** The member evidence a search also gets; the DAG search does not read it. */
+const NO_EVIDENCE: DevEvidence = { agentScores: [], items: [] };
 
 describe('swarm: DAG decode and order', () => {
   it('decodes weights greedily: end = least out-weight, then the heaviest sender joins its heaviest placed target', () => {
@@ -195,7 +197,7 @@ describe('hswarm: the particle-swarm search on dev', () => {
     const seen: unknown[] = [];
     const steps: SearchStep[] = [];
     const fitted = await searchDag({
-      agents: 3, knobs: { population: 5, iterations: 4 }, seed: 42, signal: new AbortController().signal,
+      agents: 3, knobs: { population: 5, iterations: 4 }, seed: 42, signal: new AbortController().signal, dev: NO_EVIDENCE,
       evaluate: (s) => { seen.push(s); return evaluate(s); },
       progress: (s) => steps.push(s),
     });
@@ -220,7 +222,7 @@ describe('hswarm: the particle-swarm search on dev', () => {
   it('scripted: the same seed gives the same search; cancel stops it before the next candidate', async () => {
     const a = setup();
     const b = setup();
-    const opts = { agents: 3, knobs: { population: 4, iterations: 3 }, seed: 9, progress: () => {} };
+    const opts = { agents: 3, knobs: { population: 4, iterations: 3 }, seed: 9, dev: NO_EVIDENCE, progress: () => {} };
     const ra = await searchDag({ ...opts, signal: new AbortController().signal, evaluate: a.evaluate });
     const rb = await searchDag({ ...opts, signal: new AbortController().signal, evaluate: b.evaluate });
     expect(rb).toEqual(ra);

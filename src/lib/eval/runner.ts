@@ -19,7 +19,9 @@
  *   swarm) instead runs its candidates on the dev items through runItem (the answer cache below,
  *   so a resumed search re-asks nothing), scored like any dev cell (mean item score after the data
  *   set's joint rule); each iteration goes to `progress.search` for the live plot. The search rows
- *   are not stored: their calls are counted in the fitted note.
+ *   are not stored: their calls are counted in the fitted note. A search also gets the dev member
+ *   evidence `fit` gets and, on request, each dev item's trace (the cascade reads its tiers' stated
+ *   confidences from it).
  * - Each item runs the method through runStrategy (src/lib/run.ts) with the cell's seed, so the same
  *   experiment gives the same answers; its trace, final answer, score and cost become one row.
  * - Engines are wrapped per model: at most `perEngine` calls at once (default 1); an answer cache
@@ -241,7 +243,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     return b;
   }
 
-  async function runItem(cell: Cell, item: EvalItem, fitted: Fitted | undefined): Promise<StoredRow> {
+  async function runItem(cell: Cell, item: EvalItem, fitted: Fitted | undefined, onTrace?: (trace: readonly TraceEvent[]) => void): Promise<StoredRow> {
     const ds = opts.datasets[cell.dataset]!;
     const itemCounts: CacheCounts = { hits: 0, misses: 0 };
     const agents = cell.agents.map((a, i) => {
@@ -277,6 +279,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     if (end.status === 'error') {
       throw new ExperimentRunError(`${cell.method} on ${ds.id} ${cell.split} item ${item.id}: ${end.message ?? 'failed'}`, !trace.some((e) => e.type === 'message-start'));
     }
+    onTrace?.(trace);
     const final = trace.find((e): e is Extract<TraceEvent, { type: 'final' }> => e.type === 'final');
     const output = final?.text ?? '';
     const ends = trace.filter((e): e is Extract<TraceEvent, { type: 'message-end' }> => e.type === 'message-end');
@@ -402,14 +405,15 @@ export function createRunner(opts: RunnerOptions): Runner {
       knobs: resolveKnobs(strategy.meta, cell.knobs).knobs,
       seed: cell.seed,
       signal: controller.signal,
-      evaluate: async (state) => {
+      dev: devEvidence(cell),
+      evaluate: async (state, onItem) => {
         // A candidate the method refuses on an item before any call (say, a graph whose fan-in does
         // not fit the context) is a poor candidate, not a broken run: it scores 0 on that item and
         // the search goes on. Any other failure (an engine error mid-run) still stops the run.
         const done = await Promise.all(
-          devItems.map(async (item) => {
+          devItems.map(async (item, i) => {
             try {
-              return await runItem(devCell, item, { state, note: '' });
+              return await runItem(devCell, item, { state, note: '' }, onItem && ((trace) => onItem(i, trace)));
             } catch (e) {
               if (controller.signal.aborted || !(e instanceof ExperimentRunError) || !e.beforeAnyCall) throw e;
               refused += 1;
@@ -432,8 +436,17 @@ export function createRunner(opts: RunnerOptions): Runner {
       if (!controller.signal.aborted) controller.abort(e);
       throw e;
     });
+    // A search that reported no iterations (a cascade fitting thresholds) leaves no empty plot behind.
+    if (steps.length === 0) {
+      const { search: _none, ...rest } = progress;
+      progress = rest;
+      report({});
+    }
+    // A value the experiment file set wins over a searched one (as in fitCell).
+    const knobs: Record<string, KnobValue> = {};
+    for (const [k, v] of Object.entries(fitted.knobs ?? {})) if (!(k in cell.knobs)) knobs[k] = v;
     const refusals = refused > 0 ? `; ${refused} candidate run(s) on dev were refused before any call and scored 0 (first: ${firstRefusal})` : '';
-    return { ...fitted, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)${refusals}` };
+    return { ...fitted, knobs, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)${refusals}` };
   }
 
   function assemble(fits: Map<string, Fitted>): ResultsFile {

@@ -36,9 +36,9 @@ export interface MessageView {
   endedAt?: number;
 }
 
-type DecisionEvent = Extract<TraceEvent, { type: 'vote' | 'route' | 'score' | 'error' }>;
+type DecisionEvent = Extract<TraceEvent, { type: 'vote' | 'route' | 'score' | 'error' | 'curve' }>;
 
-/** A vote, route, score or error event as the view keeps it: the event's own fields, tagged by `kind`. */
+/** A vote, route, score, error or cost–quality curve event as the view keeps it: the event's own fields, tagged by `kind`. */
 export type DecisionView = { [K in DecisionEvent['type']]: Omit<Extract<DecisionEvent, { type: K }>, 'type'> & { kind: K } }[DecisionEvent['type']];
 
 function decisionOf(ev: DecisionEvent): DecisionView {
@@ -156,6 +156,7 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
     case 'route':
     case 'score':
     case 'error':
+    case 'curve':
       currentSection(view).decisions.push(decisionOf(ev));
       break;
     case 'final':
@@ -203,4 +204,15 @@ export function tokenTitle(tok: TokenView): string {
   const lines = [`p = ${(tokenProb(tok.logprob) * 100).toFixed(1)}%`];
   for (const alt of tok.top ?? []) lines.push(`${JSON.stringify(alt.token)}  ${(tokenProb(alt.logprob) * 100).toFixed(1)}%`);
   return lines.join('\n');
+}
+
+/** A router's scores as table rows: each agent's name and score, the chosen one marked. */
+export function routeScoreRows(view: TraceView, d: { to: string; scores?: Array<{ agent: string; score: number }> }): Array<{ agent: string; name: string; score: string; chosen: boolean }> {
+  return (d.scores ?? []).map((s) => ({
+    agent: s.agent,
+    name: agentName(view, s.agent),
+    // Log scores run to −40 and beyond; probabilities and similarities live in 0–1.
+    score: Math.abs(s.score) >= 10 ? s.score.toFixed(1) : s.score.toFixed(3),
+    chosen: s.agent === d.to,
+  }));
 }

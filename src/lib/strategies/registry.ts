@@ -8,6 +8,8 @@ import { vote } from './vote.ts';
 import { cascade } from './cascade.ts';
 import { debate } from './debate.ts';
 import { router } from './router.ts';
+import { graphRouter } from './graph-router.ts';
+import { promptRouter } from './prompt-router.ts';
 import { feedback } from './feedback.ts';
 import { debateSummary } from './debate-summary.ts';
 import { refine } from './refine.ts';
@@ -23,7 +25,7 @@ import { hswarm } from './hswarm.ts';
 
 /** In the order the UI lists them: the baseline first, then by increasing interaction. */
 export const strategies: readonly Strategy[] = [
-  single, vote, cascade, debate, router,
+  single, vote, cascade, debate, router, graphRouter, promptRouter,
   feedback, debateSummary, refine, knowledgeCards, blender,
   moa, selfMoa, structure, usc, slmMux, aggregation,
   blackboard, hswarm,

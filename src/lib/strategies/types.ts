@@ -55,6 +55,8 @@ export interface Agent {
   engine: Engine;
   system?: string;
   temperature: number;
+  /** What the model is good at, in a sentence (a built-in's model card); the prompt router shows it. */
+  description?: string;
 }
 
 export interface StrategyContext {
@@ -104,7 +106,13 @@ export interface SearchContext {
   knobs: Record<string, KnobValue>;
   seed: number;
   signal: AbortSignal;
-  evaluate(state: unknown): Promise<number>;
+  /** What the member cells said on dev (the same evidence `fit` gets). */
+  dev: DevEvidence;
+  /**
+   * `onItem`, when given, gets each dev item's trace with its index in `dev.items` (a cascade reads
+   * the confidences its tiers stated on dev from it).
+   */
+  evaluate(state: unknown, onItem?: (index: number, trace: readonly TraceEvent[]) => void): Promise<number>;
   progress(step: SearchStep): void;
 }
 
