@@ -18,6 +18,7 @@ export const arceeFusion: MethodDescriptor = {
   name: 'Arcee Fusion',
   paper: 'Arcee AI, Arcee Fusion (arcee.ai); mergekit arcee_fusion',
   summary: 'Keeps the base and takes the other model\'s value only for entries whose change is unusually important (change × the KL divergence of the row\'s softmax), above median + 1.5 × interquartile range.',
+  seeded: true,
   base: 'required',
   minInputs: 2,
   maxInputs: 2,

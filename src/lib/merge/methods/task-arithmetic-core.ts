@@ -68,6 +68,7 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
     name: v.name,
     paper: v.paper,
     summary: v.summary,
+    seeded: v.sparsify === 'random' || v.sparsify === 'della_magprune',
     base: 'required',
     minInputs: 2,
     parameters: params,
