@@ -152,6 +152,17 @@ describe('sce', () => {
   }
 });
 
+describe('sce top-k ties', () => {
+  it('among equal variances the lower indices are kept, exactly k of them', () => {
+    const base = new Float32Array(6);
+    const m1 = Float32Array.from([1, 2, 1, 2, 1, 0]), m2 = Float32Array.from([-1, -2, -1, -2, -1, 0]);
+    // Variances 1, 4, 1, 4, 1, 0: five non-zero, k = ⌊0.6·5⌋ = 3 → both 4s and the first 1. The sum
+    // of each column is 0, so + is elected and only m1's entries remain.
+    const r = getMethod('sce').kernel({ name: 'x', shape: [6], tensors: [base, m1, m2], baseIndex: 0, params: { select_topk: 0.6 }, modelParams: [{}, {}, {}], seed: 0 });
+    expect(arr(r.data)).toEqual([1, 2, 0, 2, 0, 0]);
+  });
+});
+
 describe('nuslerp', () => {
   function slerpPiece(t: number, u: number[], v: number[]): number[] {
     const cu = Math.max(nrm(u), 1e-7), cv = Math.max(nrm(v), 1e-7);

@@ -95,7 +95,19 @@ function selectByVariance(deltas: Float32Array[], topk: number): Uint8Array {
     if (v[j] !== 0) nonzero++;
   }
   const k = Math.floor(nonzero * topk);
-  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => v[b]! - v[a]! || a - b);
-  for (let r = 0; r < k; r++) keep[order[r]!] = 1;
+  if (k === 0) return keep;
+  // The k-th largest variance from a native numeric sort of a copy (no comparator calls), then
+  // every larger entry and, among those equal to it, the lowest indices until k are kept.
+  const threshold = Float64Array.from(v).sort()[n - k]!;
+  let above = 0;
+  for (let j = 0; j < n; j++) if (v[j]! > threshold) above++;
+  let ties = k - above;
+  for (let j = 0; j < n; j++) {
+    if (v[j]! > threshold) keep[j] = 1;
+    else if (v[j] === threshold && ties > 0) {
+      keep[j] = 1;
+      ties--;
+    }
+  }
   return keep;
 }
