@@ -3,13 +3,15 @@
  * itself (linear, equal weights) loads and generates exactly what the original generates (greedy,
  * same seed); task arithmetic with weight 0 equals the base; corrupt, truncated and differently
  * shaped inputs give clear errors and leave nothing in OPFS; an F16 TIES merge (the SIMD kernels on
- * kernel threads in the merge worker) writes the very tensors the command line writes.
+ * kernel threads in the merge worker) writes the very tensors the command line writes; the newer
+ * mergekit methods are offered with their knobs and a seeded DELLA merge matches the command line;
+ * a slices frankenmerge loads and generates in wllama.
  */
 import { test, expect, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importStories, listedModels, modelCard, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
+import { importFile, importStories, laneMessages, listedModels, modelCard, playground, runAndWait, setupPlayground, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
 import { storiesVariant } from '../unit/merge-fixtures.ts';
 import { writeSyntheticModel } from '../../tools/bench/merge-model.ts';
 import { fileSink } from '../../tools/lib/node-source.ts';
@@ -369,6 +371,35 @@ test.describe('merge view', () => {
       expect(Buffer.from(a).equals(Buffer.from(b)), `tensor ${t.name}`).toBe(true);
     }
     expect(getMeta(web.file, 'chorus.provenance.method')).toBe('della');
+    expect(errors).toEqual([]);
+  });
+
+  test('slices: a 7-layer frankenmerge of stories260K written by `npm run merge` loads in wllama and generates; a one-slice copy generates what stories260K generates', async ({ page }) => {
+    const errors = watchErrors(page);
+    const dir = tempDir();
+    const yaml = (slices: string, out: string) => `merge_method: passthrough\nslices:\n${slices}out: ${out}\n`;
+    const src = (range: string) => `  - sources: [{model: ${STORIES_FILE}, layer_range: ${range}}]\n`;
+    writeFileSync(join(dir, 'franken.yaml'), yaml(src('[0, 5]') + src('[3, 5]'), 'franken.gguf'));
+    writeFileSync(join(dir, 'copy.yaml'), yaml(src('[0, 5]'), 'copy.gguf'));
+    for (const y of ['franken.yaml', 'copy.yaml']) execFileSync(process.execPath, ['--import', 'tsx', 'tools/cli/merge.ts', join(dir, y)]);
+    const franken = await readGGUF(bytesSource(new Uint8Array(readFileSync(join(dir, 'franken.gguf'))), 'franken.gguf'));
+    expect(getMeta(franken, 'llama.block_count')).toBe(7);
+    await page.goto('./');
+    await importStories(page);
+    await importFile(page, join(dir, 'franken.gguf'), 'franken.gguf');
+    await importFile(page, join(dir, 'copy.gguf'), 'copy.gguf');
+    const generate = async (model: string) => {
+      await setupPlayground(page, { method: 'single', agents: 1, model, prompt: 'Once upon a time', seed: 7, maxTokens: 24, temperature: 0 });
+      await runAndWait(page);
+      await expect(playground(page).getByRole('status', { name: 'Run status' })).toHaveText('done');
+      return (await laneMessages(page, /^Agent 1 .* lane$/).first().locator('pre').innerText()).trim();
+    };
+    const stacked = await generate('file:franken.gguf');
+    const original = await generate(STORIES_ID);
+    const copy = await generate('file:copy.gguf');
+    expect(stacked.split(/\s+/).length).toBeGreaterThan(5);
+    expect(stacked).not.toBe(original);
+    expect(copy).toBe(original);
     expect(errors).toEqual([]);
   });
 
