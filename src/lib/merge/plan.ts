@@ -318,7 +318,6 @@ function modelJobs(inputs: MergeInput[], byName: Map<string, GGUFTensorInfo>[], 
       if (!byName[refIdx]!.has(t.name)) throw new MergePlanError('tensor-names', `${label(i)} has a tensor ${t.name} that ${ref.source.name} lacks — these checkpoints cannot be merged`);
     }
   });
-  // The reference's tensor comes first in `infos` only for the shape check; sources stay in input order.
   return ref.file.tensors.map((rt) => {
     const infos = inputs.map((_, i) => byName[i]!.get(rt.name)!);
     return { name: rt.name, paramName: rt.name, sources: inputs.map((_, i) => i), infos, baseIndex, t: layerT(rt.name, numLayers), slice: null };
