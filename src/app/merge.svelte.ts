@@ -287,7 +287,7 @@ export class MergeState {
       });
     if (m.parameters.length) doc.parameters = Object.fromEntries(m.parameters.filter((p) => p.name !== 'int8_mask').map((p) => [p.name, this.#params[p.name]]));
     if (this.#dtype !== 'keep') doc.dtype = this.#dtype;
-    if (m.id === 'dare_linear' || m.id === 'dare_ties') doc.seed = this.#seed;
+    if (m.seeded) doc.seed = this.#seed;
     if (this.#outputName.trim()) doc.name = this.#outputName.trim();
     return stringify(doc);
   }

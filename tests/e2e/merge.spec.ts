@@ -3,17 +3,20 @@
  * itself (linear, equal weights) loads and generates exactly what the original generates (greedy,
  * same seed); task arithmetic with weight 0 equals the base; corrupt, truncated and differently
  * shaped inputs give clear errors and leave nothing in OPFS; an F16 TIES merge (the SIMD kernels on
- * kernel threads in the merge worker) writes the very tensors the command line writes.
+ * kernel threads in the merge worker) writes the very tensors the command line writes; the newer
+ * mergekit methods are offered with their knobs and a seeded DELLA merge matches the command line;
+ * a slices frankenmerge loads and generates in wllama.
  */
 import { test, expect, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importStories, listedModels, modelCard, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
+import { importFile, importStories, laneMessages, listedModels, modelCard, playground, runAndWait, setupPlayground, showTab, tempDir, truncatedStories, watchErrors, STORIES_ID } from './helpers.ts';
 import { storiesVariant } from '../unit/merge-fixtures.ts';
 import { writeSyntheticModel } from '../../tools/bench/merge-model.ts';
 import { fileSink } from '../../tools/lib/node-source.ts';
 import { bytesSource, getMeta, readGGUF } from '../../src/lib/merge/gguf/index.ts';
+import { STORIES_PATH as STORIES_FILE } from '../support/paths.ts';
 
 /** Every file in OPFS's models directory, temporary ones included. */
 async function opfsFiles(page: Page): Promise<string[]> {
@@ -303,6 +306,100 @@ test.describe('merge view', () => {
     await page.getByRole('button', { name: 'Plan', exact: true }).click();
     await expect(page.getByRole('table', { name: 'Plan summary' })).toContainText('arithmetic-specialist.gguf');
     await expect(alert).toHaveCount(0);
+    expect(errors).toEqual([]);
+  });
+
+  test('mergekit\'s newer methods are offered with their knobs; a seeded DELLA merge in the browser writes the very tensors `npm run merge` writes', async ({ page }) => {
+    const errors = watchErrors(page);
+    const dir = tempDir();
+    const files = { 'stories260K.gguf': STORIES_FILE, 'arithmetic-specialist.gguf': 'public/models/arithmetic-specialist.gguf', 'world-specialist.gguf': 'public/models/world-specialist.gguf' };
+    for (const [n, p] of Object.entries(files)) writeFileSync(join(dir, n), readFileSync(p));
+    await page.goto('./');
+    await showTab(page, 'Merge');
+    const view = page.getByRole('region', { name: 'Merge models' });
+    const knobs: Record<string, string[]> = {
+      della: ['Input 1 weight', 'Input 1 density', 'Input 1 epsilon', 'normalize (global)', 'rescale (global)', 'Seed'],
+      della_linear: ['Input 1 epsilon', 'Seed'],
+      sce: ['select_topk (global)'],
+      nuslerp: ['Input 1 weight', 'nuslerp_flatten (global)', 'nuslerp_row_wise (global)'],
+      multislerp: ['Input 1 weight', 'normalize_weights (global)', 'eps (global)'],
+      karcher: ['max_iter (global)', 'tol (global)'],
+      nearswap: ['t (global)'],
+      arcee_fusion: ['Seed'],
+      passthrough: ['Input 1 scale'],
+      ram: ['epsilon (global)'],
+      ramplus_tl: ['r (global)', 'alpha (global)', 'epsilon (global)'],
+    };
+    for (const [id, labels] of Object.entries(knobs)) {
+      await page.getByLabel('Merge method').selectOption(id);
+      for (const l of labels) await expect(view.getByLabel(l, { exact: true }), `${id}: ${l}`).toBeVisible();
+    }
+    await page.getByLabel('Merge method').selectOption('della');
+    await page.getByLabel('Input 1 file').setInputFiles(join(dir, 'stories260K.gguf'));
+    await page.getByLabel('Input 1 is the base').check();
+    await page.getByLabel('Input 2 file').setInputFiles(join(dir, 'arithmetic-specialist.gguf'));
+    await page.getByRole('button', { name: 'Add input' }).click();
+    await page.getByLabel('Input 3 file').setInputFiles(join(dir, 'world-specialist.gguf'));
+    await setNumber(page, 'Input 2 density', 0.5);
+    await setNumber(page, 'Input 2 epsilon', 0.1);
+    await setNumber(page, 'Input 3 density', 0.6);
+    await view.getByLabel('Seed', { exact: true }).fill('7');
+    await view.getByLabel('Seed', { exact: true }).dispatchEvent('change');
+    await page.getByRole('button', { name: 'mergekit YAML' }).click();
+    const yaml = (await page.getByLabel('Config as YAML').textContent()) ?? '';
+    expect(yaml).toContain('merge_method: della');
+    expect(yaml).toContain('epsilon: 0.1');
+    expect(yaml).toContain('seed: 7');
+    await mergeAndWait(page);
+    const result = page.getByRole('region', { name: 'Merge result' });
+    await expect(result).toBeVisible();
+    const [download] = await Promise.all([page.waitForEvent('download'), result.getByRole('button', { name: 'Download' }).click()]);
+    await download.saveAs(join(dir, 'browser.gguf'));
+    writeFileSync(join(dir, 'merge.yaml'), yaml);
+    execFileSync(process.execPath, ['--import', 'tsx', 'tools/cli/merge.ts', join(dir, 'merge.yaml'), '--out', join(dir, 'cli.gguf')]);
+    const read = async (p: string) => {
+      const bytes = new Uint8Array(readFileSync(p));
+      return { bytes, file: await readGGUF(bytesSource(bytes, p)) };
+    };
+    const web = await read(join(dir, 'browser.gguf'));
+    const cli = await read(join(dir, 'cli.gguf'));
+    expect(web.file.tensors.map((t) => [t.name, t.type, t.shape])).toEqual(cli.file.tensors.map((t) => [t.name, t.type, t.shape]));
+    for (const [i, t] of web.file.tensors.entries()) {
+      const c = cli.file.tensors[i]!;
+      const a = web.bytes.subarray(web.file.dataOffset + t.offset, web.file.dataOffset + t.offset + t.byteSize);
+      const b = cli.bytes.subarray(cli.file.dataOffset + c.offset, cli.file.dataOffset + c.offset + c.byteSize);
+      expect(Buffer.from(a).equals(Buffer.from(b)), `tensor ${t.name}`).toBe(true);
+    }
+    expect(getMeta(web.file, 'chorus.provenance.method')).toBe('della');
+    expect(errors).toEqual([]);
+  });
+
+  test('slices: a 7-layer frankenmerge of stories260K written by `npm run merge` loads in wllama and generates; a one-slice copy generates what stories260K generates', async ({ page }) => {
+    const errors = watchErrors(page);
+    const dir = tempDir();
+    const yaml = (slices: string, out: string) => `merge_method: passthrough\nslices:\n${slices}out: ${out}\n`;
+    const src = (range: string) => `  - sources: [{model: ${STORIES_FILE}, layer_range: ${range}}]\n`;
+    writeFileSync(join(dir, 'franken.yaml'), yaml(src('[0, 5]') + src('[3, 5]'), 'franken.gguf'));
+    writeFileSync(join(dir, 'copy.yaml'), yaml(src('[0, 5]'), 'copy.gguf'));
+    for (const y of ['franken.yaml', 'copy.yaml']) execFileSync(process.execPath, ['--import', 'tsx', 'tools/cli/merge.ts', join(dir, y)]);
+    const franken = await readGGUF(bytesSource(new Uint8Array(readFileSync(join(dir, 'franken.gguf'))), 'franken.gguf'));
+    expect(getMeta(franken, 'llama.block_count')).toBe(7);
+    await page.goto('./');
+    await importStories(page);
+    await importFile(page, join(dir, 'franken.gguf'), 'franken.gguf');
+    await importFile(page, join(dir, 'copy.gguf'), 'copy.gguf');
+    const generate = async (model: string) => {
+      await setupPlayground(page, { method: 'single', agents: 1, model, prompt: 'Once upon a time', seed: 7, maxTokens: 24, temperature: 0 });
+      await runAndWait(page);
+      await expect(playground(page).getByRole('status', { name: 'Run status' })).toHaveText('done');
+      return (await laneMessages(page, /^Agent 1 .* lane$/).first().locator('pre').innerText()).trim();
+    };
+    const stacked = await generate('file:franken.gguf');
+    const original = await generate(STORIES_ID);
+    const copy = await generate('file:copy.gguf');
+    expect(stacked.split(/\s+/).length).toBeGreaterThan(5);
+    expect(stacked).not.toBe(original);
+    expect(copy).toBe(original);
     expect(errors).toEqual([]);
   });
 

@@ -120,6 +120,21 @@ describe('npm run merge', () => {
     expectCleanFailure(cli(`merge_method: frankenmerge\nmodels: [{model: x2.gguf}]\nout: m8.gguf\n`), join(dir, 'm8.gguf'), /unknown merge_method "frankenmerge"/);
   });
 
+  it('mergekit\'s newer methods and slices in YAML: della (seeded) and a layer-stacking passthrough merge; a della density ± epsilon outside (0, 1) is refused with one line', async () => {
+    const arith = join(REPO_ROOT, 'public/models/arithmetic-specialist.gguf');
+    const della = `merge_method: della\nbase_model: ${stories}\nmodels:\n  - {model: ${arith}, parameters: {weight: 1, density: 0.5, epsilon: 0.1}}\nseed: 3\nout: della.gguf\n`;
+    const r = cli(della);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^della: wrote .*della\.gguf \(.*, 48 tensors, 5 layers\).*chat template of arithmetic-specialist\.gguf/);
+    const out = await readGGUF(bytesSource(new Uint8Array(readFileSync(join(dir, 'della.gguf'))), 'della.gguf'));
+    expect(getMeta(out, 'chorus.provenance.method')).toBe('della');
+    const stack = cli(`merge_method: passthrough\nslices:\n  - sources: [{model: ${stories}, layer_range: [0, 5]}]\n  - sources: [{model: ${arith}, layer_range: [2, 5]}]\nout: stacked.gguf\n`);
+    expect(stack.code, stack.stderr).toBe(0);
+    expect(stack.stdout).toMatch(/passthrough: wrote .*stacked\.gguf \(.*, 75 tensors, 8 layers\)/);
+    expect(stack.stderr).toMatch(/note: the output has 8 layers \(blk\.0 … blk\.7\), stacked from 2 slices/);
+    expectCleanFailure(cli(della.replace('epsilon: 0.1', 'epsilon: 0.5').replace('della.gguf', 'bad-della.gguf')), join(dir, 'bad-della.gguf'), /della, tensor .*: density 0\.5 ± epsilon 0\.5 must lie inside \(0, 1\)/);
+  }, 60_000);
+
   it('no output path', () => {
     const r = cli(`merge_method: linear\nmodels: [{model: ${stories}, parameters: {weight: 1}}]\n`);
     expect(r.code).toBe(1);

@@ -73,7 +73,7 @@ function refGta(base: Float32Array, models: Float32Array[], w: number[], o: { de
 
 describe('registry', () => {
   it('has every method of the issue, each with a paper and explained parameters', () => {
-    for (const id of ['linear', 'slerp', 'task_arithmetic', 'ties', 'dare_linear', 'dare_ties', 'breadcrumbs', 'model_stock', 'expo']) {
+    for (const id of ['linear', 'slerp', 'task_arithmetic', 'ties', 'dare_linear', 'dare_ties', 'breadcrumbs', 'model_stock', 'expo', 'della', 'della_linear', 'sce', 'nuslerp', 'multislerp', 'karcher', 'nearswap', 'arcee_fusion', 'passthrough', 'ram', 'ramplus_tl']) {
       const m = METHODS.get(id)!;
       expect(m, id).toBeDefined();
       expect(m.paper.length).toBeGreaterThan(5);

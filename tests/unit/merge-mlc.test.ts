@@ -125,6 +125,15 @@ describe('synthetic MLC merges', () => {
     await expect(mergeMlc(cfg, [input('a', a), input('b', b)], out)).rejects.toThrow('b: lm_head is [32, 64] here and [48, 64] in a — these checkpoints cannot be merged');
     expect(out.files.size).toBe(0);
   });
+  it('refuses slices and tokenizer / chat-template options (GGUF only), writing nothing', async () => {
+    const a = synthetic(1);
+    const out = memoryOut();
+    const sliced = parseMergeConfig('merge_method: passthrough\nslices:\n  - sources: [{model: a, layer_range: [0, 1]}]\n');
+    await expect(mergeMlc(sliced, [input('a', a)], out)).rejects.toThrow(/slices \(layer stacking\) apply to GGUF merges only/);
+    const templated = parseMergeConfig('merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\nchat_template: chatml\n');
+    await expect(mergeMlc(templated, [input('a', a)], out)).rejects.toThrow(/tokenizer_source and chat_template apply to GGUF merges only/);
+    expect(out.files.size).toBe(0);
+  });
   it('the merged model record reuses the parent model library', () => {
     const parent = { model: 'https://huggingface.co/mlc-ai/X-q4f16_1-MLC', model_id: 'X-q4f16_1-MLC', model_lib: 'https://example/X-q4f16_1-webgpu.wasm', overrides: { context_window_size: 2048 } };
     const r = mergedModelRecord(parent, 'X-merged', 'https://local/merged/');

@@ -1,7 +1,7 @@
 /**
  * `npm run merge -- config.yaml [--out path]` — the merge library (src/lib/merge) in Node, on files.
- * Config: mergekit-style YAML (merge_method, base_model, models[].model/parameters, parameters,
- * dtype, out, seed); model paths are relative to the YAML file, `--out` to the working directory.
+ * Config: mergekit-style YAML (merge_method, base_model, models[].model/parameters or
+ * slices[].sources[].model/layer_range, parameters, dtype, out, seed, tokenizer_source, chat_template); model paths are relative to the YAML file, `--out` to the working directory.
  * Output goes to `<out>.part` and is renamed on success; on any failure, Ctrl+C (SIGINT), SIGTERM or
  * SIGHUP it is removed. The output may not be the config or any input, compared by real path and
  * by inode (symlinks, symlinked directories and hard links all count), nor an existing directory.
@@ -146,7 +146,7 @@ async function run(configPath: string, outArg: string | undefined, signal: Abort
           : undefined,
       });
       if (tty) process.stderr.write('\n');
-      process.stdout.write(`${plan.method.id}: wrote ${out} (${mb(result.outputSize)}, ${result.tensors} tensors) in ${result.seconds.toFixed(2)} s, ${result.rateMBps.toFixed(1)} MB/s of input\n`);
+      process.stdout.write(`${plan.method.id}: wrote ${out} (${mb(result.outputSize)}, ${result.tensors} tensors, ${plan.blockCount} layers) in ${result.seconds.toFixed(2)} s, ${result.rateMBps.toFixed(1)} MB/s of input; tokenizer of ${plan.tokenizerFrom}, chat template ${plan.chatTemplateFrom === null ? 'none (no input has one)' : `of ${plan.chatTemplateFrom}`}\n`);
     } catch (e) {
       await sink.abort();
       throw e;

@@ -143,7 +143,10 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   // (the descriptor's contract), without whole-tensor f32 arrays.
   const fused = (k: number): boolean => {
     const task = plan.tasks[k]!;
-    return !!plan.method.kernelF16 && LITTLE_ENDIAN && task.outType === GGMLType.F16 && task.inputs.every((t) => t.type === GGMLType.F16);
+    // The kernels' slots hold one tensor per plan input, in order: a tensor of a slice merged from
+    // some of the inputs only takes the JavaScript path.
+    const allInputs = task.sources.length === plan.inputs.length && task.sources.every((s, i) => s === i);
+    return !!plan.method.kernelF16 && LITTLE_ENDIAN && allInputs && task.outType === GGMLType.F16 && task.inputs.every((t) => t.type === GGMLType.F16);
   };
   // With SIMD kernels, fused tensors are read straight into the kernels' memory, in two slots
   // (double buffering: tensor k + 1 is read into one while tensor k is computed from the other and
@@ -156,7 +159,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   // input more in memory, still flat in the model's size. A read that fails after a cancel is
   // nobody's business: the rejection is observed here and otherwise dropped.
   const commonOf = (task: MergePlan['tasks'][number]) => ({
-    name: task.name, shape: task.shape, baseIndex: plan.baseIndex,
+    name: task.name, shape: task.shape, baseIndex: task.baseIndex,
     params: task.params, modelParams: task.modelParams, seed: plan.config.seed,
   });
   type Read = { raw: Uint8Array[]; views: SlotViews | null };
@@ -176,7 +179,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
         return { raw: [], views };
       });
     } else {
-      p = Promise.all(plan.inputs.map((inp, i) => readTensorData(inp.source, inp.file, task.inputs[i]!))).then((raw) => ({ raw, views: null }));
+      p = Promise.all(task.sources.map((s, i) => readTensorData(plan.inputs[s]!.source, plan.inputs[s]!.file, task.inputs[i]!))).then((raw) => ({ raw, views: null }));
     }
     p.catch(() => undefined);
     return p;

@@ -10,11 +10,24 @@ import { breadcrumbs } from './breadcrumbs.ts';
 import { breadcrumbsTies } from './breadcrumbs_ties.ts';
 import { modelStock } from './model_stock.ts';
 import { expo } from './expo.ts';
+import { della } from './della.ts';
+import { dellaLinear } from './della_linear.ts';
+import { sce } from './sce.ts';
+import { nuslerp } from './nuslerp.ts';
+import { multislerp } from './multislerp.ts';
+import { karcher } from './karcher.ts';
+import { nearswap } from './nearswap.ts';
+import { arceeFusion } from './arcee_fusion.ts';
+import { passthrough } from './passthrough.ts';
+import { ram, ramplusTl } from './ram.ts';
 
 export * from './types.ts';
 
 export const METHODS: ReadonlyMap<string, MethodDescriptor> = new Map(
-  [linear, slerp, taskArithmetic, ties, dareLinear, dareTies, breadcrumbs, breadcrumbsTies, modelStock, expo].map((m) => [m.id, m]),
+  [
+    linear, slerp, taskArithmetic, ties, dareLinear, dareTies, breadcrumbs, breadcrumbsTies, modelStock, expo,
+    della, dellaLinear, sce, nuslerp, multislerp, karcher, nearswap, arceeFusion, passthrough, ram, ramplusTl,
+  ].map((m) => [m.id, m]),
 );
 
 export function getMethod(id: string): MethodDescriptor {

@@ -4,6 +4,8 @@
  * - `magnitude_outliers` (Model Breadcrumbs, arXiv 2312.06795): drop the ⌊gamma·n⌋ largest
  *   entries and then the smallest ones, so that ⌊density·n⌋ remain.
  * - `random` (DARE, arXiv 2311.03099): keep each entry with probability `density` (Bernoulli).
+ * - `della_magprune` (DELLA, arXiv 2406.11617): keep each entry with a probability that grows with
+ *   its magnitude's rank in its row, from density − ε (smallest) to density + ε (largest).
  * With `rescale`, kept entries are divided by `density` (DARE's rescale; mergekit ≤ 0.0.5 did
  * exactly this — newer mergekit matches the L1 norm instead, see the README's note).
  *
@@ -13,7 +15,7 @@
  */
 import { fmix32, fnv1a, mulberry32 } from '../../random.ts';
 
-export type SparsifyMethod = 'magnitude' | 'magnitude_outliers' | 'random';
+export type SparsifyMethod = 'magnitude' | 'magnitude_outliers' | 'random' | 'della_magprune';
 
 /**
  * Zeroes every entry of `x` whose rank (0 = largest |x|, ties → lower index first) is outside
@@ -232,6 +234,48 @@ export function bernoulli(x: Float32Array, density: number, rescale: boolean, rn
       x[i] = x[i]! * s;
       kept++;
     } else x[i] = 0;
+  }
+  return kept;
+}
+
+/**
+ * DELLA's MAGPRUNE (Deep et al., DELLA-Merging, arXiv 2406.11617, §3; mergekit `della_magprune`):
+ * within each row of `rowLen` entries (a GGUF row: torch's last dimension, mergekit's dim 1 of a
+ * matrix; the whole tensor for a vector), entries are ranked by |x| ascending (r = 0 … L−1, ties
+ * → lower index first) and kept with probability p = density − ε + 2ε·r/(L−1) (p = density in a
+ * row of one entry, where mergekit's 0/0 is undefined); u ∈ [0,1) is drawn from `rng` per entry in
+ * index order and the entry kept when u < p. With `rescale`, a kept entry is divided by its p —
+ * the paper's rescaling by 1/(1 − drop probability), as DARE divides by density here; mergekit
+ * instead matches the L1 norm of the whole task vector. Returns how many entries were kept.
+ */
+export function dellaMagprune(x: Float32Array, rowLen: number, density: number, epsilon: number, rescale: boolean, rng: () => number): number {
+  if (density >= 1) return x.length;
+  const n = x.length;
+  const L = Math.max(1, Math.min(rowLen, n));
+  const bits = new Uint32Array(x.buffer, x.byteOffset, n);
+  // Sort keys: |x|'s bit pattern (which orders like the magnitude) × 2^22 + the index in the row,
+  // exact in a double for rows of up to 2^22 entries, sorted natively.
+  const keys = new Float64Array(L);
+  const rank = new Uint32Array(L);
+  let kept = 0;
+  for (let r0 = 0; r0 < n; r0 += L) {
+    const len = Math.min(L, n - r0);
+    const k = keys.subarray(0, len);
+    if (len <= 1 << 22) {
+      for (let j = 0; j < len; j++) k[j] = (bits[r0 + j]! & 0x7fffffff) * 4194304 + j;
+      k.sort();
+      for (let r = 0; r < len; r++) rank[k[r]! % 4194304] = r;
+    } else {
+      const order = Array.from({ length: len }, (_, j) => j).sort((a, b) => Math.abs(x[r0 + a]!) - Math.abs(x[r0 + b]!) || a - b);
+      order.forEach((j, r) => (rank[j] = r));
+    }
+    for (let j = 0; j < len; j++) {
+      const p = len > 1 ? density - epsilon + (2 * epsilon * rank[j]!) / (len - 1) : density;
+      if (rng() < p) {
+        if (rescale) x[r0 + j] = x[r0 + j]! / p;
+        kept++;
+      } else x[r0 + j] = 0;
+    }
   }
   return kept;
 }

@@ -4,7 +4,7 @@
  * function, not copies:
  *
  *   δ_i = θ_i − θ_base                      (task vectors, arXiv 2212.04089)
- *   δ_i ← sparsify(δ_i, density_i)          (magnitude | random | magnitude_outliers)
+ *   δ_i ← sparsify(δ_i, density_i)          (magnitude | random | magnitude_outliers | della_magprune)
  *   w_iδ_i                                  (per-model weight)
  *   m_i = [sign(w_iδ_i) = elected sign]     (TIES consensus: "sum" elects sign(Σ w_iδ_i),
  *                                            "count" elects the sign most entries have; ≥ 0 → +)
@@ -16,7 +16,7 @@
 import { getCodec } from '../codecs/index.ts';
 import { GGMLType } from '../gguf/types.ts';
 import { simdKernels, type TaskArithmetic2Options } from '../wasm/index.ts';
-import { bernoulli, magnitude, magnitudeOutliers, tensorRng, type SparsifyMethod } from './sparsify.ts';
+import { bernoulli, dellaMagprune, magnitude, magnitudeOutliers, tensorRng, type SparsifyMethod } from './sparsify.ts';
 import {
   MergeMethodError, NORM_BLOCK, NormSum, bool, num,
   type KernelInput, type KernelInputF16, type KernelResult, type MethodDescriptor, type ParamValue, type ParameterDef, type TensorStats,
@@ -37,6 +37,7 @@ const HELP = {
   weight: 'Scales this model\'s task vector (its difference from the base). 1 adds the whole fine-tune, 0 ignores it, negative values subtract it.',
   density: 'Share of the task vector\'s entries kept before merging. 1 keeps all; 0.2 keeps a fifth.',
   gamma: 'Share of the largest-magnitude entries removed as outliers before the smallest are dropped.',
+  epsilon: 'Spread of the keep probability around density: the smallest entry of a row is kept with density − epsilon, the largest with density + epsilon.',
   normalize: 'Divide the summed task vectors by the sum of the weights (of the models that agree with the elected sign, under TIES).',
   rescale: 'Divide kept entries by the density, so the expected size of the task vector is unchanged after dropping.',
   lambda: 'Scales the merged task vector before it is added to the base.',
@@ -51,6 +52,10 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
   if (v.sparsify === 'magnitude_outliers') {
     perModel.push({ name: 'gamma', type: 'number', default: 0.01, min: 0, max: 1, strict: true, help: HELP.gamma });
   }
+  if (v.sparsify === 'della_magprune') {
+    // mergekit's default (generalized_task_arithmetic.py).
+    perModel.push({ name: 'epsilon', type: 'number', default: 0.15, min: 0, max: 0.5, strict: true, help: HELP.epsilon });
+  }
   const params: ParameterDef[] = [
     { name: 'normalize', type: 'boolean', default: v.defaultNormalize, help: HELP.normalize },
     { name: 'lambda', type: 'number', default: 1, min: 0, max: 2, help: HELP.lambda },
@@ -63,6 +68,7 @@ export function taskArithmeticMethod(v: TaskArithmeticVariant): MethodDescriptor
     name: v.name,
     paper: v.paper,
     summary: v.summary,
+    seeded: v.sparsify === 'random' || v.sparsify === 'della_magprune',
     base: 'required',
     minInputs: 2,
     parameters: params,
@@ -146,6 +152,11 @@ function validateDensity(
     const d = num(modelParams[i]!, 'density');
     if (d >= 1) continue;
     if (d <= 0) return `density must be greater than 0 (got ${d}); a density of 0 would drop the whole task vector — give the model weight 0 instead`;
+    if (v.sparsify === 'della_magprune') {
+      // mergekit: "Epsilon must be chosen such that density +/- epsilon is in (0, 1)".
+      const e = num(modelParams[i]!, 'epsilon');
+      if (d - e <= 0 || d + e >= 1) return `density ${d} ± epsilon ${e} must lie inside (0, 1) — the keep probabilities run from density − epsilon to density + epsilon; lower epsilon below ${Math.min(d, 1 - d)}`;
+    }
     // mergekit asserts k > 0 for magnitude pruning ("not gonna zero out the whole tensor").
     if (v.sparsify === 'magnitude' && Math.floor(d * nElements) === 0) {
       return `density ${d} keeps ⌊${d}·${nElements}⌋ = 0 of the ${nElements} entries; raise density to at least ${(1 / nElements).toPrecision(3)}`;
@@ -177,6 +188,7 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
       const density = num(mp, 'density');
       if (v.sparsify === 'magnitude') k = magnitude(d, density, rescale);
       else if (v.sparsify === 'magnitude_outliers') k = magnitudeOutliers(d, density, num(mp, 'gamma'), rescale);
+      else if (v.sparsify === 'della_magprune') k = dellaMagprune(d, rowLength(input.shape, n), density, num(mp, 'epsilon'), rescale, tensorRng(seed, name, m));
       else k = bernoulli(d, density, rescale, tensorRng(seed, name, m));
     }
     kept.push(n === 0 ? 1 : k / n);
@@ -213,6 +225,11 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
       extra: {},
     },
   };
+}
+
+/** Entries per row: a GGUF row (shape[0], torch's last dimension) for a matrix, the whole tensor for a vector. */
+function rowLength(shape: readonly number[], n: number): number {
+  return shape.length >= 2 ? Math.max(1, shape[0]!) : Math.max(1, n);
 }
 
 // Hot loops as small functions of typed arrays and numbers, which V8 optimises far better than

@@ -95,6 +95,8 @@ export interface MethodDescriptor {
   paper: string;
   /** One paragraph: what the method does. */
   summary: string;
+  /** Whether the result depends on the config's `seed` (random drops: DARE, DELLA; arcee_fusion's sample of a large tensor). */
+  seeded?: boolean;
   /** Whether `base_model` is required, optional or unused. */
   base: 'required' | 'optional' | 'unused';
   /** Fewest and most inputs (models ∪ base). */

@@ -78,6 +78,10 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' || typeof
 
 export function planMlcMerge<T extends MlcCheckpoint>(config: MergeConfig, given: T[], opts: { throughputMBps?: number } = {}): MlcPlan<T> {
   const method = getMethod(config.mergeMethod);
+  if (config.slices) throw new MlcPlanError('parameter', 'slices (layer stacking) apply to GGUF merges only: an MLC merge keeps the parents\' model library, which is compiled for their number of layers — list the models under models: instead');
+  if (config.tokenizerSource !== null || config.chatTemplate !== null) {
+    throw new MlcPlanError('parameter', 'tokenizer_source and chat_template apply to GGUF merges only: an MLC merge keeps the base parent\'s tokenizer and mlc-chat-config.json — remove them');
+  }
   const { refs, baseIndex } = inputRefs(config);
   const inputs = refs.map((r) => {
     const i = given.find((g) => g.ref === r);
