@@ -157,6 +157,7 @@ describe('task arithmetic family', () => {
       const r = run(id, [base, base, base], 0, { normalize: true, lambda: 1, rescale: true, int8_mask: false }, [{}, { weight: 1, density: 0.5, gamma: 0.01 }, { weight: 1, density: 0.5, gamma: 0.01 }]);
       expect(Array.from(r.data), id).toEqual(Array.from(base));
       expect(r.stats.taskVectorNorms).toEqual([0, 0]);
+      expect(r.stats.signAgreement, id).toBe(1);
     }
   });
   it('ties (sum consensus, magnitude trim, normalize) matches the straightforward computation', () => {
@@ -471,6 +472,34 @@ describe('task arithmetic family: edges', () => {
     const mp: P[] = [{}, { weight: 0.7, density: 1 }, { weight: 0.4, density: 1 }, { weight: 0.9, density: 1 }];
     close(run('task_arithmetic', [base, m1, m2, m3], 0, p, mp).data, refGta(base, [m1, m2, m3], [0.7, 0.4, 0.9], { normalize: true, lambda: 0.5 }));
     close(run('ties', [base, m1, m2, m3], 0, p, mp).data, refGta(base, [m1, m2, m3], [0.7, 0.4, 0.9], { consensus: 'sum', normalize: true, lambda: 0.5 }));
+  });
+  it('one task vector: no sign agreement to report; two: the result lands in the scratch', () => {
+    const one = run('ties', [base, m1], 0, { normalize: true, lambda: 1, rescale: false }, [{}, { weight: 1, density: 0.5 }]);
+    expect(one.stats.signAgreement).toBeNull();
+    expect(one.stats.kept).toEqual([0.5]);
+    const scratch = new Float32Array(120);
+    const two = getMethod('ties').kernel({ name: 'x', shape: [120], tensors: [base, m1, m2], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}, { weight: 1, density: 1 }, { weight: 1, density: 1 }], seed: 0, out: scratch });
+    expect(two.data).toBe(scratch);
+  });
+  it('weights that sum to (nearly) 0 under normalize divide by 1, as mergekit does', () => {
+    const p = { normalize: true, lambda: 1, int8_mask: false };
+    const r = run('task_arithmetic', [base, m1, m2], 0, p, [{}, { weight: 0.5 }, { weight: -0.5 }]);
+    close(r.data, Array.from(base, (b, i) => b + 0.5 * (m1[i]! - b) - 0.5 * (m2[i]! - b)));
+    const r3 = run('task_arithmetic', [base, m1, m2, m3], 0, p, [{}, { weight: 0.5 }, { weight: -0.25 }, { weight: -0.25 }]);
+    close(r3.data, refGta(base, [m1, m2, m3], [0.5, -0.25, -0.25], { normalize: true }));
+  });
+  it('validate: no density to check without sparsification; a random drop may keep nothing of a small tensor, magnitude may not', () => {
+    expect(getMethod('task_arithmetic').validate!({}, [{}, { weight: 1 }], 0, 200)).toBeNull();
+    expect(getMethod('dare_ties').validate!({}, [{}, { weight: 1, density: 0.001 }], 0, 200)).toBeNull();
+    expect(getMethod('ties').validate!({}, [{ weight: 1, density: 0.001 }, {}], 1, 200)).toBe('density 0.001 keeps ⌊0.001·200⌋ = 0 of the 200 entries; raise density to at least 0.00500');
+    expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 1 }], 0, 200)).toBeNull();
+  });
+  it('the fused F16 path (SIMD) on models equal to the base: the base, with sign agreement 1 (no non-zero entry)', async () => {
+    const h = halvesOf(base);
+    const out = new Uint16Array(120);
+    const stats = await getMethod('ties').kernelF16!({ name: 'x', shape: [120], halves: [h, h, h], out, baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}, { weight: 1, density: 0.5 }, { weight: 1, density: 0.5 }], seed: 0 });
+    expect(Array.from(out)).toEqual(Array.from(h));
+    expect(stats).toEqual({ name: 'x', taskVectorNorms: [0, 0], kept: [0.5, 0.5], signAgreement: 1, extra: {} });
   });
   it('two task vectors without consensus: Σ w δ ÷ Σ w and λ, and the share of entries agreeing with the sign of the sum', () => {
     const r = run('task_arithmetic', [base, m1, m2], 0, { normalize: true, lambda: 1.5, int8_mask: false }, [{}, { weight: 0.7 }, { weight: 0.4 }]);
