@@ -4,9 +4,12 @@
  * zero task vectors, density 1 and near 0, colinear SLERP inputs.
  */
 import { describe, expect, it } from 'vitest';
-import { METHODS, getMethod, type ParamValue } from '../../src/lib/merge/methods/index.ts';
-import { keepRankRange, tensorRng } from '../../src/lib/merge/methods/sparsify.ts';
+import { METHODS, MergeMethodError, NORM_BLOCK, NormSum, bool, getMethod, l2, num, type ParamValue } from '../../src/lib/merge/methods/index.ts';
+import { keepRankRange, magnitudeOutliers, tensorRng } from '../../src/lib/merge/methods/sparsify.ts';
 import { taskArithmeticKernel } from '../../src/lib/merge/methods/task-arithmetic-core.ts';
+import { setSimdEnabled } from '../../src/lib/merge/wasm/index.ts';
+import { getCodec } from '../../src/lib/merge/codecs/index.ts';
+import { GGMLType } from '../../src/lib/merge/gguf/index.ts';
 
 type P = Record<string, ParamValue>;
 const NO: P = {};
@@ -79,7 +82,7 @@ describe('registry', () => {
       expect(m.paper.length).toBeGreaterThan(5);
       for (const p of [...m.parameters, ...m.perModelParameters]) expect(p.help.length, `${id}.${p.name}`).toBeGreaterThan(10);
     }
-    expect(() => getMethod('nope')).toThrow(/unknown merge_method "nope".*linear/);
+    expect(() => getMethod('nope')).toThrow(/^unknown merge_method "nope"; use one of: linear, slerp, task_arithmetic, /);
   });
 });
 
@@ -154,6 +157,7 @@ describe('task arithmetic family', () => {
       const r = run(id, [base, base, base], 0, { normalize: true, lambda: 1, rescale: true, int8_mask: false }, [{}, { weight: 1, density: 0.5, gamma: 0.01 }, { weight: 1, density: 0.5, gamma: 0.01 }]);
       expect(Array.from(r.data), id).toEqual(Array.from(base));
       expect(r.stats.taskVectorNorms).toEqual([0, 0]);
+      expect(r.stats.signAgreement, id).toBe(1);
     }
   });
   it('ties (sum consensus, magnitude trim, normalize) matches the straightforward computation', () => {
@@ -275,5 +279,291 @@ describe('expo', () => {
     expect(r.stats.taskVectorNorms[0]).toBeCloseTo(Math.hypot(...Array.from(t, (x, i) => x - s[i]!)), 4);
     expect(r.stats).toMatchObject({ name: 'blk.0.attn_q.weight', kept: [1], signAgreement: null, extra: { alpha: 0.25 } });
     expect(() => run('expo', [s, t], null, { alpha: 0.25 }, [{}, {}])).toThrow(/expo needs a base_model \(the source\)/);
+  });
+});
+
+// The edges below were found by mutation testing (npm run mutate -- merge): each pins a behaviour
+// that a planted single-line bug changed without any test above failing.
+
+/** The message of what `f` throws, and that it is a MergeMethodError. */
+function refusal(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MergeMethodError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('parameter readers', () => {
+  it('num takes numbers as they are and booleans as 1 and 0, and names the parameter and the value it refuses', () => {
+    expect(num({ w: -0.25 }, 'w')).toBe(-0.25);
+    expect(num({ w: true }, 'w')).toBe(1);
+    expect(num({ w: false }, 'w')).toBe(0);
+    expect(refusal(() => num({ w: 'heavy' }, 'w'))).toBe('parameter "w" must be a number, got "heavy"');
+    expect(refusal(() => num({}, 'weight'))).toBe('parameter "weight" must be a number, got nothing');
+  });
+  it('bool takes booleans as they are and numbers as "not 0", and names the parameter and the value it refuses', () => {
+    expect(bool({ b: true }, 'b')).toBe(true);
+    expect(bool({ b: false }, 'b')).toBe(false);
+    expect(bool({ b: 0 }, 'b')).toBe(false);
+    expect(bool({ b: 2 }, 'b')).toBe(true);
+    expect(bool({ b: -0.5 }, 'b')).toBe(true);
+    expect(refusal(() => bool({ b: 'yes' }, 'b'))).toBe('parameter "b" must be true or false, got "yes"');
+    expect(refusal(() => bool({}, 'normalize'))).toBe('parameter "normalize" must be true or false, got nothing');
+  });
+});
+
+describe('norm sums', () => {
+  it('NormSum keeps f32 lanes within a block, closes a block only at a multiple of NORM_BLOCK and adds lanes and blocks in double', () => {
+    // 2^24 + 1 is not an f32: in one lane it rounds back to 2^24; across lanes, blocks or both it stays.
+    const inOneLane = new NormSum();
+    inOneLane.q[0] = 2 ** 24;
+    inOneLane.boundary(4);
+    inOneLane.boundary(NORM_BLOCK + 4);
+    inOneLane.q[0]! += 1;
+    expect(inOneLane.total()).toBe(2 ** 24);
+    const acrossLanes = new NormSum();
+    acrossLanes.q[0] = 2 ** 24;
+    acrossLanes.q[3] = 1;
+    expect(acrossLanes.total()).toBe(2 ** 24 + 1);
+    const acrossBlocks = new NormSum();
+    acrossBlocks.boundary(0);
+    acrossBlocks.q[0] = 2 ** 24;
+    acrossBlocks.boundary(NORM_BLOCK);
+    acrossBlocks.q[0]! += 1;
+    expect(acrossBlocks.total()).toBe(2 ** 24 + 1);
+  });
+  it('l2 is the Euclidean norm, 0 for an empty tensor', () => {
+    expect(l2(Float32Array.from([3, -4]))).toBe(5);
+    expect(l2(new Float32Array(0))).toBe(0);
+  });
+});
+
+/** Decode F16 bits, run the method's f32 kernel, encode: what a fused F16 path must equal bit for bit. */
+function viaF32(id: string, halves: Uint16Array[], common: { name: string; shape: number[]; baseIndex: number | null; params: P; modelParams: P[]; seed: number }) {
+  const f16 = getCodec(GGMLType.F16);
+  const n = halves[0]!.length;
+  const tensors = halves.map((h) => f16.decode(new Uint8Array(h.buffer, h.byteOffset, h.byteLength), n));
+  const r = getMethod(id).kernel({ ...common, tensors });
+  const b = f16.encode!(r.data);
+  return { bits: Array.from(new Uint16Array(b.buffer, b.byteOffset, n)), stats: r.stats };
+}
+function halvesOf(x: Float32Array): Uint16Array {
+  const b = getCodec(GGMLType.F16).encode!(x);
+  return new Uint16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+describe('linear: edges', () => {
+  const a = rand(50, 300), b = rand(51, 300), c = rand(52, 300);
+  it('two inputs: (w_a·a + w_b·b) / Σw computed in double and rounded once, into the given scratch; stats are the task-vector norm', () => {
+    const scratch = new Float32Array(300).fill(7);
+    const r = getMethod('linear').kernel({ name: 'w', shape: [300], tensors: [a, b], baseIndex: null, params: { normalize: true }, modelParams: [{ weight: 0.7 }, { weight: 0.6 }], seed: 0, out: scratch });
+    expect(r.data).toBe(scratch);
+    expect(Array.from(r.data)).toEqual(Array.from(a, (x, i) => Math.fround((0.7 * x + 0.6 * b[i]!) / (0.7 + 0.6))));
+    expect(r.stats).toEqual({ name: 'w', taskVectorNorms: [expect.closeTo(Math.hypot(...Array.from(a, (x, i) => b[i]! - x)), 5)], kept: [1], signAgreement: null, extra: {} });
+  });
+  it('three inputs: Σ w_m θ_m accumulated in f32 model by model into a dirty scratch, then ÷ Σw; norms against the base', () => {
+    const scratch = new Float32Array(300).fill(7);
+    const r = getMethod('linear').kernel({ name: 'w', shape: [300], tensors: [a, b, c], baseIndex: 1, params: { normalize: true }, modelParams: [{ weight: 0.5 }, { weight: 1 }, { weight: 2 }], seed: 0, out: scratch });
+    expect(r.data).toBe(scratch);
+    expect(Array.from(r.data)).toEqual(Array.from(a, (x, i) => Math.fround(Math.fround(Math.fround(Math.fround(0.5 * x) + 1 * b[i]!) + 2 * c[i]!) / 3.5)));
+    const dist = (x: Float32Array) => Math.hypot(...Array.from(x, (v, i) => v - b[i]!));
+    expect(r.stats.taskVectorNorms).toEqual([expect.closeTo(dist(a), 5), expect.closeTo(dist(c), 5)]);
+    expect(r.stats.kept).toEqual([1, 1]);
+  });
+  it('refuses weights that sum to 0 under normalize in the kernel too, naming the tensor; without normalize they are fine', () => {
+    expect(refusal(() => run('linear', [a, b], null, { normalize: true }, [{ weight: 1 }, { weight: -1 }], 'blk.2.ffn_up.weight'))).toBe('linear: weights sum to 0 for blk.2.ffn_up.weight');
+    expect(getMethod('linear').validate!({ normalize: false }, [{ weight: 1 }, { weight: -1 }], null, 4)).toBeNull();
+    expect(getMethod('linear').validate!({ normalize: true }, [{ weight: 1 }, { weight: 1 }], null, 4)).toBeNull();
+    close(run('linear', [a, b], null, { normalize: false }, [{ weight: 1 }, { weight: -1 }]).data, Array.from(a, (x, i) => x - b[i]!));
+  });
+  it('the JavaScript fused F16 path (SIMD off) gives decode → kernel → encode bit for bit, with weights that do not sum to 1', async () => {
+    const n = 5003; // more than one 4096-value piece, with a tail
+    const hs = [rand(53, n), rand(54, n), rand(55, n)].map(halvesOf);
+    setSimdEnabled(false);
+    try {
+      for (const [inputs, baseIndex, normalize, weights] of [[2, null, true, [0.7, 0.6]], [3, 2, true, [0.5, 1, 2]], [3, null, false, [0.3, 0.3, 0.3]]] as const) {
+        const common = { name: 'w', shape: [n], baseIndex, params: { normalize }, modelParams: weights.map((weight) => ({ weight })), seed: 0 };
+        const halves = hs.slice(0, inputs);
+        const want = viaF32('linear', halves, common);
+        const out = new Uint16Array(n);
+        const stats = await getMethod('linear').kernelF16!({ ...common, halves, out });
+        expect(Array.from(out), `${inputs} inputs`).toEqual(want.bits);
+        expect(stats).toEqual(want.stats);
+      }
+    } finally {
+      setSimdEnabled(true);
+    }
+  });
+});
+
+describe('slerp: edges', () => {
+  const v0 = rand(60, 64), v1 = rand(61, 64);
+  it('reports ‖v1 − v0‖, the angle in degrees, no fallback and t', () => {
+    const r = run('slerp', [v0, v1], 0, { t: 0.4 }, [{}, {}]);
+    const n0 = Math.hypot(...v0), n1 = Math.hypot(...v1);
+    const deg = (Math.acos(v0.reduce((s, x, i) => s + (x / n0) * (v1[i]! / n1), 0)) * 180) / Math.PI;
+    expect(r.stats).toEqual({
+      name: 'blk.0.attn_q.weight',
+      taskVectorNorms: [expect.closeTo(Math.hypot(...Array.from(v0, (x, i) => v1[i]! - x)), 5)],
+      kept: [1],
+      signAgreement: null,
+      extra: { angleDeg: expect.closeTo(deg, 4), lerpFallback: 0, t: 0.4 },
+    });
+  });
+  it('a zero other model is not normalised either: 90°, cos/sin weights on the base', () => {
+    const r = run('slerp', [v0, new Float32Array(64)], 0, { t: 0.5 }, [{}, {}]);
+    close(r.data, Array.from(v0, (x) => Math.cos(Math.PI / 4) * x));
+    expect(r.stats.extra.angleDeg).toBeCloseTo(90, 6);
+  });
+  it('the lerp fallback reports the clamped angle: about 0° for colinear inputs, about 180° for anti-parallel ones', () => {
+    const colinear = run('slerp', [v0, v0.map((x) => 3 * x)], 0, { t: 0.5 }, [{}, {}]);
+    expect(colinear.stats.extra.lerpFallback).toBe(1);
+    expect(colinear.stats.extra.angleDeg).toBeLessThan(1);
+    const anti = run('slerp', [v0, v0.map((x) => -x)], 0, { t: 0.5 }, [{}, {}]);
+    expect(anti.stats.extra.lerpFallback).toBe(1);
+    expect(anti.stats.extra.angleDeg).toBeGreaterThan(179);
+  });
+});
+
+describe('model_stock: edges', () => {
+  const w0 = rand(70, 48), w1 = rand(71, 48), w2 = rand(72, 48), w3 = rand(73, 48);
+  /** t = N·cos/(1 + (N−1)·cos) for entries [from, to), cos the mean pairwise cosine of the offsets. */
+  const tOf = (from: number, to: number) => {
+    const off = [w1, w2, w3].map((w) => Array.from(w.slice(from, to), (v, i) => v - w0[from + i]!));
+    const cos: number[] = [];
+    for (let i = 0; i < 3; i++) for (let j = i + 1; j < 3; j++) cos.push(off[i]!.reduce((s, v, k) => s + v * off[j]![k]!, 0) / (Math.hypot(...off[i]!) * Math.hypot(...off[j]!)));
+    const c = (cos[0]! + cos[1]! + cos[2]!) / 3;
+    return (3 * c) / (1 + 2 * c);
+  };
+  it('reports t (whole tensor, or the mean of the rows\' t with filter_wise), the offsets\' norms and kept 1 each', () => {
+    const whole = run('model_stock', [w0, w1, w2, w3], 0, { filter_wise: false }, [{}, {}, {}, {}]);
+    expect(whole.stats.extra.t).toBeCloseTo(tOf(0, 48), 6);
+    expect(whole.stats.taskVectorNorms).toEqual([w1, w2, w3].map((w) => expect.closeTo(Math.hypot(...Array.from(w, (v, i) => v - w0[i]!)), 5)));
+    expect(whole.stats.kept).toEqual([1, 1, 1]);
+    expect(whole.stats.signAgreement).toBeNull();
+    const rows = getMethod('model_stock').kernel({ name: 'w', shape: [16, 3], tensors: [w0, w1, w2, w3], baseIndex: 0, params: { filter_wise: true }, modelParams: [{}, {}, {}, {}], seed: 0 });
+    expect(rows.stats.extra.t).toBeCloseTo((tOf(0, 16) + tOf(16, 32) + tOf(32, 48)) / 3, 6);
+  });
+  it('refuses to run without a base or with fewer than two models besides it', () => {
+    expect(refusal(() => run('model_stock', [w0, w1, w2], null, { filter_wise: false }, [{}, {}, {}]))).toBe('model_stock needs a base_model');
+    expect(refusal(() => run('model_stock', [w0, w1], 0, { filter_wise: false }, [{}, {}]))).toBe('model_stock needs at least two models besides the base');
+  });
+});
+
+describe('task arithmetic family: edges', () => {
+  const base = rand(80, 120), m1 = rand(81, 120), m2 = rand(82, 120), m3 = rand(83, 120);
+  it('refuses to run without a base, in the f32 kernel and in the fused F16 path', async () => {
+    expect(refusal(() => run('ties', [m1, m2], null, { normalize: true, lambda: 1, rescale: false }, [{ weight: 1, density: 0.5 }, { weight: 1, density: 0.5 }]))).toBe('ties needs a base_model');
+    const halves = [halvesOf(m1), halvesOf(m2)];
+    await expect(getMethod('task_arithmetic').kernelF16!({ name: 'x', shape: [120], halves, out: new Uint16Array(120), baseIndex: null, params: { normalize: false, lambda: 1 }, modelParams: [{ weight: 1 }, { weight: 1 }], seed: 0 })).rejects.toThrow(new MergeMethodError('task_arithmetic needs a base_model'));
+  });
+  it('a base alone is copied (into the scratch when given) with empty statistics', () => {
+    const scratch = new Float32Array(120).fill(3);
+    const r = getMethod('ties').kernel({ name: 'only', shape: [120], tensors: [base], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}], seed: 0, out: scratch });
+    expect(r.data).toBe(scratch);
+    expect(Array.from(r.data)).toEqual(Array.from(base));
+    expect(r.stats).toEqual({ name: 'only', taskVectorNorms: [], kept: [], signAgreement: null, extra: {} });
+  });
+  it('three task vectors with lambda ≠ 1 (the general loop), with and without consensus', () => {
+    const p = { normalize: true, lambda: 0.5, rescale: false, int8_mask: false };
+    const mp: P[] = [{}, { weight: 0.7, density: 1 }, { weight: 0.4, density: 1 }, { weight: 0.9, density: 1 }];
+    close(run('task_arithmetic', [base, m1, m2, m3], 0, p, mp).data, refGta(base, [m1, m2, m3], [0.7, 0.4, 0.9], { normalize: true, lambda: 0.5 }));
+    close(run('ties', [base, m1, m2, m3], 0, p, mp).data, refGta(base, [m1, m2, m3], [0.7, 0.4, 0.9], { consensus: 'sum', normalize: true, lambda: 0.5 }));
+  });
+  it('one task vector: no sign agreement to report; two: the result lands in the scratch', () => {
+    const one = run('ties', [base, m1], 0, { normalize: true, lambda: 1, rescale: false }, [{}, { weight: 1, density: 0.5 }]);
+    expect(one.stats.signAgreement).toBeNull();
+    expect(one.stats.kept).toEqual([0.5]);
+    const scratch = new Float32Array(120);
+    const two = getMethod('ties').kernel({ name: 'x', shape: [120], tensors: [base, m1, m2], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}, { weight: 1, density: 1 }, { weight: 1, density: 1 }], seed: 0, out: scratch });
+    expect(two.data).toBe(scratch);
+  });
+  it('weights that sum to (nearly) 0 under normalize divide by 1, as mergekit does', () => {
+    const p = { normalize: true, lambda: 1, int8_mask: false };
+    const r = run('task_arithmetic', [base, m1, m2], 0, p, [{}, { weight: 0.5 }, { weight: -0.5 }]);
+    close(r.data, Array.from(base, (b, i) => b + 0.5 * (m1[i]! - b) - 0.5 * (m2[i]! - b)));
+    const r3 = run('task_arithmetic', [base, m1, m2, m3], 0, p, [{}, { weight: 0.5 }, { weight: -0.25 }, { weight: -0.25 }]);
+    close(r3.data, refGta(base, [m1, m2, m3], [0.5, -0.25, -0.25], { normalize: true }));
+  });
+  it('validate: no density to check without sparsification; a random drop may keep nothing of a small tensor, magnitude may not', () => {
+    expect(getMethod('task_arithmetic').validate!({}, [{}, { weight: 1 }], 0, 200)).toBeNull();
+    expect(getMethod('dare_ties').validate!({}, [{}, { weight: 1, density: 0.001 }], 0, 200)).toBeNull();
+    expect(getMethod('ties').validate!({}, [{ weight: 1, density: 0.001 }, {}], 1, 200)).toBe('density 0.001 keeps ⌊0.001·200⌋ = 0 of the 200 entries; raise density to at least 0.00500');
+    expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 1 }], 0, 200)).toBeNull();
+  });
+  it('the fused F16 path (SIMD) on models equal to the base: the base, with sign agreement 1 (no non-zero entry)', async () => {
+    const h = halvesOf(base);
+    const out = new Uint16Array(120);
+    const stats = await getMethod('ties').kernelF16!({ name: 'x', shape: [120], halves: [h, h, h], out, baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}, { weight: 1, density: 0.5 }, { weight: 1, density: 0.5 }], seed: 0 });
+    expect(Array.from(out)).toEqual(Array.from(h));
+    expect(stats).toEqual({ name: 'x', taskVectorNorms: [0, 0], kept: [0.5, 0.5], signAgreement: 1, extra: {} });
+  });
+  it('two task vectors without consensus: Σ w δ ÷ Σ w and λ, and the share of entries agreeing with the sign of the sum', () => {
+    const r = run('task_arithmetic', [base, m1, m2], 0, { normalize: true, lambda: 1.5, int8_mask: false }, [{}, { weight: 0.7 }, { weight: 0.4 }]);
+    close(r.data, refGta(base, [m1, m2], [0.7, 0.4], { normalize: true, lambda: 1.5 }));
+    const d = [m1, m2].map((m, k) => Array.from(m, (v, i) => (v - base[i]!) * [0.7, 0.4][k]!));
+    let agree = 0, nonzero = 0;
+    for (let i = 0; i < 120; i++) {
+      const el = d[0]![i]! + d[1]![i]! >= 0 ? 1 : -1;
+      for (const x of [d[0]![i]!, d[1]![i]!]) if (x !== 0) { nonzero++; if (Math.sign(x) === el) agree++; }
+    }
+    expect(r.stats.signAgreement).toBeCloseTo(agree / nonzero, 12);
+  });
+});
+
+describe('rank ranges (keepRankRange): edges', () => {
+  /** Keep the entries of ranks [from, to) in the documented total order (larger |x| first, ties → lower index). */
+  const refRange = (x: ArrayLike<number>, from: number, to: number) => {
+    const keep = new Set(descOrder(x).slice(Math.max(0, from), to));
+    return Array.from(x, (v, i) => (keep.has(i) ? v : 0));
+  };
+  const check = (x: Float32Array, from: number, to: number) => {
+    const want = refRange(x, from, to);
+    const got = Float32Array.from(x);
+    const kept = keepRankRange(got, from, to);
+    expect(Array.from(got), `[${from}, ${to}) of ${x.length}`).toEqual(want);
+    expect(kept).toBe(to - from);
+  };
+  it('ranges that start past rank 0: both thresholds in one 16-bit bucket, in two, ties at a threshold, a range to the last rank', () => {
+    // Magnitudes 1 + k·2^-20 share their top 16 bits; 1 and 2 do not; f16-like values tie often.
+    const close1 = Float32Array.from({ length: 40 }, (_, i) => (i % 2 ? -1 : 1) * (1 + ((i * 7) % 13) * 2 ** -20));
+    const spread = rand(90, 200, 4);
+    const ties = Float32Array.from(rand(91, 200), (v) => Math.round(v * 8) / 8);
+    for (const x of [close1, spread, ties]) {
+      const n = x.length;
+      for (const [from, to] of [[1, 5], [3, Math.floor(n / 2)], [n - 6, n - 1], [2, n], [n - 1, n], [0, n - 1]] as const) check(x, from, to);
+    }
+  });
+  it('an empty range zeroes everything; the full range keeps everything', () => {
+    const x = rand(92, 30);
+    for (const [from, to] of [[0, 0], [4, 4], [6, 2]] as const) {
+      const y = Float32Array.from(x);
+      expect(keepRankRange(y, from, to)).toBe(0);
+      expect(Array.from(y)).toEqual(new Array(30).fill(0));
+    }
+    const all = Float32Array.from(x);
+    expect(keepRankRange(all, 0, 30)).toBe(30);
+    expect(Array.from(all)).toEqual(Array.from(x));
+  });
+  it('a tensor holding NaN: float comparisons rank it (a NaN is never above, below or equal to a threshold, so it counts as inside)', () => {
+    // |x| = NaN, 3, 1, 2, 0.5. Ranks [1, 3): thresholds 3 (rank 1) and 2 (rank 2) among the numbers; 3 is the
+    // largest number, so rank 0 → dropped; 2 is kept; the NaN is kept as "strictly inside".
+    const x = Float32Array.from([NaN, 3, -1, 2, 0.5]);
+    expect(keepRankRange(x, 1, 3)).toBe(2);
+    expect(Array.from(x)).toEqual([NaN, 0, 0, 2, 0]);
+    // Ties at both thresholds: the 5 is rank 0 and the three 2s ranks 1–3 in index order, so ranks [2, 4)
+    // keep the second and third 2 (and the NaN).
+    const y = Float32Array.from([NaN, 2, -2, 5, 2, 1]);
+    expect(keepRankRange(y, 2, 4)).toBe(3);
+    expect(Array.from(y)).toEqual([NaN, 0, -2, 0, 2, 0]);
+  });
+  it('magnitude_outliers removes fewer outliers when density + gamma leave no small entries to drop (mergekit)', () => {
+    // n = 10, density 0.9 → 9 kept; gamma 0.2 → 2 outliers, but then only 8 would remain: drop 1.
+    const x = Float32Array.from([1, -10, 2, 9, -3, 4, 5, -6, 7, 8]);
+    expect(magnitudeOutliers(x, 0.9, 0.2, false)).toBe(9);
+    expect(Array.from(x)).toEqual([1, 0, 2, 9, -3, 4, 5, -6, 7, 8]);
   });
 });

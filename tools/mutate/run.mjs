@@ -26,7 +26,18 @@ const AREAS = {
   },
   strategies: {
     mutate: ['src/lib/strategies/**/*.ts'],
-    tests: ['tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts', 'tests/unit/run.test.ts', 'tests/unit/url.test.ts'],
+    // Every unit file that runs the strategies on scripted engines (each text-level method has its
+    // strategy-<id> file). Left out: strategy-text-real and experiment-cli, which need the real
+    // model under ../shared (absent beside Stryker's copy in .stryker-tmp/) and real llama.cpp.
+    tests: [
+      'tests/unit/strategies.test.ts', 'tests/unit/strategies-wiring.test.ts', 'tests/unit/run.test.ts', 'tests/unit/url.test.ts',
+      'tests/unit/strategy-aggregation.test.ts', 'tests/unit/strategy-blackboard.test.ts', 'tests/unit/strategy-blender.test.ts',
+      'tests/unit/strategy-debate-summary.test.ts', 'tests/unit/strategy-feedback.test.ts', 'tests/unit/strategy-hswarm.test.ts',
+      'tests/unit/strategy-knowledge-cards.test.ts', 'tests/unit/strategy-moa.test.ts', 'tests/unit/strategy-refine.test.ts',
+      'tests/unit/strategy-slm-mux.test.ts', 'tests/unit/strategy-structure.test.ts', 'tests/unit/strategy-text-cost.test.ts',
+      'tests/unit/strategy-usc.test.ts', 'tests/unit/runner-search.test.ts', 'tests/unit/first-minutes.test.ts',
+      'tests/unit/flow.test.ts', 'tests/unit/methods-cost.test.ts',
+    ],
   },
   eval: {
     mutate: ['src/lib/eval/**/*.ts', '!src/lib/eval/code.ts'],

@@ -24,10 +24,12 @@ export const linear: MethodDescriptor = {
   validate(params, modelParams) {
     if (!bool(params, 'normalize')) return null;
     let s = 0;
+    // Stryker disable next-line AssignmentOperator: `s -= w` gives −Σw, which is 0 exactly when Σw is.
     for (const mp of modelParams) s += num(mp, 'weight');
     return s === 0 ? 'the weights sum to 0 and normalize is true, so the average is undefined; change a weight or set normalize: false' : null;
   },
   kernel({ name, tensors, baseIndex, params, modelParams, out: scratch }) {
+    // Stryker disable next-line OptionalChaining: the plan refuses fewer inputs than minInputs (1), so tensors[0] exists.
     const n = tensors[0]?.length ?? 0;
     const { weights, divisor } = resolve(name, params, modelParams);
     const out = scratch?.length === n ? scratch : new Float32Array(n);
@@ -54,6 +56,7 @@ export const linear: MethodDescriptor = {
     const M = halves.length;
     const n = out.length;
     const simd = simdKernels();
+    // Stryker disable next-line BlockStatement: an empty block falls through to the JavaScript loops below, which give the same bits (tests/unit/merge-f16-fused.test.ts).
     if (simd) {
       // The same loops in WebAssembly SIMD (wasm/assembly/kernels.ts), bit for bit.
       if (M === 2) return linearStats(name, [Math.sqrt(await simd.withSignal(signal, () => simd.linear2(halves[0]!, halves[1]!, out, weights[0]!, weights[1]!, divisor)))]);

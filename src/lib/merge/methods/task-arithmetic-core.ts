@@ -213,7 +213,7 @@ export function taskArithmeticKernel(v: TaskArithmeticVariant, input: KernelInpu
   const [agree, nonzero] = T !== 2
     ? combineN(deltas, weights, base, out, mode, normalize, lambda, plainDivisor)
     : mode === NONE
-      ? combine2(deltas[0]!, deltas[1]!, weights[0]!, weights[1]!, base, out, mode, normalize, lambda, plainDivisor)
+      ? combine2(deltas[0]!, deltas[1]!, base, out, normalize, lambda, plainDivisor)
       : combine2Consensus(deltas[0]!, deltas[1]!, weights[0]!, weights[1]!, base, out, mode, normalize, lambda);
   return {
     data: out,
@@ -262,12 +262,12 @@ function scaleBy(d: Float32Array, w: number): void {
 }
 
 /**
- * out = base + λ·(consensus-masked Σ δ_t, ÷ divisor when normalizing) for two task vectors;
- * returns [entries agreeing with the sum-elected sign, non-zero entries].
+ * out = base + λ·(Σ δ_t, ÷ Σ w_t when normalizing) for two task vectors without consensus
+ * (combine2Consensus does TIES); returns [entries agreeing with the sum-elected sign, non-zero entries].
  */
 function combine2(
-  d0: Float32Array, d1: Float32Array, w0: number, w1: number, base: Float32Array, out: Float32Array,
-  mode: number, normalize: boolean, lambda: number, plainDivisor: number,
+  d0: Float32Array, d1: Float32Array, base: Float32Array, out: Float32Array,
+  normalize: boolean, lambda: number, plainDivisor: number,
 ): [number, number] {
   let agree = 0;
   let nonzero = 0;
@@ -278,7 +278,6 @@ function combine2(
     const s0 = x0 > 0 ? 1 : x0 < 0 ? -1 : 0;
     const s1 = x1 > 0 ? 1 : x1 < 0 ? -1 : 0;
     const sumSign = sum >= 0 ? 1 : -1;
-    const elected = mode === COUNT ? (s0 + s1 >= 0 ? 1 : -1) : sumSign;
     if (s0 !== 0) {
       nonzero++;
       if (s0 === sumSign) agree++;
@@ -287,17 +286,8 @@ function combine2(
       nonzero++;
       if (s1 === sumSign) agree++;
     }
-    let mixed: number;
-    let divisor: number;
-    if (mode !== NONE) {
-      mixed = (s0 === elected ? x0 : 0) + (s1 === elected ? x1 : 0);
-      divisor = (s0 === elected ? w0 : 0) + (s1 === elected ? w1 : 0);
-      if (divisor === 0) divisor = 1;
-    } else {
-      mixed = sum;
-      divisor = plainDivisor;
-    }
-    if (normalize) mixed /= divisor;
+    let mixed = sum;
+    if (normalize) mixed /= plainDivisor;
     if (lambda !== 1) mixed *= lambda;
     out[i] = base[i]! + mixed;
   }

@@ -150,10 +150,6 @@ export function bool(p: Readonly<Record<string, ParamValue>>, key: string): bool
   throw new MergeMethodError(`parameter "${key}" must be true or false, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
 }
 
-export function emptyStats(name: string): TensorStats {
-  return { name, taskVectorNorms: [], kept: [], signAgreement: null, extra: {} };
-}
-
 /** Entries per block of a squared-norm sum (see NormSum). */
 export const NORM_BLOCK = 65536;
 
