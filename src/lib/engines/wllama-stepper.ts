@@ -54,8 +54,14 @@ export class WllamaStepper implements Stepper {
     return this.#vocab.tokenize(text, options.addBos ?? false);
   }
 
+  /**
+   * A sequence that starts with BOS is a whole text: the space the tokenizer put before its first
+   * word is dropped (llama.cpp's detokenize with remove_special). Any other sequence is a
+   * continuation and keeps its leading space (" 115" after "A:").
+   */
   async detokenize(ids: readonly number[]): Promise<string> {
-    return this.#vocab.detokenize(ids);
+    const bos = this.vocabulary.bos;
+    return bos !== undefined && ids[0] === bos ? this.#vocab.detokenize(ids.slice(1), true) : this.#vocab.detokenize(ids);
   }
 
   async next(prefix: readonly number[], options: StepOptions = {}): Promise<NextToken> {
