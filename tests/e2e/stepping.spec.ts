@@ -135,17 +135,20 @@ test('exactness: greedy speculative decoding generates exactly the target\u2019s
 
 test('exactness: nudging with γ = 0 is the base alone, with γ = 1 the nudging model\u2019s words', async ({ page }) => {
   const h = await open(page);
+  let differ = 0;
   for (const prompt of PROMPTS) {
     const baseRef = await alone(page, h.generalist!, prompt);
     const nudgeRef = await alone(page, h['arithmetic-specialist']!, prompt);
     const zero = await method(page, 'nudging', [h.generalist!, h['arithmetic-specialist']!], prompt, { gamma: 0 });
     const one = await method(page, 'nudging', [h.generalist!, h['arithmetic-specialist']!], prompt, { gamma: 1 });
-    expect(baseRef).not.toBe(nudgeRef === baseRef ? null : baseRef + '\u0000');
+    if (baseRef !== nudgeRef) differ++;
     expect(zero.text, JSON.stringify(prompt)).toBe(baseRef);
     expect(zero.steps.every((s) => s.by === 'a1')).toBe(true);
     expect(one.text, JSON.stringify(prompt)).toBe(nudgeRef);
     expect(one.steps.every((s) => s.by === 'a2')).toBe(true);
   }
+  // The two models answer differently on some prompts, so γ = 0 and γ = 1 are told apart.
+  expect(differ).toBeGreaterThan(0);
 });
 
 test('every token and logit method runs on the pool with its trace: one step event per written token, models and reasons shown, the answer is the steps\u2019 tokens', async ({ page }) => {
