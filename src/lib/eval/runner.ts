@@ -147,6 +147,8 @@ function gatedEngine(engine: Engine, gate: Gate): Engine {
     chat: (r, o) => hold(() => engine.chat(r, o)),
     complete: (r, o) => hold(() => engine.complete(r, o)),
     unload: () => engine.unload(),
+    // Token-level methods step the model directly (no answer cache, no gate: one short call each).
+    ...(engine.stepper && { stepper: () => engine.stepper!() }),
   };
 }
 
@@ -169,6 +171,7 @@ function itemEngine(engine: Engine, item: EvalItem, stop: readonly string[]): En
     },
     complete: (request: CompletionRequest, options?: CallOptions) => engine.complete(withStop(request), options),
     unload: () => engine.unload(),
+    ...(engine.stepper && { stepper: () => engine.stepper!() }),
   };
 }
 
