@@ -12,6 +12,7 @@
  * says what to do.
  */
 import type { ChatRequest, CompletionRequest, EngineInfo } from '../src/lib/engines/engine.ts';
+import type { NextToken, VocabularyInfo } from '../src/lib/engines/stepper.ts';
 import type { GpuPreference } from '../src/lib/engines/wllama.ts';
 import type { ProxyMarked } from '../src/lib/rpc.ts';
 
@@ -44,6 +45,12 @@ export interface EngineWorkerApi {
   generate(id: number, generation: Generation, chunks: MessagePort): Promise<void>;
   /** Cancels the load or generate `id` if it is running; otherwise nothing. */
   cancel(id: number): void;
+  /** Opens the model's stepper (src/lib/engines/wllama-stepper.ts); resolves with its vocabulary. */
+  stepperOpen(): Promise<VocabularyInfo>;
+  /** One step: the distribution of the token after `prefix` (token IDs). */
+  step(prefix: number[], topK: number): Promise<NextToken>;
+  tokenize(text: string, addBos: boolean): Promise<number[]>;
+  detokenize(ids: number[]): Promise<string>;
   /** Stops every running call and frees the model. */
   unload(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { WllamaEngine, errorText } from '../src/lib/engines/wllama.ts';
 import { fetchWithProgress } from '../src/lib/store/download.ts';
 import { CallbackSink, StreamSink, exposeApi } from '../src/lib/rpc.ts';
 import type { EngineWorkerApi, ModelSource } from './engine.api.ts';
+import type { Stepper } from '../src/lib/engines/stepper.ts';
 
 let engine: WllamaEngine | null = null;
 const running = new Map<number, AbortController>();
@@ -34,6 +35,15 @@ async function openSource(source: ModelSource, signal: AbortSignal, progress: Ca
     return file;
   } catch {
     throw new EngineError('load-failed', `${source.name}: not found in the browser's model cache (OPFS ${source.path}) — import it again.`);
+  }
+}
+
+async function stepper(): Promise<Stepper> {
+  if (!engine) throw new EngineError('unloaded', 'no model is loaded in this worker — load it again.');
+  try {
+    return await engine.stepper();
+  } catch (err) {
+    throw engineError(err);
   }
 }
 
@@ -75,6 +85,23 @@ const api: EngineWorkerApi = {
       running.delete(id);
       chunks.end();
     }
+  },
+
+  async stepperOpen() {
+    return (await stepper()).vocabulary;
+  },
+
+  async step(prefix, topK) {
+    const s = await stepper();
+    return s.next(prefix, { topK }).catch((err: unknown) => Promise.reject(engineError(err)));
+  },
+
+  async tokenize(text, addBos) {
+    return (await stepper()).tokenize(text, { addBos });
+  },
+
+  async detokenize(ids) {
+    return (await stepper()).detokenize(ids);
   },
 
   cancel(id) {

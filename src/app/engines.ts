@@ -28,6 +28,7 @@ import {
   type EngineInfo,
 } from '../lib/engines/engine.ts';
 import { Channel } from '../lib/engines/channel.ts';
+import type { NextToken, StepOptions, Stepper, VocabularyInfo } from '../lib/engines/stepper.ts';
 import { FairQueue, QueueAbortedError } from '../lib/engines/queue.ts';
 import { ReplicaSet } from '../lib/engines/replicas.ts';
 import { Connection, openStream, proxy } from '../lib/rpc.ts';
@@ -155,6 +156,27 @@ export class WorkerEngine implements Engine {
   /** For tests of the crash path: makes the worker fail as a real crash would. */
   simulateCrash(): void {
     this.#link.crash('terminated on purpose by a test');
+  }
+
+  /**
+   * The worker's stepper (src/lib/engines/wllama-stepper.ts) behind the Stepper interface. Steps
+   * go straight to the worker, outside the fair queue: each is one short call, and wllama runs its
+   * calls one at a time anyway.
+   */
+  async stepper(): Promise<Stepper> {
+    if (this.#unloaded) throw new EngineError('unloaded', `${this.info.model} was unloaded — load it again to use it.`);
+    const link = this.#link;
+    const vocabulary: VocabularyInfo = await link.call((api) => api.stepperOpen());
+    return {
+      vocabulary,
+      tokenize: (text, options = {}) => link.call((api) => api.tokenize(text, options.addBos ?? false)),
+      detokenize: (ids) => link.call((api) => api.detokenize([...ids])),
+      next: (prefix: readonly number[], options: StepOptions = {}): Promise<NextToken> => {
+        if (options.signal?.aborted) return Promise.reject(new EngineError('aborted', 'the step was cancelled.'));
+        return link.call((api) => api.step([...prefix], options.topK ?? 10));
+      },
+      close: async () => undefined,
+    };
   }
 
   async *#generate(generation: Generation, options: CallOptions): AsyncGenerator<ChatChunk> {

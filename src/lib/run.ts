@@ -14,7 +14,9 @@
  *   The run ends with run-end 'cancelled'.
  * - A strategy that throws ends the run with a fatal error event and run-end 'error'; nothing is
  *   thrown to the caller. A strategy that finishes without a `final` event is an error too.
- * - `usage` totals every message-end of the run: prompt and completion tokens, calls, wall seconds.
+ * - `usage` totals every message-end of the run: prompt and completion tokens, calls, wall seconds;
+ *   a method that steps models token by token reports its steps in a `usage` event of its own,
+ *   which is added to the totals instead of being passed on.
  *
  * Usage (page or Node):
  *   const agents = agentsFromSetup(setup.agents, (model) => registry.engineFor(model)!);
@@ -238,6 +240,14 @@ export async function* runStrategy(req: RunRequest): AsyncGenerator<TraceEvent, 
           promptTokens += e.usage.prompt_tokens;
           completionTokens += e.usage.completion_tokens;
         } else if (e.type === 'final') sawFinal = true;
+        // Token-level methods make no message calls: they report their steps as a usage event,
+        // added to the run's totals (yielded once, below).
+        if (e.type === 'usage') {
+          calls += e.calls;
+          promptTokens += e.prompt_tokens;
+          completionTokens += e.completion_tokens;
+          continue;
+        }
         yield e;
       }
     }

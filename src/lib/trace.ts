@@ -149,6 +149,33 @@ export type TraceEvent =
       seconds: number;
       calls: number;
     }
-  | { type: 'run-end'; t: number; status: 'done' | 'cancelled' | 'error'; message?: string };
+  | { type: 'run-end'; t: number; status: 'done' | 'cancelled' | 'error'; message?: string }
+  /** One generated token of a token- or logit-level method: the per-token view's row. */
+  | StepEvent;
+
+/** A candidate token in the per-token view: its id, its text and its probability (0–1). */
+export interface StepCandidate {
+  id: number;
+  text: string;
+  p: number;
+}
+
+export interface StepEvent {
+  type: 'step';
+  t: number;
+  /** 0-based position of the token in the answer. */
+  index: number;
+  token: { id: number; text: string };
+  /** The agent that wrote the token. */
+  by: string;
+  /** Why that agent wrote it, in words ("Agent 1's top probability 0.31 < γ 0.4: the nudging model writes"). */
+  reason: string;
+  /** Each model consulted for this token: its top candidates (most probable first). */
+  models: Array<{ agent: string; top: StepCandidate[]; exactness: 'full' | 'top-k'; note?: string }>;
+  /** The combined distribution or score the token was chosen from (logit methods), best first. */
+  combined?: { label: string; top: Array<{ id: number; text: string; value: number }> };
+  /** Draft tokens rejected at this position (speculative decoding): the target wrote this token instead. */
+  rejected?: Array<{ id: number; text: string }>;
+}
 
 export type TraceEventType = TraceEvent['type'];

@@ -20,10 +20,10 @@ const only = <T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T
 
 describe('registry and metadata', () => {
   it('has single, vote, cascade, debate, router and the text-level methods, each with paper, level and valid knob defaults', () => {
-    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate', 'router', 'graph-router', 'prompt-router', 'feedback', 'debate-summary', 'refine', 'knowledge-cards', 'blender', 'moa', 'self-moa', 'structure', 'usc', 'slm-mux', 'aggregation', 'blackboard', 'hswarm']);
+    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate', 'router', 'graph-router', 'prompt-router', 'feedback', 'debate-summary', 'refine', 'knowledge-cards', 'blender', 'moa', 'self-moa', 'structure', 'usc', 'slm-mux', 'aggregation', 'blackboard', 'hswarm', 'nudging', 'co-llm', 'switch', 'speculative', 'fusion', 'contrastive', 'proxy-tuning']);
     for (const s of strategies) {
       expect(s.meta.paper.url).toMatch(/^https:\/\/arxiv\.org\/abs\//);
-      expect(['api', 'text', 'logit', 'weight']).toContain(s.meta.level);
+      expect(['api', 'text', 'token', 'logit', 'weight']).toContain(s.meta.level);
       for (const k of s.meta.knobs) {
         if (k.type === 'number' || k.type === 'integer') expect(k.default).toBeGreaterThanOrEqual(k.min), expect(k.default).toBeLessThanOrEqual(k.max);
         if (k.type === 'select') expect(k.options.map((o) => o.value)).toContain(k.default);

@@ -9,6 +9,7 @@ import os from 'node:os';
 
 const BENCHES = [
   { id: 'engine', cmd: ['node', 'tools/bench/engine.mjs'] },
+  { id: 'stepping', cmd: ['node', 'tools/bench/stepping.mjs'] },
   { id: 'codecs', cmd: ['npx', 'tsx', 'tools/bench/codecs.ts'] },
   { id: 'kernels', cmd: ['npx', 'tsx', 'tools/bench/merge-kernels.ts'] },
   { id: 'runner', cmd: ['npx', 'tsx', 'tools/bench/runner.ts'] },

@@ -14,7 +14,12 @@
  * not; `temperature` (0 = greedy), `top_p`, `top_k`, `seed`, `max_tokens`, `stop`, and `logprobs`
  * (completions: an integer k; chat: `logprobs: true` + `top_logprobs: k`) answered in the chat shape
  * `logprobs.content[] = {token, logprob, top_logprobs[]}` as llama-server does, the log of node-llama-cpp's
- * post-sampling-options probabilities. `usage` in the last chunk. CORS open (any origin), so a page can call it.
+ * post-sampling-options probabilities, each with its token `id`. `usage` in the last chunk. CORS open (any origin), so a page can call it.
+ * For stepping (src/lib/engines/openai-stepper.ts), llama-server's other shapes: a completion `prompt`
+ * may be an array of token IDs (used as given, no BOS added); POST /tokenize {content, add_special,
+ * parse_special} → {tokens}; POST /detokenize {tokens} → {content}; GET /props → {bos_token,
+ * eos_token}; GET /v1/models carries `meta.n_vocab`. Unlike llama-server it keeps no KV cache between
+ * requests (`cache_prompt` is ignored): every request evaluates its whole prompt.
  * Chat messages are rendered with the model's chat template when it has one, else with Chorus's
  * plain transcript (src/lib/engines/prompt.ts, stopped at "\nUser:").
  *
@@ -89,6 +94,7 @@ export async function startLlamaServer(llama: LoadedLlama, opts: LlamaServerOpti
   const context = await model.createContext({ sequences: 1, threads: opts.threads ?? 1, contextSize: opts.contextSize ?? Math.min(2048, model.trainContextSize) });
   const sequence = context.getSequence();
   const template = model.fileInfo.metadata.tokenizer?.chat_template;
+  const nVocab = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
   const requests: Record<string, number> = {};
   let served = 0;
   // One slot: requests run one after another in arrival order.
@@ -106,20 +112,26 @@ export async function startLlamaServer(llama: LoadedLlama, opts: LlamaServerOpti
   };
 
   async function generate(body: Body, chat: boolean, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    let prompt: string;
+    let prompt: string | Token[];
     let stops = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []);
     if (chat) {
       if (!Array.isArray(body.messages)) throw new HttpError(400, '"messages" must be an array of {role, content}');
       const r = await render(body.messages as ChatMessage[]);
       prompt = r.text;
       stops = [...stops, ...r.stop];
+    } else if (Array.isArray(body.prompt) && body.prompt.every((t) => Number.isInteger(t) && t >= 0 && t < nVocab)) {
+      // Token IDs, as llama-server takes them: used as given (no BOS added).
+      prompt = body.prompt as Token[];
     } else {
-      if (typeof body.prompt !== 'string') throw new HttpError(400, '"prompt" must be a string');
+      if (typeof body.prompt !== 'string') throw new HttpError(400, `"prompt" must be a string or an array of token IDs (0 … ${nVocab - 1})`);
       prompt = body.prompt;
     }
     const k = chat ? (body.logprobs ? (body.top_logprobs ?? 0) : -1) : typeof body.logprobs === 'number' ? body.logprobs : body.logprobs ? 0 : -1;
     const maxTokens = body.max_tokens ?? 16;
-    const tokens = model.tokenize(prompt, true);
+    // A text prompt starts with BOS, as llama-server tokenizes it (node-llama-cpp's tokenize adds none).
+    const bos = model.tokens.bos;
+    const textTokens = typeof prompt === 'string' ? model.tokenize(prompt, true) : null;
+    const tokens = textTokens === null ? (prompt as Token[]) : bos !== null && textTokens[0] !== bos ? [bos, ...textTokens] : textTokens;
     if (tokens.length + maxTokens > context.contextSize) throw new HttpError(400, `the prompt (${tokens.length} tokens) plus max_tokens (${maxTokens}) exceed the context (${context.contextSize})`);
     const id = `cmpl-${Date.now().toString(36)}`;
     const object = chat ? 'chat.completion.chunk' : 'text_completion';
@@ -134,7 +146,7 @@ export async function startLlamaServer(llama: LoadedLlama, opts: LlamaServerOpti
     let emitted = 0;
     let generated = 0;
     let finish: 'stop' | 'length' = 'length';
-    const content: Array<{ token: string; logprob: number; top_logprobs: Array<{ token: string; logprob: number }> }> = [];
+    const content: Array<{ id: number; token: string; logprob: number; top_logprobs: Array<{ id: number; token: string; logprob: number }> }> = [];
     const temperature = body.temperature ?? 0.8;
     const gen = sequence.evaluateWithMetadata(tokens, { probabilities: k >= 0 }, {
       temperature,
@@ -143,7 +155,7 @@ export async function startLlamaServer(llama: LoadedLlama, opts: LlamaServerOpti
       ...(body.seed !== undefined && { seed: body.seed }),
     });
     const seen: Token[] = [...tokens];
-    const pending: Array<{ token: string; logprob: number; top_logprobs: Array<{ token: string; logprob: number }> }> = [];
+    const pending: Array<{ id: number; token: string; logprob: number; top_logprobs: Array<{ id: number; token: string; logprob: number }> }> = [];
     for await (const out of gen) {
       if (signal.aborted) break;
       if (model.isEogToken(out.token)) {
@@ -155,8 +167,9 @@ export async function startLlamaServer(llama: LoadedLlama, opts: LlamaServerOpti
       const tokenText = piece(out.token);
       if (k >= 0) {
         const probs = (out as { probabilities?: Map<Token, number> }).probabilities!;
-        const top = [...probs].slice(0, k).map(([t, p]) => ({ token: piece(t), logprob: Math.log(p) }));
-        pending.push({ token: tokenText, logprob: Math.log(probs.get(out.token) ?? 0), top_logprobs: top });
+        // With token IDs, as llama-server sends them (`id` beside `token`).
+        const top = [...probs].slice(0, k).map(([t, p]) => ({ id: Number(t), token: piece(t), logprob: Math.log(p) }));
+        pending.push({ id: Number(out.token), token: tokenText, logprob: Math.log(probs.get(out.token) ?? 0), top_logprobs: top });
       }
       seen.push(out.token);
       generated += 1;
@@ -202,7 +215,35 @@ export async function startLlamaServer(llama: LoadedLlama, opts: LlamaServerOpti
     requests[path] = (requests[path] ?? 0) + 1;
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     if (req.method === 'GET' && path === '/v1/models') {
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: llama.path, object: 'model' }] }));
+      // llama-server's `meta` carries the vocabulary size.
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: llama.path, object: 'model', meta: { n_vocab: nVocab } }] }));
+    }
+    if (req.method === 'GET' && path === '/props') {
+      const special = (t: Token | null): string | null => (t === null ? null : model.detokenize([t], true));
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bos_token: special(model.tokens.bos), eos_token: special(model.tokens.eos) }));
+    }
+    if (req.method === 'POST' && (path === '/tokenize' || path === '/detokenize')) {
+      // llama-server's shapes: {content, add_special, parse_special} → {tokens}; {tokens} → {content}.
+      let raw = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (raw += c));
+      req.on('end', () => {
+        try {
+          const b = JSON.parse(raw) as { content?: unknown; add_special?: boolean; parse_special?: boolean; tokens?: unknown };
+          if (path === '/tokenize') {
+            if (typeof b.content !== 'string') throw new HttpError(400, '"content" must be a string');
+            const ids = model.tokenize(b.content, b.parse_special === true).map(Number);
+            const bos = model.tokens.bos;
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tokens: b.add_special && bos !== null ? [Number(bos), ...ids] : ids }));
+          } else {
+            if (!Array.isArray(b.tokens) || !b.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < nVocab)) throw new HttpError(400, `"tokens" must be an array of token IDs (0 … ${nVocab - 1})`);
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ content: model.detokenize(b.tokens as Token[], false) }));
+          }
+        } catch (e) {
+          res.writeHead(e instanceof HttpError ? e.status : 400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: e instanceof Error ? e.message : String(e) } }));
+        }
+      });
+      return;
     }
     const chat = path === '/v1/chat/completions';
     if (req.method !== 'POST' || (!chat && path !== '/v1/completions')) {

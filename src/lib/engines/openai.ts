@@ -24,6 +24,8 @@ import {
   type TokenLogprob,
 } from './engine.ts';
 import { SSEParser } from './sse.ts';
+import { OpenAIStepper } from './openai-stepper.ts';
+import type { Stepper } from './stepper.ts';
 
 export interface OpenAIEngineConfig {
   /** e.g. "http://127.0.0.1:8080" or "http://localhost:11434/v1" (a trailing /v1 is accepted). */
@@ -101,6 +103,17 @@ export class OpenAIEngine implements Engine {
     // Legacy completions take an integer: how many alternatives (the chosen token is always given).
     if (logprobs || top_logprobs) body.logprobs = Math.max(1, top_logprobs ?? 1);
     return this.#stream('/v1/completions', body, top_logprobs ?? 0, !!(logprobs || top_logprobs), options.signal);
+  }
+
+  #stepper: Promise<Stepper> | null = null;
+
+  /** Token-by-token access over llama-server's shapes (openai-stepper.ts); opened once. */
+  stepper(): Promise<Stepper> {
+    if (this.#unloaded) return Promise.reject(new EngineError('unloaded', `${this.#model} was unloaded — add the server again to use it.`));
+    this.#stepper ??= OpenAIStepper.open({ base: this.#base, model: this.#model, fetch: this.#fetch, headers: this.#apiKey ? { authorization: `Bearer ${this.#apiKey}` } : {} });
+    // A failed open is not kept: the next call tries again (the server may have been down).
+    this.#stepper.catch(() => (this.#stepper = null));
+    return this.#stepper;
   }
 
   async unload(): Promise<void> {

@@ -25,6 +25,7 @@
  */
 import { EngineError, abortedBeforeStart, type CallOptions, type ChatChunk, type ChatRequest, type CompletionRequest, type Engine, type EngineInfo } from './engine.ts';
 import { FairQueue, QueueAbortedError } from './queue.ts';
+import type { Stepper } from './stepper.ts';
 
 export interface ReplicaActivity {
   /** Requests running now. */
@@ -136,6 +137,17 @@ export class ReplicaSet implements Engine {
 
   complete(request: CompletionRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
     return this.#run((e) => e.complete(request, options), options);
+  }
+
+  /**
+   * Stepping runs on the first instance: a stepper holds one sequence, whose KV cache lives in
+   * that instance's slot (wllama-stepper.ts), so its steps must not move between instances.
+   */
+  async stepper(): Promise<Stepper> {
+    if (this.#ended) throw this.#ended;
+    const first = this.#instances[0]!.engine;
+    if (!first.stepper) throw new EngineError('unsupported', `${this.info.model}: this engine cannot step token by token.`);
+    return first.stepper();
   }
 
   async unload(): Promise<void> {

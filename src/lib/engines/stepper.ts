@@ -35,6 +35,8 @@ export interface NextToken {
   exactness: 'full' | 'top-k';
   /** Natural-log probabilities over the whole vocabulary (length = vocabulary size), when exact. */
   full?: Float32Array;
+  /** Something the route had to approximate for this step, in words (shown in the per-token view). */
+  note?: string;
 }
 
 export interface VocabularyInfo {

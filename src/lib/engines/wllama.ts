@@ -36,6 +36,10 @@ import {
 import { FALLBACK_STOP, renderFallbackChat } from './prompt.ts';
 import { withFewerAlternatives, type Delta } from './alternatives.ts';
 import { applyWllamaBuild, chooseWllamaBuild, wasmFeatures } from './wllama-build.ts';
+import { blobSource } from '../merge/gguf/index.ts';
+import { readGgufVocabulary } from './gguf-vocab.ts';
+import type { Stepper } from './stepper.ts';
+import { WllamaStepper } from './wllama-stepper.ts';
 
 export type GpuPreference = 'auto' | 'off';
 
@@ -107,11 +111,14 @@ export class WllamaEngine implements Engine {
   readonly info: EngineInfo;
   #wllama: Wllama | null;
   readonly #hasTemplate: boolean;
+  readonly #blob: Blob;
+  #stepper: Promise<WllamaStepper> | null = null;
 
-  private constructor(wllama: Wllama, info: EngineInfo, hasTemplate: boolean) {
+  private constructor(wllama: Wllama, info: EngineInfo, hasTemplate: boolean, blob: Blob) {
     this.#wllama = wllama;
     this.info = info;
     this.#hasTemplate = hasTemplate;
+    this.#blob = blob;
   }
 
   /** Loads a GGUF blob (File, OPFS file, downloaded Blob). */
@@ -157,7 +164,7 @@ export class WllamaEngine implements Engine {
       supportsLogprobs: true,
       contextLength: ctx.n_ctx / nParallel,
     };
-    return new WllamaEngine(wllama, info, !!wllama.getChatTemplate());
+    return new WllamaEngine(wllama, info, !!wllama.getChatTemplate(), blob);
   }
 
   get hasChatTemplate(): boolean {
@@ -173,6 +180,22 @@ export class WllamaEngine implements Engine {
 
   complete(request: CompletionRequest, options: CallOptions = {}): AsyncIterable<ChatChunk> {
     return this.#run('complete', request, request.stop ?? [], options.signal);
+  }
+
+  /** Token-by-token access (wllama-stepper.ts); the vocabulary is read from the GGUF header once. */
+  stepper(): Promise<Stepper> {
+    this.#stepper ??= readGgufVocabulary(blobSource(this.#blob, this.info.model)).then(
+      (vocab) =>
+        new WllamaStepper(
+          () => {
+            if (!this.#wllama) throw new EngineError('unloaded', `${this.info.model} is unloaded — load it again before stepping.`);
+            return this.#wllama;
+          },
+          vocab,
+          this.info.model,
+        ),
+    );
+    return this.#stepper;
   }
 
   async unload(): Promise<void> {

@@ -94,5 +94,6 @@ export function cachingEngine(engine: Engine, model: string, store: AnswerStore,
     chat: (request, options = {}) => run('chat', request, options),
     complete: (request, options = {}) => run('complete', request, options),
     unload: () => engine.unload(),
+    ...(engine.stepper && { stepper: () => engine.stepper!() }),
   };
 }

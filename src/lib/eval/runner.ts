@@ -149,6 +149,8 @@ function gatedEngine(engine: Engine, gate: Gate): Engine {
     chat: (r, o) => hold(() => engine.chat(r, o)),
     complete: (r, o) => hold(() => engine.complete(r, o)),
     unload: () => engine.unload(),
+    // Token-level methods step the model directly (no answer cache, no gate: one short call each).
+    ...(engine.stepper && { stepper: () => engine.stepper!() }),
   };
 }
 
@@ -171,6 +173,7 @@ export function itemEngine(engine: Engine, item: EvalItem, stop: readonly string
     },
     complete: (request: CompletionRequest, options?: CallOptions) => engine.complete(withStop(request), options),
     unload: () => engine.unload(),
+    ...(engine.stepper && { stepper: () => engine.stepper!() }),
   };
 }
 

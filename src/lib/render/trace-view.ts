@@ -7,7 +7,7 @@
  * `applyEvent` mutates the view in place so that, in the page, the view can be a Svelte `$state`
  * proxy and each token updates only the text it touches; in Node it is a plain object (tested alone).
  */
-import type { AgentInfo, TraceEvent } from '../trace.ts';
+import type { AgentInfo, StepEvent, TraceEvent } from '../trace.ts';
 import type { ChatMessage, FinishReason, TopLogprob, Usage } from '../engines/engine.ts';
 
 export interface TokenView {
@@ -73,12 +73,14 @@ export interface TraceView {
   /** Time of the latest event (ms since run start). */
   t: number;
   eventCount: number;
+  /** Token- and logit-level methods: one row per generated token (the per-token view). */
+  steps: Omit<StepEvent, 'type'>[];
 }
 
 export function emptyTraceView(): TraceView {
   return {
     runId: null, strategy: null, agents: [], knobs: {}, seed: null, prompt: '', status: 'idle',
-    sections: [], messages: {}, final: null, usage: null, t: 0, eventCount: 0,
+    sections: [], messages: {}, final: null, usage: null, t: 0, eventCount: 0, steps: [],
   };
 }
 
@@ -165,6 +167,11 @@ export function applyEvent(view: TraceView, ev: TraceEvent): TraceView {
     case 'usage':
       view.usage = { prompt_tokens: ev.prompt_tokens, completion_tokens: ev.completion_tokens, seconds: ev.seconds, calls: ev.calls };
       break;
+    case 'step': {
+      const { type: _type, ...row } = ev;
+      view.steps.push(row);
+      break;
+    }
     case 'run-end':
       view.status = ev.status;
       if (ev.message !== undefined) view.statusMessage = ev.message;

@@ -22,6 +22,13 @@ import { slmMux } from './slmmux.ts';
 import { aggregation } from './aggregation.ts';
 import { blackboard } from './blackboard.ts';
 import { hswarm } from './hswarm.ts';
+import { nudging } from './nudging.ts';
+import { coLlm } from './co-llm.ts';
+import { switchGeneration } from './switch.ts';
+import { speculative } from './speculative.ts';
+import { fusion } from './fusion.ts';
+import { contrastive } from './contrastive.ts';
+import { proxyTuning } from './proxy-tuning.ts';
 
 /** In the order the UI lists them: the baseline first, then by increasing interaction. */
 export const strategies: readonly Strategy[] = [
@@ -29,6 +36,7 @@ export const strategies: readonly Strategy[] = [
   feedback, debateSummary, refine, knowledgeCards, blender,
   moa, selfMoa, structure, usc, slmMux, aggregation,
   blackboard, hswarm,
+  nudging, coLlm, switchGeneration, speculative, fusion, contrastive, proxyTuning,
 ];
 
 export const strategyById: ReadonlyMap<string, Strategy> = new Map(strategies.map((s) => [s.meta.id, s]));

@@ -6,8 +6,8 @@
 import type { Engine } from '../engines/engine.ts';
 import type { TraceEvent } from '../trace.ts';
 
-/** MoCo's four levels of collaboration. */
-export type MocoLevel = 'api' | 'text' | 'logit' | 'weight';
+/** MoCo's four levels of collaboration, with token-level methods (models take turns writing tokens) apart from logit-level ones. */
+export type MocoLevel = 'api' | 'text' | 'token' | 'logit' | 'weight';
 
 export type KnobValue = number | string | boolean;
 

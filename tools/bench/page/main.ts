@@ -14,6 +14,8 @@ import { OpfsStore } from '../../../src/lib/store/opfs.ts';
 import type { ModelSource } from '../../../workers/engine.api.ts';
 import { Connection, openStream, proxy } from '../../../src/lib/rpc.ts';
 import type { TokenPathApi } from './rpc.worker.ts';
+import { collectRun } from '../../../src/lib/run.ts';
+import type { Agent } from '../../../src/lib/strategies/types.ts';
 import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, setMeta } from '../../../src/lib/merge/gguf/index.ts';
 
 const engines = new Map<number, Engine>();
@@ -104,6 +106,41 @@ const chorus = {
     const out = await collect(counted);
     return { ...out, deltas, wallMs: performance.now() - t0 };
   },
+  /** Opens a handle's stepper, tokenizes `text` with BOS and takes one step: what the seam gives. */
+  async stepOnce(handle: number, text: string, topK: number) {
+    const stepper = await engines.get(handle)!.stepper!();
+    const ids = await stepper.tokenize(text, { addBos: true });
+    const t0 = performance.now();
+    const next = await stepper.next(ids, { topK });
+    return { ids, vocabulary: stepper.vocabulary, next, ms: performance.now() - t0, text: await stepper.detokenize(ids) };
+  },
+  /**
+   * Greedy generation by stepping alone (one step per token, the top candidate written), timed
+   * per token as `timedRun` times free generation: the bench's stepping ÷ free generation ratio.
+   */
+  async stepGreedy(handle: number, prompt: string, maxTokens: number) {
+    const stepper = await engines.get(handle)!.stepper!();
+    const ids = await stepper.tokenize(prompt, { addBos: true });
+    const out: number[] = [];
+    const t0 = performance.now();
+    let tFirst = 0;
+    for (let i = 0; i < maxTokens; i++) {
+      const next = await stepper.next([...ids, ...out]);
+      const id = next.top[0]!.id;
+      if (stepper.vocabulary.eos.includes(id)) break;
+      out.push(id);
+      if (i === 0) tFirst = performance.now();
+    }
+    const end = performance.now();
+    return { text: await stepper.detokenize(out), tokens: out.length, tokensPerSecond: ((out.length - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
+  },
+  /** Runs a method (src/lib/run.ts) with one agent per handle, greedy; returns its trace. */
+  async runMethod(strategy: string, handles: number[], prompt: string, knobs: Record<string, unknown>, maxTokens: number) {
+    const agents: Agent[] = handles.map((h, i) => ({ id: `a${i + 1}`, name: `Agent ${i + 1}`, model: `model ${h}`, engine: engines.get(h)!, temperature: 0 }));
+    const t0 = performance.now();
+    const events = await collectRun({ strategy, agents, prompt, knobs, seed: 1, maxTokens });
+    return { events, wallMs: performance.now() - t0 };
+  },
   /** The engine behind a handle, for tests that read its stream chunk by chunk. */
   engine(handle: number): Engine {
     const engine = engines.get(handle);
@@ -179,6 +216,10 @@ const chorus = {
       };
       worker.postMessage({ type: 'run', prompt, maxTokens });
     });
+  },
+  /** One raw non-streamed createCompletion on bare wllama: probes what llama-server's fields do through wllama. */
+  async bareRaw(handle: number, body: Record<string, unknown>) {
+    return bares.get(handle)!.createCompletion({ ...body, stream: false } as never);
   },
   async bareUnload(handle: number) {
     bareWorkers.get(handle)?.terminate();
