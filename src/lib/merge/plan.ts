@@ -146,18 +146,20 @@ export function planMerge(config: MergeConfig, inputs: MergeInput[], opts: PlanO
   const pending: Omit<TensorTask, 'outOffset' | 'outBytes'>[] = [];
   const noEncoder = new Set<string>();
   for (const job of jobs) {
-    const rt = job.infos[0]!;
+    // Shapes are compared with the base's tensor (the first source's without a base).
+    const refK = job.baseIndex ?? 0;
+    const rt = job.infos[refK]!;
     job.infos.forEach((t, k) => {
       const i = job.sources[k]!;
       if (t.shape.length !== rt.shape.length || t.shape.some((d, j) => d !== rt.shape[j])) {
-        throw new MergePlanError('shape', `${label(i)}: tensor ${t.name} is [${t.shape.join(', ')}] here and [${rt.shape.join(', ')}] in ${label(job.sources[0]!)}${t.name === rt.name ? '' : ` (${rt.name})`} — these checkpoints cannot be merged`);
+        throw new MergePlanError('shape', `${label(i)}: tensor ${t.name} is [${t.shape.join(', ')}] here and [${rt.shape.join(', ')}] in ${label(job.sources[refK]!)}${t.name === rt.name ? '' : ` (${rt.name})`} — these checkpoints cannot be merged`);
       }
       if (!hasDecoder(t.type)) {
         throw new MergePlanError('type', `${label(i)}: tensor ${t.name} is stored as ${ggmlTypeName(t.type)}, which Chorus cannot decode — convert the model to F16, Q8_0 or a K-quant first`);
       }
     });
     // The output keeps the base's type (the first source's without a base).
-    const outType = chooseOutType(config.dtype, job.infos[job.baseIndex ?? 0]!, noEncoder);
+    const outType = chooseOutType(config.dtype, rt, noEncoder);
     let resolved;
     try {
       resolved = resolveTensorParams(config, method, job.paramName, job.t, job.slice);
