@@ -7,9 +7,11 @@
  * The script: every call answers "The answer is 4." word by word; agent 1 (the cheapest, first in
  * a cascade) does so with token probability 0.5 and every other agent with 0.9, so a cascade with
  * the default threshold shows a deferral. A method that fits something on a dev split (`needs.dev`)
- * is fitted first on a scripted dev split of one item that agent 1 solved.
+ * is fitted first on a scripted dev split of one item that agent 1 solved. Methods that step token
+ * by token get a scripted stepper writing the same answer (`DryRunEngine.stepper`).
  */
 import type { CallOptions, ChatChunk, ChatRequest, CompletionRequest, Engine, EngineInfo } from './engines/engine.ts';
+import type { Stepper } from './engines/stepper.ts';
 import { collectRun } from './run.ts';
 import { resolveKnobs } from './strategies/knobs.ts';
 import type { Agent, DevEvidence, KnobValue, Strategy } from './strategies/types.ts';
@@ -46,6 +48,30 @@ export class DryRunEngine implements Engine {
   }
 
   async unload(): Promise<void> {}
+
+  /**
+   * Token- and logit-level methods step instead: a toy vocabulary of the answer's words (0 BOS,
+   * 1 EOS, 2 the prompt, then one token per word); each step gives the next word with
+   * probability 0.9 (0.05 for the word after it, 0.05 EOS), then EOS. Every step is a call.
+   */
+  async stepper(): Promise<Stepper> {
+    const words = DRY_RUN_ANSWER.match(/\s*\S+/g) ?? [];
+    const pieces = ['', '', DRY_RUN_PROMPT, ...words];
+    return {
+      vocabulary: { size: pieces.length, fingerprint: 'dry-run', bos: 0, eos: [1] },
+      tokenize: async (text, o) => [...(o?.addBos ? [0] : []), ...(text ? [2] : [])],
+      detokenize: async (ids) => ids.map((i) => pieces[i] ?? '').join(''),
+      next: async (prefix) => {
+        this.calls += 1;
+        const at = prefix.length - 2;
+        const id = at < words.length ? 3 + at : 1;
+        const other = id === 1 ? 3 : id + 1 < pieces.length ? id + 1 : 1;
+        const cands = [{ id, p: 0.9 }, { id: other, p: 0.05 }, ...(other !== 1 && id !== 1 ? [{ id: 1, p: 0.05 }] : [])];
+        return { top: cands.map((c) => ({ id: c.id, text: pieces[c.id]!, logprob: Math.log(c.p) })), exactness: 'top-k' };
+      },
+      close: async () => undefined,
+    };
+  }
 }
 
 /** The agent count a method is shown with: 3, within what the method takes. */

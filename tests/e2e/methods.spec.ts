@@ -28,7 +28,7 @@ test('the methods page lists every registered method with its level, paper and c
     await expect(c.getByTestId('level')).toHaveText(meta.level);
     await expect(methodsTab(page).locator(`section[data-level="${meta.level}"] article[data-method="${meta.id}"]`)).toHaveCount(1);
     await expect(c.getByTestId('cost')).toContainText(meta.cost!.formula);
-    await expect(c.getByTestId('cost')).toContainText(/With the default knobs and N = \d+: (at most )?\d+ calls?/);
+    await expect(c.getByTestId('cost')).toContainText(meta.cost!.perToken ? /With the default knobs and N = \d+: (at most )?\d+ steps? per token/ : /With the default knobs and N = \d+: (at most )?\d+ calls?/);
     const paper = c.getByRole('link', { name: new RegExp(meta.paper.title.slice(0, 20).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) });
     await expect(paper).toHaveAttribute('href', meta.paper.url);
     await expect(paper).toHaveAttribute('rel', 'noopener noreferrer');

@@ -104,7 +104,14 @@ describe('dry run (the methods page’s drawing)', () => {
     expect(run.error).toBeUndefined();
     expect(run.events.some((e) => e.type === 'final')).toBe(true);
     const stated = s.meta.cost!.calls(run.agents, run.knobs);
-    if (/^at most/.test(s.meta.cost!.formula)) expect(run.calls).toBeLessThanOrEqual(stated);
+    if (s.meta.cost!.perToken) {
+      // Steps per written token, plus the step that ended the answer.
+      const usage = run.events.find((e) => e.type === 'usage');
+      const tokens = usage?.type === 'usage' ? usage.completion_tokens : 0;
+      expect(tokens).toBeGreaterThan(0);
+      expect(run.calls).toBeLessThanOrEqual(stated * (tokens + 1));
+      if (!/^at most/.test(s.meta.cost!.formula)) expect(run.calls).toBe(stated * (tokens + 1));
+    } else if (/^at most/.test(s.meta.cost!.formula)) expect(run.calls).toBeLessThanOrEqual(stated);
     else expect(run.calls).toBe(stated);
   });
 

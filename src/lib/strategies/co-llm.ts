@@ -27,7 +27,8 @@ const meta: StrategyMeta = {
   ],
   needs: { minAgents: 2, maxAgents: 2 },
   cost: {
-    formula: 'per token: 1 generator step, plus 1 mentor step when it defers (≤ 2 steps per token)',
+    formula: 'at most 2 steps per token: 1 generator step, plus 1 mentor step when it defers',
+    perToken: true,
     calls: () => 2,
     tokens: (_n, _k, maxTokens, promptTokens) => ({ prompt: 2 * promptTokens, completion: maxTokens }),
   },

@@ -36,7 +36,8 @@ const meta: StrategyMeta = {
   ],
   needs: { minAgents: 2, maxAgents: 2 },
   cost: {
-    formula: 'per token: 1 expert step + 1 anti-expert step (2 steps per token)',
+    formula: '2 steps per token: 1 expert step + 1 anti-expert step',
+    perToken: true,
     calls: () => 2,
     tokens: (_n, _k, maxTokens, promptTokens) => ({ prompt: 2 * promptTokens, completion: maxTokens }),
   },

@@ -47,7 +47,8 @@ const meta: StrategyMeta = {
   ],
   needs: { minAgents: 2 },
   cost: {
-    formula: 'per token: 1 step of every agent (N steps per token)',
+    formula: 'N steps per token: 1 step of every agent',
+    perToken: true,
     calls: (n) => n,
     tokens: (n, _k, maxTokens, promptTokens) => ({ prompt: n * promptTokens, completion: maxTokens }),
   },

@@ -36,8 +36,9 @@ const meta: StrategyMeta = {
   ],
   needs: { minAgents: 2, maxAgents: 2 },
   cost: {
-    formula: 'per token: 1 base step, plus 1 nudging-model step for each token it writes (≤ 2 steps per token)',
-    calls: () => 2,
+    formula: 'at most 3 steps per token: 1 base step per word or base token, and for a nudged word of m tokens m + 1 nudging-model steps (the last one finds the next word)',
+    perToken: true,
+    calls: () => 3,
     tokens: (_n, _k, maxTokens, promptTokens) => ({ prompt: 2 * promptTokens, completion: maxTokens }),
   },
 };

@@ -25,7 +25,8 @@ const meta: StrategyMeta = {
   knobs: [ANSWER_KNOB],
   needs: { minAgents: 3, maxAgents: 3 },
   cost: {
-    formula: 'per token: 1 step of each of the 3 models (3 steps per token)',
+    formula: '3 steps per token: 1 step of each of the 3 models',
+    perToken: true,
     calls: () => 3,
     tokens: (_n, _k, maxTokens, promptTokens) => ({ prompt: 3 * promptTokens, completion: maxTokens }),
   },

@@ -39,8 +39,9 @@ const meta: StrategyMeta = {
   ],
   needs: { minAgents: 2, maxAgents: 2 },
   cost: {
-    formula: 'per round of k drafted tokens: k draft steps + (accepted + 1) target steps; about 1 + k / (accepted + 1) steps per token',
-    calls: () => 2,
+    formula: 'at most k + 1 steps per token: per round, k draft steps + (accepted + 1) target steps, about 1 + k / (accepted + 1) per token',
+    perToken: true,
+    calls: (_n, knobs) => Number(knobs.draft) + 1,
     tokens: (_n, _k, maxTokens, promptTokens) => ({ prompt: 2 * promptTokens, completion: maxTokens }),
   },
 };

@@ -30,7 +30,8 @@ const meta: StrategyMeta = {
   ],
   needs: { minAgents: 2 },
   cost: {
-    formula: 'per patch of k tokens: N selector steps (one per agent) + k − 1 steps of the writer, i.e. (N + k − 1) / k steps per token',
+    formula: 'at most N steps per token: per patch of k tokens, N selector steps (one per agent) + k − 1 steps of the writer, i.e. (N + k − 1) / k per token',
+    perToken: true,
     calls: (n) => n,
     tokens: (n, _k, maxTokens, promptTokens) => ({ prompt: n * promptTokens, completion: maxTokens }),
   },

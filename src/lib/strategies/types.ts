@@ -25,8 +25,10 @@ export type Knob =
 export interface CostModel {
   /** E.g. "N × R calls; each revision shows N − 1 answers". N = agents, knob ids as letters named in `where`. */
   formula: string;
-  /** Model calls for `n` agents with these knobs (defaults filled in). */
+  /** Model calls for `n` agents with these knobs (defaults filled in); per generated token when `perToken`. */
   calls(n: number, knobs: Record<string, KnobValue>): number;
+  /** Token- and logit-level methods: `calls` counts steps (one-token calls) per generated token. */
+  perToken?: boolean;
   /**
    * Upper bound on tokens for `n` agents: generated tokens (calls × max tokens) and prompt tokens
    * given the prompt's length in tokens (`promptTokens`), counting the answers each prompt shows.

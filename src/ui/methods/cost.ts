@@ -1,6 +1,7 @@
 /**
  * A method's stated cost (StrategyMeta.cost) in words for a given setup, shared by the methods page
- * and the playground so both say the same thing: "4 calls" or "at most 3 calls" (a formula that
+ * and the playground so both say the same thing: "4 calls" or "at most 3 calls" ("2 steps per token"
+ * for token- and logit-level methods; a formula that
  * states an upper bound starts with "at most"), and the token bound when the method states one.
  */
 import { resolveKnobs } from '../../lib/strategies/knobs.ts';
@@ -23,7 +24,7 @@ export function costLine(meta: StrategyMeta, n: number, knobs: Record<string, un
   const t = meta.cost.tokens?.(n, resolved, maxTokens, promptTokens);
   return {
     calls,
-    callsText: `${bound}${calls} ${calls === 1 ? 'call' : 'calls'}`,
+    callsText: meta.cost.perToken ? `${bound}${calls} ${calls === 1 ? 'step' : 'steps'} per token` : `${bound}${calls} ${calls === 1 ? 'call' : 'calls'}`,
     tokensText: t ? `≤ ${t.prompt.toLocaleString('en')} prompt + ${t.completion.toLocaleString('en')} generated tokens` : null,
   };
 }

@@ -217,10 +217,6 @@ const chorus = {
       worker.postMessage({ type: 'run', prompt, maxTokens });
     });
   },
-  /** One raw non-streamed createCompletion on bare wllama: probes what llama-server's fields do through wllama. */
-  async bareRaw(handle: number, body: Record<string, unknown>) {
-    return bares.get(handle)!.createCompletion({ ...body, stream: false } as never);
-  },
   async bareUnload(handle: number) {
     bareWorkers.get(handle)?.terminate();
     bareWorkers.delete(handle);
