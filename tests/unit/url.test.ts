@@ -87,7 +87,7 @@ describe('URL round trip', () => {
 
   it('withMethod keeps the knobs both methods share and defaults the rest', () => {
     const s = { ...defaultSetup(), method: 'vote', knobs: { samples: 3, answerType: 'number' } };
-    expect(withMethod(s, 'cascade').knobs).toEqual({ threshold: 0.6, answerType: 'number' });
+    expect(withMethod(s, 'cascade').knobs).toEqual({ threshold: 0.6, confidence: 'token', answerType: 'number' });
     expect(withMethod(s, 'debate').knobs).toEqual({ rounds: 2, final: 'vote', judge: 1, answerType: 'number' });
   });
 });
@@ -96,7 +96,7 @@ describe('malformed URLs fall back to defaults with warnings, never throw', () =
   const cases: [string, (s: Setup) => void, RegExp[]][] = [
     ['', (s) => expect(s).toEqual(defaultSetup()), []],
     ['#', (s) => expect(s).toEqual(defaultSetup()), []],
-    ['m=telepathy', (s) => expect(s.method).toBe('vote'), [/unknown method "telepathy"; using vote \(methods: single, vote, cascade, debate, router, feedback, debate-summary, refine, knowledge-cards, blender, moa, self-moa, structure, usc, slm-mux, aggregation, blackboard, hswarm, nudging, co-llm, switch, speculative, fusion, contrastive, proxy-tuning\)/]],
+    ['m=telepathy', (s) => expect(s.method).toBe('vote'), [new RegExp(`unknown method "telepathy"; using vote \\(methods: ${strategies.map((x) => x.meta.id).join(', ')}\\)`)]],
     ['s=abc&n=-5', (s) => expect([s.seed, s.maxTokens]).toEqual([42, 1]), [/Seed: "abc" is not a number; using the default 42/, /Max tokens: -5 is outside 1–4096; using 1/]],
     ['s=1.5', (s) => expect(s.seed).toBe(2), [/Seed: 1\.5 is not a whole number; using 2/]],
     ['s=99999999999', (s) => expect(s.seed).toBe(2 ** 31 - 1), [/outside 0–2147483647/]],
