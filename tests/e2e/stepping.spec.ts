@@ -181,3 +181,18 @@ test('every token and logit method runs on the pool with its trace: one step eve
     expect(usage?.type === 'usage' && usage.calls, strategy).toBeGreaterThanOrEqual(out.steps.length);
   }
 });
+
+test('a wllama prefix whose text tokenizes otherwise is stepped on its text and says so in the note', async ({ page }) => {
+  const h = await open(page);
+  const r = await page.evaluate(async (h) => {
+    const s = await window.chorus.engine(h).stepper();
+    // 259 "▁t" + 260 "he" spell " the", which llama.cpp tokenizes as 265 "▁the".
+    const split = await s.next([1, 259, 260], { topK: 3 });
+    const canonical = await s.next([1, 265], { topK: 3 });
+    return { split, canonical, text: await s.detokenize([1, 259, 260]) };
+  }, h.generalist!);
+  expect(r.text).toBe('the');
+  expect(r.canonical.note).toBeUndefined();
+  expect(r.split.note).toMatch(/tokenizes to 2 tokens, not the 3 given/);
+  expect(r.split.top.map((c: { id: number }) => c.id)).toEqual(r.canonical.top.map((c: { id: number }) => c.id));
+});
