@@ -159,6 +159,24 @@ describe('npm run experiment', () => {
     expect(cli([file, '--context', '32']).stderr).toMatch(/--context must be between 64 and 4096 tokens \(got 32\)/);
   }, 600_000);
 
+  it('runs token-level methods through the harness\'s stepping seam: greedy speculative decoding writes exactly the target\'s own greedy answer, with its steps in the trace', () => {
+    const file = experiment('speculative', { ...tiny, models: { draft: 'arithmetic-specialist', target: 'generalist' }, datasets: [{ ...tiny.datasets[0], tasks: ['arithmetic', 'world'], limit: 2, devLimit: 1 }], methods: [{ method: 'speculative', agents: ['draft', 'target'], label: 'speculative' }] });
+    const out = join(dir, 'speculative.results.json');
+    const r = cli([file, '--out', out, '--no-cache', '--context', '1024']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8')) as ResultsFile;
+    const spec = res.cells.findIndex((c) => c.labels.includes('speculative') && c.split === 'test');
+    const target = res.cells.findIndex((c) => c.method === 'single' && c.agents[0]!.model === 'target' && c.split === 'test');
+    const rows = res.items.filter((it) => it.cell === spec);
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      const alone = res.items.find((it) => it.cell === target && it.id === row.id)!;
+      expect(row.output.trim(), row.id).toBe(alone.output.trim());
+      const steps = row.trace!.filter((e) => e.type === 'step');
+      expect(steps.length).toBeGreaterThan(0);
+    }
+  }, 600_000);
+
   const bad: Array<[string, () => string, RegExp]> = [
     ['an unknown method', () => experiment('bad-method', { ...tiny, methods: [{ method: 'telepathy', agents: ['base'] }] }), /bad-method\.json: methods\[0\]\.method is "telepathy"; choose one of single/],
     ['a missing GGUF file', () => experiment('bad-model', { ...tiny, models: { base: 'nowhere/missing.gguf' } }), /models\.base: nowhere\/missing\.gguf not found/],

@@ -1,5 +1,5 @@
 /**
- * Bench: every method of experiments/methods.json (the text-level methods on three pool models)
+ * Bench: every method of experiments/methods.json (every level, on pool models)
  * per query — wall time, model calls and tokens — on the same items, one query at a time, in real
  * llama.cpp (wllama wasm, 1 thread) on the pool's harness page in headless Chromium, as
  * `npm run experiment` runs them (same stop strings, same per-item prompt format, no answer cache).
@@ -44,10 +44,12 @@ async function main(): Promise<void> {
   const dataset = await loadPoolDataset((p) => readFile(resolve(ROOT, 'public/datasets', p), 'utf8'), { limit: LIMIT, splits: ['test'] });
   const items = dataset.splits.test ?? [];
   const work = mkdtempSync(join(tmpdir(), 'chorus-methods-bench-'));
-  const h = await openHarness(stageHarness(join(work, 'harness'), Object.fromEntries(models.map((m) => [`${m}.gguf`, resolve(ROOT, 'public/models', `${m}.gguf`)]))), 4209);
+  // A model is a built-in id (public/models/<id>.gguf) or a GGUF path relative to experiments/.
+  const pathOf = (m: string) => (file.models[m]!.endsWith('.gguf') ? resolve(ROOT, 'experiments', file.models[m]!) : resolve(ROOT, 'public/models', `${file.models[m]}.gguf`));
+  const h = await openHarness(stageHarness(join(work, 'harness'), Object.fromEntries(models.map((m) => [`${m}.gguf`, pathOf(m)]))), 4209);
   const results: Record<string, { queries: number; msPerQuery: number; callsPerQuery: number; tokensPerQuery: number; promptTokensPerQuery: number; ratioToSingle?: number; errors: number }> = {};
   try {
-    const engines = new Map(models.map((m) => [m, new HarnessEngine(h.page, m, `./models/${m}.gguf`, CONTEXT)]));
+    const engines = new Map(models.map((m) => [m, new HarnessEngine(h.page, m, `./models/${m}.gguf`, CONTEXT, pathOf(m))]));
     // Load every model before timing anything.
     for (const e of engines.values()) for await (const _ of e.complete({ prompt: 'Q: 1 + 1\nA:', max_tokens: 1, temperature: 0 }));
     console.log(`${items.length} test items (${LIMIT} per pool task), one query at a time, ${CONTEXT}-token context`);

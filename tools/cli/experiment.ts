@@ -252,7 +252,7 @@ async function main(argv: string[]): Promise<void> {
       engines.set(id, { engine: fleet, cacheKey: keys.get(id)!, concurrency: fleet.concurrency });
       continue;
     }
-    const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`, args.context);
+    const engine = spec.kind === 'openai' ? new OpenAIEngine({ baseUrl: spec.baseUrl, model: spec.model, ...(spec.apiKey ? { apiKey: spec.apiKey } : {}) }) : new HarnessEngine(harness!.page, id, `./models/${id}.gguf`, args.context, ggufs.get(id));
     engines.set(id, { engine, cacheKey: keys.get(id)! });
   }
 

@@ -12,6 +12,11 @@ import type { Page } from 'playwright-core';
 import { EngineError, type CallOptions, type ChatChunk, type ChatRequest, type CompletionRequest, type Engine, type EngineInfo, type FinishReason, type TokenLogprob } from '../../src/lib/engines/engine.ts';
 import { FALLBACK_STOP, renderFallbackChat } from '../../src/lib/engines/prompt.ts';
 import { withFewerAlternatives, type Delta } from '../../src/lib/engines/alternatives.ts';
+import type { Stepper } from '../../src/lib/engines/stepper.ts';
+import { WllamaStepper } from '../../src/lib/engines/wllama-stepper.ts';
+import { readGgufVocabulary } from '../../src/lib/engines/gguf-vocab.ts';
+import type { Wllama } from '@wllama/wllama';
+import { fileSource } from '../lib/node-source.ts';
 
 interface HarnessAnswer {
   text: string;
@@ -27,7 +32,7 @@ interface HarnessAnswer {
  */
 let loading: Promise<unknown> = Promise.resolve();
 
-type HarnessWindow = { harness: { load(id: string, url: string, opts: object): Promise<{ chatTemplate: string | null }>; generate(id: string, mode: string, body: object): Promise<HarnessAnswer>; unload(id: string): Promise<void> } };
+type HarnessWindow = { harness: { load(id: string, url: string, opts: object): Promise<{ chatTemplate: string | null }>; generate(id: string, mode: string, body: object): Promise<HarnessAnswer>; completeRaw(id: string, body: object): Promise<unknown>; unload(id: string): Promise<void> } };
 
 export class HarnessEngine implements Engine {
   readonly info: EngineInfo;
@@ -40,6 +45,8 @@ export class HarnessEngine implements Engine {
     private readonly url: string,
     /** The context llama.cpp is loaded with (n_ctx), in tokens. */
     private readonly contextLength = 256,
+    /** The GGUF file on this machine, for the stepping seam's vocabulary; without it the engine cannot step. */
+    private readonly file?: string,
   ) {
     this.info = { kind: 'wllama', model: id, backend: 'cpu', detail: 'CPU · wasm · 1 thread (headless Chromium)', supportsLogprobs: true, contextLength };
   }
@@ -111,6 +118,32 @@ export class HarnessEngine implements Engine {
     const completion = r.usage?.completion_tokens ?? logprobs.length;
     const finish: FinishReason = options.signal?.aborted ? 'abort' : r.finish === 'length' ? 'length' : 'stop';
     yield { type: 'done', finish_reason: finish, usage: { prompt_tokens: r.usage?.prompt_tokens ?? 0, completion_tokens: completion, time_to_first_token_ms: 0, total_ms: r.ms, tokens_per_second: r.ms > 0 ? (completion * 1000) / r.ms : 0 } };
+  }
+
+  #stepper: Promise<Stepper> | undefined;
+
+  /**
+   * The stepping seam as the app's wllama engine offers it (src/lib/engines/wllama-stepper.ts): one
+   * non-streamed `max_tokens: 1` completion per step on the harness page, token IDs from the GGUF
+   * vocabulary read here. Token- and logit-level methods run in experiments through it.
+   */
+  stepper(): Promise<Stepper> {
+    const file = this.file;
+    if (file === undefined) return Promise.reject(new EngineError('unsupported', `${this.id}: this harness engine was made without its GGUF path, so it cannot step.`));
+    this.#stepper ??= (async () => {
+      await this.#load();
+      const src = await fileSource(file);
+      let vocab;
+      try {
+        vocab = await readGgufVocabulary(src);
+      } finally {
+        await src.close();
+      }
+      const { page, id } = this;
+      const facade = { createCompletion: (body: object) => page.evaluate(([i, b]) => (window as unknown as HarnessWindow).harness.completeRaw(i, b), [id, body] as const) };
+      return new WllamaStepper(() => facade as unknown as Wllama, vocab, id);
+    })();
+    return this.#stepper;
   }
 
   async unload(): Promise<void> {

@@ -74,6 +74,12 @@ async function generate(id, mode, body) {
   return { text, finish, usage, logprobs, ms: performance.now() - t0 };
 }
 
+// One non-streamed completion returned as wllama gives it: the stepping seam's one-token calls
+// (src/lib/engines/wllama-stepper.ts), driven by HarnessEngine.stepper().
+async function completeRaw(id, body) {
+  return await get(id).createCompletion({ ...body, stream: false });
+}
+
 async function unload(id) {
   const m = loaded.get(id);
   if (m) { await m.w.exit(); loaded.delete(id); }
@@ -82,5 +88,5 @@ async function unload(id) {
 const sandbox = workerSandbox();
 const runCode = (code, tests, timeoutMs) => sandbox.run(code, tests, timeoutMs);
 
-window.harness = { load, complete, completeMany, chat, generate, unload, runCode };
+window.harness = { load, complete, completeMany, chat, generate, completeRaw, unload, runCode };
 document.getElementById('status').textContent = 'ready';
