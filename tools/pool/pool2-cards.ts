@@ -30,7 +30,7 @@ function card(m: PoolModel, about: string, tasks: string[]): string {
   return [`# ${m.id}`, '', `${about} From stories260K (Llama, dim 64, 5 layers, vocabulary 512). ${(m.sizeBytes / 1e6).toFixed(2)} MB, F32, sha256 \`${m.sha256.slice(0, 16)}…\`.`, '',
     '## Prompt format', '', `Completion mode \`${JSON.stringify(m.promptFormat)}\`; multi-turn chats through the GGUF's chat template (the first pool's).`, '',
     '## Provenance', '', `- Method: ${m.provenance.method}; inputs: ${m.provenance.inputs.join(', ')}`,
-    ...(p.command ? [`- Training command: \`${String(p.command)}\``, `- Training time: ${String(p.train_seconds)} s of one thread on the shared 2-core machine`] : [`- Parameters: \`${JSON.stringify(p)}\``]), '',
+    ...(p.command ? [`- Training command: \`${String(p.command)}\``, `- Training time: ${String(p.train_seconds)} s wall clock, one thread, niced, on the shared 2-core machine at a load average near 20 (other engineers' jobs beside it)`] : [`- Parameters: \`${JSON.stringify(p)}\``]), '',
     '## Test scores', '', 'From experiments/pool2.json (the runner\'s `single` cell; greedy; 95% bootstrap interval).', '',
     '| task | items | accuracy % | 95% CI |', '| --- | --- | --- | --- |', ...tasks.map((t) => row(t, m.scores[t]!)), row('mixed', m.mixed), ''].join('\n');
 }
