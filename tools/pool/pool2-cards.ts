@@ -19,6 +19,7 @@ const MEMBERS: { id: string; kind: PoolModel['kind']; task?: string; about: stri
   { id: 'sum-a', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned briefly on half a of the sum training groups (seed 1).' },
   { id: 'sum-b', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned briefly on half b of the sum training groups (seed 2), so it errs on other items than sum-a.' },
   { id: 'facts', kind: 'specialist', task: 'facts', about: 'A facts specialist: the chat base tuned briefly on the facts training phrasings.' },
+  { id: 'pool2-merge-third', kind: 'merge', about: 'Task arithmetic of sum-a, sum-b and facts on the chat base with weights 1/3 (the mean task vector; added after the weight-1 merge result to test whether it overshoots, not fitted; `npm run merge -- public/pool2/models/pool2-merge-third.yaml`).' },
   { id: 'pool2-merge', kind: 'merge', about: 'Task arithmetic of sum-a, sum-b and facts on the chat base (weights 1.0, fixed before any score; `npm run merge -- public/pool2/models/pool2-merge.yaml`).' },
 ];
 
