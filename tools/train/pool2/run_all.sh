@@ -17,3 +17,4 @@ nice -n 5 /usr/bin/python3 $T --id facts --init chat-base --task facts --steps 3
 wait
 npx tsx tools/train/export.ts chat-base sum-a sum-b facts --from tools/train/pool2/out --out public/pool2/models
 SOURCE_DATE_EPOCH=1764547200 npm run merge -- public/pool2/models/pool2-merge.yaml
+SOURCE_DATE_EPOCH=1764547200 npm run merge -- public/pool2/models/pool2-merge-third.yaml
