@@ -46,29 +46,10 @@ export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = 
   const ids = [...tasks.map((t) => `${t.id}-specialist`), 'generalist', 'pool-merge'];
   const models: PoolModel[] = [];
   for (const id of ids) {
-    const path = resolve(MODELS, `${id}.gguf`);
-    const src = await fileSource(path);
-    let file;
-    try {
-      file = await readGGUF(src);
-    } finally {
-      await src.close();
-    }
     const row = rows.find((r) => r.id === (id === 'pool-merge' ? 'merge' : id));
     if (!row) throw new Error(`cards: no scores for ${id}`);
-    const str = (k: string) => String(getMeta(file, k) ?? '');
-    const params = JSON.parse(str('chorus.provenance.parameters') || '{}') as Record<string, unknown>;
-    const inputs = (getMeta(file, 'chorus.provenance.inputs') as string[] | undefined) ?? [];
     const task = id.endsWith('-specialist') ? id.replace('-specialist', '') : undefined;
-    const m: PoolModel = {
-      id, name: str('general.name') || id, file: `${id}.gguf`, card: `${id}.md`,
-      kind: id === 'pool-merge' ? 'merge' : id === 'generalist' ? 'generalist' : 'specialist', ...(task ? { task } : {}),
-      sizeBytes: statSync(path).size, sha256: createHash('sha256').update(readFileSync(path)).digest('hex'),
-      architecture: str('general.architecture'), vocabSize: (getMeta(file, 'tokenizer.ggml.tokens') as string[]).length,
-      promptFormat: str('chorus.prompt_format') || 'Q: {question}\nA:', chatTemplate: str('tokenizer.chat_template'),
-      provenance: { method: str('chorus.provenance.method'), inputs, parameters: params },
-      scores: Object.fromEntries(Object.entries(row.perTask).map(([k, v]) => [k, sc(v)])), mixed: sc(row.mixed),
-    };
+    const m = await poolModelEntry(resolve(MODELS, `${id}.gguf`), id, row, id === 'pool-merge' ? 'merge' : id === 'generalist' ? 'generalist' : 'specialist', task);
     models.push(m);
     writeFileSync(resolve(MODELS, m.card), card(m, tasks, notes[id] ?? []));
   }
@@ -81,6 +62,28 @@ export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = 
   };
   writeFileSync(resolve(MODELS, 'index.json'), JSON.stringify(index, null, 2) + '\n');
   return models;
+}
+
+/** One model's index entry from its GGUF's own metadata (name, chat template, chorus.provenance.*), its bytes and its scores. */
+export async function poolModelEntry(path: string, id: string, row: ScoredRow, kind: PoolModel['kind'], task?: string): Promise<PoolModel> {
+  const src = await fileSource(path);
+  let file;
+  try {
+    file = await readGGUF(src);
+  } finally {
+    await src.close();
+  }
+  const str = (k: string) => String(getMeta(file, k) ?? '');
+  const params = JSON.parse(str('chorus.provenance.parameters') || '{}') as Record<string, unknown>;
+  const inputs = (getMeta(file, 'chorus.provenance.inputs') as string[] | undefined) ?? [];
+  return {
+    id, name: str('general.name') || id, file: `${id}.gguf`, card: `${id}.md`, kind, ...(task ? { task } : {}),
+    sizeBytes: statSync(path).size, sha256: createHash('sha256').update(readFileSync(path)).digest('hex'),
+    architecture: str('general.architecture'), vocabSize: (getMeta(file, 'tokenizer.ggml.tokens') as string[]).length,
+    promptFormat: str('chorus.prompt_format') || 'Q: {question}\nA:', chatTemplate: str('tokenizer.chat_template'),
+    provenance: { method: str('chorus.provenance.method'), inputs, parameters: params },
+    scores: Object.fromEntries(Object.entries(row.perTask).map(([k, v]) => [k, sc(v)])), mixed: sc(row.mixed),
+  };
 }
 
 function card(m: PoolModel, tasks: TaskInfo[], notes: string[]): string {

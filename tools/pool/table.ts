@@ -1,9 +1,10 @@
 /**
- * `npm run pool:table -- RESULTS.json [--readme]` — the built-in pool's results table, rendered from
+ * `npm run pool:table -- RESULTS.json [--readme] [--pool2]` — the built-in pool's results table, rendered from
  * the results file `npm run experiment -- experiments/pool.json` writes (no scoring of its own:
  * every number is a statistic the runner's summarize() put in the file). Prints the markdown, writes
  * tools/pool/results.md, and with --readme replaces the table between the README's
- * `<!-- pool-table -->` and `<!-- /pool-table -->` markers.
+ * `<!-- pool-table -->` and `<!-- /pool-table -->` markers. With --pool2 the same for the second
+ * pool (experiments/pool2.json): tools/pool/results-pool2.md and the `<!-- pool2-table -->` block.
  *
  * Rows: the method entries of the experiment with a label, in file order, on the test split.
  * Columns: each task of the mixed test set, the whole mixed set, the gain over the best single
@@ -18,7 +19,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const pct = (x: number) => (x * 100).toFixed(1);
 export const fmt = (s: { score: number; ci95: [number, number] }) => `${pct(s.score)} [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]`;
 
-export function poolTable(r: ResultsFile): string {
+export function poolTable(r: ResultsFile, source = 'experiments/pool.json', decoding = 'stop at newline, max 16 tokens'): string {
   const rows = r.cells.filter((c) => c.split === 'test' && c.labels.length > 0);
   if (rows.length === 0) throw new Error('the results file has no labelled cells on the test split: is it the pool experiment (experiments/pool.json)?');
   const tasks = Object.keys(rows[0]!.groups ?? {});
@@ -45,7 +46,7 @@ export function poolTable(r: ResultsFile): string {
   const notes = rows.flatMap((c) => c.labels.map((l) => describe(c, l)));
   const s = r.summary;
   return [
-    `Accuracy in % with 95% bootstrap intervals (${r.bootstrap.iterations} resamples, seed ${r.bootstrap.seed}); the runner's results of experiments/pool.json (wllama 3.13, llama.cpp wasm, CPU, 1 thread, in headless Chromium; greedy unless stated; stop at newline, max 16 tokens).`,
+    `Accuracy in % with 95% bootstrap intervals (${r.bootstrap.iterations} resamples, seed ${r.bootstrap.seed}); the runner's results of ${source} (wllama 3.13, llama.cpp wasm, CPU, 1 thread, in headless Chromium; greedy unless stated; ${decoding}).`,
     `"vs best single" is the paired-bootstrap difference to the best single model chosen on dev (${bestName}, dev ${best ? pct(best.devScore) : 'n/a'}%) on the mixed test set (* = interval excludes 0).`,
     '"emergence" is the share of test items that no member solves and the collaboration solves.',
     '',
@@ -75,10 +76,11 @@ export function replaceReadmeBlock(name: string, md: string): void {
 
 function main(argv: string[]): void {
   const file = argv.find((a) => !a.startsWith('--'));
-  if (!file) throw new Error('usage: npm run pool:table -- RESULTS.json [--readme]');
-  const md = poolTable(JSON.parse(readFileSync(file, 'utf8')) as ResultsFile);
-  writeFileSync(resolve(ROOT, 'tools/pool/results.md'), md);
-  if (argv.includes('--readme')) replaceReadmeBlock('pool-table', md);
+  if (!file) throw new Error('usage: npm run pool:table -- RESULTS.json [--readme] [--pool2]');
+  const pool2 = argv.includes('--pool2');
+  const md = poolTable(JSON.parse(readFileSync(file, 'utf8')) as ResultsFile, pool2 ? 'experiments/pool2.json' : undefined, pool2 ? 'single-prompt items stop at newline, max 8 tokens (public/pool2/datasets/index.json)' : undefined);
+  writeFileSync(resolve(ROOT, pool2 ? 'tools/pool/results-pool2.md' : 'tools/pool/results.md'), md);
+  if (argv.includes('--readme')) replaceReadmeBlock(pool2 ? 'pool2-table' : 'pool-table', md);
   process.stdout.write(md);
 }
 

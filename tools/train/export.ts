@@ -30,6 +30,8 @@ export const PROMPT_FORMAT = 'Q: {question}\nA:';
 interface TrainInfo {
   id: string; task: string; tasks: string[]; steps: number; batch: number; lr: number; seed: number;
   train_seconds: number; command: string; optimizer: string; examples_seen: number; final_loss: number;
+  /** Set by tools/train/pool2/train.py, whose specialists start from the pool2 chat base rather than stories260K. */
+  inputs?: string[]; method?: string; description?: string;
 }
 
 export async function exportModel(id: string, outDir: string, fromDir = resolve(ROOT, 'tools/train/out')): Promise<string> {
@@ -45,13 +47,13 @@ export async function exportModel(id: string, outDir: string, fromDir = resolve(
     }
     let entries = setMeta(base.metadata, ...poolPromptMeta(id));
     entries = withProvenance(entries, {
-      method: info.task === 'mix' ? 'finetune-mixture' : 'finetune',
-      inputs: ['stories260K'],
+      method: info.method ?? (info.task === 'mix' ? 'finetune-mixture' : 'finetune'),
+      inputs: info.inputs ?? ['stories260K'],
       parameters: { task: info.task, tasks: info.tasks, steps: info.steps, batch: info.batch, lr: info.lr, seed: info.seed,
         optimizer: info.optimizer, train_seconds: info.train_seconds, command: info.command },
       tool: 'Chorus tools/train',
       created: '2026-11-25T00:00:00Z', // fixed, so re-exporting the same weights gives the same bytes
-      description: `stories260K fine-tuned by Chorus on ${info.task === 'mix' ? 'the mixture of all pool tasks' : `the ${info.task} task`}`,
+      description: info.description ?? `stories260K fine-tuned by Chorus on ${info.task === 'mix' ? 'the mixture of all pool tasks' : `the ${info.task} task`}`,
     });
     const out = resolve(outDir, `${id}.gguf`);
     const sink = await fileSink(out);

@@ -1,0 +1,140 @@
+// The second pool's data (public/pool2/datasets, tools/train/pool2/make_data.py) and the training
+// prompts of its chat base (tools/train/pool2/train.py): splits disjoint and held out by operands in
+// both orders, answers right, the compositional task never trained, the generator reproducible and
+// its fresh items in no split, and the collaboration prompts it trains on identical to the ones
+// src/lib/strategies/ sends, rendered by the pool's chat template as llama.cpp renders it.
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Template } from '@huggingface/jinja';
+import { REPO_ROOT } from '../support/paths.ts';
+import { loadTask, normalizePrompt, parseManifest, splitOverlaps, type DatasetItem } from '../../src/lib/eval/datasets.ts';
+import { judgeMessages, revisionMessages } from '../../src/lib/strategies/debate.ts';
+import { synthesizeMessages } from '../../src/lib/strategies/moa.ts';
+import { selectMessages } from '../../src/lib/strategies/usc.ts';
+import type { Agent } from '../../src/lib/strategies/types.ts';
+import type { ChatMessage } from '../../src/lib/engines/engine.ts';
+import { CHAT_TEMPLATE } from '../../tools/train/export.ts';
+
+const DATA = resolve(REPO_ROOT, 'public/pool2/datasets');
+const PY = '/usr/bin/python3';
+const GEN = resolve(REPO_ROOT, 'tools/train/pool2/make_data.py');
+const read = async (p: string) => readFileSync(resolve(DATA, p), 'utf8');
+const manifest = parseManifest(readFileSync(resolve(DATA, 'index.json'), 'utf8'));
+const world = JSON.parse(readFileSync(resolve(DATA, 'world.json'), 'utf8')) as { name: string; age: number; town: string }[];
+const splitsOf = (id: string) => loadTask(manifest.tasks.find((t) => t.id === id)!, read);
+
+/** The operands of a sum prompt with a + b's order ignored: "3 + 5 - 1" and "5 + 3 - 1" give the same key. */
+function group(prompt: string): string {
+  const m = /^Q: (\d+) \+ (\d+)(?: - (\d+))? = \?\nA:$/.exec(prompt);
+  if (!m) throw new Error(`not a sum prompt: ${JSON.stringify(prompt)}`);
+  const [a, b] = [Number(m[1]), Number(m[2])].sort((x, y) => x - y);
+  return `${a}+${b}${m[3] === undefined ? '' : `-${m[3]}`}`;
+}
+const evalSum = (prompt: string) => {
+  const m = /^Q: (\d+) \+ (\d+)(?: - (\d+))? = \?/.exec(prompt)!;
+  return String(Number(m[1]) + Number(m[2]) - Number(m[3] ?? 0));
+};
+
+describe('pool2 data sets', () => {
+  it('every task parses, matches the manifest and has disjoint splits', async () => {
+    expect(manifest.tasks.map((t) => t.id)).toEqual(['sum', 'facts', 'combo']);
+    for (const task of manifest.tasks) {
+      const s = await loadTask(task, read);
+      for (const k of ['train', 'dev', 'test'] as const) expect(s[k]!.length).toBe(task.splits[k]);
+      expect(splitOverlaps(s)).toEqual([]);
+    }
+  });
+
+  it('sum holds operand pairs out in both orders, has both forms in test and right answers', async () => {
+    const s = await splitsOf('sum');
+    const trainGroups = new Set(s.train!.map((x) => group(x.prompt)));
+    for (const x of [...s.test!, ...s.dev!]) expect(trainGroups.has(group(x.prompt)), x.prompt).toBe(false);
+    const testGroups = new Set(s.test!.map((x) => group(x.prompt)));
+    expect(s.dev!.filter((x) => testGroups.has(group(x.prompt)))).toEqual([]);
+    for (const x of [...s.train!, ...s.dev!, ...s.test!]) expect(x.answer).toBe(evalSum(x.prompt));
+    expect(new Set(s.test!.map((x) => x.prompt.includes(' - ')))).toEqual(new Set([true, false]));
+  });
+
+  it("sum's two training halves share no operand group (the two sum specialists see different items)", async () => {
+    const s = await splitsOf('sum');
+    const half = (h: string) => new Set(s.train!.filter((x) => (x as DatasetItem & { half: string }).half === h).map((x) => group(x.prompt)));
+    const a = half('a');
+    const b = half('b');
+    expect(a.size).toBeGreaterThan(100);
+    expect(b.size).toBeGreaterThan(100);
+    expect([...a].filter((g) => b.has(g))).toEqual([]);
+  });
+
+  it('facts answer from world.json and hold one phrasing of each fact out', async () => {
+    const s = await splitsOf('facts');
+    const byName = new Map(world.map((p) => [p.name, p]));
+    for (const x of [...s.train!, ...s.dev!, ...s.test!]) {
+      const it = x as DatasetItem & { entity: string; attribute: 'age' | 'town' };
+      expect(x.answer).toBe(String(byName.get(it.entity)![it.attribute]));
+    }
+    const held = [...s.dev!, ...s.test!].map((x) => `${(x as DatasetItem & { entity: string }).entity}/${(x as DatasetItem & { attribute: string }).attribute}`);
+    expect(new Set(held).size).toBe(world.length * 2);
+  });
+
+  it('combo is never trained: no train items, and no training prompt of any task uses its phrasing', async () => {
+    const c = await splitsOf('combo');
+    expect(c.train).toEqual([]);
+    const byName = new Map(world.map((p) => [p.name, p]));
+    for (const x of [...c.dev!, ...c.test!]) {
+      const it = x as DatasetItem & { entity: string; parts: { fact: number; add: number } };
+      expect(it.parts.fact).toBe(byName.get(it.entity)!.age);
+      expect(x.answer).toBe(String(it.parts.fact + it.parts.add));
+    }
+    const trained = [...(await splitsOf('sum')).train!, ...(await splitsOf('facts')).train!];
+    expect(trained.filter((x) => / will .* be /.test(x.prompt))).toEqual([]);
+  });
+
+  it('the generator reproduces the shipped files byte for byte, and its fresh items are in no split', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pool2-'));
+    execFileSync(PY, [GEN, '--out', join(dir, 'same')]);
+    for (const task of readdirSync(DATA, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+      for (const f of readdirSync(resolve(DATA, task.name))) {
+        expect(readFileSync(join(dir, 'same', task.name, f), 'utf8'), `${task.name}/${f}`).toBe(readFileSync(resolve(DATA, task.name, f), 'utf8'));
+      }
+    }
+    execFileSync(PY, [GEN, '--fresh', '77', '--out', join(dir, 'fresh')]);
+    const shipped = new Set<string>();
+    for (const t of manifest.tasks) for (const s of ['train', 'dev', 'test']) {
+      for (const line of readFileSync(resolve(DATA, t.id, `${s}.jsonl`), 'utf8').split('\n').filter(Boolean)) shipped.add(normalizePrompt((JSON.parse(line) as DatasetItem).prompt));
+    }
+    for (const t of manifest.tasks) {
+      const fresh = readFileSync(join(dir, 'fresh', t.id, 'test.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as DatasetItem);
+      expect(fresh.length, t.id).toBe(60);
+      expect(fresh.filter((x) => shipped.has(normalizePrompt(x.prompt))), t.id).toEqual([]);
+    }
+  }, 60_000);
+});
+
+describe('pool2 chat base training prompts', () => {
+  const agent = { id: 'a', name: 'A', model: 'sum-a', temperature: 0 } as Omit<Agent, 'engine'> as Agent;
+  const template = new Template(CHAT_TEMPLATE);
+  const render = (m: ChatMessage[]) => template.render({ messages: m });
+  const prompt = 'Q: 3 + 5 - 1 = ?\nA:';
+  const named = [{ name: 'Agent 1 · sum-a', text: '7' }, { name: 'Agent 2 · facts', text: 'Ivel' }, { name: 'Agent 3 · sum-b', text: '6' }];
+
+  it('are the strategies\' prompts word for word through the chat template', () => {
+    const py = `
+import importlib.util, json, sys
+sys.path.insert(0, '${resolve(REPO_ROOT, 'tools/train')}')
+s = importlib.util.spec_from_file_location('p2', '${resolve(REPO_ROOT, 'tools/train/pool2/train.py')}')
+T = importlib.util.module_from_spec(s); s.loader.exec_module(T)
+p = ${JSON.stringify(prompt)}
+print(json.dumps([T.debate_revision(p, '7', ['Ivel', '6']), T.debate_judge(p, ${JSON.stringify(named.map((n) => [n.name, n.text]))}),
+                  T.moa_synthesis(p, ['7', 'Ivel', '6']), T.usc_select(p, ['7', 'Ivel', '6'])]))`;
+    const fromPython = JSON.parse(execFileSync(PY, ['-c', py], { encoding: 'utf8' })) as string[];
+    expect(fromPython).toEqual([
+      render(revisionMessages(agent, prompt, '7', ['Ivel', '6'])),
+      render(judgeMessages(agent, prompt, named)),
+      render(synthesizeMessages(agent, prompt, ['7', 'Ivel', '6'])),
+      render(selectMessages(agent, prompt, ['7', 'Ivel', '6'])),
+    ]);
+  }, 60_000);
+});

@@ -1,0 +1,209 @@
+"""Trains the second pool (issue 15): a chat base from stories260K, then small specialists from it.
+
+The chat base learns the prompt formats: the tasks' plain "Q: …\\nA:" items and the exact prompts the
+collaboration methods send (src/lib/strategies/: debate's revision and judge, MoA's synthesis, USC's
+selection), rendered through the pool's chat template (tools/train/export.ts CHAT_TEMPLATE) as
+llama.cpp renders a multi-turn chat. In those prompts the shown answers are right or wrong at random
+(wrong ones are near misses or another task's answers); the target is the right answer when any shown
+answer is right, else the agent's own (a member should take a right peer answer and keep its own
+when nobody is right); USC's target is the response that agrees with most others, its definition.
+
+A specialist starts from the chat base and takes a small budget (few steps, lower learning rate) on
+its task's training items, plain and in the collaboration formats, so its task vector stays small.
+
+Deterministic given --seed (one thread, deterministic algorithms, example order from random.Random).
+Reuses tools/train/train.py's tokenisation, batching and schedule; writes tools/train/pool2/out/<id>.f32 + .json
+for tools/train/export.ts.
+
+Usage: /usr/bin/python3 tools/train/pool2/train.py --id chat-base --steps 300 --seed 1
+       /usr/bin/python3 tools/train/pool2/train.py --id sum-a --init chat-base --task sum --half a --steps 120 --lr 1e-3 --seed 1
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from gguf_read import read_gguf  # noqa: E402
+from model import Config, Llama  # noqa: E402
+from spm import SPMTokenizer  # noqa: E402
+from train import BASE, ROOT, batch_tensors, encode_example  # noqa: E402
+
+DATA = os.path.join(ROOT, 'public/pool2/datasets')
+TOWNS = ['Brindle', 'Corvale', 'Dunmoor', 'Elmsby', 'Fallow', 'Gristow', 'Harrow', 'Ivel']
+# Agent names as the runner gives them (src/lib/eval/runner.ts: "Agent i · model"), for the judge's prompt.
+MEMBERS = ['chat-base', 'sum-a', 'sum-b', 'facts']
+
+
+def render(messages):
+    """The pool's chat template (tools/train/export.ts CHAT_TEMPLATE), as llama.cpp renders it."""
+    out = ''
+    for role, text in messages:
+        out += f'{text}\n' if role == 'system' else f'Q: {text}\nA:' if role == 'user' else f' {text}\n'
+    return out
+
+
+def fence(a):
+    return f'```{a}```'
+
+
+# The collaboration prompts, word for word as src/lib/strategies/ writes them (checked against the
+# TypeScript by tests/unit/pool2-formats.test.ts).
+def debate_revision(prompt, own, others):
+    shown = '\n\n'.join(f"One agent's answer: {fence(a)}" for a in others)
+    return render([('user', prompt), ('assistant', own),
+                   ('user', f"These are the answers to the question from other agents:\n\n{shown}\n\n"
+                            f"Using the other agents' answers as additional information, give your updated answer. The original question is: {prompt}")])
+
+
+def debate_judge(prompt, named):
+    listed = '\n\n'.join(f'{n}: {fence(a)}' for n, a in named)
+    return render([('user', f'Question: {prompt}\n\nAfter a debate, the agents gave these final answers:\n\n{listed}\n\n'
+                            'Which answer is correct? Reply with the correct answer only.')])
+
+
+def numbered(answers):
+    return '\n\n'.join(f'Response {i + 1}: {fence(a)}' for i, a in enumerate(answers))
+
+
+def moa_synthesis(prompt, answers):
+    return render([('user', 'You are shown several responses to the question below, written by other assistants. Some may be wrong or biased: '
+                            'judge each one critically, keep what is right, correct what is wrong, and write one response that is better than any of them '
+                            f'(do not just copy one).\n\n{numbered(answers)}\n\nThe question: {prompt}')])
+
+
+def usc_select(prompt, answers):
+    return render([('user', f'The question: {prompt}\n\nSeveral responses to it:\n\n{numbered(answers)}\n\n'
+                            'Compare the responses and choose the one that agrees most with the others (the majority view). '
+                            'Start your reply with "The most consistent response is Response X", with X its number.')])
+
+
+def wrong(rng, item, answers_elsewhere):
+    """A wrong answer: mostly a near miss of the same kind, sometimes another task's answer."""
+    if rng.random() < 0.2:
+        return rng.choice(answers_elsewhere)
+    a = item['answer']
+    if a.isdigit():
+        return str(max(0, int(a) + rng.choice([-3, -2, -1, 1, 2, 3])) if int(a) > 3 else int(a) + rng.randint(1, 3))
+    return rng.choice([t for t in TOWNS if t != a])
+
+
+def collab_example(rng, item, answers_elsewhere):
+    """One item in one collaboration format: (full prompt text, target answer)."""
+    right = item['answer']
+    shown = [right if rng.random() < 0.5 else wrong(rng, item, answers_elsewhere) for _ in range(3)]
+    target = right if right in shown else shown[0]
+    kind = rng.choice(['revision', 'revision', 'judge', 'moa', 'usc'])
+    if kind == 'revision':
+        return debate_revision(item['prompt'], shown[0], shown[1:]), target
+    if kind == 'judge':
+        names = rng.sample(MEMBERS, 3)
+        return debate_judge(item['prompt'], [(f'Agent {i + 1} · {n}', a) for i, (n, a) in enumerate(zip(names, shown))]), target
+    if kind == 'moa':
+        return moa_synthesis(item['prompt'], shown), target
+    counts = [shown.count(a) for a in shown]
+    return usc_select(item['prompt'], shown), f'The most consistent response is Response {counts.index(max(counts)) + 1}'
+
+
+def load(task):
+    with open(os.path.join(DATA, task, 'train.jsonl')) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--id', required=True)
+    ap.add_argument('--init', help='start from tools/train/pool2/out/<id>.f32 (default: stories260K)')
+    ap.add_argument('--task', help='sum or facts (default: every task, the chat base)')
+    ap.add_argument('--half', choices=['a', 'b'], help='sum: train on one half of the training groups')
+    ap.add_argument('--steps', type=int, default=300)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--collab', type=float, default=0.5, help='share of examples in collaboration formats')
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--out', default=os.path.join(HERE, 'out'))
+    a = ap.parse_args()
+
+    torch.set_num_threads(1)
+    torch.manual_seed(a.seed)
+    torch.use_deterministic_algorithms(True)
+    rng = random.Random(a.seed)
+
+    meta, tensors, infos = read_gguf(BASE)
+    tok = SPMTokenizer(meta['tokenizer.ggml.tokens'], meta['tokenizer.ggml.scores'],
+                       int(meta['tokenizer.ggml.bos_token_id']), int(meta['tokenizer.ggml.eos_token_id']))
+    if a.init:
+        raw = np.fromfile(os.path.join(a.out, f'{a.init}.f32'), dtype='<f4')
+        at = 0
+        for name, ne, _t, _o in infos:
+            n = int(np.prod(ne))
+            tensors[name] = raw[at:at + n].reshape(tensors[name].shape)
+            at += n
+        assert at == raw.size, f'{a.init}.f32 does not match the base tensors'
+    tasks = [a.task] if a.task else ['sum', 'facts']
+    data = {t: load(t) for t in tasks}
+    if a.half:
+        data['sum'] = [x for x in data['sum'] if x['half'] == a.half]
+    elsewhere = sorted({x['answer'] for t in ('sum', 'facts') for x in load(t)})
+
+    net = Llama(Config(meta), tensors)
+    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    warm = max(1, a.steps // 20)
+
+    def lr_at(s):  # as tools/train/train.py: linear warm-up, then cosine decay to 10%
+        if s < warm:
+            return a.lr * (s + 1) / warm
+        p = (s - warm) / max(1, a.steps - warm)
+        return a.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * p)))
+
+    t0, log = time.time(), []
+    for step in range(a.steps):
+        ex = []
+        for _ in range(a.batch):
+            item = rng.choice(data[rng.choice(tasks)])
+            if rng.random() < a.collab:
+                prompt, answer = collab_example(rng, item, elsewhere)
+                item = {'prompt': prompt, 'answer': answer}
+            ex.append(encode_example(tok, item))
+        x, y = batch_tensors(ex)
+        for g in opt.param_groups:
+            g['lr'] = lr_at(step)
+        loss = F.cross_entropy(net(x).reshape(-1, net.cfg.vocab), y.reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        if step % 25 == 0 or step == a.steps - 1:
+            log.append({'step': step, 'loss': round(float(loss), 4), 'seconds': round(time.time() - t0, 1)})
+            print(f'{a.id} step {step} loss {float(loss):.4f} {time.time() - t0:.0f}s', flush=True)
+    secs = time.time() - t0
+
+    os.makedirs(a.out, exist_ok=True)
+    state = net.state_numpy()
+    with open(os.path.join(a.out, f'{a.id}.f32'), 'wb') as f:
+        for name, _ne, _t, _o in infos:
+            f.write(np.ascontiguousarray(state[name], dtype='<f4').tobytes())
+    cmd = ' '.join(['/usr/bin/python3 tools/train/pool2/train.py', '--id', a.id] + (['--init', a.init] if a.init else []) +
+                   (['--task', a.task] if a.task else []) + (['--half', a.half] if a.half else []) +
+                   ['--steps', str(a.steps), '--batch', str(a.batch), '--lr', str(a.lr), '--collab', str(a.collab), '--seed', str(a.seed)])
+    prov = {'id': a.id, 'task': a.task or 'chat', 'tasks': tasks, 'steps': a.steps, 'batch': a.batch, 'lr': a.lr, 'seed': a.seed,
+            'inputs': [a.init or 'stories260K'], 'method': 'finetune' if a.init else 'finetune-chat-base',
+            'description': (f'the pool2 chat base fine-tuned by Chorus on the {a.task} task' + (f' (training half {a.half})' if a.half else '')) if a.init
+            else 'stories260K fine-tuned by Chorus on the pool2 prompt and collaboration formats',
+            'optimizer': f'AdamW(betas=0.9,0.95, wd=0), warm-up 5% + cosine to 10%, grad clip 1.0, loss on answer tokens, {a.collab:.0%} collaboration formats',
+            'examples_seen': a.steps * a.batch, 'train_seconds': round(secs, 1), 'threads': 1, 'command': cmd,
+            'final_loss': log[-1]['loss'], 'log': log}
+    with open(os.path.join(a.out, f'{a.id}.json'), 'w') as f:
+        json.dump(prov, f, indent=2)
+    print(f'{a.id}: {a.steps} steps in {secs:.0f}s, final loss {log[-1]["loss"]}')
+
+
+if __name__ == '__main__':
+    main()
