@@ -14,6 +14,7 @@ import { OpfsStore } from '../../../src/lib/store/opfs.ts';
 import type { ModelSource } from '../../../workers/engine.api.ts';
 import { Connection, openStream, proxy } from '../../../src/lib/rpc.ts';
 import type { TokenPathApi } from './rpc.worker.ts';
+import './onnx.ts';
 import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, setMeta } from '../../../src/lib/merge/gguf/index.ts';
 
 const engines = new Map<number, Engine>();
