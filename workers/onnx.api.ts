@@ -8,9 +8,9 @@ import type { EngineInfo } from '../src/lib/engines/engine.ts';
 import type { NextToken, VocabularyInfo } from '../src/lib/engines/stepper.ts';
 
 /**
- * 'auto': WebGPU on a hardware adapter, wasm otherwise (on a software adapter such as SwiftShader
- * wasm is faster: README, Engines); 'webgpu' and 'wasm' ask for one (WebGPU fails loudly when the
- * browser has none).
+ * 'auto': WebGPU when the browser has an adapter (a software one such as SwiftShader included: the
+ * card names it, and the README gives its per-token time against wasm), wasm otherwise; 'webgpu'
+ * and 'wasm' ask for one (WebGPU fails loudly when the browser has none).
  */
 export type OnnxProviderChoice = 'auto' | 'webgpu' | 'wasm';
 

@@ -11,7 +11,7 @@
 import * as ort from 'onnxruntime-web';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import { EngineError, type ChatChunk } from '../src/lib/engines/engine.ts';
-import { softwareAdapterName, softwareAdapterNote } from '../src/lib/engines/adapter.ts';
+import { softwareAdapterName } from '../src/lib/engines/adapter.ts';
 import { OnnxEngine, type OnnxProvider } from '../src/lib/engines/onnx.ts';
 import type { Stepper } from '../src/lib/engines/stepper.ts';
 import { blobSource, readGGUF } from '../src/lib/merge/gguf/index.ts';
@@ -51,8 +51,8 @@ async function chooseProvider(choice: OnnxProviderChoice): Promise<{ provider: O
     if (choice === 'webgpu') throw new EngineError('no-webgpu', 'this browser offers no WebGPU adapter — load the model on the CPU (wasm) instead.');
     return { provider: 'wasm', note: gpu ? 'no WebGPU adapter' : 'no WebGPU in this browser' };
   }
+  // A software adapter (SwiftShader) still runs the model on WebGPU when asked: the card says so.
   const soft = softwareAdapterName(adapter.info);
-  if (soft !== null && choice === 'auto') return { provider: 'wasm', note: softwareAdapterNote(soft) };
   return { provider: 'webgpu', note: soft ?? (`${adapter.info.vendor} ${adapter.info.architecture}`.trim() || 'GPU') };
 }
 
