@@ -107,7 +107,7 @@ for (const id of ['generalist', 'arithmetic-specialist']) {
     // WebGPU API, GPUComputePassEncoder.dispatchWorkgroups): at least one per matrix product of the
     // 5 layers (q, k, v, output, gate, up, down, 2 attention products) and the output projection.
     expect(r.gpu.dispatches).toHaveLength(r.gpu.forwards.length);
-    expect(r.gpu.forwards.length).toBeGreaterThan(50);
+    expect(r.gpu.forwards.length).toBeGreaterThanOrEqual(r.rows.length);
     expect(Math.min(...r.gpu.dispatches)).toBeGreaterThanOrEqual(5 * 9 + 1);
     // The wasm engine ran the same passes without touching the GPU.
     expect(r.cpu.forwards).toEqual(r.gpu.forwards);
