@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 describe('ONNX exports against llama.cpp', () => {
-  it('every pool model: the next-token distribution after each prompt is llama.cpp\'s within 1e-4 (probability), with the same most probable token', async () => {
+  it('three pool models: the next-token distribution after each prompt is llama.cpp\'s within 1e-4 (probability), with the same most probable token', async () => {
     let worstP = 0;
     let worstLp = 0;
     for (const id of MODELS) {
