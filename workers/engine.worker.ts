@@ -7,9 +7,9 @@
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import { EngineError, type ChatChunk } from '../src/lib/engines/engine.ts';
 import { WllamaEngine, errorText } from '../src/lib/engines/wllama.ts';
-import { fetchWithProgress } from '../src/lib/store/download.ts';
 import { CallbackSink, StreamSink, exposeApi } from '../src/lib/rpc.ts';
-import type { EngineWorkerApi, ModelSource } from './engine.api.ts';
+import { openSource } from './model-source.ts';
+import type { EngineWorkerApi } from './engine.api.ts';
 import type { Stepper } from '../src/lib/engines/stepper.ts';
 
 let engine: WllamaEngine | null = null;
@@ -17,25 +17,6 @@ const running = new Map<number, AbortController>();
 
 function engineError(err: unknown): EngineError {
   return err instanceof EngineError ? err : new EngineError('internal', `engine worker: ${errorText(err)}`);
-}
-
-async function openSource(source: ModelSource, signal: AbortSignal, progress: CallbackSink<[number, number]> | null): Promise<Blob> {
-  if (source.kind === 'blob') return source.blob;
-  if (source.kind === 'url') {
-    return fetchWithProgress(source.url, { signal, onProgress: (loaded, total) => progress?.send(loaded, total) });
-  }
-  let dir = await navigator.storage.getDirectory();
-  const parts = source.path.split('/').filter(Boolean);
-  const fileName = parts.pop();
-  if (!fileName) throw new EngineError('bad-request', `OPFS path "${source.path}" names no file.`);
-  try {
-    for (const part of parts) dir = await dir.getDirectoryHandle(part);
-    const file = await (await dir.getFileHandle(fileName)).getFile();
-    progress?.send(file.size, file.size);
-    return file;
-  } catch {
-    throw new EngineError('load-failed', `${source.name}: not found in the browser's model cache (OPFS ${source.path}) — import it again.`);
-  }
 }
 
 async function stepper(): Promise<Stepper> {

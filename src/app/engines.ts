@@ -40,17 +40,26 @@ export interface SpawnOptions {
   onCrash?: (err: EngineError) => void;
 }
 
-/** One engine worker and its comlink connection; turns a dead worker into failed calls. */
-class WorkerLink {
+/** What every engine worker serves besides `load` (the wllama worker, the ONNX worker: workers/onnx.api.ts). */
+export type GenerateApi = Pick<EngineWorkerApi, 'generate' | 'cancel' | 'unload' | 'stepperOpen' | 'step' | 'tokenize' | 'detokenize'>;
+
+/**
+ * One engine worker and its comlink connection; turns a dead worker into failed calls. `makeWorker`
+ * starts the worker (default: the wllama engine worker).
+ */
+export class WorkerLink<Api extends GenerateApi = EngineWorkerApi> {
   readonly worker: Worker;
-  readonly #conn: Connection<EngineWorkerApi>;
+  readonly #conn: Connection<Api>;
   #nextId = 1;
   #onCrash: ((err: EngineError) => void) | undefined;
 
-  constructor(onCrash?: (err: EngineError) => void) {
+  constructor(
+    onCrash?: (err: EngineError) => void,
+    makeWorker: () => Worker = () => new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'chorus-engine' }),
+  ) {
     this.#onCrash = onCrash;
-    this.worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'chorus-engine' });
-    this.#conn = new Connection<EngineWorkerApi>(this.worker, { EngineError });
+    this.worker = makeWorker();
+    this.#conn = new Connection<Api>(this.worker, { EngineError });
     this.worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       this.crash(e.message || 'uncaught error');
@@ -72,7 +81,7 @@ class WorkerLink {
   }
 
   /** Calls the worker's API; rejects with the worker's EngineError, or 'crashed'/'unloaded' if it is gone. */
-  call<R>(fn: (api: Connection<EngineWorkerApi>['api']) => Promise<R>): Promise<R> {
+  call<R>(fn: (api: Connection<Api>['api']) => Promise<R>): Promise<R> {
     return this.#conn.guard(() => fn(this.#conn.api));
   }
 
@@ -97,11 +106,11 @@ class WorkerLink {
 
 export class WorkerEngine implements Engine {
   readonly info: EngineInfo;
-  readonly #link: WorkerLink;
+  readonly #link: WorkerLink<GenerateApi>;
   readonly #queue: FairQueue;
   #unloaded = false;
 
-  constructor(link: WorkerLink, info: EngineInfo, concurrency: number) {
+  constructor(link: WorkerLink<GenerateApi>, info: EngineInfo, concurrency: number) {
     this.#link = link;
     this.info = info;
     this.#queue = new FairQueue(concurrency);

@@ -57,6 +57,8 @@ import { openChorusDb, type ModelRecord, type ModelSourceKind } from '../lib/sto
 import { openUrl } from '../lib/store/download.ts';
 import { OpfsStore } from '../lib/store/opfs.ts';
 import { spawnWllamaSet } from './engines.ts';
+import { spawnOnnxWorker } from './onnx-engine.ts';
+import type { OnnxProviderChoice } from '../../workers/onnx.api.ts';
 import { replicaLimit } from '../lib/engines/replicas.ts';
 
 export type ModelStatus = 'available' | 'stored' | 'loading' | 'loaded' | 'error';
@@ -157,6 +159,9 @@ export interface ExternalLoader {
 }
 
 const GGUF_SOURCES: ModelSourceKind[] = ['built-in', 'imported', 'url', 'merged'];
+
+/** How to load a model: wllama (default; GPU choice, parallel slots) or the ONNX engine (built-in models; provider choice). */
+export type LoadOptions = ProgressOptions & { gpu?: GpuPreference; nParallel?: number; engine?: 'wllama' | 'onnx'; onnxProvider?: OnnxProviderChoice };
 
 export class ModelRegistry {
   readonly modelsDir: string;
@@ -451,7 +456,7 @@ export class ModelRegistry {
     return this.#store.file(e.file);
   }
 
-  load(id: string, opts: ProgressOptions & { gpu?: GpuPreference; nParallel?: number } = {}): Promise<Engine> {
+  load(id: string, opts: LoadOptions = {}): Promise<Engine> {
     const have = this.#engines.get(id);
     if (have) return Promise.resolve(have);
     const pending = this.#loading.get(id);
@@ -468,7 +473,7 @@ export class ModelRegistry {
     return p;
   }
 
-  async #load(id: string, opts: ProgressOptions & { gpu?: GpuPreference; nParallel?: number }): Promise<Engine> {
+  async #load(id: string, opts: LoadOptions): Promise<Engine> {
     await this.init();
     const entry = this.#require(id);
     const before = entry.status;
@@ -479,7 +484,19 @@ export class ModelRegistry {
     this.#patch(id, { status: 'loading', error: undefined, progress: { loaded: 0, total: entry.size } });
     try {
       let engine: Engine;
-      if (GGUF_SOURCES.includes(entry.source)) {
+      if (opts.engine === 'onnx') {
+        // The pool ships its ONNX exports beside its GGUF files (public/models/<id>.onnx, tools/onnx/export.py).
+        if (entry.source !== 'built-in' || !entry.origin || !this.#manifestUrl) {
+          throw new EngineError('unsupported', `${entry.name}: ONNX exports ship for the built-in models only — load this model on the wllama engine.`);
+        }
+        if (entry.status === 'available') await this.#cacheBuiltin(entry, { ...opts, onProgress: progress });
+        const current = this.#require(id);
+        engine = await spawnOnnxWorker(
+          { kind: 'opfs', path: this.#store.path(current.file!), name: current.name },
+          { provider: opts.onnxProvider ?? 'auto', onnxUrl: new URL(current.origin!.replace(/\.gguf$/, '.onnx'), this.#manifestUrl).href },
+          { ...opts, onProgress: progress, onCrash: (err) => this.#crashed(id, err) },
+        );
+      } else if (GGUF_SOURCES.includes(entry.source)) {
         if (entry.status === 'available') await this.#cacheBuiltin(entry, { ...opts, onProgress: progress });
         const current = this.#require(id);
         const set = await spawnWllamaSet(

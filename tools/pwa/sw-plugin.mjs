@@ -5,7 +5,9 @@
 // - ON_DEMAND: engines most visitors never start — web-llm's bundles (6 MB each: the page's
 //   dynamic chunk and its worker) and wllama's compat build (19 MB, only for browsers without
 //   JSPI or memory64), and Pyodide (pyodide/, 14 MB: only experiments with MoCo's coding items score
-//   in Python). They are cached the first time the page fetches them, then work offline.
+//   in Python), and the ONNX engine (onnxruntime-web's wasm, 29 MB, and the pool's .onnx exports,
+//   1.3 MB each: only models loaded on the ONNX engine need them). They are cached the first time
+//   the page fetches them, then work offline.
 // The cache name carries a hash of every file's name and contents, so a new build replaces the old
 // cache (ON_DEMAND entries whose hashed names did not change are carried over).
 import { createHash } from 'node:crypto';
@@ -20,7 +22,13 @@ const TEMPLATE = fileURLToPath(new URL('./sw.js', import.meta.url));
  * (src/app/webllm.ts → webllm-<hash>.js, workers/webllm.worker.ts → webllm.worker-<hash>.js) and
  * from compatAssetFileNames below.
  */
-export const ON_DEMAND = [/^assets\/webllm(\.worker)?-[^/]+\.js$/, /^assets\/wllama-compat-[^/]+\.(js|wasm)$/, /^pyodide\//];
+export const ON_DEMAND = [
+  /^assets\/webllm(\.worker)?-[^/]+\.js$/,
+  /^assets\/wllama-compat-[^/]+\.(js|wasm)$/,
+  /^pyodide\//,
+  /^assets\/ort-wasm-[^/]+\.wasm$/,
+  /^models\/[^/]+\.onnx$/,
+];
 
 /**
  * Rollup's assetFileNames for the app and its workers: Vite's default name, except that

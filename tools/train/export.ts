@@ -12,6 +12,7 @@ import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fileSink, fileSource } from '../lib/node-source.ts';
 import { GGMLType, GGUFWriter, meta, readGGUF, readTensorData, setMeta, withProvenance, type GGUFMetadataEntry } from '../../src/lib/merge/gguf/index.ts';
+import { POOL_CHAT_TEMPLATE } from '../../src/lib/engines/prompt.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BASE_PATH = resolve(ROOT, '../shared/models/stories260K.gguf');
@@ -21,10 +22,8 @@ export const BASE_PATH = resolve(ROOT, '../shared/models/stories260K.gguf');
  * createChatCompletion): each user turn becomes "Q: …\nA:", each assistant turn " …\n"; system
  * turns are prepended as a plain line. llama.cpp adds BOS itself, so the template does not.
  */
-export const CHAT_TEMPLATE =
-  "{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}\n" +
-  "{% elif m['role'] == 'user' %}Q: {{ m['content'] }}\nA:" +
-  "{% else %} {{ m['content'] }}\n{% endif %}{% endfor %}";
+/** The pool's chat template, defined once beside the code that renders it without llama.cpp (prompt.ts). */
+export const CHAT_TEMPLATE = POOL_CHAT_TEMPLATE;
 export const PROMPT_FORMAT = 'Q: {question}\nA:';
 
 interface TrainInfo {

@@ -86,7 +86,7 @@ export interface CallOptions {
   caller?: string;
 }
 
-export type EngineKind = 'wllama' | 'webllm' | 'openai';
+export type EngineKind = 'wllama' | 'webllm' | 'openai' | 'onnx';
 
 /** Where the work runs; the UI shows it ("WebGPU", "CPU · 1 thread", "HTTP"). */
 export interface EngineInfo {
@@ -157,6 +157,25 @@ export async function collect(stream: AsyncIterable<ChatChunk>): Promise<{
     }
   }
   throw new EngineError('internal', 'engine stream ended without a final "done" chunk');
+}
+
+/** The final chunk of a generation, with its usage timed from `t0` (request) and `tFirst` (first token; 0 = none). */
+export function doneChunk(finish: FinishReason, promptTokens: number, completionTokens: number, t0: number, tFirst: number): ChatChunk {
+  const end = performance.now();
+  const first = tFirst || end;
+  const decodeMs = end - first;
+  return {
+    type: 'done',
+    finish_reason: finish,
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      time_to_first_token_ms: first - t0,
+      total_ms: end - t0,
+      // Decoding rate after the first token (the first one also pays for the prompt).
+      tokens_per_second: completionTokens > 1 && decodeMs > 0 ? ((completionTokens - 1) * 1000) / decodeMs : 0,
+    },
+  };
 }
 
 /** The one chunk of a request cancelled before it reached a model (it waited in a queue): no tokens, no time. */

@@ -53,3 +53,19 @@ export function completionPromptOf(messages: readonly ChatMessage[]): string | n
   const system = systems[0]?.content.trim() ?? '';
   return system ? `${system}\n${prompt}` : prompt;
 }
+
+/**
+ * The pool's chat template (tokenizer.chat_template of every model in public/models, written by
+ * tools/train/export.ts): a system turn as its text and a newline, a user turn as "Q: …\nA:", an
+ * assistant turn as a space, its text and a newline. llama.cpp renders it with its Jinja engine;
+ * engines without one (the ONNX engine) render it here, the same way (no trimming: the template
+ * has none).
+ */
+export const POOL_CHAT_TEMPLATE =
+  "{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}\n{% elif m['role'] == 'user' %}Q: {{ m['content'] }}\nA:{% else %} {{ m['content'] }}\n{% endif %}{% endfor %}";
+
+/** The prompt `template` gives `messages` when it is the pool's template; null for any other template. */
+export function renderPoolChat(template: string, messages: readonly ChatMessage[]): string | null {
+  if (template !== POOL_CHAT_TEMPLATE) return null;
+  return messages.map((m) => (m.role === 'system' ? `${m.content}\n` : m.role === 'user' ? `Q: ${m.content}\nA:` : ` ${m.content}\n`)).join('');
+}

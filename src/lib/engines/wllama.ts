@@ -23,6 +23,7 @@ import { softwareAdapterName, softwareAdapterNote } from './adapter.ts';
 import { Wllama, WllamaAbortError, type LoadModelParams } from '@wllama/wllama';
 import {
   EngineError,
+  doneChunk as done,
   type CallOptions,
   type ChatChunk,
   type ChatRequest,
@@ -301,24 +302,6 @@ function mapLogprob(lp: RawLogprob, k: number): TokenLogprob {
 /** A 31-bit seed, never llama.cpp's "random seed" value 0xFFFFFFFF (as callSeed in strategies/common.ts). */
 function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0]! & 0x7fffffff;
-}
-
-function done(finish: FinishReason, promptTokens: number, completionTokens: number, t0: number, tFirst: number): ChatChunk {
-  const end = performance.now();
-  const first = tFirst || end;
-  const decodeMs = end - first;
-  return {
-    type: 'done',
-    finish_reason: finish,
-    usage: {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      time_to_first_token_ms: first - t0,
-      total_ms: end - t0,
-      // Decoding rate after the first token (the first one also pays for the prompt).
-      tokens_per_second: completionTokens > 1 && decodeMs > 0 ? ((completionTokens - 1) * 1000) / decodeMs : 0,
-    },
-  };
 }
 
 export function errorText(err: unknown): string {

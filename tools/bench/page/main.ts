@@ -16,6 +16,7 @@ import { Connection, openStream, proxy } from '../../../src/lib/rpc.ts';
 import type { TokenPathApi } from './rpc.worker.ts';
 import { collectRun } from '../../../src/lib/run.ts';
 import type { Agent } from '../../../src/lib/strategies/types.ts';
+import './onnx.ts';
 import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, setMeta } from '../../../src/lib/merge/gguf/index.ts';
 
 const engines = new Map<number, Engine>();
