@@ -285,12 +285,13 @@ describe('expo', () => {
 // The edges below were found by mutation testing (npm run mutate -- merge): each pins a behaviour
 // that a planted single-line bug changed without any test above failing.
 
-/** The message of what `f` throws, and that it is a MergeMethodError. */
+/** The message of what `f` throws, and that it is a MergeMethodError that prints as one. */
 function refusal(f: () => unknown): string {
   try {
     f();
   } catch (e) {
     expect(e).toBeInstanceOf(MergeMethodError);
+    expect(String(e)).toBe(`MergeMethodError: ${(e as Error).message}`);
     return (e as Error).message;
   }
   throw new Error('expected a refusal');
