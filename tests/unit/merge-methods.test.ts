@@ -560,6 +560,10 @@ describe('rank ranges (keepRankRange): edges', () => {
     const y = Float32Array.from([NaN, 2, -2, 5, 2, 1]);
     expect(keepRankRange(y, 2, 4)).toBe(3);
     expect(Array.from(y)).toEqual([NaN, 0, -2, 0, 2, 0]);
+    // Ties at the lower threshold only (4 is rank 0, the 2s ranks 1–3): ranks [1, 3) keep the first two 2s.
+    const z = Float32Array.from([NaN, 4, 2, -2, 2, 1]);
+    expect(keepRankRange(z, 1, 3)).toBe(3);
+    expect(Array.from(z)).toEqual([NaN, 0, 2, -2, 0, 0]);
   });
   it('magnitude_outliers removes fewer outliers when density + gamma leave no small entries to drop (mergekit)', () => {
     // n = 10, density 0.9 → 9 kept; gamma 0.2 → 2 outliers, but then only 8 would remain: drop 1.
