@@ -197,6 +197,10 @@ describe('task arithmetic family', () => {
     const one = (id: 'count' | 'sum') => taskArithmeticKernel({ ...variant, consensus: id, sparsify: null }, { name: 'y', shape: [1], tensors: [b1, new Float32Array([1]), new Float32Array([1]), new Float32Array([-5])], baseIndex: 0, params: { normalize: true, lambda: 1 }, modelParams: [{}, { weight: 1 }, { weight: 1 }, { weight: 1 }], seed: 0 }).data[0];
     expect(one('count')).toBe(1);
     expect(one('sum')).toBe(-5);
+    // Two task vectors (the unrolled loop): a tie in the count (+1 against −2) elects + (≥ 0 → +), the sum −.
+    const two = (id: 'count' | 'sum') => taskArithmeticKernel({ ...variant, consensus: id, sparsify: null }, { name: 'z', shape: [1], tensors: [b1, new Float32Array([1]), new Float32Array([-2])], baseIndex: 0, params: { normalize: true, lambda: 1 }, modelParams: [{}, { weight: 1 }, { weight: 1 }], seed: 0 }).data[0];
+    expect(two('count')).toBe(1);
+    expect(two('sum')).toBe(-2);
   });
   it('breadcrumbs drops the outliers and the smallest entries', () => {
     const r = run('breadcrumbs', [base, m1, m2], 0, { normalize: false, lambda: 1, rescale: false, int8_mask: false }, [{}, { weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.5, density: 0.3, gamma: 0.1 }]);
@@ -461,11 +465,13 @@ describe('task arithmetic family: edges', () => {
     const halves = [halvesOf(m1), halvesOf(m2)];
     await expect(getMethod('task_arithmetic').kernelF16!({ name: 'x', shape: [120], halves, out: new Uint16Array(120), baseIndex: null, params: { normalize: false, lambda: 1 }, modelParams: [{ weight: 1 }, { weight: 1 }], seed: 0 })).rejects.toThrow(new MergeMethodError('task_arithmetic needs a base_model'));
   });
-  it('a base alone is copied (into the scratch when given) with empty statistics', () => {
+  it('a base alone is copied bit for bit (−0 stays −0; into the scratch when given) with empty statistics', () => {
     const scratch = new Float32Array(120).fill(3);
-    const r = getMethod('ties').kernel({ name: 'only', shape: [120], tensors: [base], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}], seed: 0, out: scratch });
+    const withNegativeZero = Float32Array.from(base, (x, i) => (i === 5 ? -0 : x));
+    const r = getMethod('ties').kernel({ name: 'only', shape: [120], tensors: [withNegativeZero], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}], seed: 0, out: scratch });
     expect(r.data).toBe(scratch);
-    expect(Array.from(r.data)).toEqual(Array.from(base));
+    expect(Array.from(r.data)).toEqual(Array.from(withNegativeZero));
+    expect(Object.is(r.data[5], -0)).toBe(true);
     expect(r.stats).toEqual({ name: 'only', taskVectorNorms: [], kept: [], signAgreement: null, extra: {} });
   });
   it('three task vectors with lambda ≠ 1 (the general loop), with and without consensus', () => {
@@ -494,6 +500,8 @@ describe('task arithmetic family: edges', () => {
     expect(getMethod('dare_ties').validate!({}, [{}, { weight: 1, density: 0.001 }], 0, 200)).toBeNull();
     expect(getMethod('ties').validate!({}, [{ weight: 1, density: 0.001 }, {}], 1, 200)).toBe('density 0.001 keeps ⌊0.001·200⌋ = 0 of the 200 entries; raise density to at least 0.00500');
     expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 1 }], 0, 200)).toBeNull();
+    // Density 1 keeps everything, so there is nothing to refuse even in an empty tensor.
+    expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 1 }], 0, 0)).toBeNull();
   });
   it('the fused F16 path (SIMD) on models equal to the base: the base, with sign agreement 1 (no non-zero entry)', async () => {
     const h = halvesOf(base);
