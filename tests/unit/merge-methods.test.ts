@@ -197,6 +197,10 @@ describe('task arithmetic family', () => {
     const one = (id: 'count' | 'sum') => taskArithmeticKernel({ ...variant, consensus: id, sparsify: null }, { name: 'y', shape: [1], tensors: [b1, new Float32Array([1]), new Float32Array([1]), new Float32Array([-5])], baseIndex: 0, params: { normalize: true, lambda: 1 }, modelParams: [{}, { weight: 1 }, { weight: 1 }, { weight: 1 }], seed: 0 }).data[0];
     expect(one('count')).toBe(1);
     expect(one('sum')).toBe(-5);
+    // Two task vectors (the unrolled loop): a tie in the count (+1 against −2) elects + (≥ 0 → +), the sum −.
+    const two = (id: 'count' | 'sum') => taskArithmeticKernel({ ...variant, consensus: id, sparsify: null }, { name: 'z', shape: [1], tensors: [b1, new Float32Array([1]), new Float32Array([-2])], baseIndex: 0, params: { normalize: true, lambda: 1 }, modelParams: [{}, { weight: 1 }, { weight: 1 }], seed: 0 }).data[0];
+    expect(two('count')).toBe(1);
+    expect(two('sum')).toBe(-2);
   });
   it('breadcrumbs drops the outliers and the smallest entries', () => {
     const r = run('breadcrumbs', [base, m1, m2], 0, { normalize: false, lambda: 1, rescale: false, int8_mask: false }, [{}, { weight: 1, density: 0.6, gamma: 0.05 }, { weight: 0.5, density: 0.3, gamma: 0.1 }]);
@@ -285,12 +289,13 @@ describe('expo', () => {
 // The edges below were found by mutation testing (npm run mutate -- merge): each pins a behaviour
 // that a planted single-line bug changed without any test above failing.
 
-/** The message of what `f` throws, and that it is a MergeMethodError. */
+/** The message of what `f` throws, and that it is a MergeMethodError that prints as one. */
 function refusal(f: () => unknown): string {
   try {
     f();
   } catch (e) {
     expect(e).toBeInstanceOf(MergeMethodError);
+    expect(String(e)).toBe(`MergeMethodError: ${(e as Error).message}`);
     return (e as Error).message;
   }
   throw new Error('expected a refusal');
@@ -460,11 +465,13 @@ describe('task arithmetic family: edges', () => {
     const halves = [halvesOf(m1), halvesOf(m2)];
     await expect(getMethod('task_arithmetic').kernelF16!({ name: 'x', shape: [120], halves, out: new Uint16Array(120), baseIndex: null, params: { normalize: false, lambda: 1 }, modelParams: [{ weight: 1 }, { weight: 1 }], seed: 0 })).rejects.toThrow(new MergeMethodError('task_arithmetic needs a base_model'));
   });
-  it('a base alone is copied (into the scratch when given) with empty statistics', () => {
+  it('a base alone is copied bit for bit (−0 stays −0; into the scratch when given) with empty statistics', () => {
     const scratch = new Float32Array(120).fill(3);
-    const r = getMethod('ties').kernel({ name: 'only', shape: [120], tensors: [base], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}], seed: 0, out: scratch });
+    const withNegativeZero = Float32Array.from(base, (x, i) => (i === 5 ? -0 : x));
+    const r = getMethod('ties').kernel({ name: 'only', shape: [120], tensors: [withNegativeZero], baseIndex: 0, params: { normalize: true, lambda: 1, rescale: false }, modelParams: [{}], seed: 0, out: scratch });
     expect(r.data).toBe(scratch);
-    expect(Array.from(r.data)).toEqual(Array.from(base));
+    expect(Array.from(r.data)).toEqual(Array.from(withNegativeZero));
+    expect(Object.is(r.data[5], -0)).toBe(true);
     expect(r.stats).toEqual({ name: 'only', taskVectorNorms: [], kept: [], signAgreement: null, extra: {} });
   });
   it('three task vectors with lambda ≠ 1 (the general loop), with and without consensus', () => {
@@ -493,6 +500,8 @@ describe('task arithmetic family: edges', () => {
     expect(getMethod('dare_ties').validate!({}, [{}, { weight: 1, density: 0.001 }], 0, 200)).toBeNull();
     expect(getMethod('ties').validate!({}, [{ weight: 1, density: 0.001 }, {}], 1, 200)).toBe('density 0.001 keeps ⌊0.001·200⌋ = 0 of the 200 entries; raise density to at least 0.00500');
     expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 1 }], 0, 200)).toBeNull();
+    // Density 1 keeps everything, so there is nothing to refuse even in an empty tensor.
+    expect(getMethod('ties').validate!({}, [{}, { weight: 1, density: 1 }], 0, 0)).toBeNull();
   });
   it('the fused F16 path (SIMD) on models equal to the base: the base, with sign agreement 1 (no non-zero entry)', async () => {
     const h = halvesOf(base);
@@ -559,6 +568,10 @@ describe('rank ranges (keepRankRange): edges', () => {
     const y = Float32Array.from([NaN, 2, -2, 5, 2, 1]);
     expect(keepRankRange(y, 2, 4)).toBe(3);
     expect(Array.from(y)).toEqual([NaN, 0, -2, 0, 2, 0]);
+    // Ties at the lower threshold only (4 is rank 0, the 2s ranks 1–3): ranks [1, 3) keep the first two 2s.
+    const z = Float32Array.from([NaN, 4, 2, -2, 2, 1]);
+    expect(keepRankRange(z, 1, 3)).toBe(3);
+    expect(Array.from(z)).toEqual([NaN, 0, 2, -2, 0, 0]);
   });
   it('magnitude_outliers removes fewer outliers when density + gamma leave no small entries to drop (mergekit)', () => {
     // n = 10, density 0.9 → 9 kept; gamma 0.2 → 2 outliers, but then only 8 would remain: drop 1.
