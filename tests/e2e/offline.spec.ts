@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveDir } from '../lib/serve.ts';
@@ -77,8 +77,13 @@ test("web-llm's bundles, wllama's compat build and Pyodide are not precached; we
   expect(precache.filter((u) => /webllm|wllama-compat|pyodide\//.test(u))).toEqual([]);
   // Pyodide (the Python sandbox of MoCo's coding items) is cached on first use too, whole.
   expect(onDemand.filter((u) => u.startsWith('./pyodide/'))).toEqual(expect.arrayContaining(['./pyodide/pyodide.asm.wasm', './pyodide/python.worker.js']));
-  expect(onDemand.filter((u) => !u.startsWith('./pyodide/')).map((u) => u.replace(/-[\w-]{8}(\.\w+)$/, '-*$1')).sort()).toEqual(
-    ['./assets/webllm-*.js', './assets/webllm.worker-*.js', './assets/wllama-compat-*.js', './assets/wllama-compat-*.wasm'],
+  // The ONNX engine's exports (one per built-in model) and onnxruntime's wasm are cached on first use too.
+  const onnxModels = readdirSync('public/models').filter((f) => f.endsWith('.onnx')).map((f) => `./models/${f}`).sort();
+  expect(onnxModels.length).toBeGreaterThan(0);
+  expect(onDemand.filter((u) => u.startsWith('./models/')).sort()).toEqual(onnxModels);
+  expect(precache.filter((u) => u.endsWith('.onnx') || /ort-wasm/.test(u))).toEqual([]);
+  expect(onDemand.filter((u) => !u.startsWith('./pyodide/') && !u.startsWith('./models/')).map((u) => u.replace(/-[\w-]{8}(\.\w+)$/, '-*$1')).sort()).toEqual(
+    ['./assets/ort-wasm-simd-threaded.jsep-*.wasm', './assets/webllm-*.js', './assets/webllm.worker-*.js', './assets/wllama-compat-*.js', './assets/wllama-compat-*.wasm'],
   );
   // The compat files are served from our origin, byte-identical copies of the npm package (no CDN).
   const compat = (ext: string) => readFileSync(join(DIST, onDemand.find((u) => u.includes('wllama-compat-') && u.endsWith(ext))!));
