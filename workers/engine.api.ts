@@ -11,6 +11,7 @@
  * cannot match — see README, Benchmarks. Failures cross as EngineError (code and message kept, src/lib/rpc.ts), whose message
  * says what to do.
  */
+import type { Ahead } from '../src/lib/engines/lookahead.ts';
 import type { ChatRequest, CompletionRequest, EngineInfo } from '../src/lib/engines/engine.ts';
 import type { NextToken, VocabularyInfo } from '../src/lib/engines/stepper.ts';
 import type { GpuPreference } from '../src/lib/engines/wllama.ts';
@@ -49,6 +50,8 @@ export interface EngineWorkerApi {
   stepperOpen(): Promise<VocabularyInfo>;
   /** One step: the distribution of the token after `prefix` (token IDs). */
   step(prefix: number[], topK: number): Promise<NextToken>;
+  /** Up to `count` positions of the greedy continuation of `prefix` in one call (src/lib/engines/lookahead.ts). */
+  stepAhead(prefix: number[], topK: number, count: number): Promise<Ahead>;
   tokenize(text: string, addBos: boolean): Promise<number[]>;
   detokenize(ids: number[]): Promise<string>;
   /** Stops every running call and frees the model. */

@@ -10,7 +10,7 @@ import { WllamaEngine, errorText } from '../src/lib/engines/wllama.ts';
 import { CallbackSink, StreamSink, exposeApi } from '../src/lib/rpc.ts';
 import { openSource } from './model-source.ts';
 import type { EngineWorkerApi } from './engine.api.ts';
-import type { Stepper } from '../src/lib/engines/stepper.ts';
+import type { WllamaStepper } from '../src/lib/engines/wllama-stepper.ts';
 
 let engine: WllamaEngine | null = null;
 const running = new Map<number, AbortController>();
@@ -19,7 +19,7 @@ function engineError(err: unknown): EngineError {
   return err instanceof EngineError ? err : new EngineError('internal', `engine worker: ${errorText(err)}`);
 }
 
-async function stepper(): Promise<Stepper> {
+async function stepper(): Promise<WllamaStepper> {
   if (!engine) throw new EngineError('unloaded', 'no model is loaded in this worker — load it again.');
   try {
     return await engine.stepper();
@@ -75,6 +75,11 @@ const api: EngineWorkerApi = {
   async step(prefix, topK) {
     const s = await stepper();
     return s.next(prefix, { topK }).catch((err: unknown) => Promise.reject(engineError(err)));
+  },
+
+  async stepAhead(prefix, topK, count) {
+    const s = await stepper();
+    return s.ahead(prefix, topK, count).catch((err: unknown) => Promise.reject(engineError(err)));
   },
 
   async tokenize(text, addBos) {

@@ -20,7 +20,7 @@ export interface OnnxLoadParams {
   onnxUrl: string;
 }
 
-export interface OnnxWorkerApi extends Omit<EngineWorkerApi, 'load'> {
+export interface OnnxWorkerApi extends Omit<EngineWorkerApi, 'load' | 'stepAhead'> {
   /** `source` is the GGUF the ONNX file was exported from (its header: vocabulary, shape, chat template). */
   load(id: number, source: ModelSource, params: OnnxLoadParams, onProgress: ProgressCallback | null): Promise<EngineInfo>;
   /** Opens the model's stepper (one per worker; opening again starts a fresh sequence); resolves with its vocabulary. */

@@ -28,7 +28,8 @@ import {
   type EngineInfo,
 } from '../lib/engines/engine.ts';
 import { Channel } from '../lib/engines/channel.ts';
-import type { NextToken, StepOptions, Stepper, VocabularyInfo } from '../lib/engines/stepper.ts';
+import { DEFAULT_LOOKAHEAD, LookaheadStepper } from '../lib/engines/lookahead.ts';
+import type { Stepper, VocabularyInfo } from '../lib/engines/stepper.ts';
 import { FairQueue, QueueAbortedError } from '../lib/engines/queue.ts';
 import { ReplicaSet } from '../lib/engines/replicas.ts';
 import { Connection, openStream, proxy } from '../lib/rpc.ts';
@@ -109,6 +110,8 @@ export class WorkerEngine implements Engine {
   readonly #link: WorkerLink<GenerateApi>;
   readonly #queue: FairQueue;
   #unloaded = false;
+  /** Steppers opened from now on read up to this many positions per call (lookahead.ts; 1 = one call per step). */
+  lookahead = DEFAULT_LOOKAHEAD;
 
   constructor(link: WorkerLink<GenerateApi>, info: EngineInfo, concurrency: number) {
     this.#link = link;
@@ -168,24 +171,23 @@ export class WorkerEngine implements Engine {
   }
 
   /**
-   * The worker's stepper (src/lib/engines/wllama-stepper.ts) behind the Stepper interface. Steps
-   * go straight to the worker, outside the fair queue: each is one short call, and wllama runs its
-   * calls one at a time anyway.
+   * The worker's stepper (src/lib/engines/wllama-stepper.ts) behind the Stepper interface, with
+   * lookahead (src/lib/engines/lookahead.ts): a step that follows the model's greedy path is
+   * answered on this side from the previous call, with no round trip. Steps go straight to the
+   * worker, outside the fair queue: each is one short call, and wllama runs its calls one at a time
+   * anyway.
    */
   async stepper(): Promise<Stepper> {
     if (this.#unloaded) throw new EngineError('unloaded', `${this.info.model} was unloaded — load it again to use it.`);
-    const link = this.#link;
+    // Only wllama workers reach this (the ONNX engine has its own stepper), and they have stepAhead.
+    const link = this.#link as unknown as WorkerLink<EngineWorkerApi>;
     const vocabulary: VocabularyInfo = await link.call((api) => api.stepperOpen());
-    return {
-      vocabulary,
-      tokenize: (text, options = {}) => link.call((api) => api.tokenize(text, options.addBos ?? false)),
-      detokenize: (ids) => link.call((api) => api.detokenize([...ids])),
-      next: (prefix: readonly number[], options: StepOptions = {}): Promise<NextToken> => {
-        if (options.signal?.aborted) return Promise.reject(new EngineError('aborted', 'the step was cancelled.'));
-        return link.call((api) => api.step([...prefix], options.topK ?? 10));
-      },
+    const inner = {
+      tokenize: (text: string, options: { addBos?: boolean } = {}) => link.call((api) => api.tokenize(text, options.addBos ?? false)),
+      detokenize: (ids: readonly number[]) => link.call((api) => api.detokenize([...ids])),
       close: async () => undefined,
     };
+    return new LookaheadStepper(vocabulary, inner, (prefix, topK, count) => link.call((api) => api.stepAhead([...prefix], topK, count)), this.lookahead);
   }
 
   async *#generate(generation: Generation, options: CallOptions): AsyncGenerator<ChatChunk> {

@@ -102,6 +102,24 @@ test('a wllama step: top-K candidates with token IDs and probabilities (top-k ex
   expect(first.startsWith(g!.next.top[0]!.text) || g!.next.top[0]!.text.trim() === '').toBe(true);
 });
 
+test('lookahead: greedy stepping answered from one call per run of tokens gives the same candidates as one call per step, in far fewer calls', async ({ page }) => {
+  const h = await open(page);
+  for (const prompt of [PROMPTS[0]!, PROMPTS[3]!, 'Once upon a time']) {
+    const [ahead, single] = await page.evaluate(
+      ({ h, p }) => Promise.all([window.chorus.stepTrace(h, p, 40, 16), window.chorus.stepTrace(h, p, 40, 1)]),
+      { h: h.generalist!, p: prompt },
+    ) as { steps: { id: number; logprob: number }[][]; tokens: number[]; calls: number }[];
+    expect(ahead!.tokens, prompt).toEqual(single!.tokens);
+    expect(ahead!.steps.length).toBe(single!.steps.length);
+    ahead!.steps.forEach((step, i) => {
+      expect(step.map((c) => c.id), `${prompt} step ${i}`).toEqual(single!.steps[i]!.map((c) => c.id));
+      step.forEach((c, j) => expect(Math.abs(c.logprob - single!.steps[i]![j]!.logprob), `${prompt} step ${i}`).toBeLessThan(1e-3));
+    });
+    expect(single!.calls).toBe(single!.steps.length);
+    if (ahead!.steps.length >= 8) expect(ahead!.calls).toBeLessThanOrEqual(Math.ceil(Math.log2(ahead!.steps.length + 1)) + 1);
+  }
+});
+
 test('exactness: logit fusion of a model with itself generates exactly what the model generates alone (greedy)', async ({ page }) => {
   const h = await open(page);
   for (const m of ['generalist', 'arithmetic-specialist'] as const) {

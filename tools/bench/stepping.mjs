@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // Stepping bench (`npm run bench` calls it; `node tools/bench/stepping.mjs` alone works too).
 // In one headless Chromium run, through Chorus's engine workers (tools/bench/page/main.ts):
-//  1. per-token time of stepping (src/lib/engines/wllama-stepper.ts: one max_tokens-1 call per
-//     token, the KV cache kept with cache_prompt) ÷ per-token time of free generation (one
-//     streamed completion) on the same model, prompt and token count, greedy. Target ≤ 1.5.
-//     Sides alternate each round; the ratio is the median over rounds. Per-token times exclude the
-//     first token (it pays for the prompt) on both sides.
+//  1. per-token time of stepping ÷ per-token time of free generation (one streamed completion) on
+//     the same model, prompt and token count, greedy. Target ≤ 1.5. Stepping as the app does it
+//     (src/app/engines.ts: lookahead, src/lib/engines/lookahead.ts — a step on the model's greedy
+//     path is answered from the previous call's distributions) and with lookahead off (one
+//     `max_tokens: 1` call per token, wllama-stepper.ts), the KV cache kept with cache_prompt.
+//     Sides rotate each round; ratios are medians over rounds. Per-token times exclude the first
+//     token (it pays for the prompt) on every side.
+//  1b. logit fusion of two different models (generalist + arithmetic specialist), whose fused
+//     choice leaves each model's greedy path now and then: wall time with lookahead on vs off, so a
+//     method that does not follow one model is seen not to pay for it.
 //  2. speculative decoding (src/lib/strategies/speculative.ts) with the pool's generalist as the
 //     draft and its arithmetic specialist as the target: wall time against the target stepping
 //     alone and generating freely (speed-up = their time ÷ speculative's), and the acceptance rate.
@@ -71,24 +76,44 @@ try {
 
   // 1. Stepping ÷ free generation, per token, same model and prompt.
   const ratios = [];
-  const perToken = { step: [], free: [] };
+  const singleRatios = [];
+  const perToken = { step: [], single: [], free: [] };
+  const calls = { step: [], single: [] };
   let sameText = true;
+  const sides = ['free', 'step', 'single'];
   for (let r = 0; r < RUNS; r++) {
-    const order = r % 2 ? ['step', 'free'] : ['free', 'step'];
     const got = {};
-    for (const side of order) {
+    for (const side of [...sides.slice(r % 3), ...sides.slice(0, r % 3)]) {
+      if (side !== 'free') await page.evaluate(({ h, n }) => window.chorus.setLookahead([h], n), { h: h.stories260K, n: side === 'step' ? 16 : 1 });
       got[side] = await page.evaluate(
-        ({ side, h, p, n }) => (side === 'step' ? window.chorus.stepGreedy(h, p, n) : window.chorus.timedRun(h, p, n)),
+        ({ side, h, p, n }) => (side === 'free' ? window.chorus.timedRun(h, p, n) : window.chorus.stepGreedy(h, p, n)),
         { side, h: h.stories260K, p: STORY_PROMPT, n: TOKENS },
       );
     }
-    if (got.step.text !== got.free.text) sameText = false;
-    perToken.step.push(1000 / got.step.tokensPerSecond);
-    perToken.free.push(1000 / got.free.tokensPerSecond);
+    if (got.step.text !== got.free.text || got.single.text !== got.free.text) sameText = false;
+    for (const side of sides) perToken[side].push(1000 / got[side].tokensPerSecond);
+    calls.step.push(got.step.calls);
+    calls.single.push(got.single.calls);
     ratios.push(got.free.tokensPerSecond / got.step.tokensPerSecond);
+    singleRatios.push(got.free.tokensPerSecond / got.single.tokensPerSecond);
   }
+  await page.evaluate(({ h }) => window.chorus.setLookahead([h], 16), { h: h.stories260K });
   const ratio = median(ratios);
-  log(`stepping vs free generation (stories260K, ${TOKENS} tokens, ${RUNS} rounds): ${round(median(perToken.step), 2)} ms vs ${round(median(perToken.free), 2)} ms per token → ratio ${round(ratio)} (target ≤ 1.5)${sameText ? '' : ' — texts differ!'}`);
+  log(`stepping vs free generation (stories260K, ${TOKENS} tokens, ${RUNS} rounds): ${round(median(perToken.step), 2)} ms (lookahead, ${median(calls.step)} calls) and ${round(median(perToken.single), 2)} ms (one call per step) vs ${round(median(perToken.free), 2)} ms per token → ratio ${round(ratio)} (target ≤ 1.5); one call per step ${round(median(singleRatios))}${sameText ? '' : ' — texts differ!'}`);
+
+  // 1b. Logit fusion of two different models, lookahead on vs off (alternating).
+  const fusion = { on: [], off: [], text: new Set() };
+  const pair = [h.generalist, h['arithmetic-specialist']];
+  for (let r = 0; r < RUNS; r++) {
+    for (const side of r % 2 ? ['off', 'on'] : ['on', 'off']) {
+      await page.evaluate(({ hs, n }) => window.chorus.setLookahead(hs, n), { hs: pair, n: side === 'on' ? 16 : 1 });
+      const f = await page.evaluate(({ hs, p, n }) => window.chorus.runMethod('fusion', hs, p, {}, n), { hs: pair, p: SPEC_PROMPT, n: TOKENS });
+      fusion[side].push(f.wallMs);
+      fusion.text.add(f.events.find((e) => e.type === 'final')?.text);
+    }
+  }
+  await page.evaluate(({ hs }) => window.chorus.setLookahead(hs, 16), { hs: pair });
+  log(`logit fusion (generalist + arithmetic-specialist): ${round(median(fusion.on), 1)} ms with lookahead vs ${round(median(fusion.off), 1)} ms without${fusion.text.size === 1 ? '' : ' — texts differ!'}`);
 
   // 2. Speculative decoding: generalist drafts, arithmetic specialist verifies.
   const spec = { speculative: [], targetStepping: [], targetFree: [], acceptance: [] };
@@ -111,6 +136,11 @@ try {
     ratio_target: 1.5,
     ratio_met: ratio <= 1.5,
     greedy_text_identical: sameText,
+    lookahead_max: 16,
+    step_calls: median(calls.step),
+    single_step_ms_per_token: round(median(perToken.single), 3),
+    single_step_over_free_ratio: round(median(singleRatios)),
+    fusion: { models: ['generalist', 'arithmetic-specialist'], lookahead_ms: round(median(fusion.on), 1), single_ms: round(median(fusion.off), 1), same_text: fusion.text.size === 1 },
     speculative: {
       draft: 'generalist',
       target: 'arithmetic-specialist',

@@ -14,6 +14,7 @@ import { FALLBACK_STOP, renderFallbackChat } from '../../src/lib/engines/prompt.
 import { withFewerAlternatives, type Delta } from '../../src/lib/engines/alternatives.ts';
 import type { Stepper } from '../../src/lib/engines/stepper.ts';
 import { WllamaStepper } from '../../src/lib/engines/wllama-stepper.ts';
+import { LookaheadStepper } from '../../src/lib/engines/lookahead.ts';
 import { readGgufVocabulary } from '../../src/lib/engines/gguf-vocab.ts';
 import type { Wllama } from '@wllama/wllama';
 import { fileSource } from '../lib/node-source.ts';
@@ -123,9 +124,9 @@ export class HarnessEngine implements Engine {
   #stepper: Promise<Stepper> | undefined;
 
   /**
-   * The stepping seam as the app's wllama engine offers it (src/lib/engines/wllama-stepper.ts): one
-   * non-streamed `max_tokens: 1` completion per step on the harness page, token IDs from the GGUF
-   * vocabulary read here. Token- and logit-level methods run in experiments through it.
+   * The stepping seam as the app's wllama engine offers it (src/lib/engines/wllama-stepper.ts with
+   * lookahead, lookahead.ts): one non-streamed completion per call on the harness page, token IDs
+   * from the GGUF vocabulary read here. Token- and logit-level methods run in experiments through it.
    */
   stepper(): Promise<Stepper> {
     const file = this.file;
@@ -141,7 +142,8 @@ export class HarnessEngine implements Engine {
       }
       const { page, id } = this;
       const facade = { createCompletion: (body: object) => page.evaluate(([i, b]) => (window as unknown as HarnessWindow).harness.completeRaw(i, b), [id, body] as const) };
-      return new WllamaStepper(() => facade as unknown as Wllama, vocab, id);
+      const inner = new WllamaStepper(() => facade as unknown as Wllama, vocab, id);
+      return new LookaheadStepper(inner.vocabulary, inner, (prefix, topK, count) => inner.ahead(prefix, topK, count));
     })();
     return this.#stepper;
   }

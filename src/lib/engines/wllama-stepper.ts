@@ -22,6 +22,7 @@
 import type { Wllama } from '@wllama/wllama';
 import { EngineError } from './engine.ts';
 import type { GgufVocabulary } from './gguf-vocab.ts';
+import type { Ahead } from './lookahead.ts';
 import type { NextToken, StepOptions, Stepper, TokenCandidate, VocabularyInfo } from './stepper.ts';
 
 interface RawTop {
@@ -65,6 +66,15 @@ export class WllamaStepper implements Stepper {
   }
 
   async next(prefix: readonly number[], options: StepOptions = {}): Promise<NextToken> {
+    return (await this.ahead(prefix, options.topK ?? DEFAULT_TOP_K, 1, options.signal)).steps[0]!;
+  }
+
+  /**
+   * Up to `count` positions of the greedy continuation of `prefix` in one completion
+   * (`max_tokens: count`): each written token's top-K distribution and ID (lookahead.ts). Fewer
+   * when the model ends (EOS) first.
+   */
+  async ahead(prefix: readonly number[], topK: number, count: number, signal?: AbortSignal): Promise<Ahead> {
     const bos = this.vocabulary.bos;
     if (bos !== undefined && prefix[0] !== bos) {
       throw new EngineError('bad-request', `${this.#name}: a wllama step needs the prefix to start with BOS (${bos}), as llama.cpp always adds it — tokenize the prompt with addBos.`);
@@ -74,15 +84,15 @@ export class WllamaStepper implements Stepper {
     if (text === '') throw new EngineError('bad-request', `${this.#name}: nothing to step from — give a non-empty prompt.`);
     const canonical = this.#vocab.tokenize(text, bos !== undefined);
     const same = canonical.length === prefix.length && canonical.every((t, i) => t === prefix[i]);
-    let k = Math.max(1, Math.min(this.vocabulary.size, options.topK ?? DEFAULT_TOP_K));
+    let k = Math.max(1, Math.min(this.vocabulary.size, topK));
     for (;;) {
-      if (options.signal?.aborted) throw new EngineError('aborted', 'the step was cancelled.');
+      if (signal?.aborted) throw new EngineError('aborted', 'the step was cancelled.');
       let raw: RawStep;
       try {
         raw = (await this.#wllama().createCompletion({
           prompt: text,
           stream: false,
-          max_tokens: 1,
+          max_tokens: Math.max(1, count),
           temperature: 0,
           n_probs: k,
           cache_prompt: true,
@@ -95,14 +105,21 @@ export class WllamaStepper implements Stepper {
         }
         throw new EngineError('internal', `${this.#name}: the step failed (${err instanceof Error ? err.message : String(err)}). Try again; if it keeps failing, reload the model.`);
       }
-      const content = raw.choices?.[0]?.logprobs?.content?.[0];
-      const tops = content?.top_logprobs ?? [];
-      if (!content || tops.length === 0 || tops.some((t) => typeof t.id !== 'number')) {
-        throw new EngineError('internal', `${this.#name}: llama.cpp returned no token IDs with its probabilities — this wllama build cannot step.`);
+      const content = raw.choices?.[0]?.logprobs?.content ?? [];
+      const out: Ahead = { steps: [], tokens: [] };
+      for (const [i, written] of content.entries()) {
+        const tops = written.top_logprobs ?? [];
+        if (tops.length === 0 || tops.some((t) => typeof t.id !== 'number') || typeof written.id !== 'number') {
+          if (i === 0) throw new EngineError('internal', `${this.#name}: llama.cpp returned no token IDs with its probabilities — this wllama build cannot step.`);
+          break;
+        }
+        const step: NextToken = { top: tops.map((t) => ({ id: t.id!, text: this.#vocab.piece(t.id!), logprob: t.logprob })), exactness: 'top-k' };
+        // The model read the prefix's text re-tokenised, then its own IDs: the note carries over.
+        if (!same) step.note = `the prefix's text tokenizes to ${canonical.length + i} tokens, not the ${prefix.length + i} given; the model read its own tokenization`;
+        out.steps.push(step);
+        out.tokens.push(written.id);
       }
-      const top: TokenCandidate[] = tops.map((t) => ({ id: t.id!, text: this.#vocab.piece(t.id!), logprob: t.logprob }));
-      const out: NextToken = { top, exactness: 'top-k' };
-      if (!same) out.note = `the prefix's text tokenizes to ${canonical.length} tokens, not the ${prefix.length} given; the model read its own tokenization`;
+      if (out.steps.length === 0) throw new EngineError('internal', `${this.#name}: llama.cpp returned no token IDs with its probabilities — this wllama build cannot step.`);
       return out;
     }
   }

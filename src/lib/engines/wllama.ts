@@ -184,7 +184,7 @@ export class WllamaEngine implements Engine {
   }
 
   /** Token-by-token access (wllama-stepper.ts); the vocabulary is read from the GGUF header once. */
-  stepper(): Promise<Stepper> {
+  stepper(): Promise<WllamaStepper> {
     this.#stepper ??= readGgufVocabulary(blobSource(this.#blob, this.info.model)).then(
       (vocab) =>
         new WllamaStepper(

@@ -133,7 +133,37 @@ const chorus = {
       if (i === 0) tFirst = performance.now();
     }
     const end = performance.now();
-    return { text: await stepper.detokenize(out), tokens: out.length, tokensPerSecond: ((out.length - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
+    const calls = 'stats' in stepper ? (stepper.stats as { calls: number }).calls : maxTokens;
+    return { text: await stepper.detokenize(out), tokens: out.length, calls, tokensPerSecond: ((out.length - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
+  },
+  /** Greedy stepping of up to n tokens with a fresh stepper that reads `lookahead` positions per call: every step's candidates and the calls made. */
+  async stepTrace(handle: number, prompt: string, n: number, lookahead: number, topK = 5) {
+    const e = engines.get(handle) as WorkerEngine;
+    const before = e.lookahead;
+    e.lookahead = lookahead;
+    try {
+      const stepper = await e.stepper();
+      const ids = await stepper.tokenize(prompt, { addBos: true });
+      const steps: { id: number; logprob: number }[][] = [];
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const next = await stepper.next([...ids, ...out], { topK });
+        steps.push(next.top.map((c) => ({ id: c.id, logprob: c.logprob })));
+        if (stepper.vocabulary.eos.includes(next.top[0]!.id)) break;
+        out.push(next.top[0]!.id);
+      }
+      return { steps, tokens: out, calls: (stepper as unknown as { stats: { calls: number } }).stats.calls };
+    } finally {
+      e.lookahead = before;
+    }
+  },
+  /** Sets how many positions the handles' steppers read per call from now on (src/lib/engines/lookahead.ts; 1 = off). */
+  setLookahead(handles: number[], n: number) {
+    for (const h of handles) {
+      const e = engines.get(h);
+      if (!e || !('lookahead' in e)) throw new Error(`handle ${h} is not a wllama worker engine`);
+      (e as WorkerEngine).lookahead = n;
+    }
   },
   /** Runs a method (src/lib/run.ts) with one agent per handle, greedy; returns its trace. */
   async runMethod(strategy: string, handles: number[], prompt: string, knobs: Record<string, unknown>, maxTokens: number) {
