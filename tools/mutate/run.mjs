@@ -15,8 +15,8 @@
  * timed out) / (killed + timed out + survived + no coverage); mutants that do not compile or that
  * `// Stryker disable` marks as equivalent are not counted.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 
 const AREAS = {
@@ -54,7 +54,9 @@ const AREAS = {
     // F16 paths (kernelF16, fused and SIMD) against those kernels (merge-f16-fused,
     // merge-simd-executor). Slow (about 20 s for the lot on two cores), but with per-test coverage a
     // mutant runs only the tests that reach it.
-    tests: ['tests/unit/merge-methods.test.ts', 'tests/unit/merge-f16-fused.test.ts', 'tests/unit/merge-simd-executor.test.ts'],
+    // mergekit's newer methods (della, sce, nuslerp, karcher, …) are checked against independent
+    // computations on real tensors of stories260K and the pool in merge-methods-mergekit.
+    tests: ['tests/unit/merge-methods.test.ts', 'tests/unit/merge-f16-fused.test.ts', 'tests/unit/merge-simd-executor.test.ts', 'tests/unit/merge-methods-mergekit.test.ts'],
   },
 };
 
@@ -81,6 +83,11 @@ mkdirSync(OUT, { recursive: true });
 
 for (const area of areas) {
   const { mutate, tests } = AREAS[area];
+  // Stryker runs the tests in a copy of the repository, .stryker-tmp/sandbox-…/, where the real
+  // model's ../shared is .stryker-tmp/shared: link it there, so tests on real tensors and the real
+  // model run in the sandbox as they do in the repository.
+  mkdirSync('.stryker-tmp', { recursive: true });
+  if (existsSync('../shared') && !existsSync('.stryker-tmp/shared')) symlinkSync(resolve('../shared'), '.stryker-tmp/shared');
   // The vitest runner's workers are forked by Stryker after this point and inherit the variable.
   process.env.CHORUS_MUTATE_TESTS = tests.join(',');
   await new Stryker({
