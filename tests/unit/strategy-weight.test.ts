@@ -148,6 +148,8 @@ describe('DARE-TIES with weights searched on dev (MoCo weight_dare_ties.py, opti
     expect(tried).toEqual(expected);
     expect(tried).toHaveLength(12);
     expect(tried[0]!.base).toBe(0);
+    expect(tried[0]!.seed).toBe(9);
+    expect(tried[0]!.parameters).toEqual({});
     expect(tried[0]!.models.map((m) => [m.agent, m.parameters.density])).toEqual([[1, 0.5], [2, 0.5]]);
     for (const r of tried) expect(r.models.reduce((s, m) => s + m.parameters.weight!, 0)).toBeCloseTo(1, 12);
     expect(fitted.state).toEqual(dareRecipe(replay.globalBest, 0.5, 9));

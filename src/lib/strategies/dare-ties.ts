@@ -33,7 +33,7 @@ const meta: StrategyMeta = {
 /** DARE-TIES of agents 2 … N on base agent 1 with the softmax of `x` as weights. */
 export function dareRecipe(x: readonly number[], density: number, seed: number): MergeRecipe {
   const w = softmax(x);
-  return { method: 'dare_ties', base: 0, models: w.map((weight, i) => ({ agent: i + 1, parameters: { weight, density } })), parameters: { seed } };
+  return { method: 'dare_ties', base: 0, models: w.map((weight, i) => ({ agent: i + 1, parameters: { weight, density } })), parameters: {}, seed };
 }
 
 export async function searchDareTies(sctx: SearchContext): Promise<Fitted> {
