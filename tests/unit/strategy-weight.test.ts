@@ -7,6 +7,7 @@ import { searchGreedySoup, soupRecipe } from '../../src/lib/strategies/greedy-so
 import { searchModelSwarms, swarmRecipe, swarmStart } from '../../src/lib/strategies/model-swarms.ts';
 import { expoRecipe, parseAlphas, searchExpo } from '../../src/lib/strategies/expo.ts';
 import { dareRecipe, searchDareTies } from '../../src/lib/strategies/dare-ties.ts';
+import { lorahubObjective, lorahubRecipe, searchLorahub } from '../../src/lib/strategies/lorahub.ts';
 import { rankByDev, recipeText, softmax } from '../../src/lib/strategies/weight.ts';
 import { fnv1a } from '../../src/lib/random.ts';
 import { getStrategy } from '../../src/lib/strategies/registry.ts';
@@ -156,6 +157,30 @@ describe('DARE-TIES with weights searched on dev (MoCo weight_dare_ties.py, opti
     const w = softmax([0, Math.log(3)]);
     expect(w[0]).toBeCloseTo(0.25, 12);
     expect(w[1]).toBeCloseTo(0.75, 12);
+  });
+});
+
+describe('LoraHub-style search (MoCo weight_lorahub.py)', () => {
+  it('starts at the base (all weights 0), stays within the bounds, spends the budget, and keeps the candidate of least −score + reg · mean |w|', async () => {
+    // A scripted dev score peaked at w = (0.8, −0.4).
+    const score = (r: MergeRecipe) => Math.max(0, 1 - Math.hypot(r.models[0]!.parameters.weight! - 0.8, r.models[1]!.parameters.weight! + 0.4));
+    const { sctx, tried, steps } = scripted([0.3, 0.6, 0.2], score, { budget: 12, bound: 1, regularisation: 0.05 }, 4);
+    const fitted = await searchLorahub(sctx);
+    expect(tried).toHaveLength(12);
+    expect(tried[0]).toEqual(lorahubRecipe([0, 0]));
+    expect(tried[0]).toEqual({ method: 'task_arithmetic', base: 0, models: [{ agent: 1, parameters: { weight: 0 } }, { agent: 2, parameters: { weight: 0 } }], parameters: { normalize: false } });
+    for (const r of tried) for (const m of r.models) expect(Math.abs(m.parameters.weight!)).toBeLessThanOrEqual(1);
+    const objective = (r: MergeRecipe) => lorahubObjective(score(r), r.models.map((m) => m.parameters.weight!), 0.05);
+    const least = Math.min(...tried.map(objective));
+    // Ties go to the later candidate (accepted when no worse).
+    const chosen = tried.findLast((r) => objective(r) === least)!;
+    expect(fitted.state).toEqual(chosen);
+    expect(steps.map((st) => st.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(steps.at(-1)!.best).toBe(score(chosen));
+    expect(lorahubObjective(0.5, [1, -0.5], 0.1)).toBeCloseTo(-0.5 + 0.1 * 0.75, 15);
+    const again = scripted([0.3, 0.6, 0.2], score, { budget: 12, bound: 1, regularisation: 0.05 }, 4);
+    await searchLorahub(again.sctx);
+    expect(again.tried).toEqual(tried);
   });
 });
 
