@@ -3,16 +3,17 @@
 // the dev items, the search is plotted as it goes; a cancel mid-search saves the best merge so far
 // as a model with its recipe; after a reload the run resumes (the answer cache re-asks nothing)
 // through a greedy soup and a model-swarm search to their results; the saved merge loads in the
-// playground and generates. Budget: 3 dev and 2 test arithmetic items, 2 swarm iterations.
+// playground and generates. Budget: two pool models, 2 dev and 1 test arithmetic items, 2 swarm
+// iterations.
 import { test, expect, type Page, type Locator } from '@playwright/test';
 import { openApp, showTab, watchErrors, setupPlayground, runAndWait, playground, laneMessages, modelCard } from './helpers.ts';
 
 const EXPERIMENT = JSON.stringify({
-  models: { g: 'generalist', a: 'arithmetic-specialist', w: 'world-specialist' },
-  datasets: [{ path: 'pool/arithmetic', split: 'test', limit: 2, devLimit: 3 }],
+  models: { g: 'generalist', a: 'arithmetic-specialist' },
+  datasets: [{ path: 'pool/arithmetic', split: 'test', limit: 1, devLimit: 2 }],
   methods: [
-    { method: 'greedy-soup', agents: ['g', 'a', 'w'], label: 'soup' },
-    { method: 'model-swarms', agents: ['g', 'a', 'w'], knobs: { iterations: 2 }, label: 'swarm' },
+    { method: 'greedy-soup', agents: ['g', 'a'], label: 'soup' },
+    { method: 'model-swarms', agents: ['g', 'a'], knobs: { iterations: 2 }, label: 'swarm' },
   ],
   seeds: [1],
 });
@@ -56,9 +57,9 @@ test('greedy soup and model swarms: candidates merged and scored on dev, plotted
   // as the best so far: then that model is named.
   await expect(saved).toContainText(/soup: best merge saved as the model “soup · pool\/arithmetic( \(best so far\))?” — linear of a/);
   await expect(saved).toContainText('swarm: best merge saved as the model “swarm · pool/arithmetic” — linear of a1 × ');
-  // Iteration 1 (the models themselves) and 2 (three merged particles): three dots at each.
+  // Iteration 1 (the models themselves) and 2 (two merged particles): two dots at each.
   await expect(plot.getByRole('status', { name: 'Best candidate' })).toContainText('linear of a1 × ');
-  await expect(plot.locator('svg circle')).toHaveCount(6);
+  await expect(plot.locator('svg circle')).toHaveCount(4);
   const results = tab(page).getByRole('table', { name: 'Results' });
   await expect(results).toContainText('soup');
   await expect(results).toContainText('swarm');

@@ -97,6 +97,29 @@ describe('runner: weight-level methods', () => {
     expect(runner.progress.saved?.[0]?.bestSoFar).toBe(true);
   });
 
+  it('weight-level cells answer test one cell at a time, so no merge is loaded twice', async () => {
+    const s = setup();
+    const methods = [
+      { method: 'greedy-soup', agents: ['d', 'n', 'z'], label: 'soup' },
+      { method: 'expo', agents: ['d', 'n', 'z'], knobs: { alphas: '0.1' }, label: 'expo' },
+      { method: 'lorahub', agents: ['z', 'd', 'n'], knobs: { budget: 2 }, label: 'hub' },
+      { method: 'dare-ties', agents: ['z', 'd', 'n'], knobs: { population: 1, iterations: 1 }, label: 'dare' },
+      { method: 'model-swarms', agents: ['d', 'n', 'z'], knobs: { iterations: 2 }, label: 'swarm' },
+    ];
+    let phase = '';
+    const load = s.merger.load.bind(s.merger);
+    const testLoads: string[] = [];
+    s.merger.load = (r, key, signal) => {
+      if (phase === 'methods fitted on dev') testLoads.push(key);
+      return load(r, key, signal);
+    };
+    const out = await createRunner({ experiment: parseExperiment(JSON.stringify({ ...EXPERIMENT, methods }), 'toy.json'), datasets: [toyDataset()], models: s.bind, merger: s.merger, onProgress: (p) => (phase = p.phase) }).run();
+    expect(out.status).toBe('done');
+    // On test, each cell's merge is loaded once: the five cells' items do not take turns.
+    expect(testLoads.length).toBeGreaterThan(3);
+    expect(new Set(testLoads).size).toBe(testLoads.length);
+  });
+
   it('without a merger a weight-level method is refused, saying where it runs', async () => {
     const s = setup();
     await expect(createRunner({ experiment: parseExperiment(JSON.stringify(EXPERIMENT), 'toy.json'), datasets: [toyDataset()], models: s.bind }).run()).rejects.toThrow(

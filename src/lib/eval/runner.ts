@@ -341,10 +341,15 @@ export function createRunner(opts: RunnerOptions): Runner {
   }
 
   async function runCells(list: Cell[], phase: Progress['phase'], fits: Map<string, Fitted>): Promise<void> {
-    // Round-robin over cells, so the items in flight use different engines and run side by side.
-    const perCell = list.map((cell) => itemsOf(cell).filter((item) => !rows.has(rowKey(cell.key, item.id))).map((item) => ({ cell, item })));
+    // Round-robin over cells, so the items in flight use different engines and run side by side;
+    // weight-level cells come after, one cell at a time: each answers with its own merged model,
+    // and interleaving them would unload and reload merges (only MERGED_LOADED stay loaded).
+    const pending = (cell: Cell) => itemsOf(cell).filter((item) => !rows.has(rowKey(cell.key, item.id))).map((item) => ({ cell, item }));
+    const isWeight = (cell: Cell) => getStrategy(cell.method).meta.level === 'weight';
+    const perCell = list.filter((c) => !isWeight(c)).map(pending);
     const queue: Array<{ cell: Cell; item: EvalItem }> = [];
     for (let i = 0; perCell.some((l) => i < l.length); i++) for (const l of perCell) if (i < l.length) queue.push(l[i]!);
+    for (const cell of list.filter(isWeight)) queue.push(...pending(cell));
     report({ phase });
     let failure: unknown;
     const worker = async (): Promise<void> => {
