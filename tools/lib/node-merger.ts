@@ -7,7 +7,7 @@
  * experiment's model files).
  */
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from '../../src/lib/engines/engine.ts';
 import type { Merger } from '../../src/lib/eval/runner.ts';
@@ -72,7 +72,6 @@ export function nodeMerger(o: NodeMergerOptions): Merger {
       await mergeRecipeToFile(recipe, o.paths, `${base}.gguf`, name);
       const doc = recipeDocument({ ...recipe, base: recipe.base === null ? null : o.paths.get(recipe.base)!, models: recipe.models.map((m) => ({ ...m, model: o.paths.get(m.model)! })) }, name);
       await writeFile(`${base}.recipe.json.part`, JSON.stringify(doc, null, 1) + '\n');
-      const { rename } = await import('node:fs/promises');
       await rename(`${base}.recipe.json.part`, `${base}.recipe.json`).catch(async (e: unknown) => {
         await rm(`${base}.recipe.json.part`, { force: true });
         throw e;
