@@ -8,6 +8,7 @@ import { getContext, setContext } from 'svelte';
 import { getRegistry, type ModelRegistry } from './models.svelte.ts';
 import { Playground } from './playground.svelte.ts';
 import { Experiments } from './experiments.svelte.ts';
+import { browserMerger } from './search-merger.ts';
 
 export type TabId = 'models' | 'playground' | 'merge' | 'experiments' | 'methods';
 
@@ -22,7 +23,8 @@ export class AppState {
     this.models = getRegistry();
     void this.models.init();
     this.playground = new Playground(this.models);
-    this.experiments = new Experiments(this.models);
+    // Weight-level methods merge their candidates with the merge worker and save the best here.
+    this.experiments = new Experiments(this.models, undefined, (input) => browserMerger(this.models, input));
     // A shared link opens its view (playground setup or experiment); otherwise start where models are loaded.
     this.#tab = this.playground.hasLinkedSetup ? 'playground' : this.experiments.hasLinkedExperiment ? 'experiments' : 'models';
   }

@@ -23,7 +23,8 @@ import { loadDataset } from '../lib/eval/load.ts';
 import { DatasetProblems } from '../lib/eval/problems.ts';
 import type { ResultsFile } from '../lib/eval/results.ts';
 import { cellsCsv, itemsCsv, parseResultsFile, ResultsFileError } from '../lib/eval/results-io.ts';
-import { createRunner, type ModelBinding, type Progress, type Runner } from '../lib/eval/runner.ts';
+import { createRunner, type Merger, type ModelBinding, type Progress, type Runner } from '../lib/eval/runner.ts';
+import type { SearchInput } from './search-merger.ts';
 import type { EvalDataset } from '../lib/eval/task.ts';
 import { applyEvent, emptyTraceView, type TraceView } from '../lib/render/trace-view.ts';
 import { openExperimentsDb, IdbAnswerStore, IdbRunState } from '../lib/store/experiments-db.ts';
@@ -34,7 +35,7 @@ import { experimentFromChoices, experimentFromHash, HASH_KEY, toBase64Url, type 
 
 /** What the tab needs from the model registry (src/app/models.svelte.ts satisfies it). */
 export interface ExperimentModels {
-  readonly models: readonly { id: string; name: string; source: string; file?: string }[];
+  readonly models: readonly { id: string; name: string; source: string; file?: string; summary?: { contextLength?: number; vocabSize?: number } }[];
   init(): Promise<void>;
   load(id: string): Promise<Engine>;
   file(id: string): Promise<File>;
@@ -93,11 +94,16 @@ export class Experiments {
   #cell = $state<number | null>(null);
   #item = $state<number | null>(null);
   #runner: Runner | null = null;
+  /** Merges weight-level methods' candidates (src/app/search-merger.ts), given each experiment model's file. */
+  readonly #merger: ((input: (model: string) => Promise<SearchInput>) => Merger) | undefined;
+  /** Experiment model id → registry id, from the last #bindings. */
+  #registryIds = new Map<string, string>();
   /** True when the page was opened with an experiment in its URL (the app then opens this tab). */
   readonly hasLinkedExperiment: boolean;
 
-  constructor(models: ExperimentModels, hash: string = typeof location === 'undefined' ? '' : location.hash) {
+  constructor(models: ExperimentModels, hash: string = typeof location === 'undefined' ? '' : location.hash, merger?: (input: (model: string) => Promise<SearchInput>) => Merger) {
     this.#models = models;
+    this.#merger = merger;
     const linked = experimentFromHash(hash);
     this.hasLinkedExperiment = linked !== null;
     const last = typeof localStorage === 'undefined' ? null : localStorage.getItem(LAST_KEY);
@@ -350,6 +356,7 @@ export class Experiments {
       }
       if (spec.kind === 'fleet') throw new Error(`models.${id}: a fleet of endpoints runs from the command line (npm run experiment -- FILE.json); in the tab, name one endpoint {"baseUrl", "model"}`);
       const regId = this.#registryId(id, spec);
+      this.#registryIds.set(id, regId);
       this.#preparing = `Loading ${regId}…`;
       const engine = await this.#models.load(regId);
       const builtin = this.#pool?.models.find((m) => `builtin:${m.id}` === regId);
@@ -385,7 +392,14 @@ export class Experiments {
       const bindings = await this.#bindings(exp);
       db = await openExperimentsDb();
       this.#preparing = null;
+      const merger = this.#merger?.(async (model) => {
+        const regId = this.#registryIds.get(model);
+        if (regId === undefined) throw new Error(`models.${model}: a weight-level method merges GGUF models, and ${model} is not one — choose GGUF or built-in models`);
+        const entry = this.#models.models.find((m) => m.id === regId);
+        return { blob: await this.#models.file(regId), name: entry?.name ?? model, ...entry?.summary };
+      });
       const runner = createRunner({
+        ...(merger ? { merger } : {}),
         experiment: exp,
         datasets,
         models: (id) => bindings.get(id)!,

@@ -48,7 +48,7 @@ export interface CompareResult {
 }
 
 /** Page side of the merge worker: one worker per page, started on first use, restarted after a crash. */
-class MergeWorkerClient {
+export class MergeWorkerClient {
   #worker: { worker: Worker; conn: Connection<MergeWorkerApi> } | null = null;
   #next = 1;
 

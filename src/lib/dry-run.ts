@@ -94,7 +94,7 @@ export interface DryRun {
 /** Runs `strategy` with its default knobs on `n` scripted agents. */
 export async function dryRun(strategy: Strategy, n = dryRunAgentCount(strategy)): Promise<DryRun> {
   const engine = new DryRunEngine();
-  const agents: Agent[] = Array.from({ length: n }, (_, i) => ({ id: `a${i + 1}`, name: `Agent ${i + 1}`, model: 'dry run', engine, temperature: 0 }));
+  let agents: Agent[] = Array.from({ length: n }, (_, i) => ({ id: `a${i + 1}`, name: `Agent ${i + 1}`, model: 'dry run', engine, temperature: 0 }));
   let knobs = resolveKnobs(strategy.meta, {}).knobs;
   let fitted: unknown;
   if (strategy.meta.needs.dev && strategy.fit) {
@@ -105,6 +105,12 @@ export async function dryRun(strategy: Strategy, n = dryRunAgentCount(strategy))
     const fit = strategy.fit(dev, knobs);
     knobs = { ...knobs, ...fit.knobs };
     fitted = fit.state;
+  }
+  if (strategy.meta.level === 'weight') {
+    // A weight-level method answers with the merge its dev search found, as one agent (the
+    // experiment runner binds it so): here the uniform average of the n models stands for it.
+    fitted = { method: 'linear', base: null, models: agents.map((_, i) => ({ agent: i, parameters: { weight: 1 / n } })), parameters: { normalize: false } };
+    agents = [{ id: 'a1', name: `Merge of the ${n} models`, model: 'dry run', engine, temperature: 0 }];
   }
   const events = await collectRun({ strategy, agents, prompt: DRY_RUN_PROMPT, knobs, seed: 1, maxTokens: 16, runId: `dry-run-${strategy.meta.id}`, fitted });
   const end = events.find((e): e is Extract<TraceEvent, { type: 'run-end' }> => e.type === 'run-end');

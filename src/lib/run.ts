@@ -79,7 +79,10 @@ function checkRequest(strategy: Strategy, req: RunRequest): string[] {
   const problems: string[] = [];
   const { needs, name } = strategy.meta;
   const n = req.agents.length;
-  if (n < needs.minAgents) problems.push(`${name} needs at least ${needs.minAgents} agent(s) and the setup has ${n}: add agents`);
+  // A weight-level method with its searched merge answers with that one merged model
+  // (src/lib/strategies/weight.ts); its minimum counts the models merged, which the search checked.
+  const least = strategy.meta.level === 'weight' && req.fitted !== undefined ? 1 : needs.minAgents;
+  if (n < least) problems.push(`${name} needs at least ${least} agent(s) and the setup has ${n}: add agents`);
   if (needs.maxAgents !== undefined && n > needs.maxAgents) problems.push(`${name} takes at most ${needs.maxAgents} agent(s) and the setup has ${n}: remove agents`);
   if (needs.logprobs) {
     for (const a of req.agents) {

@@ -19,8 +19,8 @@ const only = <T extends TraceEvent['type']>(events: TraceEvent[], type: T): Of<T
 };
 
 describe('registry and metadata', () => {
-  it('has single, vote, cascade, debate, router and the text-level methods, each with paper, level and valid knob defaults', () => {
-    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate', 'router', 'graph-router', 'prompt-router', 'feedback', 'debate-summary', 'refine', 'knowledge-cards', 'blender', 'moa', 'self-moa', 'structure', 'usc', 'slm-mux', 'aggregation', 'blackboard', 'hswarm', 'nudging', 'co-llm', 'switch', 'speculative', 'fusion', 'contrastive', 'proxy-tuning']);
+  it('has single, vote, cascade, debate, router, the text-level and the weight-level methods, each with paper, level and valid knob defaults', () => {
+    expect(strategies.map((s) => s.meta.id)).toEqual(['single', 'vote', 'cascade', 'debate', 'router', 'graph-router', 'prompt-router', 'feedback', 'debate-summary', 'refine', 'knowledge-cards', 'blender', 'moa', 'self-moa', 'structure', 'usc', 'slm-mux', 'aggregation', 'blackboard', 'hswarm', 'nudging', 'co-llm', 'switch', 'speculative', 'fusion', 'contrastive', 'proxy-tuning', 'greedy-soup', 'model-swarms', 'expo', 'dare-ties', 'lorahub']);
     for (const s of strategies) {
       expect(s.meta.paper.url).toMatch(/^https:\/\/arxiv\.org\/abs\//);
       expect(['api', 'text', 'token', 'logit', 'weight']).toContain(s.meta.level);

@@ -164,8 +164,8 @@ describe('decision rules', () => {
 });
 
 describe('methods on scripted steppers', () => {
-  it('scripted: the seven methods are registered at the end, with their levels', () => {
-    expect(strategies.slice(-7).map((s) => [s.meta.id, s.meta.level])).toEqual([
+  it('scripted: the seven methods are registered after the text-level ones (the weight-level ones last), with their levels', () => {
+    expect(strategies.slice(-12, -5).map((s) => [s.meta.id, s.meta.level])).toEqual([
       ['nudging', 'token'], ['co-llm', 'token'], ['switch', 'token'], ['speculative', 'token'],
       ['fusion', 'logit'], ['contrastive', 'logit'], ['proxy-tuning', 'logit'],
     ]);

@@ -30,7 +30,7 @@ import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseExperiment, ExperimentError, type DatasetSpec, type Experiment, type ModelSpec } from '../../src/lib/eval/experiment.ts';
-import { createRunner, type ModelBinding, type Progress } from '../../src/lib/eval/runner.ts';
+import { createRunner, type Merger, type ModelBinding, type Progress } from '../../src/lib/eval/runner.ts';
 import { canonicalJson, sha256Hex } from '../../src/lib/eval/cache.ts';
 import { loadDataset } from '../../src/lib/eval/load.ts';
 import { DatasetError } from '../../src/lib/eval/datasets.ts';
@@ -218,7 +218,15 @@ async function main(argv: string[]): Promise<void> {
   // Enough items in flight to fill the largest fleet's slots (a fleet takes the sum of its endpoints' limits).
   const fleetSlots = Object.values(experiment.models).map((m) => (m.kind === 'fleet' ? m.endpoints.reduce((n, e) => n + (e.concurrency ?? 1), 0) : 0));
   const concurrency = args.concurrency ?? Math.max(4, ...fleetSlots);
+  // Weight-level methods merge their candidates in Node and load them on the harness page, which
+  // starts below (tools/lib/node-merger.ts); the runner is made first, to check the grid.
+  let mergerImpl: Merger | undefined;
+  const merger: Merger = {
+    load: (r, key, signal) => (mergerImpl ? mergerImpl.load(r, key, signal) : Promise.reject(new CliError('weight-level methods merge GGUF models: give the experiment GGUF or built-in models'))),
+    save: (r, key, name) => (mergerImpl ? mergerImpl.save(r, key, name) : Promise.reject(new CliError('weight-level methods merge GGUF models: give the experiment GGUF or built-in models'))),
+  };
   const runner = createRunner({
+    merger,
     experiment,
     datasets,
     models: (id) => engines.get(id)!,
@@ -244,6 +252,11 @@ async function main(argv: string[]): Promise<void> {
     harness = await openHarness(dir, Number(process.env.EXPERIMENT_PORT ?? 0) || (await freePort()));
   }
   const { HarnessEngine } = await import('../pool/harness-engine.ts');
+  if (harness) {
+    const { nodeMerger } = await import('../lib/node-merger.ts');
+    const page = harness.page;
+    mergerImpl = nodeMerger({ paths: ggufs, modelsDir: join(harnessDir, 'models'), saveDir: dirname(out), open: (id, file, path) => new HarnessEngine(page, id, `./models/${file}`, args.context, path) });
+  }
   const fleets = new Map<string, FleetEngine>();
   for (const [id, spec] of Object.entries(experiment.models)) {
     if (spec.kind === 'fleet') {

@@ -37,14 +37,24 @@
  *   dev evidence is read and when the results are assembled.
  * - A method that ends in error stops the run with that message (finished rows stay in `state`):
  *   an engine failure is never recorded as a wrong answer.
+ * - Weight-level methods (MoCo's greedy soup, model swarms, ExPO, DARE-TIES, LoraHub;
+ *   src/lib/strategies/weight.ts) search merges of their agents' models on dev: each candidate is a
+ *   MergeRecipe, which `merger` (the tab's merge worker, the CLI's merge in Node) really merges and
+ *   loads when a call first needs it — never when every answer comes from the cache, so a resumed
+ *   search merges and asks nothing twice. The merged model is the cell's one agent; its answers are
+ *   cached under the SHA-256 of the recipe over its inputs' cache keys (the weights' content). The
+ *   best merge is saved as a model with its recipe (`merger.save`) when the search ends, and when
+ *   the run is cancelled mid-search (the best so far); the test items are answered by it.
  */
 import type { CallOptions, ChatChunk, ChatRequest, CompletionRequest, Engine } from '../engines/engine.ts';
 import { runStrategy } from '../run.ts';
 import { getStrategy } from '../strategies/registry.ts';
-import type { DevEvidence, Fitted, KnobValue, SearchStep } from '../strategies/types.ts';
+import type { DevEvidence, Fitted, KnobValue, MergeRecipe, SearchStep } from '../strategies/types.ts';
+import { isRecipe, recipeText } from '../strategies/weight.ts';
+import type { ResolvedRecipe } from '../merge/recipe.ts';
 import { resolveKnobs } from '../strategies/knobs.ts';
 import type { TraceEvent } from '../trace.ts';
-import { cachingEngine, type AnswerStore, type CacheCounts } from './cache.ts';
+import { cachingEngine, canonicalJson, sha256Hex, type AnswerStore, type CacheCounts } from './cache.ts';
 import { expandGrid, memberCellKey, type Cell, type Experiment } from './experiment.ts';
 import { summarize, type CellResult, type ItemResult, type ResultsFile } from './results.ts';
 import type { EvalDataset, EvalItem, ScoreContext } from './task.ts';
@@ -85,6 +95,19 @@ export interface Progress {
   cell?: string;
   /** The latest dev search (Strategy.search): its cell and every iteration so far, for the live plot. */
   search?: { cell: string; steps: SearchStep[] };
+  /** Merged models a weight-level search saved (its best, or its best so far when cancelled). */
+  saved?: { cell: string; name: string; recipe: string; bestSoFar: boolean }[];
+}
+
+/**
+ * Merges weight-level candidates (see the file comment). Recipes name the experiment's model ids;
+ * `key` is the recipe's content identity (the same key, the same weights).
+ */
+export interface Merger {
+  /** Merges `recipe` and loads the result; the runner unloads it when it needs the room. */
+  load(recipe: ResolvedRecipe, key: string, signal: AbortSignal): Promise<Engine>;
+  /** Saves the merge of `recipe` as a model with its recipe (once per key); resolves to the name it is listed under. */
+  save(recipe: ResolvedRecipe, key: string, name: string): Promise<string>;
 }
 
 export interface RunnerOptions {
@@ -101,6 +124,8 @@ export interface RunnerOptions {
   /** Keep every item's trace in the results (default true). */
   traces?: boolean;
   onProgress?: (p: Progress) => void;
+  /** Merges and saves weight-level candidates; without it a weight-level method is refused. */
+  merger?: Merger;
 }
 
 export type RunOutcome = { status: 'done'; results: ResultsFile } | { status: 'cancelled' };
@@ -249,8 +274,12 @@ export function createRunner(opts: RunnerOptions): Runner {
   async function runItem(cell: Cell, item: EvalItem, fitted: Fitted | undefined, onTrace?: (trace: readonly TraceEvent[]) => void): Promise<StoredRow> {
     const ds = opts.datasets[cell.dataset]!;
     const itemCounts: CacheCounts = { hits: 0, misses: 0 };
-    const agents = cell.agents.map((a, i) => {
-      const b = binding(a.model);
+    // A weight-level method answers with the merge of its agents' models alone (see the file comment).
+    const recipe = getStrategy(cell.method).meta.level === 'weight' && isRecipe(fitted?.state) ? fitted.state : undefined;
+    const members = recipe ? [{ model: `merge of ${cell.agents.map((a) => a.model).join(', ')}`, temperature: cell.agents[0]!.temperature, system: cell.agents[0]!.system }] : cell.agents;
+    const mergedModel = recipe ? await mergedBinding(cell, recipe) : undefined;
+    const agents = members.map((a, i) => {
+      const b = mergedModel ?? binding(a.model);
       const cached = opts.answers ? cachingEngine(b.engine, b.cacheKey, opts.answers, itemCounts) : b.engine;
       return {
         id: `a${i + 1}`,
@@ -312,10 +341,15 @@ export function createRunner(opts: RunnerOptions): Runner {
   }
 
   async function runCells(list: Cell[], phase: Progress['phase'], fits: Map<string, Fitted>): Promise<void> {
-    // Round-robin over cells, so the items in flight use different engines and run side by side.
-    const perCell = list.map((cell) => itemsOf(cell).filter((item) => !rows.has(rowKey(cell.key, item.id))).map((item) => ({ cell, item })));
+    // Round-robin over cells, so the items in flight use different engines and run side by side;
+    // weight-level cells come after, one cell at a time: each answers with its own merged model,
+    // and interleaving them would unload and reload merges (only MERGED_LOADED stay loaded).
+    const pending = (cell: Cell) => itemsOf(cell).filter((item) => !rows.has(rowKey(cell.key, item.id))).map((item) => ({ cell, item }));
+    const isWeight = (cell: Cell) => getStrategy(cell.method).meta.level === 'weight';
+    const perCell = list.filter((c) => !isWeight(c)).map(pending);
     const queue: Array<{ cell: Cell; item: EvalItem }> = [];
     for (let i = 0; perCell.some((l) => i < l.length); i++) for (const l of perCell) if (i < l.length) queue.push(l[i]!);
+    for (const cell of list.filter(isWeight)) queue.push(...pending(cell));
     report({ phase });
     let failure: unknown;
     const worker = async (): Promise<void> => {
@@ -368,6 +402,86 @@ export function createRunner(opts: RunnerOptions): Runner {
     return list.map((r, i) => (scores[i] === r.score ? r : { ...r, score: scores[i]!, metrics: { ...r.metrics, itemScore: r.score } }));
   }
 
+  /** The recipe with the cell's model ids in place of agent indices. */
+  function resolveRecipe(cell: Cell, r: MergeRecipe): ResolvedRecipe {
+    const model = (agent: number): string => {
+      const a = cell.agents[agent];
+      if (!a) throw new ExperimentRunError(`${cell.method}: a candidate names agent ${agent + 1}, but the cell has ${cell.agents.length}`);
+      return a.model;
+    };
+    return { method: r.method, base: r.base === null ? null : model(r.base), models: r.models.map((m) => ({ model: model(m.agent), parameters: m.parameters })), parameters: r.parameters, ...(r.seed !== undefined ? { seed: r.seed } : {}) };
+  }
+
+  /** The recipe's identity: its SHA-256 over the inputs' cache keys (the weights' content), not their names. */
+  function recipeKey(r: ResolvedRecipe): Promise<string> {
+    const key = (m: string) => binding(m).cacheKey;
+    return sha256Hex(canonicalJson({ method: r.method, base: r.base === null ? null : key(r.base), models: r.models.map((m) => ({ model: key(m.model), parameters: m.parameters })), parameters: r.parameters, seed: r.seed ?? 0 }));
+  }
+
+  const MERGED_LOADED = 3;
+  const merged = new Map<string, ModelBinding>();
+  const loaded = new Map<string, { engine: Promise<Engine>; busy: number; used: number }>();
+  let useClock = 0;
+
+  /** Loads the merge `key` (merging it), unloading the least recently used idle merges beyond MERGED_LOADED. */
+  function loadMerged(r: ResolvedRecipe, key: string): { engine: Promise<Engine>; busy: number; used: number } {
+    let entry = loaded.get(key);
+    if (!entry) {
+      if (!opts.merger) throw new ExperimentRunError('internal: a merged model was asked for without a merger');
+      entry = { engine: opts.merger.load(r, key, controller.signal), busy: 0, used: 0 };
+      entry.engine.catch(() => loaded.delete(key));
+      loaded.set(key, entry);
+      const idle = [...loaded].filter(([k, e]) => k !== key && e.busy === 0).sort((a, b) => a[1].used - b[1].used);
+      for (const [k, e] of idle.slice(0, Math.max(0, loaded.size - MERGED_LOADED))) {
+        loaded.delete(k);
+        void e.engine.then((en) => en.unload()).catch(() => undefined);
+      }
+    }
+    entry.used = ++useClock;
+    return entry;
+  }
+
+  /** The binding of a merged candidate: an engine that merges and loads on its first call (a fully cached candidate never does). */
+  async function mergedBinding(cell: Cell, recipe: MergeRecipe): Promise<ModelBinding> {
+    if (!opts.merger) throw new ExperimentRunError(`${cell.method} is a weight-level method and this runner cannot merge models: run it in the Experiments tab or with npm run experiment`);
+    const r = resolveRecipe(cell, recipe);
+    const key = await recipeKey(r);
+    const known = merged.get(key);
+    if (known) return known;
+    const info = { ...binding(r.base ?? r.models[0]!.model).engine.info, model: `merge ${key.slice(0, 12)}` };
+    async function* call(open: (e: Engine) => AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
+      const entry = loadMerged(r, key);
+      entry.busy += 1;
+      try {
+        yield* open(await entry.engine);
+      } finally {
+        entry.busy -= 1;
+      }
+    }
+    const lazy: Engine = {
+      info,
+      chat: (q, o) => call((e) => e.chat(q, o)),
+      complete: (q, o) => call((e) => e.complete(q, o)),
+      unload: async () => {
+        const entry = loaded.get(key);
+        loaded.delete(key);
+        if (entry) await (await entry.engine).unload();
+      },
+    };
+    const b: ModelBinding = { engine: gatedEngine(lazy, new Gate(1)), cacheKey: `merge:${key}` };
+    merged.set(key, b);
+    return b;
+  }
+
+  /** Saves a weight-level cell's merge through the merger and reports it. */
+  async function saveMerge(cell: Cell, recipe: MergeRecipe, bestSoFar: boolean): Promise<string> {
+    const r = resolveRecipe(cell, recipe);
+    const label = cell.labels[0] ?? cell.method;
+    const name = await opts.merger!.save(r, await recipeKey(r), `${label} · ${opts.datasets[cell.dataset]!.id}${bestSoFar ? ' (best so far)' : ''}`);
+    report({ saved: [...(progress.saved ?? []), { cell: label, name, recipe: recipeText(recipe), bestSoFar }] });
+    return name;
+  }
+
   function devEvidence(cell: Cell): DevEvidence {
     const devItems = itemsOf({ ...cell, split: 'dev' });
     const perAgent = cell.agents.map((a) => cellRows(memberCellKey(a.model, cell.dataset, 'dev', cell.seed), cell.dataset, devItems, `${a.model} on dev`));
@@ -402,8 +516,10 @@ export function createRunner(opts: RunnerOptions): Runner {
     let refused = 0;
     let firstRefusal = '';
     report({ phase: 'searching on dev', cell: label, search: { cell: label, steps: [] } });
+    const weight = strategy.meta.level === 'weight';
+    if (weight && !opts.merger) throw new ExperimentRunError(`${cell.method} is a weight-level method and this runner cannot merge models: run it in the Experiments tab or with npm run experiment`);
     // A failed candidate stops the run: abort its siblings' calls too (as runCells does).
-    const fitted = await strategy.search!({
+    const searching = strategy.search!({
       agents: cell.agents.length,
       knobs: resolveKnobs(strategy.meta, cell.knobs).knobs,
       seed: cell.seed,
@@ -439,6 +555,16 @@ export function createRunner(opts: RunnerOptions): Runner {
       if (!controller.signal.aborted) controller.abort(e);
       throw e;
     });
+    let fitted: Fitted;
+    try {
+      fitted = await searching;
+    } catch (e) {
+      // Cancelled mid-search: a weight-level search keeps its best merge so far as a model.
+      const best = steps.at(-1)?.bestState;
+      if (userCancelled && weight && isRecipe(best)) await saveMerge(cell, best, true);
+      throw e;
+    }
+    const saved = weight && isRecipe(fitted.state) ? `; saved as the model "${await saveMerge(cell, fitted.state, false)}"` : '';
     // A search that reported no iterations (a cascade fitting thresholds) leaves no empty plot behind.
     if (steps.length === 0) {
       const { search: _none, ...rest } = progress;
@@ -449,7 +575,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     const knobs: Record<string, KnobValue> = {};
     for (const [k, v] of Object.entries(fitted.knobs ?? {})) if (!(k in cell.knobs)) knobs[k] = v;
     const refusals = refused > 0 ? `; ${refused} candidate run(s) on dev were refused before any call and scored 0 (first: ${firstRefusal})` : '';
-    return { ...fitted, knobs, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)${refusals}` };
+    return { ...fitted, knobs, note: `${fitted.note}; the search made ${calls} calls on ${devItems.length} dev items (${cached} from the cache)${refusals}${saved}` };
   }
 
   function assemble(fits: Map<string, Fitted>): ResultsFile {
@@ -534,6 +660,10 @@ export function createRunner(opts: RunnerOptions): Runner {
       } catch (e) {
         if (userCancelled) return cancelled();
         throw e;
+      } finally {
+        // Merged candidates are the runner's own engines: unload them (their files stay with the merger).
+        for (const e of loaded.values()) void e.engine.then((en) => en.unload()).catch(() => undefined);
+        loaded.clear();
       }
       const results = assemble(fits);
       report({ phase: 'done' });

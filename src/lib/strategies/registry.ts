@@ -29,6 +29,11 @@ import { speculative } from './speculative.ts';
 import { fusion } from './fusion.ts';
 import { contrastive } from './contrastive.ts';
 import { proxyTuning } from './proxy-tuning.ts';
+import { greedySoup } from './greedy-soup.ts';
+import { modelSwarms } from './model-swarms.ts';
+import { expoSearch } from './expo.ts';
+import { dareTies } from './dare-ties.ts';
+import { lorahub } from './lorahub.ts';
 
 /** In the order the UI lists them: the baseline first, then by increasing interaction. */
 export const strategies: readonly Strategy[] = [
@@ -37,6 +42,7 @@ export const strategies: readonly Strategy[] = [
   moa, selfMoa, structure, usc, slmMux, aggregation,
   blackboard, hswarm,
   nudging, coLlm, switchGeneration, speculative, fusion, contrastive, proxyTuning,
+  greedySoup, modelSwarms, expoSearch, dareTies, lorahub,
 ];
 
 export const strategyById: ReadonlyMap<string, Strategy> = new Map(strategies.map((s) => [s.meta.id, s]));

@@ -111,6 +111,11 @@ export interface SwarmOptions {
   minStep?: number;
   patience?: number;
   restartPatience?: number;
+  /**
+   * Where the particles start instead of uniform in [−1, 1] (model swarms: each particle starts at
+   * one model, MoCo's `utils/swarm.py`); `population` is then the number of positions given.
+   */
+  start?: { positions: number[][]; velocities: number[][] };
 }
 
 /** Particle swarm optimisation, maximising a score (rules and defaults: the file comment). */
@@ -127,14 +132,18 @@ export class ParticleSwarm {
   private globalWorstScore = Infinity;
   private step: number;
   private readonly random: () => number;
-  private readonly o: Required<SwarmOptions>;
+  private readonly o: Required<Omit<SwarmOptions, 'start'>>;
 
   constructor(options: SwarmOptions) {
     this.o = { inertia: 0.2, cognitive: 0.3, social: 0.4, repel: 0.05, step: 0.5, stepFactor: 0.95, minStep: 0.1, patience: 5, restartPatience: 3, ...options };
     this.random = mulberry32(options.seed);
     const uniform = () => Array.from({ length: this.o.dimension }, () => this.random() * 2 - 1);
-    this.particles = Array.from({ length: this.o.population }, uniform);
-    this.velocities = Array.from({ length: this.o.population }, uniform);
+    const start = options.start;
+    if (start && (start.positions.length !== start.velocities.length || [...start.positions, ...start.velocities].some((p) => p.length !== this.o.dimension))) {
+      throw new Error(`the swarm's start needs as many velocities as positions, each of ${this.o.dimension} numbers`);
+    }
+    this.particles = start ? start.positions.map((p) => [...p]) : Array.from({ length: this.o.population }, uniform);
+    this.velocities = start ? start.velocities.map((v) => [...v]) : Array.from({ length: this.o.population }, uniform);
     this.personalBest = this.particles.map((p) => [...p]);
     this.personalBestScore = this.particles.map(() => -Infinity);
     this.history = this.particles.map(() => []);

@@ -125,6 +125,30 @@ export interface SearchStep {
   best: number;
   /** The best candidate so far, in words ("a1 → a3, a2 → a3 (end a3)"). */
   bestLabel: string;
+  /**
+   * The best candidate so far itself (what `evaluate` took). A weight-level search sets it: when the
+   * run is cancelled mid-search, the runner saves this merge as the best model so far.
+   */
+  bestState?: unknown;
+}
+
+/**
+ * A weight-level candidate: a mergekit-style merge of the cell's agents' models, named by agent
+ * index (0 = the first agent). The experiment runner turns it into a merge of the agents' model
+ * files (src/lib/merge/recipe.ts), merges it when a call first needs it, and gives the method that
+ * merged model as its only agent.
+ */
+export interface MergeRecipe {
+  /** A merge method id of src/lib/merge/methods (linear, dare_ties, expo, task_arithmetic, …). */
+  method: string;
+  /** The agent whose model is mergekit's base_model, or null. */
+  base: number | null;
+  /** The other inputs, each with its per-model parameters (weight, density, …). */
+  models: { agent: number; parameters: Record<string, number> }[];
+  /** Global parameters of the method (normalize, alpha, …). */
+  parameters: Record<string, number | boolean>;
+  /** mergekit's seed for the random drops of DARE and DELLA (default 0). */
+  seed?: number;
 }
 
 export interface Strategy {
