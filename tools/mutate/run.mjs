@@ -36,7 +36,8 @@ const AREAS = {
       'tests/unit/strategy-knowledge-cards.test.ts', 'tests/unit/strategy-moa.test.ts', 'tests/unit/strategy-refine.test.ts',
       'tests/unit/strategy-slm-mux.test.ts', 'tests/unit/strategy-structure.test.ts', 'tests/unit/strategy-text-cost.test.ts',
       'tests/unit/strategy-usc.test.ts', 'tests/unit/runner-search.test.ts', 'tests/unit/first-minutes.test.ts',
-      'tests/unit/flow.test.ts', 'tests/unit/methods-cost.test.ts',
+      'tests/unit/flow.test.ts', 'tests/unit/methods-cost.test.ts', 'tests/unit/strategy-weight.test.ts', 'tests/unit/runner-weight.test.ts',
+      'tests/unit/strategy-tokens.test.ts', 'tests/unit/strategy-query.test.ts',
     ],
   },
   eval: {
