@@ -20,6 +20,7 @@
  * there awaits `loadSimdKernels()` first (executeMerge does). Either returns null when WebAssembly
  * SIMD or shared memory is unavailable.
  */
+import { GGML_TYPE_SIZE, GGMLType } from '../gguf/types.ts';
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
 import { KernelThread, type ThreadPort } from './thread.ts';
 
@@ -39,7 +40,31 @@ interface Exports {
   selectPair(values: number, m: number, p: number, q: number, table: number, out: number): void;
   countTies(x0: number, x1: number, base: number, n: number, thr0: number, thr1: number, list: number, groups: number, out: number): void;
   countU32(values: number, m: number, v: number, out: number): void;
+  decodeQ8_0(src: number, dst: number, nb: number): void;
+  decodeQ4_K(src: number, dst: number, nb: number): void;
+  decodeQ5_K(src: number, dst: number, nb: number): void;
+  decodeQ6_K(src: number, dst: number, nb: number): void;
+  encodeQ8_0(src: number, dst: number, nb: number, flag: number): void;
+  encodeQ4_K(src: number, dst: number, nb: number, scratch: number, flag: number): void;
+  encodeQ5_K(src: number, dst: number, nb: number, scratch: number, flag: number): void;
+  encodeQ6_K(src: number, dst: number, nb: number, scratch: number, flag: number): void;
 }
+
+/**
+ * The quantised types the kernels encode and decode (assembly/kernels.ts, "Quantised codecs"), with
+ * their kernels; block geometry from the one table, GGML_TYPE_SIZE. Q8_0's encoder needs no scratch.
+ */
+const QUANT_KERNELS: ReadonlyMap<GGMLType, { name: string; blockSize: number; typeSize: number; decode: keyof Exports & string; encode: keyof Exports & string; scratch: boolean }> = new Map(
+  ([
+    [GGMLType.Q8_0, 'decodeQ8_0', 'encodeQ8_0', false],
+    [GGMLType.Q4_K, 'decodeQ4_K', 'encodeQ4_K', true],
+    [GGMLType.Q5_K, 'decodeQ5_K', 'encodeQ5_K', true],
+    [GGMLType.Q6_K, 'decodeQ6_K', 'encodeQ6_K', true],
+  ] as const).map(([type, decode, encode, scratch]) => [type, { ...GGML_TYPE_SIZE[type], decode, encode, scratch }]),
+);
+
+/** GGML type ids of the quantised types with SIMD codecs. */
+export const SIMD_CODEC_TYPES: readonly GGMLType[] = [...QUANT_KERNELS.keys()];
 
 /** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
 const BLOCK = 65536;
@@ -54,6 +79,8 @@ const TMP = 0;
 const COUNTS = 320;
 const RANK = 336; // rank()'s [bucket, below]; selectPair's four words
 const COUNTER = 352;
+/** A thread's codec scratch within its area (assembly/kernels.ts S_*: under 4 KiB, below HIST). */
+const CODEC_SCRATCH = 1024;
 const HIST = PAGE;
 const LOW = HIST + 4 * TABLE;
 const AREA_BYTES = LOW + 2 * TABLE;
@@ -661,6 +688,68 @@ export class SimdKernels {
     }
     const norms: [number, number] = [Math.sqrt(this.#sumBlocks(blocks0, nb)), Math.sqrt(this.#sumBlocks(blocks1, nb))];
     return { norms, kept: [keep[0]!, keep[1]!], agree, nonzero };
+  }
+
+  /** Whether `type` has SIMD codecs (Q8_0, Q4_K, Q5_K, Q6_K). */
+  hasQuantCodec(type: GGMLType): boolean {
+    return QUANT_KERNELS.has(type);
+  }
+
+  #quant(type: GGMLType, n: number) {
+    const k = QUANT_KERNELS.get(type);
+    if (!k) throw new Error(`internal: no SIMD codec for GGML type ${type}`);
+    if (!Number.isSafeInteger(n) || n < 0 || n % k.blockSize !== 0) throw new Error(`internal: ${k.name} codec given ${n} values, not whole blocks`);
+    return k;
+  }
+
+  /**
+   * Decodes n values (whole blocks) of a quantised tensor, exactly as its JavaScript codec: the bytes
+   * are copied into the kernels' memory, decoded on the kernel threads (chunks of whole blocks; one
+   * chunk on this thread for a small tensor) and the f32 copied out to `out` (allocated when absent).
+   * The caller checks sizes (codecs/types.ts checkDecode).
+   */
+  async decodeQuant(type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
+    const k = this.#quant(type, n);
+    const y = out ?? new Float32Array(n);
+    const src = this.#alloc((n / k.blockSize) * k.typeSize);
+    new Uint8Array(this.#buffer).set(bytes.subarray(0, (n / k.blockSize) * k.typeSize), src);
+    const dst = this.#alloc(n * 4);
+    try {
+      await this.#dispatch(this.#chunks(n), (c) => ({ fn: k.decode, args: [src + (c.lo / k.blockSize) * k.typeSize, dst + c.lo * 4, c.len / k.blockSize] }));
+      y.set(new Float32Array(this.#buffer, dst, n));
+    } finally {
+      this.#top = this.#base;
+    }
+    return y;
+  }
+
+  /**
+   * Encodes n f32 (whole blocks) as a quantised type, byte for byte as its JavaScript codec (and so
+   * ggml's quantize_row_*_ref): values copied into the kernels' memory, encoded on the kernel
+   * threads, bytes copied out to `out` (allocated when absent). Resolves to null, writing nothing to
+   * `out`, when a value is Inf or NaN (the caller reports it: codecs/types.ts checkEncode).
+   */
+  async encodeQuant(type: GGMLType, x: Float32Array, out?: Uint8Array): Promise<Uint8Array | null> {
+    const n = x.length;
+    const k = this.#quant(type, n);
+    const size = (n / k.blockSize) * k.typeSize;
+    const src = this.#alloc(n * 4);
+    new Float32Array(this.#buffer, src, n).set(x);
+    const dst = this.#alloc(size);
+    const flag = this.#alloc(4);
+    new Int32Array(this.#buffer, flag, 1)[0] = 0;
+    try {
+      await this.#dispatch(this.#chunks(n), (c, th) => {
+        const args = [src + c.lo * 4, dst + (c.lo / k.blockSize) * k.typeSize, c.len / k.blockSize];
+        return { fn: k.encode, args: k.scratch ? [...args, this.#area(th) + CODEC_SCRATCH, flag] : [...args, flag] };
+      });
+      if (new Int32Array(this.#buffer, flag, 1)[0] !== 0) return null;
+      const y = out ?? new Uint8Array(size);
+      y.set(new Uint8Array(this.#buffer, dst, size));
+      return y;
+    } finally {
+      this.#top = this.#base;
+    }
   }
 
   /** bandPass over every chunk's listed groups, into the running thread's tables (all zeroed here). */
