@@ -213,6 +213,8 @@ export class SimdKernels {
    * the kernels computed themselves).
    */
   declinedTensors = 0;
+  /** decodeQuant and encodeQuant calls so far (the executor counts the tensors the SIMD codecs coded). */
+  codecCalls = 0;
   /** Views made by slot(): kernels use them in place. */
   #owned = new WeakSet<Uint16Array>();
 
@@ -710,6 +712,7 @@ export class SimdKernels {
    */
   async decodeQuant(type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
     const k = this.#quant(type, n);
+    this.codecCalls++;
     const y = out ?? new Float32Array(n);
     const src = this.#alloc((n / k.blockSize) * k.typeSize);
     new Uint8Array(this.#buffer).set(bytes.subarray(0, (n / k.blockSize) * k.typeSize), src);
@@ -732,6 +735,7 @@ export class SimdKernels {
   async encodeQuant(type: GGMLType, x: Float32Array, out?: Uint8Array): Promise<Uint8Array | null> {
     const n = x.length;
     const k = this.#quant(type, n);
+    this.codecCalls++;
     const size = (n / k.blockSize) * k.typeSize;
     const src = this.#alloc(n * 4);
     new Float32Array(this.#buffer, src, n).set(x);
