@@ -149,6 +149,18 @@ describe('SIMD codecs are the JavaScript codecs', () => {
       await ready;
       expect(firstDiffF32(await threaded.decodeQuant(t, raw, n, new Float32Array(n)), want), 'first differing value (threads)').toBe(-1);
     });
+    it(`${name} decodeQuantView: views of two tensors coexist, each the JavaScript decode`, async () => {
+      const a = codec.encode!(tensor(65536 + 512, 3));
+      const b = codec.encode!(tensor(4096, 4));
+      const va = await here.decodeQuantView(t, a, 65536 + 512);
+      const vb = await here.decodeQuantView(t, b, 4096);
+      try {
+        expect(firstDiffF32(va, codec.decode(a, 65536 + 512)), 'first view').toBe(-1);
+        expect(firstDiffF32(vb, codec.decode(b, 4096)), 'second view').toBe(-1);
+      } finally {
+        here.releaseViews();
+      }
+    });
     it(`${name} round trip through the SIMD decoder of JavaScript-encoded ${GGML_TYPE_SIZE[t].name}`, async () => {
       const x = tensor(4096, 99);
       const enc = codec.encode!(x);

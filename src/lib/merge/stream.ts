@@ -233,11 +233,20 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
         stats = await plan.method.kernelF16!({ ...common, halves: raw.map((b) => halves(b, n)), out: new Uint16Array(out.buffer, 0, n) });
       } else {
         const calls = simd?.codecCalls ?? 0;
-        const tensors: Float32Array[] = [];
-        for (const [i, b] of raw.entries()) tensors.push(await decodeWith(simd, task.inputs[i]!.type, b, n, scratch.get(i, n)));
-        const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });
-        stats = result.stats;
-        out = await encodeWith(simd, task.outType, result.data);
+        try {
+          // Quantised inputs the SIMD kernels decode are read in place, in their memory (views that
+          // live until releaseViews, after the tensor is encoded).
+          const tensors: Float32Array[] = [];
+          for (const [i, b] of raw.entries()) {
+            const type = task.inputs[i]!.type;
+            tensors.push(simd?.hasQuantCodec(type) ? await decodeWith(simd, type, b, n) : getCodec(type).decode(b, n, scratch.get(i, n)));
+          }
+          const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });
+          stats = result.stats;
+          out = await encodeWith(simd, task.outType, result.data);
+        } finally {
+          simd?.releaseViews();
+        }
         if ((simd?.codecCalls ?? 0) > calls) quantTensors++;
       }
       // A cancel during the kernel leaves this tensor unfinished: it is never written.
@@ -280,13 +289,14 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
 
 /**
  * Decodes a tensor's bytes with the SIMD kernels when they have the type's codec (Q8_0, Q4_K, Q5_K,
- * Q6_K: the same bits, on the kernel threads), else with the JavaScript codec.
+ * Q6_K: the same bits, on the kernel threads), into `out`, or without `out` as a view in the
+ * kernels' memory valid until simd.releaseViews(); else with the JavaScript codec (into `out`).
  */
-export async function decodeWith(simd: SimdKernels | null, type: GGMLType, bytes: Uint8Array, n: number, out: Float32Array): Promise<Float32Array> {
+export async function decodeWith(simd: SimdKernels | null, type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
   const codec = getCodec(type);
   if (!simd?.hasQuantCodec(type)) return codec.decode(bytes, n, out);
   checkDecode(codec, bytes, n, out);
-  return simd.decodeQuant(type, bytes, n, out);
+  return out ? simd.decodeQuant(type, bytes, n, out) : simd.decodeQuantView(type, bytes, n);
 }
 
 /**

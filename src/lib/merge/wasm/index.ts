@@ -706,24 +706,40 @@ export class SimdKernels {
 
   /**
    * Decodes n values (whole blocks) of a quantised tensor, exactly as its JavaScript codec: the bytes
-   * are copied into the kernels' memory, decoded on the kernel threads (chunks of whole blocks; one
-   * chunk on this thread for a small tensor) and the f32 copied out to `out` (allocated when absent).
-   * The caller checks sizes (codecs/types.ts checkDecode).
+   * are copied into the kernels' memory and decoded there on the kernel threads (chunks of whole
+   * blocks; one chunk on this thread for a small tensor). Returns a view of the f32 in the kernels'
+   * memory, valid until releaseViews() (the views of several calls coexist; calls that are not
+   * decodeQuantView reuse the memory after them and end with releaseViews). Copying the values out
+   * would cost as much as decoding them. The caller checks sizes (codecs/types.ts checkDecode).
    */
-  async decodeQuant(type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
+  async decodeQuantView(type: GGMLType, bytes: Uint8Array, n: number): Promise<Float32Array> {
     const k = this.#quant(type, n);
     this.codecCalls++;
-    const y = out ?? new Float32Array(n);
-    const src = this.#alloc((n / k.blockSize) * k.typeSize);
-    new Uint8Array(this.#buffer).set(bytes.subarray(0, (n / k.blockSize) * k.typeSize), src);
+    const size = (n / k.blockSize) * k.typeSize;
     const dst = this.#alloc(n * 4);
+    const src = this.#alloc(size);
+    new Uint8Array(this.#buffer).set(bytes.subarray(0, size), src);
+    await this.#dispatch(this.#chunks(n), (c) => ({ fn: k.decode, args: [src + (c.lo / k.blockSize) * k.typeSize, dst + c.lo * 4, c.len / k.blockSize] }));
+    // The source bytes are not needed any more: the next allocation may reuse them.
+    this.#top = dst + round16(n * 4) + PAD;
+    return new Float32Array(this.#buffer, dst, n);
+  }
+
+  /** Ends the views decodeQuantView returned: their memory is reused from now on. */
+  releaseViews(): void {
+    this.#top = this.#base;
+  }
+
+  /** decodeQuantView, copied out to `out` (allocated when absent). */
+  async decodeQuant(type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
     try {
-      await this.#dispatch(this.#chunks(n), (c) => ({ fn: k.decode, args: [src + (c.lo / k.blockSize) * k.typeSize, dst + c.lo * 4, c.len / k.blockSize] }));
-      y.set(new Float32Array(this.#buffer, dst, n));
+      const v = await this.decodeQuantView(type, bytes, n);
+      const y = out ?? new Float32Array(n);
+      y.set(v);
+      return y;
     } finally {
-      this.#top = this.#base;
+      this.releaseViews();
     }
-    return y;
   }
 
   /**

@@ -828,8 +828,8 @@ export function countU32(values: usize, m: i32, v: u32, out: usize): void {
 // computes a single +, −, ×, ÷ or √ of f32 operands in double and rounds once: the same as in f32).
 // nearest_int is ggml's trick: f32(x + 1.5·2^23) − 1.5·2^23 (the JavaScript subtracts in double; the
 // two agree for |x| < 2^22, and beyond that the result is only ever clamped). A clamped level keeps
-// JavaScript's NaN (Math.min/max and f32x4.min/max both propagate it) in the sums that use it, and
-// stores as 0, as a Uint8Array store of NaN does (trunc_sat). The few scalar steps that JavaScript
+// JavaScript's NaN (Math.min/max propagate it, and so does clamp4) in the sums that use it, and
+// stores as 0, as a Uint8Array store of NaN does (stored4, trunc_sat). The few scalar steps that JavaScript
 // does on doubles (ToInt32 of a level before `& 0xff`) are emulated by toInt32.
 // Each codec call takes a scratch area of its thread (CODEC_SCRATCH bytes, see wasm/index.ts) and a
 // flag word, set to 1 when an encoder meets a value that is not finite (the caller then reports it
@@ -846,10 +846,20 @@ function nearest4(v: v128): v128 {
   return f32x4.sub(f32x4.add(v, m), m);
 }
 
-/** Math.max(lo, Math.min(hi, v)) in four lanes (NaN stays NaN). */
+/**
+ * Math.max(lo, Math.min(hi, v)) in four lanes for v from nearest4 (never −0): NaN stays NaN, as
+ * Math.min/max keep it — pmin(v, hi) is `hi < v ? hi : v` and pmax(·, lo) `· < lo ? lo : ·`, both
+ * false for NaN (one instruction each, where f32x4.min/max need several on x86).
+ */
 @inline
 function clamp4(v: v128, lo: f32, hi: f32): v128 {
-  return f32x4.max(f32x4.splat(lo), f32x4.min(f32x4.splat(hi), v));
+  return f32x4.pmax(f32x4.pmin(v, f32x4.splat(hi)), f32x4.splat(lo));
+}
+
+/** A clamped level as its Uint8Array store reads back: NaN → 0, as an f32 (the kernels keep levels in f32 lanes). */
+@inline
+function stored4(l: v128): v128 {
+  return v128.and(l, f32x4.eq(l, l));
 }
 
 /** The JavaScript value of nearestInt(x) for an f32 x: f32(x + 1.5·2^23) − 1.5·2^23 in double. */
@@ -933,12 +943,16 @@ function gather4(x: usize, stride: usize, n: i32, t: usize): void {
   }
 }
 
-/** The inverse for levels: n vectors of i32 lanes at l → bytes of four sub-blocks at out + k·stride. */
+/** The inverse for levels: n vectors of f32 levels (whole, 0..255) at l → bytes of four sub-blocks at out + k·stride. */
 @inline
 function scatterLevels4(l: usize, n: i32, out: usize, stride: usize, tmp: usize): void {
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 4;
-    transpose4(v128.load(l + o), v128.load(l + o, 16), v128.load(l + o, 32), v128.load(l + o, 48), tmp);
+    const a = i32x4.trunc_sat_f32x4_s(v128.load(l + o));
+    const b = i32x4.trunc_sat_f32x4_s(v128.load(l + o, 16));
+    const c = i32x4.trunc_sat_f32x4_s(v128.load(l + o, 32));
+    const d = i32x4.trunc_sat_f32x4_s(v128.load(l + o, 48));
+    transpose4(a, b, c, d, tmp);
     for (let k: usize = 0; k < 4; k++) storeBytes4(out + k * stride + <usize>i, v128.load(tmp + (k << 4)));
   }
 }
@@ -946,8 +960,8 @@ function scatterLevels4(l: usize, n: i32, out: usize, stride: usize, tmp: usize)
 // Scratch layout (bytes from a thread's codec scratch).
 const S_X: usize = 0; // 32 vectors: values transposed into lanes
 const S_W: usize = 512; // 32 vectors: weights
-const S_L: usize = 1024; // 32 vectors: best levels (i32)
-const S_A: usize = 1536; // 32 vectors: trial levels (i32)
+const S_L: usize = 1024; // 32 vectors: best levels (f32)
+const S_A: usize = 1536; // 32 vectors: trial levels (f32)
 const S_T: usize = 2048; // 4 vectors: transposition scratch
 const S_LB: usize = 2112; // 256 bytes: a super-block's levels
 const S_SC: usize = 2368; // 16 f32: sub-block scales
@@ -979,7 +993,8 @@ export function encodeQ8_0(src: usize, dst: usize, nb: i32, flag: usize): void {
     for (let j: usize = 0; j < 128; j += 16) {
       const v = v128.load(x + j);
       bad = v128.or(bad, nonFinite4(v));
-      amax = f32x4.max(amax, f32x4.abs(v));
+      // pmax: one instruction; a NaN here is flagged and the block discarded anyway.
+      amax = f32x4.pmax(amax, f32x4.abs(v));
     }
     const m = max(max(f32x4.extract_lane(amax, 0), f32x4.extract_lane(amax, 1)), max(f32x4.extract_lane(amax, 2), f32x4.extract_lane(amax, 3)));
     const d: f32 = m / 127;
@@ -1072,7 +1087,7 @@ export function decodeQ5_K(src: usize, dst: usize, nb: i32): void {
 
 /**
  * make_qkx2_quants (kquants-common.ts makeQkx2Quants, n = 32) on four sub-blocks at once, one per
- * lane: values at s + S_X, weights at s + S_W (vectors). Writes the best levels (i32 lanes) at
+ * lane: values at s + S_X, weights at s + S_W (vectors). Writes the best levels (f32 lanes) at
  * s + S_L and returns the lanes' scales; the lanes' −min (the_min) at s + S_T.
  */
 function makeQkx2Quants4(s: usize, nmax: f32, rmin: f32, nstep: i32): v128 {
@@ -1100,7 +1115,7 @@ function makeQkx2Quants4(s: usize, nmax: f32, rmin: f32, nstep: i32): v128 {
   for (let i: usize = 0; i < 512; i += 16) {
     const v = v128.load(X + i);
     const l = clamp4(nearest4(f32x4.mul(iscale, f32x4.sub(v, mn))), 0, nmax);
-    v128.store(L + i, i32x4.trunc_sat_f32x4_s(l));
+    v128.store(L + i, stored4(l));
     let diff = f32x4.sub(f32x4.add(f32x4.mul(scale, l), mn), v);
     diff = f32x4.mul(diff, diff);
     best = f32x4.add(best, f32x4.mul(v128.load(W + i), diff));
@@ -1114,7 +1129,7 @@ function makeQkx2Quants4(s: usize, nmax: f32, rmin: f32, nstep: i32): v128 {
     for (let i: usize = 0; i < 512; i += 16) {
       const v = v128.load(X + i);
       const l = clamp4(nearest4(f32x4.mul(iscale, f32x4.sub(v, mn))), 0, nmax);
-      v128.store(A + i, i32x4.trunc_sat_f32x4_s(l));
+      v128.store(A + i, stored4(l));
       const wl = f32x4.mul(v128.load(W + i), l);
       sumL = f32x4.add(sumL, wl);
       sumL2 = f32x4.add(sumL2, f32x4.mul(wl, l));
@@ -1128,7 +1143,7 @@ function makeQkx2Quants4(s: usize, nmax: f32, rmin: f32, nstep: i32): v128 {
     thisScale = v128.bitselect(f32x4.div(sumXL, sumL2), thisScale, positive);
     let cur = f32x4.splat(0);
     for (let i: usize = 0; i < 512; i += 16) {
-      let diff = f32x4.sub(f32x4.add(f32x4.mul(thisScale, f32x4.convert_i32x4_s(v128.load(A + i))), thisMin), v128.load(X + i));
+      let diff = f32x4.sub(f32x4.add(f32x4.mul(thisScale, v128.load(A + i)), thisMin), v128.load(X + i));
       diff = f32x4.mul(diff, diff);
       cur = f32x4.add(cur, f32x4.mul(v128.load(W + i), diff));
     }
@@ -1315,7 +1330,7 @@ function storeSigned16(y: usize, q: v128, ds: f32): void {
 
 /**
  * make_qx_quants with rmse_type 1 (kquants-common.ts makeQxQuants, n = 16, nmax = 32) on four
- * sub-blocks at once, one per lane (values at s + S_X): best levels + 32 (i32) at s + S_L; returns
+ * sub-blocks at once, one per lane (values at s + S_X): best levels + 32 (f32) at s + S_L; returns
  * the lanes' scales.
  */
 function makeQxQuants4(s: usize): v128 {
@@ -1339,7 +1354,7 @@ function makeQxQuants4(s: usize): v128 {
   for (let i: usize = 0; i < 256; i += 16) {
     const v = v128.load(X + i);
     const l = clamp4(nearest4(f32x4.mul(iscale, v)), -nmax, nmax - 1);
-    v128.store(L + i, i32x4.trunc_sat_f32x4_s(f32x4.add(l, vn)));
+    v128.store(L + i, stored4(f32x4.add(l, vn)));
     const w = f32x4.mul(v, v);
     sumlx = f32x4.add(sumlx, f32x4.mul(f32x4.mul(w, v), l));
     suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(w, l), l));
@@ -1355,7 +1370,7 @@ function makeQxQuants4(s: usize): v128 {
     for (let i: usize = 0; i < 256; i += 16) {
       const v = v128.load(X + i);
       const l = clamp4(nearest4(f32x4.mul(iscale, v)), -nmax, nmax - 1);
-      v128.store(A + i, i32x4.trunc_sat_f32x4_s(f32x4.add(l, vn)));
+      v128.store(A + i, stored4(f32x4.add(l, vn)));
       const w = f32x4.mul(v, v);
       sumlx = f32x4.add(sumlx, f32x4.mul(f32x4.mul(w, v), l));
       suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(w, l), l));
