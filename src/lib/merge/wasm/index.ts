@@ -116,6 +116,8 @@ function ranking(o: TaskArithmetic2Options, n: number): { ranked: boolean[]; kee
   const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
   return { ranked, keep: [0, 1].map((t) => (ranked[t] ? Math.floor(o.sparsify[t]!.density * n) : n)) };
 }
+/** Quantised tensors of at least this many values are decoded on the kernel threads (see decodeQuantView). */
+const DECODE_ON_THREADS = 1 << 22;
 /** Tensors of at least this many entries are sampled on the kernel threads. */
 const SAMPLE_ON_THREADS = 1 << 22;
 /**
@@ -719,7 +721,9 @@ export class SimdKernels {
     const dst = this.#alloc(n * 4);
     const src = this.#alloc(size);
     new Uint8Array(this.#buffer).set(bytes.subarray(0, size), src);
-    await this.#dispatch(this.#chunks(n), (c) => ({ fn: k.decode, args: [src + (c.lo / k.blockSize) * k.typeSize, dst + c.lo * 4, c.len / k.blockSize] }));
+    // Decoding runs at memory speed: below DECODE_ON_THREADS values a round trip to the threads
+    // costs more than it saves.
+    await this.#dispatch(this.#chunks(n), (c) => ({ fn: k.decode, args: [src + (c.lo / k.blockSize) * k.typeSize, dst + c.lo * 4, c.len / k.blockSize] }), n < DECODE_ON_THREADS);
     // The source bytes are not needed any more: the next allocation may reuse them.
     this.#top = dst + round16(n * 4) + PAD;
     return new Float32Array(this.#buffer, dst, n);
