@@ -15,7 +15,7 @@
  * linear to the same types (every quantised tensor decoded, merged and re-encoded by the SIMD codecs
  * on the kernel threads), against re-encoding the merge's output alone (its f32 values encoded to
  * the same types, same threads; target merge ≤ 1.2× that) and against a plain read + write of the
- * same bytes. MERGE_BENCH_QUANT_ROUNDS rounds (default 3), medians.
+ * same bytes. Both the merge and the re-encode are timed from booted kernel threads. MERGE_BENCH_QUANT_ROUNDS rounds (default 3), medians.
  * Prints a table, then one JSON object as the last line of stdout.
  */
 import { spawnSync } from 'node:child_process';
@@ -72,6 +72,8 @@ async function child(mode: Mode, dir: string): Promise<ChildResult> {
     const m = process.memoryUsage();
     peakHeap = Math.max(peakHeap, m.heapUsed + m.arrayBuffers);
   };
+  // The quantised merge is compared with re-encoding alone, which starts from booted threads: so does it.
+  if (mode === 'quant-linear') await startKernelThreads(() => nodeKernelThreads());
   const out = join(dir, `out-${mode}.gguf`);
   const sink = await fileSink(out);
   let kernelThreads = 0;
