@@ -4,7 +4,9 @@
  * compute, bit for bit (tests/unit/merge-f16-fused.test.ts), four lanes at a time: the fused F16
  * paths of linear, task arithmetic and TIES use them when the engine has WebAssembly SIMD and shared
  * memory (every browser Chorus supports, on a cross-origin-isolated page as the app serves it, and
- * Node), and fall back to their JavaScript loops otherwise.
+ * Node), and fall back to their JavaScript loops otherwise. They also hold the Q8_0, Q4_K, Q5_K and Q6_K
+ * codecs (encodeQuant, decodeQuantView: byte for byte the JavaScript codecs, tests/unit/codecs-simd.test.ts),
+ * which the executor uses for quantised tensors.
  *
  * One instance per thread, on one shared linear memory that grows to the largest merge's needs (two
  * slots of one tensor's inputs and output, 2 bytes per value each, plus per-thread histograms),
