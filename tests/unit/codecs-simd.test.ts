@@ -162,6 +162,13 @@ describe('SIMD codecs are the JavaScript codecs', () => {
         here.releaseViews();
       }
     });
+    it(`${name} encode from values already in the kernels' memory (viewF32): identical bytes`, async () => {
+      const x = tensor(65536 + 2048, 8);
+      const v = here.viewF32(x.length);
+      v.set(x);
+      const got = await here.encodeQuant(t, v);
+      expect(firstDiff(got!, codec.encode!(x)), 'first differing byte').toBe(-1);
+    });
     it(`${name} round trip through the SIMD decoder of JavaScript-encoded ${GGML_TYPE_SIZE[t].name}`, async () => {
       const x = tensor(4096, 99);
       const enc = codec.encode!(x);

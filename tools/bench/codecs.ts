@@ -5,8 +5,9 @@
  *   whole file through the writer;
  * - the quantised codecs people merge (Q8_0, Q4_K, Q5_K, Q6_K) on N = 2^24 normal values, side by
  *   side in one run: the JavaScript codecs, the WebAssembly SIMD codecs on one thread (through
- *   SimdKernels.encodeQuant and decodeQuantView as the merge executor calls them: values copied in
- *   and bytes out for encoding, bytes in and f32 read in place for decoding), and ggml's reference C
+ *   SimdKernels.encodeQuant and decodeQuantView as the merge executor calls them: f32 read in place
+ *   and bytes copied out for encoding, bytes copied in and f32 read in place for decoding), and
+ *   ggml's reference C
  *   (quantize_row_*_ref, dequantize_row_*) compiled here with `cc -O2` and driven by ggml-codecs.c,
  *   when a ggml checkout is named (--ggml DIR or GGML_SRC: the folder with src/ggml-quants.c) and a C
  *   compiler exists — otherwise skipped with a note. R rounds (default 3), medians reported; encodes
@@ -133,8 +134,11 @@ for (let round = 0; round < ROUNDS; round++) {
       // Warm-up: the kernels' memory grows to full size once, and V8 tiers the kernels up.
       await simd.decodeQuant(t, jsBytes, QN, y);
       for (let w = 0; w < 3; w++) await simd.encodeQuant(t, qx.subarray(0, 1 << 16));
+      // Encoded from values in the kernels' memory, as the merge executor has the method write them.
+      const xv = simd.viewF32(QN);
+      xv.set(qx);
       t0 = performance.now();
-      await simd.encodeQuant(t, qx, simdBytes);
+      await simd.encodeQuant(t, xv, simdBytes);
       r.simd.encode.push(mvps(performance.now() - t0));
       // Decoded in place, as the merge executor reads them (decodeQuantView: no copy out).
       r.simd.decode.push(mvps(await best(async () => {

@@ -241,7 +241,9 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
             const type = task.inputs[i]!.type;
             tensors.push(simd?.hasQuantCodec(type) ? await decodeWith(simd, type, b, n) : getCodec(type).decode(b, n, scratch.get(i, n)));
           }
-          const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });
+          // A result to be encoded by the SIMD codecs is written straight into their memory.
+          const into = simd?.hasQuantCodec(task.outType) ? simd.viewF32(n) : scratch.get(plan.inputs.length, n);
+          const result = plan.method.kernel({ ...common, tensors, out: into });
           stats = result.stats;
           out = await encodeWith(simd, task.outType, result.data);
         } finally {

@@ -736,6 +736,14 @@ export class SimdKernels {
     this.#top = this.#base;
   }
 
+  /**
+   * n f32 in the kernels' memory, valid until releaseViews(), for values to encode: encodeQuant reads
+   * them in place (the executor has the method write its result there).
+   */
+  viewF32(n: number): Float32Array {
+    return new Float32Array(this.#buffer, this.#alloc(n * 4), n);
+  }
+
   /** decodeQuantView, copied out to `out` (allocated when absent). */
   async decodeQuant(type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
     try {
@@ -750,8 +758,9 @@ export class SimdKernels {
 
   /**
    * Encodes n f32 (whole blocks) as a quantised type, byte for byte as its JavaScript codec (and so
-   * ggml's quantize_row_*_ref): values copied into the kernels' memory, encoded on the kernel
-   * threads, bytes copied out to `out` (allocated when absent). Resolves to null, writing nothing to
+   * ggml's quantize_row_*_ref): values copied into the kernels' memory (unless they are there
+   * already), encoded on the kernel threads, bytes copied out to `out` (allocated when absent). Ends
+   * the views (releaseViews). Resolves to null, writing nothing to
    * `out`, when a value is Inf or NaN (the caller reports it: codecs/types.ts checkEncode).
    */
   async encodeQuant(type: GGMLType, x: Float32Array, out?: Uint8Array): Promise<Uint8Array | null> {
@@ -759,8 +768,10 @@ export class SimdKernels {
     const k = this.#quant(type, n);
     this.codecCalls++;
     const size = (n / k.blockSize) * k.typeSize;
-    const src = this.#alloc(n * 4);
-    new Float32Array(this.#buffer, src, n).set(x);
+    // Values already in the kernels' memory (viewF32, decodeQuantView) are read in place.
+    const inPlace = x.buffer === this.#buffer;
+    const src = inPlace ? x.byteOffset : this.#alloc(n * 4);
+    if (!inPlace) new Float32Array(this.#buffer, src, n).set(x);
     const dst = this.#alloc(size);
     const flag = this.#alloc(4);
     new Int32Array(this.#buffer, flag, 1)[0] = 0;
