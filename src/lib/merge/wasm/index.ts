@@ -741,7 +741,9 @@ export class SimdKernels {
    * them in place (the executor has the method write its result there).
    */
   viewF32(n: number): Float32Array {
-    return new Float32Array(this.#buffer, this.#alloc(n * 4), n);
+    // Allocated first: growing the memory gives a new, longer buffer object.
+    const at = this.#alloc(n * 4);
+    return new Float32Array(this.#buffer, at, n);
   }
 
   /** decodeQuantView, copied out to `out` (allocated when absent). */
