@@ -43,8 +43,11 @@ export interface RunResult {
   size: number;
   seconds: number;
   rateMBps: number;
-  /** Tensors computed by the SIMD kernels, and the threads they ran on (stream.ts MergeResult). */
-  kernels: { simdTensors: number; threads: number };
+  /**
+   * Tensors computed by the SIMD kernels, quantised tensors coded by the SIMD codecs, and the threads
+   * they ran on (stream.ts MergeResult).
+   */
+  kernels: { simdTensors: number; quantTensors: number; threads: number };
   /** `chatTemplateFrom`: the input whose chat template the output carries (null: none had one). */
   provenance: { method: string; inputs: string[]; config: MergeConfig; chatTemplateFrom: string | null };
 }

@@ -19,7 +19,7 @@ describe('SIMD kernels build', () => {
     const bytes = Buffer.from(KERNELS_WASM_BASE64, 'base64');
     expect(WebAssembly.validate(bytes)).toBe(true);
     const names = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name).sort();
-    expect(names).toEqual(['addTable', 'axpy', 'bandPass', 'combine2', 'countTies', 'countU32', 'divide', 'encode', 'highPass', 'linear2', 'memory', 'rank', 'sampleDeltas', 'selectPair', 'sqDistance', 'zero']);
+    expect(names).toEqual(['addTable', 'axpy', 'bandPass', 'combine2', 'countTies', 'countU32', 'decodeQ4_K', 'decodeQ5_K', 'decodeQ6_K', 'decodeQ8_0', 'divide', 'encode', 'encodeQ4_K', 'encodeQ5_K', 'encodeQ6_K', 'encodeQ8_0', 'highPass', 'linear2', 'memory', 'rank', 'sampleDeltas', 'selectPair', 'sqDistance', 'zero']);
   });
 });
 

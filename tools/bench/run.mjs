@@ -16,6 +16,7 @@ const BENCHES = [
   { id: 'fleet', cmd: ['npx', 'tsx', 'tools/bench/fleet.ts'] },
   { id: 'methods', cmd: ['npx', 'tsx', 'tools/bench/methods.ts'] },
   { id: 'merge', cmd: existsSync('tools/bench/merge.ts') ? ['npx', 'tsx', 'tools/bench/merge.ts'] : ['node', 'tools/bench/merge.mjs'] },
+  { id: 'merge-quant', cmd: ['npx', 'tsx', 'tools/bench/merge.ts', '--quant'] },
 ];
 const only = process.argv.slice(2);
 

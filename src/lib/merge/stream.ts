@@ -7,9 +7,10 @@
  * the caller deletes the partial output — see workers/merge.worker.ts and tools/cli/merge.ts).
  */
 import { getCodec } from './codecs/index.ts';
+import { checkDecode, checkEncode } from './codecs/types.ts';
 import { GGMLType, GGUFWriter, readTensorData, readTensorInto, type ByteSink } from './gguf/index.ts';
 import { LITTLE_ENDIAN } from './codecs/half.ts';
-import { loadSimdKernels, type SlotViews } from './wasm/index.ts';
+import { loadSimdKernels, type SimdKernels, type SlotViews } from './wasm/index.ts';
 import type { ThreadPort } from './wasm/thread.ts';
 import type { MergePlan } from './plan.ts';
 import type { TensorStats } from './methods/index.ts';
@@ -89,8 +90,11 @@ export interface MergeResult {
   tensors: number;
   /** MB of input per second over the whole merge. */
   rateMBps: number;
-  /** What computed it: tensors through the SIMD kernels (fused F16 path), and on how many threads. */
-  kernels: { simdTensors: number; threads: number };
+  /**
+   * What computed it: tensors through the SIMD kernels (fused F16 path), tensors whose quantised
+   * inputs or output went through the SIMD codecs, and on how many threads.
+   */
+  kernels: { simdTensors: number; quantTensors: number; threads: number };
 }
 
 export class MergeAbortedError extends Error {
@@ -136,6 +140,7 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   let bytesRead = 0;
   let bytesWritten = 0;
   let simdTensors = 0;
+  let quantTensors = 0;
   let lastReport = -Infinity;
   const interval = opts.progressIntervalMs ?? 100;
   const total = plan.tasks.length;
@@ -227,12 +232,24 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
         out = new Uint8Array(n * 2);
         stats = await plan.method.kernelF16!({ ...common, halves: raw.map((b) => halves(b, n)), out: new Uint16Array(out.buffer, 0, n) });
       } else {
-        const tensors = raw.map((b, i) => getCodec(task.inputs[i]!.type).decode(b, n, scratch.get(i, n)));
-        const result = plan.method.kernel({ ...common, tensors, out: scratch.get(plan.inputs.length, n) });
-        stats = result.stats;
-        const codec = getCodec(task.outType);
-        if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
-        out = codec.encode(result.data);
+        const calls = simd?.codecCalls ?? 0;
+        try {
+          // Quantised inputs the SIMD kernels decode are read in place, in their memory (views that
+          // live until releaseViews, after the tensor is encoded).
+          const tensors: Float32Array[] = [];
+          for (const [i, b] of raw.entries()) {
+            const type = task.inputs[i]!.type;
+            tensors.push(simd?.hasQuantCodec(type) ? await decodeWith(simd, type, b, n) : getCodec(type).decode(b, n, scratch.get(i, n)));
+          }
+          // A result to be encoded by the SIMD codecs is written straight into their memory.
+          const into = simd?.hasQuantCodec(task.outType) ? simd.viewF32(n) : scratch.get(plan.inputs.length, n);
+          const result = plan.method.kernel({ ...common, tensors, out: into });
+          stats = result.stats;
+          out = await encodeWith(simd, task.outType, result.data);
+        } finally {
+          simd?.releaseViews();
+        }
+        if ((simd?.codecCalls ?? 0) > calls) quantTensors++;
       }
       // A cancel during the kernel leaves this tensor unfinished: it is never written.
       await stop();
@@ -268,8 +285,36 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
   const seconds = (performance.now() - started) / 1000;
   return {
     outputSize: plan.outputSize, seconds, tensors: total, rateMBps: plan.inputBytes / 1e6 / Math.max(seconds, 1e-6),
-    kernels: { simdTensors, threads: simd?.threads ?? 1 },
+    kernels: { simdTensors, quantTensors, threads: simd?.threads ?? 1 },
   };
+}
+
+/**
+ * Decodes a tensor's bytes with the SIMD kernels when they have the type's codec (Q8_0, Q4_K, Q5_K,
+ * Q6_K: the same bits, on the kernel threads), into `out`, or without `out` as a view in the
+ * kernels' memory valid until simd.releaseViews(); else with the JavaScript codec (into `out`).
+ */
+export async function decodeWith(simd: SimdKernels | null, type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
+  const codec = getCodec(type);
+  if (!simd?.hasQuantCodec(type)) return codec.decode(bytes, n, out);
+  checkDecode(codec, bytes, n, out);
+  return out ? simd.decodeQuant(type, bytes, n, out) : simd.decodeQuantView(type, bytes, n);
+}
+
+/**
+ * Encodes f32 values as `type` with the SIMD kernels when they have its codec (the same bytes), else
+ * with the JavaScript codec. Inf or NaN in a quantised tensor fails with the JavaScript codec's
+ * error (the kernels report it and write nothing).
+ */
+export async function encodeWith(simd: SimdKernels | null, type: GGMLType, values: Float32Array): Promise<Uint8Array> {
+  const codec = getCodec(type);
+  if (!codec.encode) throw new Error(`internal: no encoder for output type ${codec.name}`);
+  if (!simd?.hasQuantCodec(type)) return codec.encode(values);
+  checkEncode(codec, values, undefined, false);
+  const out = await simd.encodeQuant(type, values);
+  if (out) return out;
+  checkEncode(codec, values, undefined, true);
+  throw new Error(`internal: the ${codec.name} kernel refused finite values`);
 }
 
 function bytesOf(h: Uint16Array): Uint8Array {

@@ -4,7 +4,9 @@
  * compute, bit for bit (tests/unit/merge-f16-fused.test.ts), four lanes at a time: the fused F16
  * paths of linear, task arithmetic and TIES use them when the engine has WebAssembly SIMD and shared
  * memory (every browser Chorus supports, on a cross-origin-isolated page as the app serves it, and
- * Node), and fall back to their JavaScript loops otherwise.
+ * Node), and fall back to their JavaScript loops otherwise. They also hold the Q8_0, Q4_K, Q5_K and Q6_K
+ * codecs (encodeQuant, decodeQuantView: byte for byte the JavaScript codecs, tests/unit/codecs-simd.test.ts),
+ * which the executor uses for quantised tensors.
  *
  * One instance per thread, on one shared linear memory that grows to the largest merge's needs (two
  * slots of one tensor's inputs and output, 2 bytes per value each, plus per-thread histograms),
@@ -20,6 +22,7 @@
  * there awaits `loadSimdKernels()` first (executeMerge does). Either returns null when WebAssembly
  * SIMD or shared memory is unavailable.
  */
+import { GGML_TYPE_SIZE, GGMLType } from '../gguf/types.ts';
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
 import { KernelThread, type ThreadPort } from './thread.ts';
 
@@ -39,7 +42,31 @@ interface Exports {
   selectPair(values: number, m: number, p: number, q: number, table: number, out: number): void;
   countTies(x0: number, x1: number, base: number, n: number, thr0: number, thr1: number, list: number, groups: number, out: number): void;
   countU32(values: number, m: number, v: number, out: number): void;
+  decodeQ8_0(src: number, dst: number, nb: number): void;
+  decodeQ4_K(src: number, dst: number, nb: number): void;
+  decodeQ5_K(src: number, dst: number, nb: number): void;
+  decodeQ6_K(src: number, dst: number, nb: number): void;
+  encodeQ8_0(src: number, dst: number, nb: number, flag: number): void;
+  encodeQ4_K(src: number, dst: number, nb: number, scratch: number, flag: number): void;
+  encodeQ5_K(src: number, dst: number, nb: number, scratch: number, flag: number): void;
+  encodeQ6_K(src: number, dst: number, nb: number, scratch: number, flag: number): void;
 }
+
+/**
+ * The quantised types the kernels encode and decode (assembly/kernels.ts, "Quantised codecs"), with
+ * their kernels; block geometry from the one table, GGML_TYPE_SIZE. Q8_0's encoder needs no scratch.
+ */
+const QUANT_KERNELS: ReadonlyMap<GGMLType, { name: string; blockSize: number; typeSize: number; decode: keyof Exports & string; encode: keyof Exports & string; scratch: boolean }> = new Map(
+  ([
+    [GGMLType.Q8_0, 'decodeQ8_0', 'encodeQ8_0', false],
+    [GGMLType.Q4_K, 'decodeQ4_K', 'encodeQ4_K', true],
+    [GGMLType.Q5_K, 'decodeQ5_K', 'encodeQ5_K', true],
+    [GGMLType.Q6_K, 'decodeQ6_K', 'encodeQ6_K', true],
+  ] as const).map(([type, decode, encode, scratch]) => [type, { ...GGML_TYPE_SIZE[type], decode, encode, scratch }]),
+);
+
+/** GGML type ids of the quantised types with SIMD codecs. */
+export const SIMD_CODEC_TYPES: readonly GGMLType[] = [...QUANT_KERNELS.keys()];
 
 /** Entries per block of a squared-norm sum (assembly/kernels.ts BLOCK; methods/types.ts NORM_BLOCK). */
 const BLOCK = 65536;
@@ -54,6 +81,8 @@ const TMP = 0;
 const COUNTS = 320;
 const RANK = 336; // rank()'s [bucket, below]; selectPair's four words
 const COUNTER = 352;
+/** A thread's codec scratch within its area (assembly/kernels.ts S_*: under 4 KiB, below HIST). */
+const CODEC_SCRATCH = 1024;
 const HIST = PAGE;
 const LOW = HIST + 4 * TABLE;
 const AREA_BYTES = LOW + 2 * TABLE;
@@ -89,6 +118,8 @@ function ranking(o: TaskArithmetic2Options, n: number): { ranked: boolean[]; kee
   const ranked = [0, 1].map((t) => { const sp = o.sparsify[t]; return sp !== null && sp !== undefined && sp.density < 1; });
   return { ranked, keep: [0, 1].map((t) => (ranked[t] ? Math.floor(o.sparsify[t]!.density * n) : n)) };
 }
+/** Quantised tensors of at least this many values are decoded on the kernel threads (see decodeQuantView). */
+const DECODE_ON_THREADS = 1 << 22;
 /** Tensors of at least this many entries are sampled on the kernel threads. */
 const SAMPLE_ON_THREADS = 1 << 22;
 /**
@@ -186,6 +217,8 @@ export class SimdKernels {
    * the kernels computed themselves).
    */
   declinedTensors = 0;
+  /** decodeQuant and encodeQuant calls so far (the executor counts the tensors the SIMD codecs coded). */
+  codecCalls = 0;
   /** Views made by slot(): kernels use them in place. */
   #owned = new WeakSet<Uint16Array>();
 
@@ -661,6 +694,101 @@ export class SimdKernels {
     }
     const norms: [number, number] = [Math.sqrt(this.#sumBlocks(blocks0, nb)), Math.sqrt(this.#sumBlocks(blocks1, nb))];
     return { norms, kept: [keep[0]!, keep[1]!], agree, nonzero };
+  }
+
+  /** Whether `type` has SIMD codecs (Q8_0, Q4_K, Q5_K, Q6_K). */
+  hasQuantCodec(type: GGMLType): boolean {
+    return QUANT_KERNELS.has(type);
+  }
+
+  #quant(type: GGMLType, n: number) {
+    const k = QUANT_KERNELS.get(type);
+    if (!k) throw new Error(`internal: no SIMD codec for GGML type ${type}`);
+    if (!Number.isSafeInteger(n) || n < 0 || n % k.blockSize !== 0) throw new Error(`internal: ${k.name} codec given ${n} values, not whole blocks`);
+    return k;
+  }
+
+  /**
+   * Decodes n values (whole blocks) of a quantised tensor, exactly as its JavaScript codec: the bytes
+   * are copied into the kernels' memory and decoded there on the kernel threads (chunks of whole
+   * blocks; one chunk on this thread for a small tensor). Returns a view of the f32 in the kernels'
+   * memory, valid until releaseViews() (the views of several calls coexist; calls that are not
+   * decodeQuantView reuse the memory after them and end with releaseViews). Copying the values out
+   * would cost as much as decoding them. The caller checks sizes (codecs/types.ts checkDecode).
+   */
+  async decodeQuantView(type: GGMLType, bytes: Uint8Array, n: number): Promise<Float32Array> {
+    const k = this.#quant(type, n);
+    this.codecCalls++;
+    const size = (n / k.blockSize) * k.typeSize;
+    const dst = this.#alloc(n * 4);
+    const src = this.#alloc(size);
+    new Uint8Array(this.#buffer).set(bytes.subarray(0, size), src);
+    // Decoding runs at memory speed: below DECODE_ON_THREADS values a round trip to the threads
+    // costs more than it saves.
+    await this.#dispatch(this.#chunks(n), (c) => ({ fn: k.decode, args: [src + (c.lo / k.blockSize) * k.typeSize, dst + c.lo * 4, c.len / k.blockSize] }), n < DECODE_ON_THREADS);
+    // The source bytes are not needed any more: the next allocation may reuse them.
+    this.#top = dst + round16(n * 4) + PAD;
+    return new Float32Array(this.#buffer, dst, n);
+  }
+
+  /** Ends the views decodeQuantView returned: their memory is reused from now on. */
+  releaseViews(): void {
+    this.#top = this.#base;
+  }
+
+  /**
+   * n f32 in the kernels' memory, valid until releaseViews(), for values to encode: encodeQuant reads
+   * them in place (the executor has the method write its result there).
+   */
+  viewF32(n: number): Float32Array {
+    // Allocated first: growing the memory gives a new, longer buffer object.
+    const at = this.#alloc(n * 4);
+    return new Float32Array(this.#buffer, at, n);
+  }
+
+  /** decodeQuantView, copied out to `out` (allocated when absent). */
+  async decodeQuant(type: GGMLType, bytes: Uint8Array, n: number, out?: Float32Array): Promise<Float32Array> {
+    try {
+      const v = await this.decodeQuantView(type, bytes, n);
+      const y = out ?? new Float32Array(n);
+      y.set(v);
+      return y;
+    } finally {
+      this.releaseViews();
+    }
+  }
+
+  /**
+   * Encodes n f32 (whole blocks) as a quantised type, byte for byte as its JavaScript codec (and so
+   * ggml's quantize_row_*_ref): values copied into the kernels' memory (unless they are there
+   * already), encoded on the kernel threads, bytes copied out to `out` (allocated when absent). Ends
+   * the views (releaseViews). Resolves to null, writing nothing to
+   * `out`, when a value is Inf or NaN (the caller reports it: codecs/types.ts checkEncode).
+   */
+  async encodeQuant(type: GGMLType, x: Float32Array, out?: Uint8Array): Promise<Uint8Array | null> {
+    const n = x.length;
+    const k = this.#quant(type, n);
+    this.codecCalls++;
+    const size = (n / k.blockSize) * k.typeSize;
+    // Values already in the kernels' memory (viewF32, decodeQuantView) are read in place.
+    const inPlace = x.buffer === this.#buffer;
+    const src = inPlace ? x.byteOffset : this.#alloc(n * 4);
+    if (!inPlace) new Float32Array(this.#buffer, src, n).set(x);
+    const dst = this.#alloc(size);
+    const flag = this.#alloc(4);
+    new Int32Array(this.#buffer, flag, 1)[0] = 0;
+    try {
+      await this.#dispatch(this.#chunks(n), (c, th) => {
+        const args = [src + c.lo * 4, dst + (c.lo / k.blockSize) * k.typeSize, c.len / k.blockSize];
+        return { fn: k.encode, args: k.scratch ? [...args, this.#area(th) + CODEC_SCRATCH, flag] : [...args, flag] };
+      });
+      if (new Int32Array(this.#buffer, flag, 1)[0] !== 0) return null;
+      const y = out ?? new Uint8Array(size);
+      y.set(new Uint8Array(this.#buffer, dst, size));
+      return y;
+    } finally {
+      this.#top = this.#base;
+    }
   }
 
   /** bandPass over every chunk's listed groups, into the running thread's tables (all zeroed here). */

@@ -815,3 +815,635 @@ export function countU32(values: usize, m: i32, v: u32, out: usize): void {
   store<i32>(out, greater);
   store<i32>(out, equal, 4);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Quantised codecs: Q8_0, Q4_K, Q5_K, Q6_K (codecs/q8_0.ts, q4_k.ts, q5_k.ts, q6_k.ts), byte for
+// byte what the JavaScript codecs write and bit for bit what they decode (and so ggml's
+// quantize_row_*_ref and dequantize_row_*: tests/unit/codecs-simd.test.ts).
+//
+// The encoders keep every float sum of the reference in its order: a sub-block's sums run over its
+// values one after the other in one f32 lane, and the four lanes of a vector hold four independent
+// sub-blocks of a super-block (their values transposed into lanes first), so no sum is reordered.
+// Every operation the JavaScript codec rounds with Math.fround is one f32 operation here (JavaScript
+// computes a single +, −, ×, ÷ or √ of f32 operands in double and rounds once: the same as in f32).
+// nearest_int is ggml's trick: f32(x + 1.5·2^23) − 1.5·2^23 (the JavaScript subtracts in double; the
+// two agree for |x| < 2^22, and beyond that the result is only ever clamped). A clamped level keeps
+// JavaScript's NaN (Math.min/max propagate it, and so does clamp4) in the sums that use it, and
+// stores as 0, as a Uint8Array store of NaN does (stored4, trunc_sat). The few scalar steps that JavaScript
+// does on doubles (ToInt32 of a level before `& 0xff`) are emulated by toInt32.
+// Each codec call takes a scratch area of its thread (CODEC_SCRATCH bytes, see wasm/index.ts) and a
+// flag word, set to 1 when an encoder meets a value that is not finite (the caller then reports it
+// and discards the output, as the JavaScript codec refuses such input).
+
+/** 1.5·2^23: adding it in f32 rounds to an integer, ties to even (ggml-quants.c nearest_int). */
+const MAGIC: f32 = 12582912.0;
+/** ggml-quants.c GROUP_MAX_EPS. */
+const GROUP_MAX_EPS: f32 = 1e-15;
+
+@inline
+function nearest4(v: v128): v128 {
+  const m = f32x4.splat(MAGIC);
+  return f32x4.sub(f32x4.add(v, m), m);
+}
+
+/**
+ * Math.max(lo, Math.min(hi, v)) in four lanes for v from nearest4 (never −0): NaN stays NaN, as
+ * Math.min/max keep it — pmin(v, hi) is `hi < v ? hi : v` and pmax(·, lo) `· < lo ? lo : ·`, both
+ * false for NaN (one instruction each, where f32x4.min/max need several on x86).
+ */
+@inline
+function clamp4(v: v128, lo: f32, hi: f32): v128 {
+  return f32x4.pmax(f32x4.pmin(v, f32x4.splat(hi)), f32x4.splat(lo));
+}
+
+/** A clamped level as its Uint8Array store reads back: NaN → 0, as an f32 (the kernels keep levels in f32 lanes). */
+@inline
+function stored4(l: v128): v128 {
+  return v128.and(l, f32x4.eq(l, l));
+}
+
+/** The JavaScript value of nearestInt(x) for an f32 x: f32(x + 1.5·2^23) − 1.5·2^23 in double. */
+@inline
+function nearestJs(x: f32): f64 {
+  return <f64>(x + MAGIC) - <f64>MAGIC;
+}
+
+/** ECMAScript ToInt32 (what `v & 0xff` does to a double first). */
+function toInt32(d: f64): i32 {
+  if (!isFinite(d)) return 0;
+  const t = trunc(d) % 4294967296.0;
+  return <i32><i64>t;
+}
+
+/** Half bits (little-endian at p) → f32, exactly. */
+@inline
+function readHalf(p: usize): f32 {
+  return f32x4.extract_lane(halvesToF32(i32x4.splat(<i32>load<i16>(p))), 0);
+}
+
+/** f32 → half bits at p, round to nearest even (codecs/half.ts writeF16). */
+@inline
+function writeHalf(p: usize, v: f32): void {
+  store<u16>(p, <u16>i32x4.extract_lane(f32ToHalves(f32x4.splat(v)), 0));
+}
+
+/** Lanes whose f32 is Inf or NaN. */
+@inline
+function nonFinite4(v: v128): v128 {
+  const e = i32x4.splat(0x7f800000);
+  return i32x4.eq(v128.and(v, e), e);
+}
+
+/** Four u8 (low lanes of a byte vector) → f32 lanes; `part` picks bytes 4·part … 4·part + 3. */
+@inline
+function bytesToF32(b: v128, part: i32): v128 {
+  const w = part < 2 ? i16x8.extend_low_i8x16_u(b) : i16x8.extend_high_i8x16_u(b);
+  const d = (part & 1) == 0 ? i32x4.extend_low_i16x8_u(w) : i32x4.extend_high_i16x8_u(w);
+  return f32x4.convert_i32x4_s(d);
+}
+
+/** 16 f32 = mul·q − sub for 16 unsigned levels in a byte vector, stored at y. */
+@inline
+function store16(y: usize, q: v128, mul: v128, sub: v128): void {
+  v128.store(y, f32x4.sub(f32x4.mul(mul, bytesToF32(q, 0)), sub));
+  v128.store(y, f32x4.sub(f32x4.mul(mul, bytesToF32(q, 1)), sub), 16);
+  v128.store(y, f32x4.sub(f32x4.mul(mul, bytesToF32(q, 2)), sub), 32);
+  v128.store(y, f32x4.sub(f32x4.mul(mul, bytesToF32(q, 3)), sub), 48);
+}
+
+/** Four i32 lanes, each in 0..255, stored as four bytes at p. */
+@inline
+function storeBytes4(p: usize, v: v128): void {
+  const h = i16x8.narrow_i32x4_u(v, v);
+  v128.store32_lane(p, i8x16.narrow_i16x8_u(h, h), 0);
+}
+
+/** Rows a, b, c, d of a 4×4 f32 (or i32) matrix → its columns, at out (four v128). */
+@inline
+function transpose4(a: v128, b: v128, c: v128, d: v128, out: usize): void {
+  const t0 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+  const t1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const t3 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(out, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(out, i32x4.shuffle(t0, t2, 2, 3, 6, 7), 16);
+  v128.store(out, i32x4.shuffle(t1, t3, 0, 1, 4, 5), 32);
+  v128.store(out, i32x4.shuffle(t1, t3, 2, 3, 6, 7), 48);
+}
+
+/**
+ * The n values (n a multiple of 4) of four sub-blocks starting at x, x + stride, x + 2·stride,
+ * x + 3·stride (bytes) → n vectors at t, vector i holding value i of each sub-block.
+ */
+@inline
+function gather4(x: usize, stride: usize, n: i32, t: usize): void {
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    transpose4(v128.load(x + o), v128.load(x + stride + o), v128.load(x + 2 * stride + o), v128.load(x + 3 * stride + o), t + (o << 2));
+  }
+}
+
+/** The inverse for levels: n vectors of f32 levels (whole, 0..255) at l → bytes of four sub-blocks at out + k·stride. */
+@inline
+function scatterLevels4(l: usize, n: i32, out: usize, stride: usize, tmp: usize): void {
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 4;
+    const a = i32x4.trunc_sat_f32x4_s(v128.load(l + o));
+    const b = i32x4.trunc_sat_f32x4_s(v128.load(l + o, 16));
+    const c = i32x4.trunc_sat_f32x4_s(v128.load(l + o, 32));
+    const d = i32x4.trunc_sat_f32x4_s(v128.load(l + o, 48));
+    transpose4(a, b, c, d, tmp);
+    for (let k: usize = 0; k < 4; k++) storeBytes4(out + k * stride + <usize>i, v128.load(tmp + (k << 4)));
+  }
+}
+
+// Scratch layout (bytes from a thread's codec scratch).
+const S_X: usize = 0; // 32 vectors: values transposed into lanes
+const S_W: usize = 512; // 32 vectors: weights
+const S_L: usize = 1024; // 32 vectors: best levels (f32)
+const S_A: usize = 1536; // 32 vectors: trial levels (f32)
+const S_T: usize = 2048; // 4 vectors: transposition scratch
+const S_LB: usize = 2112; // 256 bytes: a super-block's levels
+const S_SC: usize = 2368; // 16 f32: sub-block scales
+const S_MN: usize = 2432; // 8 f32: sub-block mins
+
+// --- Q8_0 --------------------------------------------------------------------------------------
+
+/** dequantize_row_q8_0 over nb blocks of 34 bytes at src into f32 at dst. */
+export function decodeQ8_0(src: usize, dst: usize, nb: i32): void {
+  for (let i = 0; i < nb; i++) {
+    const b = src + <usize>i * 34;
+    const y = dst + (<usize>i << 7);
+    const d = f32x4.splat(readHalf(b));
+    for (let j: usize = 0; j < 32; j += 8) {
+      const w = v128.load8x8_s(b + 2 + j);
+      v128.store(y + (j << 2), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w)), d));
+      v128.store(y + (j << 2), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w)), d), 16);
+    }
+  }
+}
+
+/** quantize_row_q8_0_ref over nb blocks of 32 f32 at src into dst; sets the flag word on Inf/NaN. */
+export function encodeQ8_0(src: usize, dst: usize, nb: i32, flag: usize): void {
+  let bad = i32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const x = src + (<usize>i << 7);
+    const b = dst + <usize>i * 34;
+    let amax = f32x4.splat(0);
+    for (let j: usize = 0; j < 128; j += 16) {
+      const v = v128.load(x + j);
+      bad = v128.or(bad, nonFinite4(v));
+      // pmax: one instruction; a NaN here is flagged and the block discarded anyway.
+      amax = f32x4.pmax(amax, f32x4.abs(v));
+    }
+    const m = max(max(f32x4.extract_lane(amax, 0), f32x4.extract_lane(amax, 1)), max(f32x4.extract_lane(amax, 2), f32x4.extract_lane(amax, 3)));
+    const d: f32 = m / 127;
+    const id: f32 = d != 0 ? 1 / d : 0;
+    writeHalf(b, d);
+    const vid = f32x4.splat(id);
+    for (let j: usize = 0; j < 128; j += 32) {
+      const r0 = roundf4(f32x4.mul(v128.load(x + j), vid));
+      const r1 = roundf4(f32x4.mul(v128.load(x + j, 16), vid));
+      const h = i16x8.narrow_i32x4_s(r0, r1);
+      v128.store64_lane(b + 2 + (j >> 2), i8x16.narrow_i16x8_s(h, h), 0);
+    }
+  }
+  if (v128.any_true(bad)) store<i32>(flag, 1);
+}
+
+/**
+ * C roundf (half away from zero) of four f32 → i32 lanes; an Inf or NaN product (a zero scale's
+ * inverse overflowing) gives 0, as JavaScript's `q & 0xff` does.
+ */
+@inline
+function roundf4(v: v128): v128 {
+  const t = f32x4.trunc(v);
+  const up = f32x4.ge(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5));
+  const one = v128.or(v128.and(v, i32x4.splat(<i32>0x80000000)), f32x4.splat(1));
+  const r = f32x4.add(t, v128.and(one, up));
+  return v128.andnot(i32x4.trunc_sat_f32x4_s(r), nonFinite4(v));
+}
+
+// --- Q4_K and Q5_K -----------------------------------------------------------------------------
+
+/** get_scale_min_k4: (scale, min) j of the 12 bytes at q, as scale | min << 8. */
+@inline
+function scaleMinK4(j: i32, q: usize): i32 {
+  if (j < 4) return (<i32>load<u8>(q + j) & 63) | ((<i32>load<u8>(q + j + 4) & 63) << 8);
+  const s = (<i32>load<u8>(q + j + 4) & 0x0f) | ((<i32>load<u8>(q + j - 4) >> 6) << 4);
+  const m = (<i32>load<u8>(q + j + 4) >> 4) | ((<i32>load<u8>(q + j) >> 6) << 4);
+  return s | (m << 8);
+}
+
+/** dequantize_row_q4_K (144-byte super-blocks) and, with qh, dequantize_row_q5_K (176 bytes). */
+@inline
+function decodeK(src: usize, dst: usize, nb: i32, five: bool): void {
+  const size: usize = five ? 176 : 144;
+  const nib = i8x16.splat(0x0f);
+  for (let i = 0; i < nb; i++) {
+    const b = src + <usize>i * size;
+    const d = readHalf(b);
+    const dmin = readHalf(b + 2);
+    const qh = b + 16;
+    let q = b + (five ? 48 : 16);
+    let y = dst + (<usize>i << 10);
+    let u1 = i8x16.splat(1);
+    let u2 = i8x16.splat(2);
+    for (let is = 0; is < 8; is += 2) {
+      const sm1 = scaleMinK4(is, b + 4);
+      const sm2 = scaleMinK4(is + 1, b + 4);
+      const d1 = f32x4.splat(d * <f32>(sm1 & 0xff));
+      const m1 = f32x4.splat(dmin * <f32>(sm1 >> 8));
+      const d2 = f32x4.splat(d * <f32>(sm2 & 0xff));
+      const m2 = f32x4.splat(dmin * <f32>(sm2 >> 8));
+      for (let l: usize = 0; l < 32; l += 16) {
+        const v = v128.load(q + l);
+        let lo = v128.and(v, nib);
+        let hi = i8x16.shr_u(v, 4);
+        if (five) {
+          const h = v128.load(qh + l);
+          const sixteen = i8x16.splat(16);
+          lo = v128.or(lo, v128.and(v128.not(i8x16.eq(v128.and(h, u1), i8x16.splat(0))), sixteen));
+          hi = v128.or(hi, v128.and(v128.not(i8x16.eq(v128.and(h, u2), i8x16.splat(0))), sixteen));
+        }
+        store16(y + (l << 2), lo, d1, m1);
+        store16(y + 128 + (l << 2), hi, d2, m2);
+      }
+      q += 32;
+      y += 256;
+      u1 = i8x16.shl(u1, 2);
+      u2 = i8x16.shl(u2, 2);
+    }
+  }
+}
+
+export function decodeQ4_K(src: usize, dst: usize, nb: i32): void {
+  decodeK(src, dst, nb, false);
+}
+
+export function decodeQ5_K(src: usize, dst: usize, nb: i32): void {
+  decodeK(src, dst, nb, true);
+}
+
+/**
+ * make_qkx2_quants (kquants-common.ts makeQkx2Quants, n = 32) on four sub-blocks at once, one per
+ * lane: values at s + S_X, weights at s + S_W (vectors). Writes the best levels (f32 lanes) at
+ * s + S_L and returns the lanes' scales; the lanes' −min (the_min) at s + S_T.
+ */
+function makeQkx2Quants4(s: usize, nmax: f32, rmin: f32, nstep: i32): v128 {
+  const X = s + S_X, W = s + S_W, L = s + S_L, A = s + S_A;
+  let mn = v128.load(X);
+  let mx = mn;
+  let sumW = v128.load(W);
+  let sumX = f32x4.mul(sumW, mn);
+  for (let i: usize = 16; i < 512; i += 16) {
+    const v = v128.load(X + i);
+    mn = f32x4.pmin(mn, v);
+    mx = f32x4.pmax(mx, v);
+    const w = v128.load(W + i);
+    sumW = f32x4.add(sumW, w);
+    sumX = f32x4.add(sumX, f32x4.mul(w, v));
+  }
+  mn = f32x4.pmin(mn, f32x4.splat(0));
+  // A flat sub-block (max = min, so every x − min is +0) needs no case of its own: C returns levels 0,
+  // scale 0 and this min, and here iscale = nmax/0 = Inf gives levels from Inf·0 = NaN, stored as 0,
+  // scale 1/Inf = 0, and NaN sums that no trial improves on.
+  const vnmax = f32x4.splat(nmax);
+  let iscale = f32x4.div(vnmax, f32x4.sub(mx, mn));
+  let scale = f32x4.div(f32x4.splat(1), iscale);
+  let best = f32x4.splat(0);
+  for (let i: usize = 0; i < 512; i += 16) {
+    const v = v128.load(X + i);
+    const l = clamp4(nearest4(f32x4.mul(iscale, f32x4.sub(v, mn))), 0, nmax);
+    v128.store(L + i, stored4(l));
+    let diff = f32x4.sub(f32x4.add(f32x4.mul(scale, l), mn), v);
+    diff = f32x4.mul(diff, diff);
+    best = f32x4.add(best, f32x4.mul(v128.load(W + i), diff));
+  }
+  const rdelta: f32 = 0.1;
+  for (let is = 0; is <= nstep; is++) {
+    iscale = f32x4.div(f32x4.splat((rmin + rdelta * <f32>is) + nmax), f32x4.sub(mx, mn));
+    let sumL = f32x4.splat(0);
+    let sumL2 = f32x4.splat(0);
+    let sumXL = f32x4.splat(0);
+    for (let i: usize = 0; i < 512; i += 16) {
+      const v = v128.load(X + i);
+      const l = clamp4(nearest4(f32x4.mul(iscale, f32x4.sub(v, mn))), 0, nmax);
+      v128.store(A + i, stored4(l));
+      const wl = f32x4.mul(v128.load(W + i), l);
+      sumL = f32x4.add(sumL, wl);
+      sumL2 = f32x4.add(sumL2, f32x4.mul(wl, l));
+      sumXL = f32x4.add(sumXL, f32x4.mul(wl, v));
+    }
+    const D = f32x4.sub(f32x4.mul(sumW, sumL2), f32x4.mul(sumL, sumL));
+    let thisScale = f32x4.div(f32x4.sub(f32x4.mul(sumW, sumXL), f32x4.mul(sumX, sumL)), D);
+    let thisMin = f32x4.div(f32x4.sub(f32x4.mul(sumL2, sumX), f32x4.mul(sumL, sumXL)), D);
+    const positive = f32x4.gt(thisMin, f32x4.splat(0));
+    thisMin = v128.andnot(thisMin, positive);
+    thisScale = v128.bitselect(f32x4.div(sumXL, sumL2), thisScale, positive);
+    let cur = f32x4.splat(0);
+    for (let i: usize = 0; i < 512; i += 16) {
+      let diff = f32x4.sub(f32x4.add(f32x4.mul(thisScale, v128.load(A + i)), thisMin), v128.load(X + i));
+      diff = f32x4.mul(diff, diff);
+      cur = f32x4.add(cur, f32x4.mul(v128.load(W + i), diff));
+    }
+    const better = v128.and(f32x4.gt(D, f32x4.splat(0)), f32x4.lt(cur, best));
+    if (v128.any_true(better)) {
+      for (let i: usize = 0; i < 512; i += 16) v128.store(L + i, v128.bitselect(v128.load(A + i), v128.load(L + i), better));
+      best = v128.bitselect(cur, best, better);
+      scale = v128.bitselect(thisScale, scale, better);
+      mn = v128.bitselect(thisMin, mn, better);
+    }
+  }
+  v128.store(s + S_T, f32x4.neg(mn));
+  return scale;
+}
+
+/**
+ * kquants-common.ts quantizeKx for one super-block of 256 f32 at x: writes d, dmin and the 12
+ * scale bytes at b, and the levels (0..nmax) of the 256 values as bytes at s + S_LB.
+ */
+function quantizeKx(x: usize, b: usize, s: usize, nmax: f32, rmin: f32, nstep: i32): void {
+  const X = s + S_X, W = s + S_W;
+  const sc = s + S_SC, mnp = s + S_MN;
+  for (let g: usize = 0; g < 2; g++) {
+    // Sub-blocks 4g … 4g + 3 in the four lanes.
+    gather4(x + (g << 9), 128, 32, X);
+    let sumX2 = f32x4.splat(0);
+    for (let i: usize = 0; i < 512; i += 16) {
+      const v = v128.load(X + i);
+      sumX2 = f32x4.add(sumX2, f32x4.mul(v, v));
+    }
+    const avX = f32x4.sqrt(f32x4.div(sumX2, f32x4.splat(32)));
+    for (let i: usize = 0; i < 512; i += 16) v128.store(W + i, f32x4.add(avX, f32x4.abs(v128.load(X + i))));
+    v128.store(sc + (g << 4), makeQkx2Quants4(s, nmax, rmin, nstep));
+    v128.store(mnp + (g << 4), v128.load(s + S_T));
+    scatterLevels4(s + S_L, 32, s + S_LB + (g << 7), 32, s + S_T);
+  }
+  let maxScale: f32 = 0;
+  let maxMin: f32 = 0;
+  for (let j: usize = 0; j < 8; j++) {
+    const sj = load<f32>(sc + (j << 2));
+    const mj = load<f32>(mnp + (j << 2));
+    if (sj > maxScale) maxScale = sj;
+    if (mj > maxMin) maxMin = mj;
+  }
+  const invScale: f32 = maxScale > 0 ? 63 / maxScale : 0;
+  const invMin: f32 = maxMin > 0 ? 63 / maxMin : 0;
+  const q = b + 4;
+  memory.fill(q, 0, 12);
+  for (let j: i32 = 0; j < 8; j++) {
+    // C stores nearest_int into a uint8_t (wrapping) before MIN(63, ·).
+    const ls = min(63, toInt32(nearestJs(invScale * load<f32>(sc + (<usize>j << 2)))) & 0xff);
+    const lm = min(63, toInt32(nearestJs(invMin * load<f32>(mnp + (<usize>j << 2)))) & 0xff);
+    if (j < 4) {
+      store<u8>(q + j, <u8>ls);
+      store<u8>(q + j + 4, <u8>lm);
+    } else {
+      store<u8>(q + j + 4, <u8>((ls & 0x0f) | ((lm & 0x0f) << 4)));
+      store<u8>(q + j - 4, load<u8>(q + j - 4) | <u8>((ls >> 4) << 6));
+      store<u8>(q + j, load<u8>(q + j) | <u8>((lm >> 4) << 6));
+    }
+  }
+  writeHalf(b, maxScale / 63);
+  writeHalf(b + 2, maxMin / 63);
+  const dAll = readHalf(b);
+  const dminAll = readHalf(b + 2);
+  for (let j: i32 = 0; j < 8; j++) {
+    const sm = scaleMinK4(j, q);
+    const d: f32 = dAll * <f32>(sm & 0xff);
+    if (d == 0) continue;
+    const vd = f32x4.splat(d);
+    const dm = f32x4.splat(dminAll * <f32>(sm >> 8));
+    const xs = x + (<usize>j << 7);
+    const out = s + S_LB + (<usize>j << 5);
+    for (let i: usize = 0; i < 32; i += 4) {
+      const l = clamp4(nearest4(f32x4.div(f32x4.add(v128.load(xs + (i << 2)), dm), vd)), 0, nmax);
+      storeBytes4(out + i, i32x4.trunc_sat_f32x4_s(l));
+    }
+  }
+}
+
+/** Sets the flag word when one of the n f32 at x is Inf or NaN. */
+function checkFinite(x: usize, n: i32, flag: usize): void {
+  let bad = i32x4.splat(0);
+  for (let i: usize = 0; i < (<usize>n << 2); i += 16) bad = v128.or(bad, nonFinite4(v128.load(x + i)));
+  if (v128.any_true(bad)) store<i32>(flag, 1);
+}
+
+/** quantize_row_q4_K_ref over nb super-blocks at src into dst (scratch s); flags Inf/NaN. */
+export function encodeQ4_K(src: usize, dst: usize, nb: i32, s: usize, flag: usize): void {
+  checkFinite(src, nb << 8, flag);
+  if (load<i32>(flag) != 0) return;
+  const nib = i8x16.splat(0x0f);
+  for (let i = 0; i < nb; i++) {
+    const b = dst + <usize>i * 144;
+    // nmax 15, trial scales rmin −1 + 0.1·k for k = 0..20.
+    quantizeKx(src + (<usize>i << 10), b, s, 15, -1, 20);
+    const L = s + S_LB;
+    for (let j: usize = 0; j < 256; j += 64) {
+      for (let l: usize = 0; l < 32; l += 16) {
+        v128.store(b + 16 + (j >> 1) + l, v128.or(v128.and(v128.load(L + j + l), nib), i8x16.shl(v128.load(L + j + l + 32), 4)));
+      }
+    }
+  }
+}
+
+/** quantize_row_q5_K_ref over nb super-blocks at src into dst (scratch s); flags Inf/NaN. */
+export function encodeQ5_K(src: usize, dst: usize, nb: i32, s: usize, flag: usize): void {
+  checkFinite(src, nb << 8, flag);
+  if (load<i32>(flag) != 0) return;
+  const nib = i8x16.splat(0x0f);
+  for (let i = 0; i < nb; i++) {
+    const b = dst + <usize>i * 176;
+    // nmax 31, trial scales rmin −0.5 + 0.1·k for k = 0..15.
+    quantizeKx(src + (<usize>i << 10), b, s, 31, -0.5, 15);
+    const L = s + S_LB;
+    for (let l: usize = 0; l < 32; l += 16) {
+      let qh = i8x16.splat(0);
+      let m1 = i8x16.splat(1);
+      let m2 = i8x16.splat(2);
+      for (let n: usize = 0; n < 256; n += 64) {
+        const l1 = v128.load(L + n + l);
+        const l2 = v128.load(L + n + l + 32);
+        // Levels above 15 keep their fifth bit in qh (bit 2k for the first sub-block of pair k, 2k + 1 for the second).
+        qh = v128.or(qh, v128.and(i8x16.gt_u(l1, nib), m1));
+        qh = v128.or(qh, v128.and(i8x16.gt_u(l2, nib), m2));
+        v128.store(b + 48 + (n >> 1) + l, v128.or(v128.and(l1, nib), i8x16.shl(v128.and(l2, nib), 4)));
+        m1 = i8x16.shl(m1, 2);
+        m2 = i8x16.shl(m2, 2);
+      }
+      v128.store(b + 16 + l, qh);
+    }
+  }
+}
+
+// --- Q6_K --------------------------------------------------------------------------------------
+
+/** dequantize_row_q6_K over nb super-blocks of 210 bytes at src into f32 at dst. */
+export function decodeQ6_K(src: usize, dst: usize, nb: i32): void {
+  const nib = i8x16.splat(0x0f);
+  const three = i8x16.splat(3);
+  const off = i8x16.splat(32);
+  for (let i = 0; i < nb; i++) {
+    const b = src + <usize>i * 210;
+    const d = readHalf(b + 208);
+    let ql = b;
+    let qh = b + 128;
+    let sc = b + 192;
+    let y = dst + (<usize>i << 10);
+    for (let half = 0; half < 2; half++) {
+      for (let l: usize = 0; l < 32; l += 16) {
+        const is = l >> 4;
+        const h = v128.load(qh + l);
+        const a = v128.load(ql + l);
+        const c = v128.load(ql + l + 32);
+        // Levels q − 32 as signed bytes (−32 … 31).
+        const q1 = i8x16.sub(v128.or(v128.and(a, nib), i8x16.shl(v128.and(h, three), 4)), off);
+        const q2 = i8x16.sub(v128.or(v128.and(c, nib), i8x16.shl(v128.and(i8x16.shr_u(h, 2), three), 4)), off);
+        const q3 = i8x16.sub(v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), three), 4)), off);
+        const q4 = i8x16.sub(v128.or(i8x16.shr_u(c, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)), off);
+        storeSigned16(y + (l << 2), q1, d * <f32>load<i8>(sc + is));
+        storeSigned16(y + 128 + (l << 2), q2, d * <f32>load<i8>(sc + is + 2));
+        storeSigned16(y + 256 + (l << 2), q3, d * <f32>load<i8>(sc + is + 4));
+        storeSigned16(y + 384 + (l << 2), q4, d * <f32>load<i8>(sc + is + 6));
+      }
+      y += 512;
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+  }
+}
+
+/** 16 f32 = ds·q for 16 signed byte levels q, stored at y. */
+@inline
+function storeSigned16(y: usize, q: v128, ds: f32): void {
+  const v = f32x4.splat(ds);
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  v128.store(y, f32x4.mul(v, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo))));
+  v128.store(y, f32x4.mul(v, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo))), 16);
+  v128.store(y, f32x4.mul(v, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi))), 32);
+  v128.store(y, f32x4.mul(v, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi))), 48);
+}
+
+/**
+ * make_qx_quants with rmse_type 1 (kquants-common.ts makeQxQuants, n = 16, nmax = 32) on four
+ * sub-blocks at once, one per lane (values at s + S_X): best levels + 32 (f32) at s + S_L; returns
+ * the lanes' scales.
+ */
+function makeQxQuants4(s: usize): v128 {
+  const X = s + S_X, L = s + S_L, A = s + S_A;
+  const nmax: f32 = 32;
+  const vn = f32x4.splat(nmax);
+  // The value of largest magnitude, the first on ties.
+  let amax = f32x4.splat(0);
+  let mx = f32x4.splat(0);
+  for (let i: usize = 0; i < 256; i += 16) {
+    const v = v128.load(X + i);
+    const ax = f32x4.abs(v);
+    const gt = f32x4.gt(ax, amax);
+    amax = v128.bitselect(ax, amax, gt);
+    mx = v128.bitselect(v, mx, gt);
+  }
+  const zero = f32x4.lt(f32x4.abs(mx), f32x4.splat(GROUP_MAX_EPS));
+  let iscale = f32x4.div(f32x4.splat(-nmax), mx);
+  let sumlx = f32x4.splat(0);
+  let suml2 = f32x4.splat(0);
+  for (let i: usize = 0; i < 256; i += 16) {
+    const v = v128.load(X + i);
+    const l = clamp4(nearest4(f32x4.mul(iscale, v)), -nmax, nmax - 1);
+    v128.store(L + i, stored4(f32x4.add(l, vn)));
+    const w = f32x4.mul(v, v);
+    sumlx = f32x4.add(sumlx, f32x4.mul(f32x4.mul(w, v), l));
+    suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(w, l), l));
+  }
+  let scale = v128.and(f32x4.div(sumlx, suml2), f32x4.ne(suml2, f32x4.splat(0)));
+  let best = f32x4.mul(scale, sumlx);
+  const tenth: f32 = 0.1;
+  for (let is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    iscale = f32x4.div(f32x4.splat(-(nmax + tenth * <f32>is)), mx);
+    sumlx = f32x4.splat(0);
+    suml2 = f32x4.splat(0);
+    for (let i: usize = 0; i < 256; i += 16) {
+      const v = v128.load(X + i);
+      const l = clamp4(nearest4(f32x4.mul(iscale, v)), -nmax, nmax - 1);
+      v128.store(A + i, stored4(f32x4.add(l, vn)));
+      const w = f32x4.mul(v, v);
+      sumlx = f32x4.add(sumlx, f32x4.mul(f32x4.mul(w, v), l));
+      suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(w, l), l));
+    }
+    const better = v128.and(f32x4.gt(suml2, f32x4.splat(0)), f32x4.gt(f32x4.mul(sumlx, sumlx), f32x4.mul(best, suml2)));
+    if (v128.any_true(better)) {
+      for (let i: usize = 0; i < 256; i += 16) v128.store(L + i, v128.bitselect(v128.load(A + i), v128.load(L + i), better));
+      scale = v128.bitselect(f32x4.div(sumlx, suml2), scale, better);
+      best = v128.bitselect(f32x4.mul(scale, sumlx), best, better);
+    }
+  }
+  if (v128.any_true(zero)) {
+    for (let i: usize = 0; i < 256; i += 16) v128.store(L + i, v128.andnot(v128.load(L + i), zero));
+    scale = v128.andnot(scale, zero);
+  }
+  return scale;
+}
+
+/** quantize_row_q6_K_ref over nb super-blocks at src into dst (scratch s); flags Inf/NaN. */
+export function encodeQ6_K(src: usize, dst: usize, nb: i32, s: usize, flag: usize): void {
+  checkFinite(src, nb << 8, flag);
+  if (load<i32>(flag) != 0) return;
+  const LB = s + S_LB, sc = s + S_SC;
+  const nib = i8x16.splat(0x0f);
+  for (let i = 0; i < nb; i++) {
+    const x = src + (<usize>i << 10);
+    const b = dst + <usize>i * 210;
+    for (let g: usize = 0; g < 4; g++) {
+      // Sub-blocks 4g … 4g + 3 (16 values each) in the four lanes.
+      gather4(x + (g << 8), 64, 16, s + S_X);
+      v128.store(sc + (g << 4), makeQxQuants4(s));
+      scatterLevels4(s + S_L, 16, LB + (g << 6), 16, s + S_T);
+    }
+    let maxScale: f32 = 0;
+    let maxAbs: f32 = 0;
+    for (let ib: usize = 0; ib < 16; ib++) {
+      const v = load<f32>(sc + (ib << 2));
+      if (abs(v) > maxAbs) {
+        maxAbs = abs(v);
+        maxScale = v;
+      }
+    }
+    memory.fill(b, 0, 210);
+    if (maxAbs < GROUP_MAX_EPS) continue;
+    const iscale: f32 = -128 / maxScale;
+    writeHalf(b + 208, 1 / iscale);
+    for (let ib: usize = 0; ib < 16; ib++) {
+      const r = min<f64>(127, nearestJs(iscale * load<f32>(sc + (ib << 2))));
+      store<u8>(b + 192 + ib, <u8>(toInt32(r) & 0xff));
+    }
+    const dAll = readHalf(b + 208);
+    for (let j: usize = 0; j < 16; j++) {
+      const d: f32 = dAll * <f32>load<i8>(b + 192 + j);
+      if (d == 0) continue;
+      const vd = f32x4.splat(d);
+      for (let ii: usize = 0; ii < 16; ii += 4) {
+        const l = clamp4(nearest4(f32x4.div(v128.load(x + ((16 * j + ii) << 2)), vd)), -32, 31);
+        storeBytes4(LB + 16 * j + ii, i32x4.trunc_sat_f32x4_s(f32x4.add(l, f32x4.splat(32))));
+      }
+    }
+    for (let j: usize = 0; j < 256; j += 128) {
+      const ql = b + (j >> 1);
+      const qh = b + 128 + (j >> 2);
+      for (let l: usize = 0; l < 32; l += 16) {
+        const a = v128.load(LB + j + l);
+        const bb = v128.load(LB + j + l + 32);
+        const c = v128.load(LB + j + l + 64);
+        const e = v128.load(LB + j + l + 96);
+        v128.store(ql + l, v128.or(v128.and(a, nib), i8x16.shl(v128.and(c, nib), 4)));
+        v128.store(ql + l + 32, v128.or(v128.and(bb, nib), i8x16.shl(v128.and(e, nib), 4)));
+        const h = v128.or(v128.or(i8x16.shr_u(a, 4), i8x16.shl(i8x16.shr_u(bb, 4), 2)), v128.or(i8x16.shl(i8x16.shr_u(c, 4), 4), i8x16.shl(i8x16.shr_u(e, 4), 6)));
+        v128.store(qh + l, h);
+      }
+    }
+  }
+}
