@@ -121,6 +121,8 @@ export interface BuiltinManifest {
     id: string; file: string; name: string; description?: string; size?: number; sizeBytes?: number; sha256?: string; card?: string;
     scores?: Record<string, ManifestScore>; mixed?: ManifestScore;
   }[];
+  /** Further manifests (URLs relative to this one) whose models are listed too. */
+  pools?: string[];
 }
 
 /** Files hashed on import (crypto.subtle digests a whole buffer): larger ones are resolved by name only. */
@@ -695,15 +697,30 @@ export class ModelRegistry {
 
   async #fetchManifest(): Promise<BuiltinManifest> {
     if (!this.#manifestUrl) return { models: [] };
-    try {
-      const res = await fetch(this.#manifestUrl);
-      if (!res.ok) return { models: [] };
-      const json = (await res.json()) as Partial<BuiltinManifest>;
-      return { models: Array.isArray(json.models) ? json.models.filter((m) => m && typeof m.id === 'string' && typeof m.file === 'string') : [] };
-    } catch {
-      // No manifest (or offline without it cached): the app simply has no built-in models.
-      return { models: [] };
+    const read = async (url: string): Promise<Partial<BuiltinManifest> | null> => {
+      try {
+        const res = await fetch(url);
+        return res.ok ? ((await res.json()) as Partial<BuiltinManifest>) : null;
+      } catch {
+        // No manifest (or offline without it cached): the app simply has no built-in models from it.
+        return null;
+      }
+    };
+    const valid = (json: Partial<BuiltinManifest> | null) =>
+      json && Array.isArray(json.models) ? json.models.filter((m) => m && typeof m.id === 'string' && typeof m.file === 'string') : [];
+    const main = await read(this.#manifestUrl);
+    const models = valid(main);
+    // Further pools (`pools`: manifests relative to this one, e.g. the second pool's): their files and cards
+    // are made absolute so they resolve against their own manifest; an id already listed is skipped.
+    const pools = Array.isArray(main?.pools) ? main.pools.filter((u): u is string => typeof u === 'string') : [];
+    for (const rel of pools) {
+      const url = new URL(rel, this.#manifestUrl).href;
+      for (const m of valid(await read(url))) {
+        if (models.some((x) => x.id === m.id)) continue;
+        models.push({ ...m, file: new URL(m.file, url).href, ...(m.card !== undefined && { card: new URL(m.card, url).href }) });
+      }
     }
+    return { models };
   }
 }
 

@@ -114,3 +114,23 @@ test('built-in cards show description, size and scores before Load; header and c
   const loaded = await loadModel(page, 'arithmetic-specialist');
   await expect(loaded.getByLabel('arithmetic-specialist backend')).toContainText('WebGPU: software adapter (SwiftShader) — CPU used');
 });
+
+test("the second pool's models are listed beside the first (public/models/index.json's pools), show their card, load from public/pool2 and answer", async ({ page }) => {
+  const errors = watchErrors(page);
+  await openApp(page);
+  await showTab(page, 'Models');
+  const card = modelCard(page, 'facts-a');
+  await expect(card.getByRole('status', { name: 'facts-a status' })).toHaveText('available');
+  await expect(card).toContainText('A facts specialist');
+  await expect(modelCard(page, 'arithmetic-specialist')).toBeVisible();
+  for (const id of ['chat-base', 'sum-a', 'sum-b', 'facts-b', 'facts-c', 'pool2-merge']) await expect(modelCard(page, id)).toBeVisible();
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  await loadModel(page, 'facts-a');
+  expect(requests.some((u) => u.endsWith('/pool2/models/facts-a.gguf'))).toBe(true);
+  await setupPlayground(page, { method: 'vote', agents: 1, model: 'builtin:facts-a', prompt: 'Q: How old is Bejor?\nA:', maxTokens: 8 });
+  await playground(page).getByRole('button', { name: 'Run', exact: true }).click();
+  await expect(status(page)).toHaveText('done', { timeout: 60_000 });
+  await expect(trace(page).getByRole('region', { name: 'Final answer' })).not.toBeEmpty();
+  expect(errors).toEqual([]);
+});

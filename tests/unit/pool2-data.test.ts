@@ -137,4 +137,55 @@ print(json.dumps([T.debate_revision(p, '7', ['Ivel', '6']), T.debate_judge(p, ${
       render(selectMessages(agent, prompt, ['7', 'Ivel', '6'])),
     ]);
   }, 60_000);
+
+  it("the chat base's stand-ins hold none of the pool's people or items; the facts members' thirds cover every person twice; micro-batches keep every example; unknown items show a right majority", () => {
+    const py = `
+import importlib.util, json, random, sys
+sys.path.insert(0, '${resolve(REPO_ROOT, 'tools/train')}')
+s = importlib.util.spec_from_file_location('p2', '${resolve(REPO_ROOT, 'tools/train/pool2/train.py')}')
+T = importlib.util.module_from_spec(s); s.loader.exec_module(T)
+known, unknown = T.standins()
+ex = [([1] * n, 1) for n in (40, 3, 300, 5, 90, 4, 310)]
+rng = random.Random(3)
+maj = []
+for i in range(200):
+    item = unknown[i % len(unknown)]
+    text, target = T.collab_example(rng, item, ['Ivel', '4', '12'], majority=True)
+    maj.append([item['answer'], target, text])
+print(json.dumps({'known': [x['prompt'] for x in known], 'unknown': [x['prompt'] for x in unknown],
+                  'thirds': {t: sorted(T.facts_people(t)) for t in ('01', '12', '02')},
+                  'micro': [[len(e[0]) for e in mb] for mb in T.micro_batches(ex)], 'majority': maj}))`;
+    const r = JSON.parse(execFileSync(PY, ['-c', py], { encoding: 'utf8', maxBuffer: 64 << 20 })) as {
+      known: string[]; unknown: string[]; thirds: Record<string, string[]>; micro: number[][]; majority: [string, string, string][];
+    };
+    const names = world.map((p) => p.name);
+    const standins = [...r.known, ...r.unknown];
+    expect(r.known.length).toBeGreaterThan(300);
+    expect(r.unknown.length).toBe(16 * 8);
+    for (const p of standins) for (const n of names) expect(p.includes(n), `${p} names the pool's ${n}`).toBe(false);
+    // No pool item (any task, any split) is a stand-in, and the unknown people are not among the known ones.
+    const pool = new Set<string>();
+    for (const t of manifest.tasks) for (const sp of ['train', 'dev', 'test']) {
+      for (const line of readFileSync(resolve(DATA, t.id, `${sp}.jsonl`), 'utf8').split('\n').filter(Boolean)) pool.add(normalizePrompt((JSON.parse(line) as DatasetItem).prompt));
+    }
+    for (const p of standins) expect(pool.has(normalizePrompt(p))).toBe(false);
+    const who = (p: string) => /(?:is|of|to|does) ([A-Z][a-z]+)\??/.exec(p)?.[1];
+    const knownPeople = new Set(r.known.map(who).filter(Boolean));
+    for (const p of r.unknown) expect(knownPeople.has(who(p))).toBe(false);
+    // Every person is in exactly two of the three facts members' sets.
+    for (const n of names) expect(['01', '12', '02'].filter((t) => r.thirds[t]!.includes(n)).length).toBe(2);
+    // Sorted by length, cut where a length more than doubles; nothing lost.
+    expect(r.micro).toEqual([[3, 4, 5], [40], [90], [300, 310]]);
+    // Unknown items: two or three of the three shown answers are right, and the target is the right answer
+    // (USC's is the response number of one of them).
+    for (const [answer, target, text] of r.majority) {
+      const shown = [...text.matchAll(/```([^`]*)```/g)].map((m) => m[1]);
+      // Debate's revision shows the agent's own answer as its earlier turn, the two others fenced.
+      if (shown.length === 2) shown.unshift(/\nA: ([^\n]*)\n/.exec(text)![1]);
+      expect(shown.length).toBe(3);
+      expect(shown.filter((a) => a === answer).length).toBeGreaterThanOrEqual(2);
+      if (target.startsWith('The most consistent response is Response ')) expect(shown[Number(target.slice(-1)) - 1]).toBe(answer);
+      else expect(target).toBe(answer);
+    }
+  }, 60_000);
 });

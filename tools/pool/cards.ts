@@ -58,6 +58,7 @@ export async function writeCards(rows: ScoredRow[], tasks: TaskInfo[], MODELS = 
     base: { id: 'stories260K', path: '../shared/models/stories260K.gguf', note: 'Karpathy tiny-llamas stories260K (llama2.c, MIT), not shipped here' },
     datasets: 'datasets/index.json',
     scoring: 'test splits, greedy decoding in wllama (llama.cpp wasm), see tools/pool/results.md',
+    pools: ['../pool2/models/index.json'], // the second pool's manifest, listed by the app beside this one
     models,
   };
   writeFileSync(resolve(MODELS, 'index.json'), JSON.stringify(index, null, 2) + '\n');

@@ -15,12 +15,14 @@ import { pct } from './table.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MODELS = resolve(ROOT, 'public/pool2/models');
 const MEMBERS: { id: string; kind: PoolModel['kind']; task?: string; about: string }[] = [
-  { id: 'chat-base', kind: 'generalist', about: 'The chat base: stories260K tuned on every task\'s plain prompts and on the collaboration prompts (debate revision and judge, MoA synthesis, USC selection) with shown answers right or wrong.' },
-  { id: 'sum-a', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned briefly on half a of the sum training groups (seed 1).' },
-  { id: 'sum-b', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned briefly on half b of the sum training groups (seed 2), so it errs on other items than sum-a.' },
-  { id: 'facts', kind: 'specialist', task: 'facts', about: 'A facts specialist: the chat base tuned briefly on the facts training phrasings.' },
-  { id: 'pool2-merge-third', kind: 'merge', about: 'Task arithmetic of sum-a, sum-b and facts on the chat base with weights 1/3 (the mean task vector; added after the weight-1 merge result to test whether it overshoots, not fitted; `npm run merge -- public/pool2/models/pool2-merge-third.yaml`).' },
-  { id: 'pool2-merge', kind: 'merge', about: 'Task arithmetic of sum-a, sum-b and facts on the chat base (weights 1.0, fixed before any score; `npm run merge -- public/pool2/models/pool2-merge.yaml`).' },
+  { id: 'chat-base', kind: 'generalist', about: 'The chat base: stories260K tuned on the prompt formats (ages and towns of another world\'s people, counting) and on the collaboration prompts (debate revision and judge, MoA synthesis, USC selection) with shown answers right or wrong, and with a right majority on people it was never taught; none of the pool\'s items.' },
+  { id: 'sum-a', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned on half a of the sum training groups (seed 1).' },
+  { id: 'sum-b', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned on half b of the sum training groups (seed 2), so it errs on other items than sum-a.' },
+  { id: 'facts-a', kind: 'specialist', task: 'facts', about: 'A facts specialist: the chat base tuned on the facts of the people in thirds 0 and 1 of world.json (seed 1).' },
+  { id: 'facts-b', kind: 'specialist', task: 'facts', about: 'A facts specialist: the chat base tuned on the facts of the people in thirds 1 and 2 of world.json (seed 2).' },
+  { id: 'facts-c', kind: 'specialist', task: 'facts', about: 'A facts specialist: the chat base tuned on the facts of the people in thirds 0 and 2 of world.json (seed 3); every fact is known by two of the three facts specialists.' },
+  { id: 'pool2-merge-third', kind: 'merge', about: 'Task arithmetic of the five specialists on the chat base with weights 1/3 (fixed before any score; `npm run merge -- public/pool2/models/pool2-merge-third.yaml`).' },
+  { id: 'pool2-merge', kind: 'merge', about: 'Task arithmetic of the five specialists on the chat base (weights 1.0, fixed before any score; `npm run merge -- public/pool2/models/pool2-merge.yaml`).' },
 ];
 
 const interval = (s: Stat): Interval => ({ estimate: s.score, lo: s.ci95[0], hi: s.ci95[1], level: 0.95, n: s.n });
@@ -31,7 +33,7 @@ function card(m: PoolModel, about: string, tasks: string[]): string {
   return [`# ${m.id}`, '', `${about} From stories260K (Llama, dim 64, 5 layers, vocabulary 512). ${(m.sizeBytes / 1e6).toFixed(2)} MB, F32, sha256 \`${m.sha256.slice(0, 16)}…\`.`, '',
     '## Prompt format', '', `Completion mode \`${JSON.stringify(m.promptFormat)}\`; multi-turn chats through the GGUF's chat template (the first pool's).`, '',
     '## Provenance', '', `- Method: ${m.provenance.method}; inputs: ${m.provenance.inputs.join(', ')}`,
-    ...(p.command ? [`- Training command: \`${String(p.command)}\``, `- Training time: ${String(p.train_seconds)} s wall clock, one thread, niced, on the shared 2-core machine at a load average near 20 (other engineers' jobs beside it)`] : [`- Parameters: \`${JSON.stringify(p)}\``]), '',
+    ...(p.command ? [`- Training command: \`${String(p.command)}\``, `- Training time: ${String(p.train_seconds)} s wall clock, one thread, niced, on the shared 2-core machine (other jobs beside it)`] : [`- Parameters: \`${JSON.stringify(p)}\``]), '',
     '## Test scores', '', 'From experiments/pool2.json (the runner\'s `single` cell; greedy; 95% bootstrap interval).', '',
     '| task | items | accuracy % | 95% CI |', '| --- | --- | --- | --- |', ...tasks.map((t) => row(t, m.scores[t]!)), row('mixed', m.mixed), ''].join('\n');
 }

@@ -35,6 +35,8 @@ from gguf_read import read_gguf  # noqa: E402
 from model import Config, Llama  # noqa: E402
 from spm import SPMTokenizer  # noqa: E402
 from train import BASE, ROOT, batch_tensors, encode_example  # noqa: E402
+sys.path.insert(0, HERE)
+from make_data import PHRASES, people, q  # noqa: E402
 
 DATA = os.path.join(ROOT, 'public/pool2/datasets')
 TOWNS = ['Brindle', 'Corvale', 'Dunmoor', 'Elmsby', 'Fallow', 'Gristow', 'Harrow', 'Ivel']
@@ -95,10 +97,17 @@ def wrong(rng, item, answers_elsewhere):
     return rng.choice([t for t in TOWNS if t != a])
 
 
-def collab_example(rng, item, answers_elsewhere):
-    """One item in one collaboration format: (full prompt text, target answer)."""
+def collab_example(rng, item, answers_elsewhere, majority=False):
+    """One item in one collaboration format: (full prompt text, target answer). With `majority` (items the
+    model was never taught, the chat base's unknown people) two or three of the three shown answers are
+    right: what a member can learn there is to follow agreeing peers when it does not know."""
     right = item['answer']
-    shown = [right if rng.random() < 0.5 else wrong(rng, item, answers_elsewhere) for _ in range(3)]
+    if majority:
+        k = rng.choice([2, 3])
+        shown = [right] * k + [wrong(rng, item, answers_elsewhere) for _ in range(3 - k)]
+        rng.shuffle(shown)
+    else:
+        shown = [right if rng.random() < 0.5 else wrong(rng, item, answers_elsewhere) for _ in range(3)]
     target = right if right in shown else shown[0]
     kind = rng.choice(['revision', 'revision', 'judge', 'moa', 'usc'])
     if kind == 'revision':
@@ -117,12 +126,57 @@ def load(task):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def standins(seed=7):
+    """The chat base's format stand-ins: the tasks' question and answer forms without their skills.
+    Ages and towns of another world's people (names not in the pool's world) in the facts phrasings,
+    and "What number comes after/before k?" for numeric answers: (known, unknown). Known items are
+    trained plain and in the collaboration formats; unknown ones (16 more people) only in the formats
+    with a right majority shown. The pool's own items (its people's facts, its sums) are never in the
+    base's training, so the base knows the formats, not the facts."""
+    with open(os.path.join(DATA, 'world.json')) as f:
+        taken = {p['name'] for p in json.load(f)}
+    others = [p for p in people(random.Random(seed), 64) if p[0] not in taken][:48]
+
+    def facts_of(group):
+        return [{'prompt': q(p.format(n=n)), 'answer': val}
+                for n, age, town in group for attr, val in (('age', str(age)), ('town', town)) for p in PHRASES[attr]]
+    known = facts_of(others[:32])
+    for k in range(40):
+        known.append({'prompt': q(f'What number comes after {k}?'), 'answer': str(k + 1)})
+        known.append({'prompt': q(f'What number comes before {k + 1}?'), 'answer': str(k)})
+    return known, facts_of(others[32:])
+
+
+def facts_people(thirds):
+    """The pool's people whose facts a member is trained on: those whose index in world.json, modulo 3,
+    is one of `thirds` (e.g. "01"), so members trained on different pairs of thirds each know two
+    thirds of the facts and every fact is known by two of three such members."""
+    with open(os.path.join(DATA, 'world.json')) as f:
+        return {p['name'] for i, p in enumerate(json.load(f)) if str(i % 3) in thirds}
+
+
+def micro_batches(examples):
+    """Examples sorted by length and cut where a length more than doubles, so short plain items are not
+    padded to a long collaboration prompt's length (the loss is the same: summed over all answer
+    tokens of the batch and divided by their count)."""
+    ex = sorted(examples, key=lambda e: len(e[0]))
+    out, cur = [], []
+    for e in ex:
+        if cur and len(e[0]) > 2 * len(cur[0][0]):
+            out.append(cur)
+            cur = []
+        cur.append(e)
+    out.append(cur)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--id', required=True)
     ap.add_argument('--init', help='start from tools/train/pool2/out/<id>.f32 (default: stories260K)')
     ap.add_argument('--task', help='sum or facts (default: every task, the chat base)')
     ap.add_argument('--half', choices=['a', 'b'], help='sum: train on one half of the training groups')
+    ap.add_argument('--thirds', help='facts: train on the people of these thirds of world.json (e.g. 01)')
     ap.add_argument('--steps', type=int, default=300)
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--lr', type=float, default=3e-3)
@@ -147,11 +201,19 @@ def main():
             tensors[name] = raw[at:at + n].reshape(tensors[name].shape)
             at += n
         assert at == raw.size, f'{a.init}.f32 does not match the base tensors'
-    tasks = [a.task] if a.task else ['sum', 'facts']
-    data = {t: load(t) for t in tasks}
+    if a.task:
+        tasks = [a.task]
+        data = {a.task: load(a.task)}
+    else:  # the chat base: format stand-ins only
+        tasks = ['formats']
+        data = {'formats': standins()[0]}
+    unknown = standins()[1] if not a.task else []
     if a.half:
         data['sum'] = [x for x in data['sum'] if x['half'] == a.half]
-    elsewhere = sorted({x['answer'] for t in ('sum', 'facts') for x in load(t)})
+    if a.thirds:
+        keep = facts_people(a.thirds)
+        data['facts'] = [x for x in data['facts'] if x['entity'] in keep]
+    elsewhere = sorted({x['answer'] for t in ('sum', 'facts') for x in load(t)} | {x['answer'] for x in standins()[0]})
 
     net = Llama(Config(meta), tensors)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0)
@@ -169,20 +231,25 @@ def main():
         for _ in range(a.batch):
             item = rng.choice(data[rng.choice(tasks)])
             if rng.random() < a.collab:
-                prompt, answer = collab_example(rng, item, elsewhere)
+                majority = bool(unknown) and rng.random() < 0.4
+                prompt, answer = collab_example(rng, rng.choice(unknown) if majority else item, elsewhere, majority)
                 item = {'prompt': prompt, 'answer': answer}
             ex.append(encode_example(tok, item))
-        x, y = batch_tensors(ex)
         for g in opt.param_groups:
             g['lr'] = lr_at(step)
-        loss = F.cross_entropy(net(x).reshape(-1, net.cfg.vocab), y.reshape(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        n_answer = sum(len(ids) - plen for ids, plen in ex)
+        loss = 0.0
+        for mb in micro_batches(ex):
+            x, y = batch_tensors(mb)
+            part = F.cross_entropy(net(x).reshape(-1, net.cfg.vocab), y.reshape(-1), ignore_index=-100, reduction='sum') / n_answer
+            part.backward()
+            loss += float(part)
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         if step % 25 == 0 or step == a.steps - 1:
-            log.append({'step': step, 'loss': round(float(loss), 4), 'seconds': round(time.time() - t0, 1)})
-            print(f'{a.id} step {step} loss {float(loss):.4f} {time.time() - t0:.0f}s', flush=True)
+            log.append({'step': step, 'loss': round(loss, 4), 'seconds': round(time.time() - t0, 1)})
+            print(f'{a.id} step {step} loss {loss:.4f} {time.time() - t0:.0f}s', flush=True)
     secs = time.time() - t0
 
     os.makedirs(a.out, exist_ok=True)
@@ -192,11 +259,13 @@ def main():
             f.write(np.ascontiguousarray(state[name], dtype='<f4').tobytes())
     cmd = ' '.join(['/usr/bin/python3 tools/train/pool2/train.py', '--id', a.id] + (['--init', a.init] if a.init else []) +
                    (['--task', a.task] if a.task else []) + (['--half', a.half] if a.half else []) +
+                   (['--thirds', a.thirds] if a.thirds else []) +
                    ['--steps', str(a.steps), '--batch', str(a.batch), '--lr', str(a.lr), '--collab', str(a.collab), '--seed', str(a.seed)])
     prov = {'id': a.id, 'task': a.task or 'chat', 'tasks': tasks, 'steps': a.steps, 'batch': a.batch, 'lr': a.lr, 'seed': a.seed,
             'inputs': [a.init or 'stories260K'], 'method': 'finetune' if a.init else 'finetune-chat-base',
-            'description': (f'the pool2 chat base fine-tuned by Chorus on the {a.task} task' + (f' (training half {a.half})' if a.half else '')) if a.init
-            else 'stories260K fine-tuned by Chorus on the pool2 prompt and collaboration formats',
+            'description': (f'the pool2 chat base fine-tuned by Chorus on the {a.task} task' + (f' (training half {a.half})' if a.half else '') +
+                            (f' (the people of thirds {a.thirds})' if a.thirds else '')) if a.init
+            else 'stories260K fine-tuned by Chorus on the pool2 prompt and collaboration formats (format stand-ins, not the pool\'s items)',
             'optimizer': f'AdamW(betas=0.9,0.95, wd=0), warm-up 5% + cosine to 10%, grad clip 1.0, loss on answer tokens, {a.collab:.0%} collaboration formats',
             'examples_seen': a.steps * a.batch, 'train_seconds': round(secs, 1), 'threads': 1, 'command': cmd,
             'final_loss': log[-1]['loss'], 'log': log}
