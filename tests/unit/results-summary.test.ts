@@ -8,6 +8,7 @@ import { parseExperiment } from '../../src/lib/eval/experiment.ts';
 import { createRunner } from '../../src/lib/eval/runner.ts';
 import { summarize, type ResultsFile } from '../../src/lib/eval/results.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
+import { poolTable } from '../../tools/pool/table.ts';
 import { ScriptedModel, readToy, toyDataset } from './runner.scripted.ts';
 
 async function results(): Promise<ResultsFile> {
@@ -94,6 +95,14 @@ describe('a results file’s statistics, recomputed from its items', () => {
       const nUnsolved = unsolved.filter(Boolean).length;
       const nSolved = xs.filter((x, i) => unsolved[i] && x >= 1).length;
       expect(c.emergence).toEqual({ unsolvedByAll: nUnsolved, solved: nSolved, rate: nUnsolved ? nSolved / nUnsolved : null });
+      // the same within each task: only that task's items, members' answers on the same items
+      for (const g of ['double', 'next']) {
+        const at = rows(ci).flatMap((it, i) => (it.group === g ? [i] : []));
+        const u = at.filter((i) => unsolved[i]).length;
+        const sv = at.filter((i) => unsolved[i] && xs[i]! >= 1).length;
+        expect(c.emergenceByGroup![g]).toEqual({ unsolvedByAll: u, solved: sv, rate: u ? sv / u : null });
+      }
+      expect(Object.values(c.emergenceByGroup!).reduce((a, e) => a + e.unsolvedByAll, 0)).toBe(nUnsolved);
       settings++;
       if (c.score > r.cells[bestCell]!.score) wins++;
     }
@@ -126,5 +135,18 @@ describe('a results file’s statistics, recomputed from its items', () => {
     item.score = 0;
     const again = summarize(copy);
     expect(again.cells[ci]!.score).toBeCloseTo(r.cells[ci]!.score - 1 / r.cells[ci]!.n, 12);
+  });
+
+  it('the pool table shows emergence by task for each collaboration, from the runner\'s statistics', async () => {
+    const r = await results();
+    const md = poolTable(r);
+    expect(md).toContain('| system | double | next |');
+    for (const c of r.cells.filter((x) => x.split === 'test' && x.emergenceByGroup)) {
+      const cell = (g: string) => {
+        const e = c.emergenceByGroup![g]!;
+        return e.rate === null ? 'n/a (0/0)' : `${(e.rate * 100).toFixed(1)}% (${e.solved}/${e.unsolvedByAll})`;
+      };
+      for (const l of c.labels) expect(md).toContain(`| ${l} | ${cell('double')} | ${cell('next')} |`);
+    }
   });
 });

@@ -44,6 +44,16 @@ export function poolTable(r: ResultsFile, source = 'experiments/pool.json', deco
     return `- **${label}**: ${parts.join('; ')}`;
   };
   const notes = rows.flatMap((c) => c.labels.map((l) => describe(c, l)));
+  const emRate = (e: { unsolvedByAll: number; solved: number; rate: number | null }) => (e.rate === null ? 'n/a (0/0)' : `${pct(e.rate)}% (${e.solved}/${e.unsolvedByAll})`);
+  const byTask = rows.filter((c) => c.emergenceByGroup);
+  const emergenceTable = byTask.length === 0 ? [] : [
+    'Emergence by task: of the test items of each task that no member solves alone, the share the collaboration solves.',
+    '',
+    `| system | ${tasks.join(' | ')} |`,
+    `|${' --- |'.repeat(tasks.length + 1)}`,
+    ...byTask.flatMap((c) => c.labels.map((l) => `| ${l} | ${tasks.map((t) => (c.emergenceByGroup![t] ? emRate(c.emergenceByGroup![t]!) : '')).join(' | ')} |`)),
+    '',
+  ];
   const s = r.summary;
   return [
     `Accuracy in % with 95% bootstrap intervals (${r.bootstrap.iterations} resamples, seed ${r.bootstrap.seed}); the runner's results of ${source} (wllama 3.13, llama.cpp wasm, CPU, 1 thread, in headless Chromium; greedy unless stated; ${decoding}).`,
@@ -54,6 +64,7 @@ export function poolTable(r: ResultsFile, source = 'experiments/pool.json', deco
     sep,
     ...lines,
     '',
+    ...emergenceTable,
     ...notes,
     '',
     `Collaboration beats the best single model in ${s.winShare.wins} of ${s.winShare.settings} settings (MoCo's win share). ` +

@@ -82,6 +82,8 @@ export interface CellResult extends Stat {
   bestMember?: { model: string; devScore: number; cell: number };
   gain?: { estimate: number; ci95: [number, number]; significant: boolean };
   emergence?: { unsolvedByAll: number; solved: number; rate: number | null };
+  /** The same emergence within each group (task) of a mixed data set. */
+  emergenceByGroup?: Record<string, { unsolvedByAll: number; solved: number; rate: number | null }>;
 }
 
 export interface DiversityPair {
@@ -152,6 +154,7 @@ export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partia
     delete out.bestMember;
     delete out.gain;
     delete out.emergence;
+    delete out.emergenceByGroup;
     Object.assign(out, items.length > 0 ? stat(scores[ci]!) : { n: 0, score: 0, ci95: [0, 0] });
     const cost = zeroCost();
     for (const it of items) {
@@ -173,6 +176,16 @@ export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partia
       for (const m of c.memberCells) aligned(by[ci]!, by[m]!, `cell ${ci} and its member cell ${m}`);
       const e = emergenceRate(scores[ci]!, c.memberCells.map((m) => scores[m]!));
       c.emergence = { unsolvedByAll: e.unsolvedByAll, solved: e.solvedByCollaboration, rate: Number.isNaN(e.rate) ? null : e.rate };
+      const items = by[ci]!;
+      const groups = [...new Set(items.flatMap((it) => (it.group === undefined ? [] : [it.group])))];
+      if (groups.length > 0) {
+        c.emergenceByGroup = Object.fromEntries(groups.map((g) => {
+          const at = items.flatMap((it, i) => (it.group === g ? [i] : []));
+          const pick = (xs: number[]) => at.map((i) => xs[i]!);
+          const eg = emergenceRate(pick(scores[ci]!), c.memberCells.map((m) => pick(scores[m]!)));
+          return [g, { unsolvedByAll: eg.unsolvedByAll, solved: eg.solvedByCollaboration, rate: Number.isNaN(eg.rate) ? null : eg.rate }];
+        }));
+      }
     }
     if (c.baselineDevCells.length > 0 && c.baselineDevCells.length === c.baselineCells.length) {
       let best = 0;
