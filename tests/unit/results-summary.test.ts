@@ -8,7 +8,7 @@ import { parseExperiment } from '../../src/lib/eval/experiment.ts';
 import { createRunner } from '../../src/lib/eval/runner.ts';
 import { summarize, type ResultsFile } from '../../src/lib/eval/results.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
-import { poolTable } from '../../tools/pool/table.ts';
+import { outside, poolTable } from '../../tools/pool/table.ts';
 import { ScriptedModel, readToy, toyDataset } from './runner.scripted.ts';
 
 async function results(): Promise<ResultsFile> {
@@ -90,6 +90,17 @@ describe('a results file’s statistics, recomputed from its items', () => {
       const diffs = xs.map((x, i) => x - scores(bestCell)[i]!);
       expect(c.gain!.estimate).toBe(avg(diffs));
       expect(c.gain!.ci95).toEqual(plainCI(diffs));
+      // per task: the best baseline on that task's dev items, on that task's test items
+      for (const g of ['double', 'next']) {
+        const devG = c.baselineDevCells.map((d) => avg(rows(d).filter((it) => it.group === g).map((it) => it.score)));
+        let bg = 0;
+        for (let i = 1; i < devG.length; i++) if (devG[i]! > devG[bg]!) bg = i;
+        const bCell = c.baselineCells[bg]!;
+        const at = rows(ci).flatMap((it, i) => (it.group === g ? [i] : []));
+        const gd = at.map((i) => xs[i]! - scores(bCell)[i]!);
+        const ci95 = plainCI(gd);
+        expect(c.gainByGroup![g]).toEqual({ model: r.cells[bCell]!.agents[0]!.model, estimate: avg(gd), ci95, significant: ci95[0] > 0 || ci95[1] < 0 });
+      }
       // emergence: items no member solves; the share of them the collaboration solves
       const unsolved = xs.map((_, i) => c.memberCells.every((m) => scores(m)[i]! < 1));
       const nUnsolved = unsolved.filter(Boolean).length;
@@ -148,5 +159,16 @@ describe('a results file’s statistics, recomputed from its items', () => {
       };
       for (const l of c.labels) expect(md).toContain(`| ${l} | ${cell('double')} | ${cell('next')} |`);
     }
+  });
+
+  it('the pool table counts the settings that beat the best single model outside the interval, mixed and per task', async () => {
+    const r = await results();
+    const withGain = r.cells.filter((c) => c.gain);
+    const mixed = withGain.filter((c) => c.gain!.ci95[0] > 0).length;
+    const perTask = withGain.flatMap((c) => Object.values(c.gainByGroup!));
+    const line = outside(r.cells);
+    expect(line).toContain(`${mixed} of ${withGain.length} on the mixed test set`);
+    expect(line).toContain(`${perTask.filter((g) => g.ci95[0] > 0).length} of ${perTask.length} (method, task) settings`);
+    expect(poolTable(r)).toContain(line);
   });
 });

@@ -6,6 +6,9 @@
  * `<!-- pool-table -->` and `<!-- /pool-table -->` markers. With --pool2 the same for the second
  * pool (experiments/pool2.json): tools/pool/results-pool2.md and the `<!-- pool2-table -->` block.
  *
+ * The file is re-summarised with the runner's own summarize() first, so statistics added to the runner
+ * after the run (emergence and gain by task) appear without a rerun; the items are not touched.
+ *
  * Rows: the method entries of the experiment with a label, in file order, on the test split.
  * Columns: each task of the mixed test set, the whole mixed set, the gain over the best single
  * model chosen on dev (paired bootstrap), and emergence against the row's members.
@@ -13,7 +16,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CellResult, ResultsFile } from '../../src/lib/eval/results.ts';
+import { summarize, type CellResult, type ResultsFile } from '../../src/lib/eval/results.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const pct = (x: number) => (x * 100).toFixed(1);
@@ -68,10 +71,22 @@ export function poolTable(r: ResultsFile, source = 'experiments/pool.json', deco
     ...notes,
     '',
     `Collaboration beats the best single model in ${s.winShare.wins} of ${s.winShare.settings} settings (MoCo's win share). ` +
+      outside(r.cells) +
       s.diversity.map((d) => `Different models vs samples of one (${r.cells[d.different]!.labels[0]} − ${r.cells[d.samples]!.labels[0]}): ${d.diff >= 0 ? '+' : ''}${pct(d.diff)} [${pct(d.ci95[0])}, ${pct(d.ci95[1])}].`).join(' ') +
       ` Cost: ${s.cost.calls} model calls, ${s.cost.promptTokens + s.cost.completionTokens} tokens, ${s.cost.seconds.toFixed(0)} s of model time.`,
     '',
   ].join('\n');
+}
+
+/** How many settings beat the best single model outside the 95% interval: on the mixed set, and per (method, task). */
+export function outside(cells: CellResult[]): string {
+  const withGain = cells.filter((c) => c.gain);
+  const mixed = withGain.filter((c) => c.gain!.significant && c.gain!.estimate > 0);
+  const perTask = withGain.flatMap((c) => Object.entries(c.gainByGroup ?? {}).map(([t, g]) => ({ c, t, g })));
+  const wins = perTask.filter((x) => x.g.significant && x.g.estimate > 0);
+  const list = wins.map((x) => `${x.c.labels[0] ?? x.c.method} on ${x.t} ${x.g.estimate >= 0 ? '+' : ''}${pct(x.g.estimate)} [${pct(x.g.ci95[0])}, ${pct(x.g.ci95[1])}] over ${x.g.model}`).join(', ');
+  return `Outside the 95% interval: ${mixed.length} of ${withGain.length} on the mixed test set` +
+    (perTask.length ? `, and ${wins.length} of ${perTask.length} (method, task) settings, each against the best single model on that task's dev items${wins.length ? ` (${list})` : ''}. ` : '. ');
 }
 
 /** Replaces the README's text between `<!-- NAME -->` and `<!-- /NAME -->` with `md` (written to a temporary file, then renamed). */
@@ -89,7 +104,7 @@ function main(argv: string[]): void {
   const file = argv.find((a) => !a.startsWith('--'));
   if (!file) throw new Error('usage: npm run pool:table -- RESULTS.json [--readme] [--pool2]');
   const pool2 = argv.includes('--pool2');
-  const md = poolTable(JSON.parse(readFileSync(file, 'utf8')) as ResultsFile, pool2 ? 'experiments/pool2.json' : undefined, pool2 ? 'single-prompt items stop at newline, max 8 tokens (public/pool2/datasets/index.json)' : undefined);
+  const md = poolTable(summarize(JSON.parse(readFileSync(file, 'utf8')) as ResultsFile), pool2 ? 'experiments/pool2.json' : undefined, pool2 ? 'single-prompt items stop at newline, max 8 tokens (public/pool2/datasets/index.json)' : undefined);
   writeFileSync(resolve(ROOT, pool2 ? 'tools/pool/results-pool2.md' : 'tools/pool/results.md'), md);
   if (argv.includes('--readme')) replaceReadmeBlock(pool2 ? 'pool2-table' : 'pool-table', md);
   process.stdout.write(md);

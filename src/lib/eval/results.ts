@@ -82,6 +82,8 @@ export interface CellResult extends Stat {
   bestMember?: { model: string; devScore: number; cell: number };
   gain?: { estimate: number; ci95: [number, number]; significant: boolean };
   emergence?: { unsolvedByAll: number; solved: number; rate: number | null };
+  /** Per group (task) of a mixed data set: the gain over the best single model on that task's dev items. */
+  gainByGroup?: Record<string, { model: string; estimate: number; ci95: [number, number]; significant: boolean }>;
   /** The same emergence within each group (task) of a mixed data set. */
   emergenceByGroup?: Record<string, { unsolvedByAll: number; solved: number; rate: number | null }>;
 }
@@ -155,6 +157,7 @@ export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partia
     delete out.gain;
     delete out.emergence;
     delete out.emergenceByGroup;
+    delete out.gainByGroup;
     Object.assign(out, items.length > 0 ? stat(scores[ci]!) : { n: 0, score: 0, ci95: [0, 0] });
     const cost = zeroCost();
     for (const it of items) {
@@ -197,6 +200,26 @@ export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partia
       c.bestMember = { model: cells[bestCell]!.agents[0]!.model, devScore: mean(scores[c.baselineDevCells[best]!]!), cell: bestCell };
       const d = pairedBootstrap(scores[ci]!, scores[bestCell]!, { iterations: BOOTSTRAP.iterations, seed: BOOTSTRAP.seed, level: BOOTSTRAP.level });
       c.gain = { estimate: d.estimate, ci95: [d.lo, d.hi], significant: significant(d.lo, d.hi) };
+      // Per group (task), as MoCo counts (method, task) settings: the best single model on that task's
+      // dev items (first on ties), against the collaboration on that task's test items.
+      const items = by[ci]!;
+      const groups = [...new Set(items.flatMap((it) => (it.group === undefined ? [] : [it.group])))];
+      if (groups.length > 0) {
+        const groupMean = (cell: number, g: string) => {
+          const xs = by[cell]!.filter((it) => it.group === g).map((it) => it.score);
+          return xs.length ? mean(xs) : -1;
+        };
+        c.gainByGroup = Object.fromEntries(groups.map((g) => {
+          let bg = 0;
+          c.baselineDevCells.forEach((d, i) => {
+            if (groupMean(d, g) > groupMean(c.baselineDevCells[bg]!, g)) bg = i;
+          });
+          const cell = c.baselineCells[bg]!;
+          const at = items.flatMap((it, i) => (it.group === g ? [i] : []));
+          const dg = pairedBootstrap(at.map((i) => scores[ci]![i]!), at.map((i) => scores[cell]![i]!), { iterations: BOOTSTRAP.iterations, seed: BOOTSTRAP.seed, level: BOOTSTRAP.level });
+          return [g, { model: cells[cell]!.agents[0]!.model, estimate: dg.estimate, ci95: [dg.lo, dg.hi] as [number, number], significant: significant(dg.lo, dg.hi) }];
+        }));
+      }
     }
   }
   const settings = cells.filter((c) => c.gain && c.bestMember);
