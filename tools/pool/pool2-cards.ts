@@ -45,7 +45,8 @@ async function main(file: string): Promise<void> {
     const cell = r.cells.find((c) => c.split === 'test' && c.method === 'single' && c.agents.length === 1 && c.agents[0]!.model === m.id && c.agents[0]!.temperature === 0);
     if (!cell?.groups) throw new Error(`${file}: no greedy single cell of ${m.id} on the test split`);
     const row = { id: m.id, perTask: Object.fromEntries(Object.entries(cell.groups).map(([k, v]) => [k, interval(v)])), mixed: interval(cell) };
-    const entry = await poolModelEntry(resolve(MODELS, `${m.id}.gguf`), m.id, row, m.kind, m.task);
+    // Listed by id (the two merges would otherwise show the same general.name the merge wrote).
+    const entry = { ...(await poolModelEntry(resolve(MODELS, `${m.id}.gguf`), m.id, row, m.kind, m.task)), name: m.id };
     models.push(entry);
     writeFileSync(resolve(MODELS, entry.card), card(entry, m.about, Object.keys(cell.groups)));
   }
