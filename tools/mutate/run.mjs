@@ -6,7 +6,8 @@
  * globs, tested by its own unit files only (see vitest.mutate.config.ts for why), with its own
  * incremental file, so a second run re-tests only the mutants whose code or tests changed.
  *
- * `npm run mutate -- eval` runs one area; `--concurrency=1` overrides stryker.config.json's 2;
+ * `npm run mutate -- eval` runs one area; `--concurrency=1` overrides stryker.config.json's 2; `--files=a.ts,b.ts`
+ * mutates only those files of the area (a long area measured in parts);
  * `--summary` only rewrites the summary from the reports there are; `--ignore-static` skips static mutants (those in module-level constants, each of which runs every
  * test of its area): Stryker reports them as Ignored and they leave the score, so say so when quoting it.
  * Writes reports/mutation/<area>.html and .json (Stryker's reports), <area>.incremental.json, and
@@ -70,6 +71,8 @@ function inArea(area, file) {
 
 const args = process.argv.slice(2);
 const concurrencyArg = args.find((a) => a.startsWith('--concurrency='));
+// --files=a.ts,b.ts: mutate only these files of the area (a long area measured in parts).
+const filesArg = args.find((a) => a.startsWith('--files='));
 const asked = args.filter((a) => !a.startsWith('--'));
 for (const a of asked) {
   if (!(a in AREAS)) {
@@ -83,7 +86,17 @@ const OUT = 'reports/mutation';
 mkdirSync(OUT, { recursive: true });
 
 for (const area of areas) {
-  const { mutate, tests } = AREAS[area];
+  const { tests } = AREAS[area];
+  let { mutate } = AREAS[area];
+  if (filesArg) {
+    const files = filesArg.slice('--files='.length).split(',').filter(Boolean);
+    const outside = files.filter((f) => !inArea(area, f));
+    if (outside.length > 0) {
+      console.error(`npm run mutate: ${outside.join(', ')} not in the ${area} area (${AREAS[area].mutate.join(' ')})`);
+      process.exit(1);
+    }
+    mutate = files;
+  }
   // Stryker runs the tests in a copy of the repository, .stryker-tmp/sandbox-…/, where the real
   // model's ../shared is .stryker-tmp/shared: link it there, so tests on real tensors and the real
   // model run in the sandbox as they do in the repository.
