@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { METHODS, MergeMethodError, NORM_BLOCK, NormSum, bool, getMethod, l2, num, type ParamValue } from '../../src/lib/merge/methods/index.ts';
-import { keepRankRange, magnitudeOutliers, tensorRng } from '../../src/lib/merge/methods/sparsify.ts';
+import { histogramHigh, keepRankRange, keepRankRangeWithNaN, magnitudeOutliers, tensorRng } from '../../src/lib/merge/methods/sparsify.ts';
 import { taskArithmeticKernel } from '../../src/lib/merge/methods/task-arithmetic-core.ts';
 import { setSimdEnabled } from '../../src/lib/merge/wasm/index.ts';
 import { getCodec } from '../../src/lib/merge/codecs/index.ts';
@@ -556,6 +556,44 @@ describe('rank ranges (keepRankRange): edges', () => {
     const all = Float32Array.from(x);
     expect(keepRankRange(all, 0, 30)).toBe(30);
     expect(Array.from(all)).toEqual(Array.from(x));
+  });
+  it('the two-selection path (the one NaN tensors take) gives the documented ranks on NaN-free tensors too', () => {
+    const close1 = Float32Array.from({ length: 40 }, (_, i) => (i % 2 ? -1 : 1) * (1 + ((i * 7) % 13) * 2 ** -20));
+    const ties = Float32Array.from(rand(93, 120), (v) => Math.round(v * 8) / 8);
+    for (const x of [close1, rand(94, 77, 3), ties]) {
+      const n = x.length;
+      for (const [from, to] of [[0, 5], [1, 5], [3, Math.floor(n / 2)], [n - 6, n - 1], [2, n], [n - 1, n], [0, n - 1]] as const) {
+        const got = Float32Array.from(x);
+        expect(keepRankRangeWithNaN(got, from, to), `[${from}, ${to}) of ${n}`).toBe(to - from);
+        expect(Array.from(got), `[${from}, ${to}) of ${n}`).toEqual(refRange(x, from, to));
+      }
+    }
+  });
+  it('a range reaching past the last rank keeps everything and says how many; a negative start counts from rank 0', () => {
+    const x = rand(95, 25);
+    const y = Float32Array.from(x);
+    expect(keepRankRange(y, 0, 40)).toBe(25);
+    expect(Array.from(y)).toEqual(Array.from(x));
+    const z = Float32Array.from(x);
+    expect(keepRankRange(z, -3, 4)).toBe(4);
+    expect(Array.from(z)).toEqual(refRange(x, 0, 4));
+  });
+  it('the high-bits histogram counts |bits| >>> 16 and flags NaN wherever it sits (even, odd or last index), not ±Infinity', () => {
+    const ref = (x: Float32Array) => {
+      const h = new Uint32Array(65536);
+      for (const b of new Uint32Array(x.buffer)) h[(b & 0x7fffffff) >>> 16]!++;
+      return h;
+    };
+    for (const x of [rand(96, 31, 1e3), Float32Array.from([Infinity, -Infinity, 3.4e38, -0, 0, 1e-45, 2])]) {
+      const h = new Uint32Array(65536);
+      expect(histogramHigh(new Uint32Array(x.buffer), h)).toBe(true);
+      expect(h).toEqual(ref(x));
+    }
+    for (const at of [0, 1, 6]) {
+      const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7]);
+      x[at] = at === 1 ? -NaN : NaN;
+      expect(histogramHigh(new Uint32Array(x.buffer), new Uint32Array(65536)), `NaN at ${at}`).toBe(false);
+    }
   });
   it('a tensor holding NaN: float comparisons rank it (a NaN is never above, below or equal to a threshold, so it counts as inside)', () => {
     // |x| = NaN, 3, 1, 2, 0.5. Ranks [1, 3): thresholds 3 (rank 1) and 2 (rank 2) among the numbers; 3 is the

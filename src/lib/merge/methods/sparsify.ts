@@ -60,7 +60,8 @@ export function keepRankRange(x: Float32Array, from: number, to: number): number
  * NaN (|bits| > 0x7f800000) is the one case where adding 0x7fffff sets bit 31.
  */
 // Stryker disable next-line BlockStatement: an empty body returns undefined, which sends every tensor down the NaN path: the same result by design (see keepRankRange), only slower.
-function histogramHigh(bits: Uint32Array, hist: Uint32Array): boolean {
+/** Exported for its unit test (the NaN check decides which path a tensor takes). */
+export function histogramHigh(bits: Uint32Array, hist: Uint32Array): boolean {
   const n = bits.length;
   const other = new Uint32Array(65536);
   let nan = 0;
@@ -163,8 +164,9 @@ function zeroOutsideRanks(x: Float32Array, bits: Uint32Array, from: number, to: 
   return kept;
 }
 
-/** keepRankRange for tensors that hold NaN: two selections over a copy of the magnitudes. */
-function keepRankRangeWithNaN(x: Float32Array, from: number, to: number): number {
+/** keepRankRange for tensors that hold NaN: two selections over a copy of the magnitudes. Exported for its unit test
+ * (on NaN-free input it must agree with the fast path and the documented order). */
+export function keepRankRangeWithNaN(x: Float32Array, from: number, to: number): number {
   const n = x.length;
   const mags = new Float32Array(n);
   for (let i = 0; i < n; i++) mags[i] = Math.abs(x[i]!);
