@@ -127,6 +127,21 @@ function stat(scores: number[]): Stat {
   return { n: scores.length, score: ci.estimate, ci95: [ci.lo, ci.hi] };
 }
 
+/** Each group's item positions within one cell's items, groups in first-seen order. */
+function groupPositions(items: ItemResult[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  items.forEach((it, i) => {
+    if (it.group !== undefined) (out.get(it.group) ?? out.set(it.group, []).get(it.group)!).push(i);
+  });
+  return out;
+}
+
+/** Emergence of a collaboration's scores over its members' scores on the same items. */
+function emergenceOf(scores: number[], members: number[][]): { unsolvedByAll: number; solved: number; rate: number | null } {
+  const e = emergenceRate(scores, members);
+  return { unsolvedByAll: e.unsolvedByAll, solved: e.solvedByCollaboration, rate: Number.isNaN(e.rate) ? null : e.rate };
+}
+
 /** Items of each cell, in file order. */
 export function itemsByCell(results: Pick<ResultsFile, 'cells' | 'items'>): ItemResult[][] {
   const by: ItemResult[][] = results.cells.map(() => []);
@@ -149,6 +164,8 @@ const significant = (lo: number, hi: number) => lo > 0 || hi < 0;
 export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partial<ResultsFile>): ResultsFile {
   const by = itemsByCell(results);
   const scores = by.map((items) => items.map((it) => it.score));
+  const positions = by.map(groupPositions);
+  const pick = (xs: number[], at: number[]) => at.map((i) => xs[i]!);
   const cells: CellResult[] = results.cells.map((c, ci) => {
     const items = by[ci]!;
     const out: CellResult = { ...c };
@@ -169,25 +186,17 @@ export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partia
     }
     cost.seconds = Math.round(cost.seconds * 1000) / 1000;
     out.cost = cost;
-    const groups = [...new Set(items.flatMap((it) => (it.group === undefined ? [] : [it.group])))];
-    if (groups.length > 0) out.groups = Object.fromEntries(groups.map((g) => [g, stat(items.filter((it) => it.group === g).map((it) => it.score))]));
+    if (positions[ci]!.size > 0) out.groups = Object.fromEntries([...positions[ci]!].map(([g, at]) => [g, stat(pick(scores[ci]!, at))]));
     return out;
   });
   for (const [ci, c] of cells.entries()) {
     if (c.role !== 'collaboration' || c.n === 0) continue;
     if (c.memberCells.length > 0) {
       for (const m of c.memberCells) aligned(by[ci]!, by[m]!, `cell ${ci} and its member cell ${m}`);
-      const e = emergenceRate(scores[ci]!, c.memberCells.map((m) => scores[m]!));
-      c.emergence = { unsolvedByAll: e.unsolvedByAll, solved: e.solvedByCollaboration, rate: Number.isNaN(e.rate) ? null : e.rate };
-      const items = by[ci]!;
-      const groups = [...new Set(items.flatMap((it) => (it.group === undefined ? [] : [it.group])))];
-      if (groups.length > 0) {
-        c.emergenceByGroup = Object.fromEntries(groups.map((g) => {
-          const at = items.flatMap((it, i) => (it.group === g ? [i] : []));
-          const pick = (xs: number[]) => at.map((i) => xs[i]!);
-          const eg = emergenceRate(pick(scores[ci]!), c.memberCells.map((m) => pick(scores[m]!)));
-          return [g, { unsolvedByAll: eg.unsolvedByAll, solved: eg.solvedByCollaboration, rate: Number.isNaN(eg.rate) ? null : eg.rate }];
-        }));
+      c.emergence = emergenceOf(scores[ci]!, c.memberCells.map((m) => scores[m]!));
+      // The same within each group (task); member items are aligned with this cell's, so positions carry over.
+      if (positions[ci]!.size > 0) {
+        c.emergenceByGroup = Object.fromEntries([...positions[ci]!].map(([g, at]) => [g, emergenceOf(pick(scores[ci]!, at), c.memberCells.map((m) => pick(scores[m]!, at)))]));
       }
     }
     if (c.baselineDevCells.length > 0 && c.baselineDevCells.length === c.baselineCells.length) {
@@ -202,21 +211,18 @@ export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partia
       c.gain = { estimate: d.estimate, ci95: [d.lo, d.hi], significant: significant(d.lo, d.hi) };
       // Per group (task), as MoCo counts (method, task) settings: the best single model on that task's
       // dev items (first on ties), against the collaboration on that task's test items.
-      const items = by[ci]!;
-      const groups = [...new Set(items.flatMap((it) => (it.group === undefined ? [] : [it.group])))];
-      if (groups.length > 0) {
+      if (positions[ci]!.size > 0) {
         const groupMean = (cell: number, g: string) => {
-          const xs = by[cell]!.filter((it) => it.group === g).map((it) => it.score);
-          return xs.length ? mean(xs) : -1;
+          const at = positions[cell]!.get(g);
+          return at ? mean(pick(scores[cell]!, at)) : -1;
         };
-        c.gainByGroup = Object.fromEntries(groups.map((g) => {
+        c.gainByGroup = Object.fromEntries([...positions[ci]!].map(([g, at]) => {
           let bg = 0;
           c.baselineDevCells.forEach((d, i) => {
             if (groupMean(d, g) > groupMean(c.baselineDevCells[bg]!, g)) bg = i;
           });
           const cell = c.baselineCells[bg]!;
-          const at = items.flatMap((it, i) => (it.group === g ? [i] : []));
-          const dg = pairedBootstrap(at.map((i) => scores[ci]![i]!), at.map((i) => scores[cell]![i]!), { iterations: BOOTSTRAP.iterations, seed: BOOTSTRAP.seed, level: BOOTSTRAP.level });
+          const dg = pairedBootstrap(pick(scores[ci]!, at), pick(scores[cell]!, at), { iterations: BOOTSTRAP.iterations, seed: BOOTSTRAP.seed, level: BOOTSTRAP.level });
           return [g, { model: cells[cell]!.agents[0]!.model, estimate: dg.estimate, ci95: [dg.lo, dg.hi] as [number, number], significant: significant(dg.lo, dg.hi) }];
         }));
       }
