@@ -55,6 +55,26 @@ def batch_tensors(examples):
     return x, y
 
 
+def write_f32(path, state, infos):
+    """The .f32 checkpoint: every tensor as raw little-endian F32 in the base file's tensor order (numpy C
+    order = ggml row-major order); export.ts checks every size against the base's tensor infos."""
+    with open(path, 'wb') as f:
+        for name, _ne, _t, _o in infos:
+            f.write(np.ascontiguousarray(state[name], dtype='<f4').tobytes())
+
+
+def read_f32(path, tensors, infos):
+    """Reads a checkpoint written by write_f32 into `tensors` (the base's shapes); refuses one whose size differs."""
+    raw = np.fromfile(path, dtype='<f4')
+    at = 0
+    for name, ne, _t, _o in infos:
+        n = int(np.prod(ne))
+        tensors[name] = raw[at:at + n].reshape(tensors[name].shape)
+        at += n
+    assert at == raw.size, f'{os.path.basename(path)} does not match the base tensors'
+    return tensors
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--task', required=True, help='task id from public/datasets/index.json, or "mix"')
@@ -123,12 +143,7 @@ def main():
     print(f'{model_id} dev exact (PyTorch, monitoring): {dev_quick}', flush=True)
 
     os.makedirs(a.out, exist_ok=True)
-    # Raw little-endian F32 in the base file's tensor order (numpy C order = ggml row-major order);
-    # export.ts checks every size against the base's tensor infos.
-    state = net.state_numpy()
-    with open(os.path.join(a.out, f'{model_id}.f32'), 'wb') as f:
-        for name, _ne, _t, _o in base_infos:
-            f.write(np.ascontiguousarray(state[name], dtype='<f4').tobytes())
+    write_f32(os.path.join(a.out, f'{model_id}.f32'), net.state_numpy(), base_infos)
     cmd = f'/usr/bin/python3 tools/train/train.py --task {a.task} --id {model_id} --steps {a.steps} --batch {a.batch} --lr {a.lr} --seed {a.seed}'
     prov = {'id': model_id, 'task': a.task, 'tasks': tasks, 'steps': a.steps, 'batch': a.batch, 'lr': a.lr, 'seed': a.seed,
             'optimizer': 'AdamW(betas=0.9,0.95, wd=0), warm-up 5% + cosine to 10%, grad clip 1.0, loss on answer tokens',

@@ -8,7 +8,6 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -16,7 +15,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from gguf_read import read_gguf  # noqa: E402
 from model import Config, Llama  # noqa: E402
 from spm import SPMTokenizer  # noqa: E402
-from train import BASE, ROOT  # noqa: E402
+from train import BASE, ROOT, read_f32  # noqa: E402
 
 DATA = os.path.join(ROOT, 'public/pool2/datasets')
 
@@ -38,13 +37,7 @@ def main():
         with open(os.path.join(DATA, t, f'{a.split}.jsonl')) as f:
             items[t] = [json.loads(x) for x in f if x.strip()][:a.limit]
     for mid in a.ids:
-        raw = np.fromfile(os.path.join(a.out, f'{mid}.f32'), dtype='<f4')
-        at = 0
-        for name, ne, _t, _o in infos:
-            n = int(np.prod(ne))
-            tensors[name] = raw[at:at + n].reshape(tensors[name].shape)
-            at += n
-        net = Llama(Config(meta), tensors)
+        net = Llama(Config(meta), read_f32(os.path.join(a.out, f'{mid}.f32'), tensors, infos))
         row = []
         for t, xs in items.items():
             ok = 0

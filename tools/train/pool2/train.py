@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from gguf_read import read_gguf  # noqa: E402
 from model import Config, Llama  # noqa: E402
 from spm import SPMTokenizer  # noqa: E402
-from train import BASE, ROOT, batch_tensors, encode_example  # noqa: E402
+from train import BASE, ROOT, batch_tensors, encode_example, read_f32, write_f32  # noqa: E402
 sys.path.insert(0, HERE)
 from make_data import PHRASES, people, q  # noqa: E402
 
@@ -194,26 +194,21 @@ def main():
     tok = SPMTokenizer(meta['tokenizer.ggml.tokens'], meta['tokenizer.ggml.scores'],
                        int(meta['tokenizer.ggml.bos_token_id']), int(meta['tokenizer.ggml.eos_token_id']))
     if a.init:
-        raw = np.fromfile(os.path.join(a.out, f'{a.init}.f32'), dtype='<f4')
-        at = 0
-        for name, ne, _t, _o in infos:
-            n = int(np.prod(ne))
-            tensors[name] = raw[at:at + n].reshape(tensors[name].shape)
-            at += n
-        assert at == raw.size, f'{a.init}.f32 does not match the base tensors'
+        read_f32(os.path.join(a.out, f'{a.init}.f32'), tensors, infos)
+    known, unknown = standins()
     if a.task:
         tasks = [a.task]
         data = {a.task: load(a.task)}
+        unknown = []  # a specialist trains on its task only
     else:  # the chat base: format stand-ins only
         tasks = ['formats']
-        data = {'formats': standins()[0]}
-    unknown = standins()[1] if not a.task else []
+        data = {'formats': known}
     if a.half:
         data['sum'] = [x for x in data['sum'] if x['half'] == a.half]
     if a.thirds:
         keep = facts_people(a.thirds)
         data['facts'] = [x for x in data['facts'] if x['entity'] in keep]
-    elsewhere = sorted({x['answer'] for t in ('sum', 'facts') for x in load(t)} | {x['answer'] for x in standins()[0]})
+    elsewhere = sorted({x['answer'] for t in ('sum', 'facts') for x in load(t)} | {x['answer'] for x in known})
 
     net = Llama(Config(meta), tensors)
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0)
@@ -253,10 +248,7 @@ def main():
     secs = time.time() - t0
 
     os.makedirs(a.out, exist_ok=True)
-    state = net.state_numpy()
-    with open(os.path.join(a.out, f'{a.id}.f32'), 'wb') as f:
-        for name, _ne, _t, _o in infos:
-            f.write(np.ascontiguousarray(state[name], dtype='<f4').tobytes())
+    write_f32(os.path.join(a.out, f'{a.id}.f32'), net.state_numpy(), infos)
     cmd = ' '.join(['/usr/bin/python3 tools/train/pool2/train.py', '--id', a.id] + (['--init', a.init] if a.init else []) +
                    (['--task', a.task] if a.task else []) + (['--half', a.half] if a.half else []) +
                    (['--thirds', a.thirds] if a.thirds else []) +
