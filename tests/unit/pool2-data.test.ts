@@ -113,6 +113,37 @@ describe('pool2 data sets', () => {
   }, 60_000);
 });
 
+describe('pool2 sum halves (the larger held-out check of the sum members)', () => {
+  const HALVES = resolve(REPO_ROOT, 'public/pool2/halves');
+  it('public/pool2/halves is each training half as a test set, byte for byte from the generator, and a member trained on one half sees none of the other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pool2-halves-'));
+    execFileSync(PY, [GEN, '--halves', '--out', dir]);
+    for (const f of ['index.json', 'sum-half-a/test.jsonl', 'sum-half-b/test.jsonl', 'sum-half-a/train.jsonl']) {
+      expect(readFileSync(join(dir, f), 'utf8'), f).toBe(readFileSync(resolve(HALVES, f), 'utf8'));
+    }
+    const train = (await splitsOf('sum')).train! as (DatasetItem & { half: string })[];
+    const halves = parseManifest(readFileSync(resolve(HALVES, 'index.json'), 'utf8'));
+    const test = async (h: string) =>
+      (await loadTask(halves.tasks.find((t) => t.id === `sum-half-${h}`)!, async (p) => readFileSync(resolve(HALVES, p), 'utf8'))).test!;
+    for (const h of ['a', 'b']) {
+      const items = await test(h);
+      expect(items.map((x) => [x.id, x.prompt, x.answer])).toEqual(train.filter((x) => x.half === h).map((x) => [x.id, x.prompt, x.answer]));
+    }
+    expect((await test('a')).length + (await test('b')).length).toBe(train.length);
+    // train.py's --half filter keeps exactly that half's items.
+    const py = `
+import importlib.util, json, sys
+sys.path.insert(0, '${resolve(REPO_ROOT, 'tools/train')}')
+s = importlib.util.spec_from_file_location('p2', '${resolve(REPO_ROOT, 'tools/train/pool2/train.py')}')
+T = importlib.util.module_from_spec(s); s.loader.exec_module(T)
+items = T.load('sum')
+print(json.dumps({h: [x['prompt'] for x in T.half_items(items, h)] for h in ('a', 'b')}))`;
+    const kept = JSON.parse(execFileSync(PY, ['-c', py], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Record<string, string[]>;
+    expect(kept['a']).toEqual((await test('a')).map((x) => x.prompt));
+    expect(kept['b']).toEqual((await test('b')).map((x) => x.prompt));
+  }, 60_000);
+});
+
 describe('pool2 chat base training prompts', () => {
   const agent = { id: 'a', name: 'A', model: 'sum-a', temperature: 0 } as Omit<Agent, 'engine'> as Agent;
   const template = new Template(CHAT_TEMPLATE);

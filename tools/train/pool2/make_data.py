@@ -17,8 +17,14 @@ Every prompt is in the pool's format "Q: {question}\\nA:". `fresh(seed)` makes a
 another seed for the independent check, from a reserve that is in no split (the splits and the
 reserve are checked pairwise disjoint).
 
+`halves(seed)` writes the sum training halves as two test-only tasks (`sum-half-a`, `sum-half-b`, the
+items and ids of the train split): each sum member is trained on one half only, so the other half is
+~450 held-out items of the same generator and mixture for it (public/pool2/halves/, the larger check
+beside the 60 fresh items; experiments/pool2-halves.json).
+
 Usage: /usr/bin/python3 tools/train/pool2/make_data.py [--seed 2026] [--out public/pool2/datasets]
        /usr/bin/python3 tools/train/pool2/make_data.py --fresh 77 --out /tmp/fresh
+       /usr/bin/python3 tools/train/pool2/make_data.py --halves --out public/pool2/halves
 """
 import argparse
 import json
@@ -180,15 +186,41 @@ def fresh(seed, fresh_seed, n=60):
     return out, world
 
 
+def write_halves(out_dir, seed, tasks):
+    """The sum train split's two halves as test-only tasks `sum-half-a` and `sum-half-b`, with the train
+    split's ids (sum-train-i), for measuring each sum member on the half it never saw."""
+    manifest = {'version': 1, 'seed': seed, 'generator': 'tools/train/pool2/make_data.py --halves', 'promptFormat': PROMPT_FORMAT, 'tasks': []}
+    train = [{'id': f'sum-train-{i}', **x} for i, x in enumerate(tasks['sum']['train'])]
+    for half in ('a', 'b'):
+        tid = f'sum-half-{half}'
+        items = [x for x in train if x['half'] == half]
+        d = os.path.join(out_dir, tid)
+        os.makedirs(d, exist_ok=True)
+        for s in ('train', 'dev', 'test'):
+            with open(os.path.join(d, f'{s}.jsonl'), 'w') as f:
+                for x in items if s == 'test' else []:
+                    f.write(json.dumps(x, ensure_ascii=False) + '\n')
+        manifest['tasks'].append({'id': tid, 'name': f'The sum training half {half}', 'skill': 'arithmetic', 'metric': 'exact',
+                                  'description': f'The sum train split\'s half {half} (sum-{half} is trained on it; sum-{"b" if half == "a" else "a"} never sees it).',
+                                  'splits': {'train': 0, 'dev': 0, 'test': len(items)}, 'promptFormat': PROMPT_FORMAT, 'maxTokens': 8})
+    with open(os.path.join(out_dir, 'index.json'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    return manifest
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--seed', type=int, default=SEED)
     ap.add_argument('--fresh', type=int, help='write a fresh test-only item set from this seed (items in no shipped split)')
+    ap.add_argument('--halves', action='store_true', help='write the sum training halves as two test-only tasks')
     ap.add_argument('--out', default=os.path.join(os.path.dirname(__file__), '../../../public/pool2/datasets'))
     a = ap.parse_args()
     tasks, world = generate(a.seed)
     check_disjoint(tasks)
-    if a.fresh is not None:
+    if a.halves:
+        m = write_halves(a.out, a.seed, tasks)
+    elif a.fresh is not None:
         out, world = fresh(a.seed, a.fresh)
         m = write(a.out, a.fresh, out, world)
     else:

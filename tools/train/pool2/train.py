@@ -155,6 +155,12 @@ def facts_people(thirds):
         return {p['name'] for i, p in enumerate(json.load(f)) if str(i % 3) in thirds}
 
 
+def half_items(items, half):
+    """The sum training items of one half ('a' or 'b'): all a sum member trained with --half sees of the
+    task (public/pool2/halves holds each half as a test set, for measuring a member on the other)."""
+    return [x for x in items if x['half'] == half]
+
+
 def micro_batches(examples):
     """Examples sorted by length and cut where a length more than doubles, so short plain items are not
     padded to a long collaboration prompt's length (the loss is the same: summed over all answer
@@ -204,7 +210,7 @@ def main():
         tasks = ['formats']
         data = {'formats': known}
     if a.half:
-        data['sum'] = [x for x in data['sum'] if x['half'] == a.half]
+        data['sum'] = half_items(data['sum'], a.half)
     if a.thirds:
         keep = facts_people(a.thirds)
         data['facts'] = [x for x in data['facts'] if x['entity'] in keep]
