@@ -53,16 +53,20 @@ describe('service worker generated at build (offline PWA)', () => {
     expect(a.version).toMatch(/^[0-9a-f]{16}$/);
   });
 
-  it("precaches the shell only: web-llm's bundles, wllama's compat build and Pyodide are cached on first use", async () => {
+  it("precaches the shell only: web-llm's bundles, wllama's compat build, Pyodide and pool2's check-only item sets are cached on first use", async () => {
     const dir = fakeBuild({
       'index.html': '<html></html>', 'assets/index-a1.js': 'x', 'assets/engine.worker-b2.js': 'w', 'assets/wllama-c3.wasm': 'wasm',
       'assets/webllm-d4.js': 'web-llm', 'assets/webllm.worker-e5.js': 'web-llm worker',
       'assets/wllama-compat-f6.wasm': 'compat wasm', 'assets/wllama-compat-g7.js': 'compat glue',
       'pyodide/pyodide.asm.wasm': 'python', 'pyodide/python.worker.js': 'python worker',
+      'pool2/datasets/sum/test.jsonl': 'pool', 'pool2/fresh-77/sum/test.jsonl': 'fresh', 'pool2/halves/index.json': 'halves',
     });
     const { precache, onDemand, source } = await runPlugin(dir);
-    expect(precache).toEqual(['./', './assets/engine.worker-b2.js', './assets/index-a1.js', './assets/wllama-c3.wasm', './index.html']);
-    expect(onDemand).toEqual(['./assets/webllm-d4.js', './assets/webllm.worker-e5.js', './assets/wllama-compat-f6.wasm', './assets/wllama-compat-g7.js', './pyodide/pyodide.asm.wasm', './pyodide/python.worker.js']);
+    expect(precache).toEqual(['./', './assets/engine.worker-b2.js', './assets/index-a1.js', './assets/wllama-c3.wasm', './index.html', './pool2/datasets/sum/test.jsonl']);
+    expect(onDemand).toEqual([
+      './assets/webllm-d4.js', './assets/webllm.worker-e5.js', './assets/wllama-compat-f6.wasm', './assets/wllama-compat-g7.js',
+      './pool2/fresh-77/sum/test.jsonl', './pool2/halves/index.json', './pyodide/pyodide.asm.wasm', './pyodide/python.worker.js',
+    ]);
     // The fetch handler stores exactly those files the first time they are fetched.
     expect(source).toMatch(/onDemand\.has\(url\.href\) && res\.status === 200\) event\.waitUntil\(cache\.put/);
   });

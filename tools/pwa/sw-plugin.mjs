@@ -6,7 +6,8 @@
 //   dynamic chunk and its worker) and wllama's compat build (19 MB, only for browsers without
 //   JSPI or memory64), and Pyodide (pyodide/, 14 MB: only experiments with MoCo's coding items score
 //   in Python), and the ONNX engine (onnxruntime-web's wasm, 29 MB, and the pool's .onnx exports,
-//   1.3 MB each: only models loaded on the ONNX engine need them). They are cached the first time
+//   1.3 MB each: only models loaded on the ONNX engine need them), and the second pool's check-only
+//   item sets (pool2/fresh-77/, pool2/halves/). They are cached the first time
 //   the page fetches them, then work offline.
 // The cache name carries a hash of every file's name and contents, so a new build replaces the old
 // cache (ON_DEMAND entries whose hashed names did not change are carried over).
@@ -28,6 +29,9 @@ export const ON_DEMAND = [
   /^pyodide\//,
   /^assets\/ort-wasm-[^/]+\.wasm$/,
   /^models\/[^/]+\.onnx$/,
+  // The second pool's check-only item sets (fresh items, the sum training halves): read by the
+  // experiment CLI and the checks in experiments/, not by the app's shell.
+  /^pool2\/(fresh-\d+|halves)\//,
 ];
 
 /**
