@@ -192,6 +192,7 @@ function kernelThreads(): ThreadPort[] {
       post: (m: unknown) => w.postMessage(m),
       onMessage: (h: (data: unknown) => void) => w.addEventListener('message', (e: MessageEvent) => h(e.data)),
       onError: (h: (message: string) => void) => w.addEventListener('error', (e: ErrorEvent) => h(e.message || 'the kernel worker failed to start')),
+      terminate: () => w.terminate(),
     };
   });
 }

@@ -25,6 +25,7 @@ export function nodeKernelThreads(count = defaultCount()): ThreadPort[] {
       onMessage: (h: (data: unknown) => void) => void w.on('message', h),
       onError: (h: (message: string) => void) => void w.on('error', (e: Error) => h(e.message)),
       busy: (on: boolean) => (on ? w.ref() : w.unref()),
+      terminate: () => void w.terminate(),
     };
   });
 }

@@ -26,7 +26,9 @@ let threadStart: { attached: Promise<void>; ready: Promise<void> } | null = null
  * Node's worker_threads) once per thread that runs merges; later calls return the same start.
  * executeMerge calls it with its `threads` option and waits for it before the first tensor; a CLI
  * calls it first thing, so the threads boot while it reads the inputs' headers. When the start
- * fails, the merge waiting for it fails with the reason, and later merges run without threads.
+ * fails (a thread reports an error, or does not answer within THREAD_START_TIMEOUT_MS), the threads
+ * are dropped: the merge waiting for it goes on without them (its result says `threads: 1`), and so do
+ * later merges.
  */
 export function startKernelThreads(threads: () => ThreadPort[]): Promise<void> {
   if (!threadStart) {
@@ -210,7 +212,8 @@ export async function executeMerge(plan: MergePlan, opts: ExecuteOptions): Promi
     for (const t of plan.tasks) writer.addTensorInfo({ name: t.name, shape: t.shape, type: t.outType });
     const size = writer.plannedSize();
     if (size !== plan.outputSize) throw new Error(`internal: planned ${plan.outputSize} bytes but the writer lays out ${size}`);
-    await attached;
+    // A failed start leaves the kernels on this thread alone: slower, the same bytes.
+    await attached.catch((err: unknown) => console.warn(`merge: kernel threads dropped, running on one thread (${err instanceof Error ? err.message : String(err)})`));
     for (let k = 0; k < total; k++) {
       await stop();
       const task = plan.tasks[k]!;

@@ -239,16 +239,25 @@ export class SimdKernels {
 
   /**
    * Adds kernel threads (workers running kernelThreadMain on the other end of each port), up to
-   * MAX_THREADS in all; resolves when they are ready. Not while slots are reserved.
+   * MAX_THREADS in all; resolves when they are ready. Not while slots are reserved. If one of them
+   * fails to start (an error, or no answer within `startTimeoutMs`), all of them are dropped and
+   * ended, and the promise rejects with the reason: the kernels then run on the threads there were
+   * before (the memory layout keeps their areas, unused).
    */
-  async attachThreads(ports: ThreadPort[]): Promise<void> {
+  async attachThreads(ports: ThreadPort[], startTimeoutMs?: number): Promise<void> {
     if (this.#slots) throw new Error('internal: kernel threads cannot be attached during a merge');
-    const added = ports.slice(0, MAX_THREADS - this.#threads.length).map((p) => new KernelThread(p, this.#module, this.#memory));
+    const added = ports.slice(0, MAX_THREADS - this.#threads.length).map((p) => new KernelThread(p, this.#module, this.#memory, startTimeoutMs));
     this.#threads.push(...added);
     this.#data = AREAS + (1 + this.#threads.length) * AREA_BYTES;
     this.#base = this.#top = this.#data;
     this.#ensure(this.#data);
-    await Promise.all(added.map((t) => t.ready()));
+    try {
+      await Promise.all(added.map((t) => t.ready()));
+    } catch (err) {
+      this.#threads = this.#threads.filter((t) => !added.includes(t));
+      for (const t of added) t.close();
+      throw err;
+    }
   }
 
   #ensure(end: number): void {

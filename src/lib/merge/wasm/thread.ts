@@ -21,7 +21,17 @@ export interface ThreadPort {
   onError?(handler: (message: string) => void): void;
   /** Told when calls start (true) and when none is left (false): Node keeps the process alive only while busy. */
   busy?(on: boolean): void;
+  /** Ends the worker behind the port (a thread dropped because it never started). */
+  terminate?(): void;
 }
+
+/**
+ * How long a kernel thread may take to answer `init` before it is given up. A worker that never
+ * starts sends no error either (Firefox under load has left a nested worker unstarted), and a pass
+ * waits for every thread, so without this bound one such worker would stall the merge forever.
+ * Starting takes milliseconds; this is generous for a loaded machine.
+ */
+export const THREAD_START_TIMEOUT_MS = 20_000;
 
 /** One kernel call: an export of the kernels' module and its arguments. */
 export interface KernelCall {
@@ -83,7 +93,7 @@ export class KernelThread {
   #ready: Promise<void>;
   #broken: string | null = null;
 
-  constructor(port: ThreadPort, module: WebAssembly.Module, memory: WebAssembly.Memory) {
+  constructor(port: ThreadPort, module: WebAssembly.Module, memory: WebAssembly.Memory, startTimeoutMs = THREAD_START_TIMEOUT_MS) {
     this.#port = port;
     let ready!: () => void;
     let fail!: (e: Error) => void;
@@ -91,9 +101,16 @@ export class KernelThread {
       ready = res;
       fail = rej;
     });
+    const timer = setTimeout(() => {
+      this.#broken = `it did not start within ${startTimeoutMs / 1000} s`;
+      fail(new Error(`a kernel thread did not start within ${startTimeoutMs / 1000} s`));
+    }, startTimeoutMs);
     port.onMessage((data) => {
       const r = data as ThreadReply;
-      if (r.type === 'ready') return ready();
+      if (r.type === 'ready') {
+        clearTimeout(timer);
+        return ready();
+      }
       const p = this.#pending.get(r.id);
       if (!p) return;
       this.#pending.delete(r.id);
@@ -102,6 +119,7 @@ export class KernelThread {
       else p.reject(new Error(`kernel thread: ${r.error}`));
     });
     port.onError?.((message) => {
+      clearTimeout(timer);
       this.#broken = message;
       const e = new Error(`a kernel thread crashed: ${message}`);
       fail(e);
@@ -117,6 +135,11 @@ export class KernelThread {
 
   ready(): Promise<void> {
     return this.#ready;
+  }
+
+  /** Ends the thread's worker (where the port can). */
+  close(): void {
+    this.#port.terminate?.();
   }
 
   /** Joins a pass (see the header): resolves to the number of calls this thread ran. */
