@@ -58,7 +58,7 @@ const AREAS = {
     // mutant runs only the tests that reach it.
     // mergekit's newer methods (della, sce, nuslerp, karcher, …) are checked against independent
     // computations on real tensors of stories260K and the pool in merge-methods-mergekit.
-    tests: ['tests/unit/merge-methods.test.ts', 'tests/unit/merge-f16-fused.test.ts', 'tests/unit/merge-simd-executor.test.ts', 'tests/unit/merge-methods-mergekit.test.ts'],
+    tests: ['tests/unit/merge-methods.test.ts', 'tests/unit/merge-f16-fused.test.ts', 'tests/unit/merge-simd-executor.test.ts', 'tests/unit/merge-methods-mergekit.test.ts', 'tests/unit/merge-methods-edges.test.ts'],
   },
 };
 

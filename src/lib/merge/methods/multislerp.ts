@@ -30,6 +30,7 @@ export const multislerp: MethodDescriptor = {
     if (!bool(params, 'normalize_weights')) return null;
     let s = 0;
     modelParams.forEach((mp, i) => {
+      // Stryker disable next-line AssignmentOperator: only s === 0 is read, and −Σw is 0 exactly when Σw is
       if (i !== baseIndex) s += num(mp, 'weight');
     });
     return s === 0 ? 'the weights sum to 0 and normalize_weights is true, so they cannot be normalised; change a weight or set normalize_weights: false' : null;

@@ -82,6 +82,7 @@ function selectByVariance(deltas: Float32Array[], topk: number): Uint8Array {
   const n = deltas[0]!.length;
   const N = deltas.length;
   const keep = new Uint8Array(n);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: an early exit only: with topk ≤ 0, k = ⌊nonzero · topk⌋ ≤ 0 and the selection below keeps nothing either
   if (topk <= 0) return keep;
   const v = new Float64Array(n);
   let nonzero = 0;
@@ -91,10 +92,12 @@ function selectByVariance(deltas: Float32Array[], topk: number): Uint8Array {
     mean /= N;
     let s = 0;
     for (const d of deltas) s += (d[j]! - mean) ** 2;
+    // Stryker disable next-line ArithmeticOperator: v is only ranked and compared with 0, which s / N and s · N do alike (no f32 square under- or overflows in double)
     v[j] = s / N;
     if (v[j] !== 0) nonzero++;
   }
   const k = Math.floor(nonzero * topk);
+  // Stryker disable next-line ConditionalExpression: an early exit only: with k = 0 the threshold is undefined, no variance exceeds it and no tie is left to keep
   if (k === 0) return keep;
   // The k-th largest variance from a native numeric sort of a copy (no comparator calls), then
   // every larger entry and, among those equal to it, the lowest indices until k are kept.
