@@ -80,6 +80,11 @@ export interface MergeWorkerApi {
   runMlc(id: number, config: MergeConfig, inputs: MergeInputRef[], modelId: string, baseUrl: string, onProgress: ProgressCallback, onStats: StatsCallback): Promise<MlcRunResult>;
   /** Cancels run `id` if it is running. */
   cancel(id: number): void;
+  /**
+   * Ports to the SIMD kernel workers the page started for this worker (src/app/merge.svelte.ts),
+   * sent (transferred) once, before any run; without them the kernels run on the merge worker alone.
+   */
+  kernelPorts(ports: MessagePort[]): void;
 }
 
 /** A merge failure rebuilt on the page side; `code` lets the UI pick what to show. */

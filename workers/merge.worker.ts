@@ -63,6 +63,9 @@ const api: MergeWorkerApi = {
   cancel(id) {
     running.get(id)?.abort();
   },
+  kernelPorts(ports) {
+    kernelPortList = ports;
+  },
 };
 
 exposeApi(api);
@@ -180,21 +183,25 @@ async function run(config: MergeConfig, refs: MergeInputRef[], dirName: string, 
   }
 }
 
+/** Ports to the kernel workers the page started for this worker (`kernelPorts`), if any. */
+let kernelPortList: MessagePort[] = [];
+
 /**
- * Kernel threads for the SIMD kernels: one nested Worker per core (this worker hands out chunks and
- * does the file I/O); none on a single core, where this worker runs the kernels itself.
+ * Kernel threads for the SIMD kernels: the page's kernel workers, one per core (this worker hands out
+ * chunks and does the file I/O), reached through the MessagePorts the page sent; none on a single
+ * core, where this worker runs the kernels itself. The page starts them, not this worker: Firefox
+ * under load has hung in `new Worker` called inside a worker (workers/engine.worker.ts), so the merge
+ * creates no worker of its own. Errors of a kernel worker reach the page, not this port: one that
+ * never answers is given up by the kernel threads' start bound (THREAD_START_TIMEOUT_MS).
  */
 function kernelThreads(): ThreadPort[] {
-  const total = Math.min(navigator.hardwareConcurrency || 1, MAX_THREADS);
-  return Array.from({ length: total > 1 ? total : 0 }, (_, i) => {
-    const w = new Worker(new URL('./kernel.worker.ts', import.meta.url), { type: 'module', name: `chorus-merge-kernels-${i + 1}` });
-    return {
-      post: (m: unknown) => w.postMessage(m),
-      onMessage: (h: (data: unknown) => void) => w.addEventListener('message', (e: MessageEvent) => h(e.data)),
-      onError: (h: (message: string) => void) => w.addEventListener('error', (e: ErrorEvent) => h(e.message || 'the kernel worker failed to start')),
-      terminate: () => w.terminate(),
-    };
-  });
+  return kernelPortList.slice(0, MAX_THREADS).map((port) => ({
+    post: (m: unknown) => port.postMessage(m),
+    onMessage: (h: (data: unknown) => void) => {
+      port.onmessage = (e: MessageEvent) => h(e.data);
+    },
+    terminate: () => port.close(),
+  }));
 }
 
 async function planMlc(config: MergeConfig, refs: MergeInputRef[]): Promise<MlcPlan<CachedCheckpoint>> {

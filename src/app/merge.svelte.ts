@@ -13,7 +13,8 @@ import type { MergeProgress } from '../lib/merge/stream.ts';
 import { cachedModelBases, deleteCachedPrefix, mergedModelBaseUrl, mergedModelId, modelBaseUrl, whileMerging } from '../lib/merge/mlc/cache.ts';
 import type { WebLLMModelRecordLike } from '../lib/merge/mlc/merge.ts';
 import { oneFormat } from '../lib/merge/mlc/plan.ts';
-import { Connection, proxy, type Remote } from '../lib/rpc.ts';
+import { Connection, proxy, transfer, type Remote } from '../lib/rpc.ts';
+import { MAX_THREADS } from '../lib/merge/wasm/thread.ts';
 import { MergeError, type MergeInputRef, type MergeWorkerApi, type MlcRunResult, type PlanSummary, type ProgressCallback, type RunResult, type StatsCallback } from '../../workers/merge.api.ts';
 import { safeFileName, type ModelEntry, type ModelRegistry } from './models.svelte.ts';
 
@@ -47,22 +48,45 @@ export interface CompareResult {
   identical: boolean;
 }
 
+/**
+ * The merge's SIMD kernel workers, one per core up to MAX_THREADS (none on one core): started here on
+ * the page and connected to the merge worker by MessagePorts, not started by the merge worker itself,
+ * because Firefox under load has hung for good in `new Worker` called inside a worker.
+ */
+function startKernelWorkers(): { workers: Worker[]; ports: MessagePort[] } {
+  const total = Math.min(navigator.hardwareConcurrency || 1, MAX_THREADS);
+  const workers: Worker[] = [];
+  const ports: MessagePort[] = [];
+  for (let i = 0; i < (total > 1 ? total : 0); i++) {
+    const w = new Worker(new URL('../../workers/kernel.worker.ts', import.meta.url), { type: 'module', name: `chorus-merge-kernels-${i + 1}` });
+    const { port1, port2 } = new MessageChannel();
+    w.postMessage(port1, [port1]);
+    workers.push(w);
+    ports.push(port2);
+  }
+  return { workers, ports };
+}
+
 /** Page side of the merge worker: one worker per page, started on first use, restarted after a crash. */
 export class MergeWorkerClient {
-  #worker: { worker: Worker; conn: Connection<MergeWorkerApi> } | null = null;
+  #worker: { worker: Worker; conn: Connection<MergeWorkerApi>; kernels: Worker[] } | null = null;
   #next = 1;
 
   #ensure(): Connection<MergeWorkerApi> {
     if (this.#worker) return this.#worker.conn;
     const worker = new Worker(new URL('../../workers/merge.worker.ts', import.meta.url), { type: 'module', name: 'chorus-merge' });
     const conn = new Connection<MergeWorkerApi>(worker, { MergeError });
+    const kernels = startKernelWorkers();
+    // Sent before any other call, so the first run finds its kernel threads.
+    void conn.guard(() => conn.api.kernelPorts(transfer(kernels.ports, kernels.ports))).catch(() => undefined);
     worker.onerror = (e) => {
       e.preventDefault();
       conn.fail(new MergeError('internal', `the merge worker crashed: ${e.message || 'unknown error'}; try again`));
       worker.terminate();
+      for (const k of kernels.workers) k.terminate();
       if (this.#worker?.conn === conn) this.#worker = null;
     };
-    this.#worker = { worker, conn };
+    this.#worker = { worker, conn, kernels: kernels.workers };
     return conn;
   }
 

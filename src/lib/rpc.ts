@@ -21,7 +21,7 @@
 import { expose, releaseProxy, transfer, transferHandlers, wrap, type Endpoint, type ProxyMarked, type Remote, type TransferHandler } from 'comlink';
 
 export type { ProxyMarked, Remote } from 'comlink';
-export { proxy } from 'comlink';
+export { proxy, transfer } from 'comlink';
 
 /** An error class rebuilt on the receiving side: the project's errors all take (code, message). */
 export type RemoteErrorClass = new (code: never, message: string) => Error;

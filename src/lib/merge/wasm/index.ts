@@ -24,7 +24,7 @@
  */
 import { GGML_TYPE_SIZE, GGMLType } from '../gguf/types.ts';
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts';
-import { KernelThread, type ThreadPort } from './thread.ts';
+import { KernelThread, MAX_THREADS, type ThreadPort } from './thread.ts';
 
 interface Exports {
   linear2(a: number, b: number, out: number, n: number, wa: number, wb: number, divisor: number, reciprocal: number, blocks: number): void;
@@ -127,8 +127,8 @@ const SAMPLE_ON_THREADS = 1 << 22;
  * tests set it to 0 or below to force misses.
  */
 export const tuning = { sampleMargin: 3 };
-/** Most kernel threads (workers) a merge uses. */
-export const MAX_THREADS = 16;
+/** Most kernel threads (workers) a merge uses (declared in thread.ts, which the page imports without the kernels). */
+export { MAX_THREADS };
 /** Bytes after every array, zeroed for inputs: the kernels read and write whole groups of four. */
 const PAD = 16;
 

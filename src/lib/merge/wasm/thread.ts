@@ -33,6 +33,9 @@ export interface ThreadPort {
  */
 export const THREAD_START_TIMEOUT_MS = 20_000;
 
+/** Most kernel threads (workers) a merge uses. */
+export const MAX_THREADS = 16;
+
 /** One kernel call: an export of the kernels' module and its arguments. */
 export interface KernelCall {
   fn: string;
