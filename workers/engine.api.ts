@@ -38,10 +38,16 @@ export type Generation = { mode: 'chat'; request: ChatRequest } | { mode: 'compl
 
 /** Page callbacks, passed through comlink's `proxy()`. */
 export type ProgressCallback = ((loaded: number, total: number) => void) & ProxyMarked;
+/**
+ * Where a load is: 'starting' just before llama.cpp's own worker is started, 'started' when that
+ * worker has sent its first message (workers/engine.worker.ts; the page restarts a load stuck between the two).
+ */
+export type LoadStage = 'starting' | 'started';
+export type StageCallback = ((stage: LoadStage) => void) & ProxyMarked;
 
 export interface EngineWorkerApi {
   /** Opens the source and loads the model (once per worker); resolves with what was loaded. */
-  load(id: number, source: ModelSource, params: LoadParams, onProgress: ProgressCallback | null): Promise<EngineInfo>;
+  load(id: number, source: ModelSource, params: LoadParams, onProgress: ProgressCallback | null, onStage?: StageCallback | null): Promise<EngineInfo>;
   /** Posts one generation's ChatChunks (deltas, then exactly one `done`) on `chunks`, then ends it. */
   generate(id: number, generation: Generation, chunks: MessagePort): Promise<void>;
   /** Cancels the load or generate `id` if it is running; otherwise nothing. */

@@ -13,6 +13,30 @@ import type { EngineWorkerApi } from './engine.api.ts';
 import type { WllamaStepper } from '../src/lib/engines/wllama-stepper.ts';
 
 let engine: WllamaEngine | null = null;
+
+/**
+ * The start of llama.cpp's own worker, watched. wllama runs llama.cpp in a worker it creates inside
+ * this one. In Firefox under load that start has hung now and then (about one load in ten at a load
+ * average of 10 on two cores): the load stopped inside wllama's `new Worker(…)` and never went on
+ * or failed (tests/firefox/run.ts's scenarios timed out in "loading"). So the load tells the page 'starting' before wllama starts it and 'started' when
+ * the first worker created here sends its first message (wllama's worker does as soon as it runs),
+ * and the page restarts a load that does not get there in time (src/app/engines.ts,
+ * ENGINE_START_TIMEOUT_MS). Worker is wrapped for that first message only; nothing else changes.
+ */
+let onNestedStart: (() => void) | null = null;
+{
+  const NativeWorker = globalThis.Worker;
+  globalThis.Worker = class extends NativeWorker {
+    constructor(url: string | URL, options?: WorkerOptions) {
+      super(url, options);
+      this.addEventListener('message', () => {
+        const started = onNestedStart;
+        onNestedStart = null;
+        started?.();
+      }, { once: true });
+    }
+  };
+}
 const running = new Map<number, AbortController>();
 
 function engineError(err: unknown): EngineError {
@@ -29,14 +53,17 @@ async function stepper(): Promise<WllamaStepper> {
 }
 
 const api: EngineWorkerApi = {
-  async load(id, source, params, onProgress) {
+  async load(id, source, params, onProgress, onStage) {
     const ac = new AbortController();
     running.set(id, ac);
     const progress = onProgress ? new CallbackSink(onProgress) : null;
+    const stage = onStage ? new CallbackSink(onStage) : null;
     try {
       if (engine) throw new EngineError('bad-request', 'this engine worker already hosts a model; start one worker per model.');
       const blob = await openSource(source, ac.signal, progress);
       if (ac.signal.aborted) throw new EngineError('aborted', `loading ${source.name} was cancelled.`);
+      stage?.send('starting');
+      onNestedStart = () => stage?.send('started');
       engine = await WllamaEngine.load(blob, { wasmUrl, modelName: source.name, ...params });
       if (ac.signal.aborted) {
         await engine.unload();
@@ -48,7 +75,9 @@ const api: EngineWorkerApi = {
       throw engineError(err);
     } finally {
       running.delete(id);
+      onNestedStart = null;
       await progress?.end();
+      await stage?.end();
     }
   },
 

@@ -33,13 +33,29 @@ import type { Stepper, VocabularyInfo } from '../lib/engines/stepper.ts';
 import { FairQueue, QueueAbortedError } from '../lib/engines/queue.ts';
 import { ReplicaSet } from '../lib/engines/replicas.ts';
 import { Connection, openStream, proxy } from '../lib/rpc.ts';
-import type { EngineWorkerApi, Generation, LoadParams, ModelSource } from '../../workers/engine.api.ts';
+import type { EngineWorkerApi, Generation, LoadParams, LoadStage, ModelSource } from '../../workers/engine.api.ts';
 
 export interface SpawnOptions {
   signal?: AbortSignal;
   onProgress?: (loaded: number, total: number) => void;
   onCrash?: (err: EngineError) => void;
+  /** Milliseconds llama.cpp's worker may take to start (default ENGINE_START_TIMEOUT_MS). */
+  startTimeoutMs?: number;
+  /** Starts the engine worker (default: the wllama engine worker); tests pass their own. */
+  makeWorker?: () => Worker;
 }
+
+/**
+ * How long llama.cpp's own worker may take to send its first message once a load starts it
+ * (workers/engine.worker.ts): milliseconds normally, seconds on a loaded machine. Firefox under load
+ * has left that start hanging for good; a load that does not get past it in time is ended and run
+ * again in a fresh worker, up to START_ATTEMPTS times in all.
+ */
+export const ENGINE_START_TIMEOUT_MS = 20_000;
+export const START_ATTEMPTS = 3;
+
+/** A load whose llama.cpp worker did not start in time (retried by spawnWllamaWorker). */
+class StartStalled extends Error {}
 
 /** What every engine worker serves besides `load` (the wllama worker, the ONNX worker: workers/onnx.api.ts). */
 export type GenerateApi = Pick<EngineWorkerApi, 'generate' | 'cancel' | 'unload' | 'stepperOpen' | 'step' | 'tokenize' | 'detokenize'>;
@@ -231,22 +247,51 @@ export class WorkerEngine implements Engine {
   }
 }
 
-/** Starts a worker and loads a model in it. Rejects (and ends the worker) if loading fails. */
+/**
+ * Starts a worker and loads a model in it. Rejects (and ends the worker) if loading fails. A load
+ * whose llama.cpp worker does not start within `startTimeoutMs` is ended and tried again in a fresh
+ * worker (START_ATTEMPTS in all); after the last it fails with 'load-failed', saying so.
+ */
 export async function spawnWllamaWorker(source: ModelSource, params: LoadParams, opts: SpawnOptions = {}): Promise<WorkerEngine> {
-  const link = new WorkerLink(opts.onCrash);
+  const timeout = opts.startTimeoutMs ?? ENGINE_START_TIMEOUT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await loadInWorker(source, params, opts, timeout);
+    } catch (err) {
+      if (!(err instanceof StartStalled)) throw err;
+      if (opts.signal?.aborted) throw new EngineError('aborted', `loading ${source.name} was cancelled.`);
+      if (attempt >= START_ATTEMPTS) {
+        throw new EngineError('load-failed', `${source.name}: llama.cpp's worker did not start within ${timeout / 1000} s, ${START_ATTEMPTS} times in a row — the browser is not starting workers (close other tabs or reload the page), then load it again.`);
+      }
+      console.warn(`${source.name}: llama.cpp's worker did not start within ${timeout / 1000} s (attempt ${attempt} of ${START_ATTEMPTS}); loading again in a fresh worker`);
+    }
+  }
+}
+
+async function loadInWorker(source: ModelSource, params: LoadParams, opts: SpawnOptions, timeout: number): Promise<WorkerEngine> {
+  const link = new WorkerLink(opts.onCrash, opts.makeWorker);
   const id = link.nextId();
   const onProgress = opts.onProgress;
-  const done = link.call((api) => api.load(id, source, params, onProgress ? proxy((loaded: number, total: number) => onProgress(loaded, total)) : null));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stalled!: (err: Error) => void;
+  const stall = new Promise<never>((_, reject) => (stalled = reject));
+  stall.catch(() => undefined);
+  const onStage = proxy((stage: LoadStage) => {
+    clearTimeout(timer);
+    if (stage === 'starting') timer = setTimeout(() => stalled(new StartStalled()), timeout);
+  });
+  const done = link.call((api) => api.load(id, source, params, onProgress ? proxy((loaded: number, total: number) => onProgress(loaded, total)) : null, onStage));
   const onAbort = (): void => link.cancel(id);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const info = await done;
+    const info = await Promise.race([done, stall]);
     if (!info) throw new EngineError('internal', 'the engine worker loaded a model but returned no description of it.');
     return new WorkerEngine(link, info, Math.max(1, params.nParallel ?? 1));
   } catch (err) {
     link.terminate();
     throw err;
   } finally {
+    clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
   }
 }
