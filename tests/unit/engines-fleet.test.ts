@@ -203,6 +203,9 @@ describe('FleetEngine rules (scripted replies over real HTTP)', () => {
     const slow = await scripted(words(['a', 'b', 'c'], 100));
     const fleet = new FleetEngine([{ baseUrl: slow.url, model: 'm' }]);
     const first = ask(fleet);
+    // The first call holds the only slot once its request has reached the server (on a loaded
+    // machine that can take longer than the abort's 30 ms below).
+    for (let t = 0; slow.hits === 0 && t < 200; t++) await new Promise((r) => setTimeout(r, 25));
     const ctl = new AbortController();
     const second = collect(fleet.complete({ prompt: 'q' }, { signal: ctl.signal }));
     setTimeout(() => ctl.abort(), 30);
