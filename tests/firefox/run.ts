@@ -143,6 +143,35 @@ async function features(page: Page, browser: Browser): Promise<Features> {
   return { browser: await browser.version(), ...f };
 }
 
+/**
+ * Where a stalled load or merge stopped, for the failure message: the files in the origin-private
+ * file system with their sizes (a `.partial-` file is a download or write still open), and the
+ * page's resource timings for .gguf and .wasm files (a missing responseEnd is a fetch still open).
+ */
+async function stallReport(page: Page, scope: string): Promise<string> {
+  try {
+    return await page.evaluate(async (scope) => {
+      // No named inner functions: tsx would wrap them in a helper the page does not have.
+      const files: string[] = [];
+      const stack: [FileSystemDirectoryHandle, string][] = [[await navigator.storage.getDirectory(), '']];
+      while (stack.length > 0) {
+        const [dir, prefix] = stack.pop()!;
+        for await (const [name, handle] of (dir as unknown as AsyncIterable<[string, FileSystemHandle]>)) {
+          if (handle.kind === 'directory') stack.push([handle as FileSystemDirectoryHandle, `${prefix}${name}/`]);
+          else files.push(`${prefix}${name} (${(await (handle as FileSystemFileHandle).getFile()).size} B)`);
+        }
+      }
+      const timings = performance.getEntriesByType('resource')
+        .filter((e) => /\.(gguf|wasm)(\?|$)/.test(e.name))
+        .map((e) => { const r = e as PerformanceResourceTiming; return `${new URL(r.name).pathname} start ${r.startTime.toFixed(0)} ms, end ${r.responseEnd ? r.responseEnd.toFixed(0) + ' ms' : 'open'}`; });
+      const text = (document.querySelector(scope)?.textContent ?? '').replace(/\s+/g, ' ').trim().slice(0, 400);
+      return `view: "${text}"; OPFS: ${files.join(', ') || 'empty'}; fetches: ${timings.join('; ') || 'none'}`;
+    }, scope);
+  } catch (err) {
+    return `no stall report (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
 /** Paths of everything in the app's service-worker caches. */
 async function cachedPaths(page: Page): Promise<string[]> {
   return page.evaluate(async () => {
@@ -169,7 +198,7 @@ async function loadBuiltin(page: Page): Promise<{ backend: string; loadMs: numbe
     await waitText(page, `li[aria-label="${MODEL}"] [role="status"]`, /^idle$/, LOAD_TIMEOUT);
   } catch (err) {
     // Which wasm files the service worker holds tells a stalled download from a stalled compile.
-    throw new Error(`${err instanceof Error ? err.message : String(err)}; cached wasm: ${(await cachedPaths(page)).filter((p) => p.endsWith('.wasm')).join(', ') || 'none'}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; cached wasm: ${(await cachedPaths(page)).filter((p) => p.endsWith('.wasm')).join(', ') || 'none'}; ${await stallReport(page, `li[aria-label="${MODEL}"]`)}`);
   }
   return { backend: await textOf(page, `[aria-label="${MODEL} backend"]`), loadMs: Date.now() - t0 };
 }
@@ -182,7 +211,11 @@ function setupLink(base: string, method: string, agents: number, prompt: string,
 async function runPlayground(page: Page): Promise<void> {
   await showTab(page, 'Playground');
   await clickButton(page, '#panel-playground', 'Run');
-  await waitText(page, '[aria-label="Run status"]', /^(done|error|cancelled)$/, RUN_TIMEOUT);
+  try {
+    await waitText(page, '[aria-label="Run status"]', /^(done|error|cancelled)$/, RUN_TIMEOUT);
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; ${await stallReport(page, '#panel-models')}`);
+  }
   check((await textOf(page, '[aria-label="Run status"]')) === 'done', `the run ended "${await textOf(page, '[aria-label="Run status"]')}": ${await textOf(page, '[aria-label="Trace"]')}`);
 }
 
@@ -219,7 +252,11 @@ async function withJspi(served: Served): Promise<void> {
         el.dispatchEvent(new Event('input', { bubbles: true }));
       });
       await clickButton(p, '[aria-label="Merge models"]', 'Merge');
-      await p.waitForFunction(() => document.querySelector('[aria-label="Merge result"], [aria-label="Merge error"]'), { timeout: RUN_TIMEOUT, polling: 250 });
+      try {
+        await p.waitForFunction(() => document.querySelector('[aria-label="Merge result"], [aria-label="Merge error"]'), { timeout: RUN_TIMEOUT, polling: 250 });
+      } catch (err) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; ${await stallReport(p, '#panel-merge')}`);
+      }
       const error = await textOf(p, '[aria-label="Merge error"]');
       check(error === '', `merge error: ${error}`);
       await waitText(p, '[aria-label="Merge result"] [role="status"]', /Saved firefox-merge/);
