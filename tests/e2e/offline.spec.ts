@@ -82,7 +82,12 @@ test("web-llm's bundles, wllama's compat build and Pyodide are not precached; we
   expect(onnxModels.length).toBeGreaterThan(0);
   expect(onDemand.filter((u) => u.startsWith('./models/')).sort()).toEqual(onnxModels);
   expect(precache.filter((u) => u.endsWith('.onnx') || /ort-wasm/.test(u))).toEqual([]);
-  expect(onDemand.filter((u) => !u.startsWith('./pyodide/') && !u.startsWith('./models/')).map((u) => u.replace(/-[\w-]{8}(\.\w+)$/, '-*$1')).sort()).toEqual(
+  // The second pool's check-only item sets (fresh items, the sum training halves) are cached on first use; its data sets are precached.
+  expect(onDemand.filter((u) => u.startsWith('./pool2/')).map((u) => u.split('/').slice(0, 3).join('/'))).toEqual(expect.arrayContaining(['./pool2/fresh-77', './pool2/halves']));
+  expect(onDemand.filter((u) => u.startsWith('./pool2/') && !/^\.\/pool2\/(fresh-77|halves)\//.test(u))).toEqual([]);
+  expect(precache.filter((u) => /^\.\/pool2\/(fresh-77|halves)\//.test(u))).toEqual([]);
+  expect(precache).toContain('./pool2/datasets/index.json');
+  expect(onDemand.filter((u) => !u.startsWith('./pyodide/') && !u.startsWith('./models/') && !u.startsWith('./pool2/')).map((u) => u.replace(/-[\w-]{8}(\.\w+)$/, '-*$1')).sort()).toEqual(
     ['./assets/ort-wasm-simd-threaded.jsep-*.wasm', './assets/webllm-*.js', './assets/webllm.worker-*.js', './assets/wllama-compat-*.js', './assets/wllama-compat-*.wasm'],
   );
   // The compat files are served from our origin, byte-identical copies of the npm package (no CDN).
