@@ -69,7 +69,7 @@ function startKernelWorkers(): { workers: Worker[]; ports: MessagePort[] } {
 
 /** Page side of the merge worker: one worker per page, started on first use, restarted after a crash. */
 export class MergeWorkerClient {
-  #worker: { worker: Worker; conn: Connection<MergeWorkerApi>; kernels: Worker[] } | null = null;
+  #worker: { worker: Worker; conn: Connection<MergeWorkerApi> } | null = null;
   #next = 1;
 
   #ensure(): Connection<MergeWorkerApi> {
@@ -86,7 +86,7 @@ export class MergeWorkerClient {
       for (const k of kernels.workers) k.terminate();
       if (this.#worker?.conn === conn) this.#worker = null;
     };
-    this.#worker = { worker, conn, kernels: kernels.workers };
+    this.#worker = { worker, conn };
     return conn;
   }
 
