@@ -14,6 +14,9 @@ import { loadTask, normalizePrompt, parseManifest, splitOverlaps, type DatasetIt
 import { judgeMessages, revisionMessages } from '../../src/lib/strategies/debate.ts';
 import { synthesizeMessages } from '../../src/lib/strategies/moa.ts';
 import { selectMessages } from '../../src/lib/strategies/usc.ts';
+import { critiquePrompt, feedbackRevisionMessages } from '../../src/lib/strategies/feedback.ts';
+import { comparePrompt, fusionPrompt } from '../../src/lib/strategies/blender.ts';
+import { firstMessages } from '../../src/lib/strategies/common.ts';
 import type { Agent } from '../../src/lib/strategies/types.ts';
 import type { ChatMessage } from '../../src/lib/engines/engine.ts';
 import { CHAT_TEMPLATE } from '../../tools/train/export.ts';
@@ -159,13 +162,19 @@ s = importlib.util.spec_from_file_location('p2', '${resolve(REPO_ROOT, 'tools/tr
 T = importlib.util.module_from_spec(s); s.loader.exec_module(T)
 p = ${JSON.stringify(prompt)}
 print(json.dumps([T.debate_revision(p, '7', ['Ivel', '6']), T.debate_judge(p, ${JSON.stringify(named.map((n) => [n.name, n.text]))}),
-                  T.moa_synthesis(p, ['7', 'Ivel', '6']), T.usc_select(p, ['7', 'Ivel', '6'])]))`;
+                  T.moa_synthesis(p, ['7', 'Ivel', '6']), T.usc_select(p, ['7', 'Ivel', '6']),
+                  T.feedback_critique(p, '7'), T.feedback_revision(p, '7', [T.critique_of('7', '7'), T.critique_of('7', '6')]),
+                  T.blender_compare(p, '7', 'Ivel'), T.blender_fusion(p, ['7', 'Ivel'])]))`;
     const fromPython = JSON.parse(execFileSync(PY, ['-c', py], { encoding: 'utf8' })) as string[];
     expect(fromPython).toEqual([
       render(revisionMessages(agent, prompt, '7', ['Ivel', '6'])),
       render(judgeMessages(agent, prompt, named)),
       render(synthesizeMessages(agent, prompt, ['7', 'Ivel', '6'])),
       render(selectMessages(agent, prompt, ['7', 'Ivel', '6'])),
+      render(firstMessages(agent, critiquePrompt(prompt, '7'))),
+      render(feedbackRevisionMessages(agent, prompt, '7', ['Yes', '6'])),
+      render(firstMessages(agent, comparePrompt(prompt, '7', 'Ivel'))),
+      render(firstMessages(agent, fusionPrompt(prompt, ['7', 'Ivel']))),
     ]);
   }, 60_000);
 
@@ -183,11 +192,16 @@ for i in range(200):
     item = unknown[i % len(unknown)]
     text, target = T.collab_example(rng, item, ['Ivel', '4', '12'], majority=True)
     maj.append([item['answer'], target, text])
-print(json.dumps({'known': [x['prompt'] for x in known], 'unknown': [x['prompt'] for x in unknown],
+taught = []
+for i in range(300):
+    item = known[i % len(known)]
+    text, target = T.collab_example(rng, item, ['Ivel', '4', '12'])
+    taught.append([item['answer'], target, text])
+print(json.dumps({'taught': taught, 'known': [x['prompt'] for x in known], 'unknown': [x['prompt'] for x in unknown],
                   'thirds': {t: sorted(T.facts_people(t)) for t in ('01', '12', '02')},
                   'micro': [[len(e[0]) for e in mb] for mb in T.micro_batches(ex)], 'majority': maj}))`;
     const r = JSON.parse(execFileSync(PY, ['-c', py], { encoding: 'utf8', maxBuffer: 64 << 20 })) as {
-      known: string[]; unknown: string[]; thirds: Record<string, string[]>; micro: number[][]; majority: [string, string, string][];
+      known: string[]; unknown: string[]; thirds: Record<string, string[]>; micro: number[][]; majority: [string, string, string][]; taught: [string, string, string][];
     };
     const names = world.map((p) => p.name);
     const standins = [...r.known, ...r.unknown];
@@ -209,14 +223,57 @@ print(json.dumps({'known': [x['prompt'] for x in known], 'unknown': [x['prompt']
     expect(r.micro).toEqual([[3, 4, 5], [40], [90], [300, 310]]);
     // Unknown items: two or three of the three shown answers are right, and the target is the right answer
     // (USC's is the response number of one of them).
+    const kinds = new Set<string>();
     for (const [answer, target, text] of r.majority) {
-      const shown = [...text.matchAll(/```([^`]*)```/g)].map((m) => m[1]);
+      // The formats that ask the model to judge on its own knowledge are never used on unknown items.
+      expect(text).not.toContain('You are reviewing');
+      expect(text).not.toContain('Which answer is better');
+      const shown = [...text.matchAll(/```([^`]*)```/g)].map((m) => m[1]!);
+      const own = /\nA: ([^\n]*)\n/.exec(text)?.[1];
+      if (text.includes('Other assistants reviewed your answer')) {
+        // Feedback's revision: the own answer, then one or two critiques naming their critic's answer.
+        kinds.add('feedback');
+        const proposals = [own!, ...shown.map((c) => (c === 'Yes' ? own! : c))];
+        expect(proposals.length).toBeGreaterThanOrEqual(2);
+        expect(proposals).toContain(answer);
+        expect(target).toBe(answer);
+        continue;
+      }
+      if (text.includes('Candidate 1:')) {
+        kinds.add('fusion');
+        expect([2, 3]).toContain(shown.length);
+        expect(shown).toContain(answer);
+        expect(target).toBe(answer);
+        continue;
+      }
       // Debate's revision shows the agent's own answer as its earlier turn, the two others fenced.
-      if (shown.length === 2) shown.unshift(/\nA: ([^\n]*)\n/.exec(text)![1]);
+      if (shown.length === 2) shown.unshift(own!);
       expect(shown.length).toBe(3);
       expect(shown.filter((a) => a === answer).length).toBeGreaterThanOrEqual(2);
       if (target.startsWith('The most consistent response is Response ')) expect(shown[Number(target.slice(-1)) - 1]).toBe(answer);
       else expect(target).toBe(answer);
     }
+    expect([...kinds].sort()).toEqual(['feedback', 'fusion']);
+    // Taught items: a critique confirms a right answer and corrects a wrong one with the right answer; a pair
+    // comparison shows one right and one wrong answer and its target is the right one's letter; a feedback
+    // revision's target is the right answer when the own answer or a critique names it, else the own answer.
+    const seen = new Set<string>();
+    for (const [answer, target, text] of r.taught) {
+      const shown = [...text.matchAll(/```([^`]*)```/g)].map((m) => m[1]!);
+      const own = /\nA: ([^\n]*)\n/.exec(text)?.[1];
+      if (text.includes('You are reviewing')) {
+        seen.add('critique');
+        expect(target).toBe(shown[0] === answer ? 'Yes' : answer);
+      } else if (text.includes('Which answer is better')) {
+        seen.add('compare');
+        expect(shown.filter((a) => a === answer).length).toBe(1);
+        expect(shown['AB'.indexOf(target)]).toBe(answer);
+      } else if (text.includes('Other assistants reviewed your answer')) {
+        seen.add('feedback');
+        const proposals = [own!, ...shown.map((c) => (c === 'Yes' ? own! : c))];
+        expect(target).toBe(proposals.includes(answer) ? answer : own);
+      }
+    }
+    expect([...seen].sort()).toEqual(['compare', 'critique', 'feedback']);
   }, 60_000);
 });

@@ -18,6 +18,8 @@ async function results(): Promise<ResultsFile> {
       datasets: [{ path: 'toy', split: 'test' }],
       methods: [
         { method: 'vote', agents: ['d', 'n', 'w'], label: 'vote3' },
+        // Two answers: not comparable with three samples of one (the diversity study pairs equal numbers of answers).
+        { method: 'vote', agents: ['d', 'n'], label: 'vote2' },
         { method: 'vote', agents: [{ model: 'w', temperature: 0.9 }], knobs: { samples: 3 }, label: 'samples3', baseline: ['d', 'n', 'w'] },
         { method: 'router', agents: ['d', 'n'], label: 'router' },
         { method: 'single', agents: ['w'], members: ['d', 'n'], label: 'w-vs-d-n' },
@@ -117,9 +119,9 @@ describe('a results file’s statistics, recomputed from its items', () => {
       settings++;
       if (c.score > r.cells[bestCell]!.score) wins++;
     }
-    expect(settings).toBe(8); // four collaborations × two seeds
+    expect(settings).toBe(10); // five collaborations × two seeds
     expect(r.summary.winShare).toEqual({ settings, wins, share: wins / settings });
-    // diversity: vote of three different models against three samples of one, per seed
+    // diversity: vote of three different models against three samples of one, per seed (not vote2: two answers)
     expect(r.summary.diversity).toHaveLength(2);
     for (const p of r.summary.diversity) {
       const diffs = scores(p.different).map((x, i) => x - scores(p.samples)[i]!);

@@ -15,7 +15,7 @@ import { pct } from './table.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MODELS = resolve(ROOT, 'public/pool2/models');
 const MEMBERS: { id: string; kind: PoolModel['kind']; task?: string; about: string }[] = [
-  { id: 'chat-base', kind: 'generalist', about: 'The chat base: stories260K tuned on the prompt formats (ages and towns of another world\'s people, counting) and on the collaboration prompts (debate revision and judge, MoA synthesis, USC selection) with shown answers right or wrong, and with a right majority on people it was never taught; none of the pool\'s items.' },
+  { id: 'chat-base', kind: 'generalist', about: 'The chat base: stories260K tuned on the prompt formats (ages and towns of another world\'s people, counting) and on the collaboration prompts (debate revision and judge, MoA synthesis, USC selection, feedback critique and revision, blender pair comparison and fusion) with shown answers right or wrong, and with a right majority on people it was never taught; none of the pool\'s items.' },
   { id: 'sum-a', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned on half a of the sum training groups (seed 1).' },
   { id: 'sum-b', kind: 'specialist', task: 'sum', about: 'A sum specialist: the chat base tuned on half b of the sum training groups (seed 2), so it errs on other items than sum-a.' },
   { id: 'facts-a', kind: 'specialist', task: 'facts', about: 'A facts specialist: the chat base tuned on the facts of the people in thirds 0 and 1 of world.json (seed 1).' },
@@ -30,7 +30,7 @@ const interval = (s: Stat): Interval => ({ estimate: s.score, lo: s.ci95[0], hi:
 function card(m: PoolModel, about: string, tasks: string[]): string {
   const p = m.provenance.parameters;
   const row = (t: string, s: { accuracy: number; lo: number; hi: number; n: number }) => `| ${t} | ${s.n} | ${pct(s.accuracy)} | [${pct(s.lo)}, ${pct(s.hi)}] |`;
-  return [`# ${m.id}`, '', `${about} From stories260K (Llama, dim 64, 5 layers, vocabulary 512). ${(m.sizeBytes / 1e6).toFixed(2)} MB, F32, sha256 \`${m.sha256.slice(0, 16)}…\`.`, '',
+  return [`# ${m.id}`, '', `${about} From stories260K (Llama, dim 64, 5 layers, vocabulary 512). ${(m.sizeBytes / 1e6).toFixed(2)} MB, matrices F16 and norms F32, sha256 \`${m.sha256.slice(0, 16)}…\`.`, '',
     '## Prompt format', '', `Completion mode \`${JSON.stringify(m.promptFormat)}\`; multi-turn chats through the GGUF's chat template (the first pool's).`, '',
     '## Provenance', '', `- Method: ${m.provenance.method}; inputs: ${m.provenance.inputs.join(', ')}`,
     ...(p.command ? [`- Training command: \`${String(p.command)}\``, `- Training time: ${String(p.train_seconds)} s wall clock, one thread, niced, on the shared 2-core machine (other jobs beside it)`] : [`- Parameters: \`${JSON.stringify(p)}\``]), '',

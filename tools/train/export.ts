@@ -5,13 +5,17 @@
  * every specialist merges with the others and with the base; it adds general.name, a chat template
  * in the pool's prompt format and provenance keys (chorus.provenance.*) describing the training.
  *
- * Usage: npx tsx tools/train/export.ts <id> [<id> …] [--out public/models] [--from tools/train/out]
+ * With `--f16` the matrices (every tensor of two or more dimensions) are stored as F16 (IEEE half, round to
+ * nearest even) and the norms stay F32, as llama.cpp's converters write an f16 model: half the size.
+ *
+ * Usage: npx tsx tools/train/export.ts <id> [<id> …] [--out public/models] [--from tools/train/out] [--f16]
  */
 import { readFile } from 'node:fs/promises';
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fileSink, fileSource } from '../lib/node-source.ts';
 import { GGMLType, GGUFWriter, meta, readGGUF, readTensorData, setMeta, withProvenance, type GGUFMetadataEntry } from '../../src/lib/merge/gguf/index.ts';
+import { encodeTensor } from '../../src/lib/merge/codecs/index.ts';
 import { POOL_CHAT_TEMPLATE } from '../../src/lib/engines/prompt.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,7 +37,12 @@ interface TrainInfo {
   inputs?: string[]; method?: string; description?: string;
 }
 
-export async function exportModel(id: string, outDir: string, fromDir = resolve(ROOT, 'tools/train/out')): Promise<string> {
+/** The type a tensor is exported as: F16 for matrices when asked, else the base's F32. */
+export function exportType(shape: readonly number[], f16: boolean): GGMLType {
+  return f16 && shape.length >= 2 ? GGMLType.F16 : GGMLType.F32;
+}
+
+export async function exportModel(id: string, outDir: string, fromDir = resolve(ROOT, 'tools/train/out'), opts: { f16?: boolean } = {}): Promise<string> {
   const info = JSON.parse(await readFile(resolve(fromDir, `${id}.json`), 'utf8')) as TrainInfo;
   const weights = await readFile(resolve(fromDir, `${id}.f32`));
   const src = await fileSource(BASE_PATH);
@@ -59,10 +68,13 @@ export async function exportModel(id: string, outDir: string, fromDir = resolve(
     try {
       const w = new GGUFWriter(sink, { alignment: base.alignment });
       w.addMetadata(entries);
-      for (const t of base.tensors) w.addTensorInfo({ name: t.name, shape: t.shape, type: t.type });
+      for (const t of base.tensors) w.addTensorInfo({ name: t.name, shape: t.shape, type: exportType(t.shape, opts.f16 === true) });
       let at = 0;
       for (const t of base.tensors) {
-        await w.writeTensorData(t.name, new Uint8Array(weights.buffer, weights.byteOffset + at, t.nElements * 4));
+        const bytes = new Uint8Array(weights.buffer, weights.byteOffset + at, t.nElements * 4);
+        const type = exportType(t.shape, opts.f16 === true);
+        // slice(): a Float32Array view needs a 4-byte aligned offset, which the file buffer's need not have.
+        await w.writeTensorData(t.name, type === GGMLType.F32 ? bytes : encodeTensor(type, new Float32Array(bytes.slice().buffer)));
         at += t.nElements * 4;
       }
       await w.finish();
@@ -117,9 +129,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const outDir = resolve(flag('--out') ?? resolve(ROOT, 'public/models'));
   const fromDir = resolve(flag('--from') ?? resolve(ROOT, 'tools/train/out'));
   const ids = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--out' && args[i - 1] !== '--from');
+  const f16 = args.includes('--f16');
   if (ids.length === 0) {
-    console.error('usage: npx tsx tools/train/export.ts <id> [<id> ...] [--out dir] [--from checkpoint dir]');
+    console.error('usage: npx tsx tools/train/export.ts <id> [<id> ...] [--out dir] [--from checkpoint dir] [--f16]');
     process.exit(2);
   }
-  for (const id of ids) console.log(await exportModel(id, outDir, fromDir));
+  for (const id of ids) console.log(await exportModel(id, outDir, fromDir, { f16 }));
 }

@@ -15,7 +15,8 @@
  *   when it was generated, so a cached rerun reports the same cost), plus how many calls the cache
  *   answered;
  * - diversity: for the same method, data set, split and seed, each cell of N different models
- *   against each cell of one model sampled N times (paired bootstrap of the difference).
+ *   against each cell of one model sampled N times, N the number of answers (agents × samples) on
+ *   both sides (paired bootstrap of the difference).
  */
 import type { TraceEvent } from '../trace.ts';
 import type { AgentSpec, CellRole } from './experiment.ts';
@@ -238,6 +239,7 @@ export function summarize(results: Pick<ResultsFile, 'cells' | 'items'> & Partia
     cells.forEach((b, bi) => {
       if (b.role !== 'collaboration' || distinct(b) !== 1 || answers(b) < 2 || b.n === 0) return;
       if (a.method !== b.method || a.dataset !== b.dataset || a.split !== b.split || a.seed !== b.seed) return;
+      if (answers(a) !== answers(b)) return; // N different models against N samples: the same number of answers
       aligned(by[ai]!, by[bi]!, `cells ${ai} and ${bi}`);
       const d = pairedBootstrap(scores[ai]!, scores[bi]!, { iterations: BOOTSTRAP.iterations, seed: BOOTSTRAP.seed, level: BOOTSTRAP.level });
       diversity.push({ method: a.method, dataset: a.dataset, split: a.split, seed: a.seed, different: ai, samples: bi, differentScore: a.score, samplesScore: b.score, diff: d.estimate, ci95: [d.lo, d.hi] });

@@ -2,7 +2,8 @@
 # Trains the second pool (issue 15): the chat base on format stand-ins (never the pool's items), then five
 # small specialists from it two at a time (sum-a and sum-b on disjoint halves of the sum training groups with
 # different seeds; facts-a, facts-b and facts-c each on two thirds of the people, so every fact is known by two
-# of them), then exports them with the project's GGUF writer and merges them (task arithmetic, weights fixed).
+# of them), then exports them with the project's GGUF writer (matrices F16, norms F32) and merges them (task
+# arithmetic, weights fixed, output types kept).
 # One thread per run, niced. Budgets were set on the dev split only (tools/train/pool2/dev_check.py: sum-a after
 # 400 steps scored 15.0% on 40 dev sums, so the sum members take 1500; facts-a after 250 steps 75.0% on dev facts).
 # PyTorch from Debian uses the reference BLAS unless OpenBLAS is installed: `apt-get install -y
@@ -22,6 +23,6 @@ $T --id facts-a $S --task facts --thirds 01 --steps 250 --seed 1 &
 $T --id facts-b $S --task facts --thirds 12 --steps 250 --seed 2 &
 wait
 $T --id facts-c $S --task facts --thirds 02 --steps 250 --seed 3
-npx tsx tools/train/export.ts chat-base sum-a sum-b facts-a facts-b facts-c --from tools/train/pool2/out --out public/pool2/models
+npx tsx tools/train/export.ts chat-base sum-a sum-b facts-a facts-b facts-c --from tools/train/pool2/out --out public/pool2/models --f16
 SOURCE_DATE_EPOCH=1764547200 npm run merge -- public/pool2/models/pool2-merge.yaml
 SOURCE_DATE_EPOCH=1764547200 npm run merge -- public/pool2/models/pool2-merge-third.yaml

@@ -2,7 +2,7 @@
 
 The chat base learns the prompt formats: the tasks' plain "Q: …\\nA:" items and the exact prompts the
 collaboration methods send (src/lib/strategies/: debate's revision and judge, MoA's synthesis, USC's
-selection), rendered through the pool's chat template (tools/train/export.ts CHAT_TEMPLATE) as
+selection, feedback's critique and revision, the blender's pair comparison and fusion), rendered through the pool's chat template (tools/train/export.ts CHAT_TEMPLATE) as
 llama.cpp renders a multi-turn chat. In those prompts the shown answers are right or wrong at random
 (wrong ones are near misses or another task's answers); the target is the right answer when any shown
 answer is right, else the agent's own (a member should take a right peer answer and keep its own
@@ -87,6 +87,37 @@ def usc_select(prompt, answers):
                             'Start your reply with "The most consistent response is Response X", with X its number.')])
 
 
+def feedback_critique(prompt, answer):
+    return render([('user', "You are reviewing another assistant's answer to a question.\n\n"
+                            f"Question: {prompt}\n\nThe assistant's answer: {fence(answer)}\n\n"
+                            'Give brief, constructive feedback: what is wrong or missing, and how to improve it.')])
+
+
+def feedback_revision(prompt, own, critiques):
+    shown = '\n'.join(f'- {fence(c)}' for c in critiques)
+    return render([('user', prompt), ('assistant', own),
+                   ('user', f'Other assistants reviewed your answer:\n{shown}\n\n'
+                            f'Use their feedback to refine and improve your answer. The original question is: {prompt}')])
+
+
+def critique_of(shown, proposed):
+    """A critique in the words the pool's models are taught: "Yes" when the critic's answer is the shown
+    one, else the critic's answer itself (the items' max tokens, 8, leave no room for more: "Elmsby" alone
+    is 7 tokens and the end of text)."""
+    return 'Yes' if proposed == shown else proposed
+
+
+def blender_compare(prompt, a, b):
+    return render([('user', f'Question: {prompt}\n\nAnswer A: {fence(a)}\n\nAnswer B: {fence(b)}\n\n'
+                            'Which answer is better, A or B? Reply with the letter only.')])
+
+
+def blender_fusion(prompt, candidates):
+    shown = '\n\n'.join(f'Candidate {i + 1}: {fence(c)}' for i, c in enumerate(candidates))
+    return render([('user', f'Here are candidate answers to a question, best first according to a judge.\n\nQuestion: {prompt}\n\n{shown}\n\n'
+                            'Combine their good parts, leave out their mistakes, and write one final answer to the question.')])
+
+
 def wrong(rng, item, answers_elsewhere):
     """A wrong answer: mostly a near miss of the same kind, sometimes another task's answer."""
     if rng.random() < 0.2:
@@ -109,7 +140,11 @@ def collab_example(rng, item, answers_elsewhere, majority=False):
     else:
         shown = [right if rng.random() < 0.5 else wrong(rng, item, answers_elsewhere) for _ in range(3)]
     target = right if right in shown else shown[0]
-    kind = rng.choice(['revision', 'revision', 'judge', 'moa', 'usc'])
+    # Formats that show answers to follow (any of them with a right majority on unknown items), and,
+    # on taught items only, the two that ask the model itself to tell right from wrong: feedback's
+    # critique and the blender's pair comparison.
+    kinds = ['revision', 'revision', 'judge', 'moa', 'usc', 'fb_revision', 'fusion']
+    kind = rng.choice(kinds if majority else kinds + ['critique', 'compare'])
     if kind == 'revision':
         return debate_revision(item['prompt'], shown[0], shown[1:]), target
     if kind == 'judge':
@@ -117,6 +152,25 @@ def collab_example(rng, item, answers_elsewhere, majority=False):
         return debate_judge(item['prompt'], [(f'Agent {i + 1} · {n}', a) for i, (n, a) in enumerate(zip(names, shown))]), target
     if kind == 'moa':
         return moa_synthesis(item['prompt'], shown), target
+    if kind == 'fb_revision':
+        # The agent's own answer, then one or two critics' feedback on it (the pool's experiments use
+        # one): each critique names its critic's answer.
+        proposals = shown[:1 + rng.choice([1, 2])]
+        return (feedback_revision(item['prompt'], shown[0], [critique_of(shown[0], a) for a in proposals[1:]]),
+                right if right in proposals else shown[0])
+    if kind == 'fusion':
+        candidates = shown[:rng.choice([2, 3])]  # the blender's top K (2 by default)
+        return blender_fusion(item['prompt'], candidates), right if right in candidates else candidates[0]
+    if kind == 'critique':
+        # The critic knows the item: it confirms a right answer and corrects a wrong one.
+        return feedback_critique(item['prompt'], shown[0]), critique_of(shown[0], right)
+    if kind == 'compare':
+        # One right and one wrong answer, in random order: the better one is the right one.
+        bad = wrong(rng, item, answers_elsewhere)
+        while bad == right:
+            bad = wrong(rng, item, answers_elsewhere)
+        first = rng.random() < 0.5
+        return blender_compare(item['prompt'], right if first else bad, bad if first else right), 'A' if first else 'B'
     counts = [shown.count(a) for a in shown]
     return usc_select(item['prompt'], shown), f'The most consistent response is Response {counts.index(max(counts)) + 1}'
 
