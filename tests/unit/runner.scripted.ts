@@ -12,6 +12,8 @@ export type Answerer = (prompt: string, request: ChatRequest | CompletionRequest
 export class ScriptedModel implements Engine {
   readonly info: EngineInfo;
   readonly calls: Array<{ kind: 'chat' | 'complete'; prompt: string; seed?: number; temperature?: number }> = [];
+  /** Every request as it reached the model, whole. */
+  readonly requests: Array<{ kind: 'chat' | 'complete'; request: ChatRequest | CompletionRequest }> = [];
   active = 0;
   maxActive = 0;
   /** Throw on this call number (1-based), to simulate a crash mid-run. */
@@ -35,6 +37,7 @@ export class ScriptedModel implements Engine {
   }
 
   async *#run(kind: 'chat' | 'complete', prompt: string, request: ChatRequest | CompletionRequest, options: CallOptions): AsyncGenerator<ChatChunk> {
+    this.requests.push({ kind, request: structuredClone(request) });
     this.calls.push({ kind, prompt, ...(request.seed !== undefined ? { seed: request.seed } : {}), ...(request.temperature !== undefined ? { temperature: request.temperature } : {}) });
     if (this.failAt !== undefined && this.calls.length === this.failAt) throw new Error(`${this.name}: simulated crash`);
     this.active += 1;

@@ -102,6 +102,18 @@ describe('answer cache', () => {
     expect(await answerKey('sha:a', 'chat', { messages: [{ role: 'user', content: base.prompt }], ...base })).not.toBe(k);
   });
 
+  it('models are asked for whole answers (stream: false), and the cache keys the request without that', async () => {
+    const answers = new MemoryAnswerStore();
+    const { m } = await runToy({ answers });
+    const reached = [...m.d.requests.map((r) => ({ ...r, model: 'sha:d' })), ...m.n.requests.map((r) => ({ ...r, model: 'sha:n' }))];
+    expect(reached.length).toBeGreaterThan(10);
+    for (const { model, kind, request } of reached) {
+      expect(request.stream).toBe(false);
+      const { stream: _s, ...asked } = request;
+      expect(answers.map.has(await answerKey(model, kind, asked))).toBe(true);
+    }
+  });
+
   it('a repeated experiment is answered from the cache: no engine call, the same results', async () => {
     const answers = new MemoryAnswerStore();
     const first = await runToy({ answers });

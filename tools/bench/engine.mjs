@@ -10,7 +10,9 @@
 //     boundary, on a transferred MessagePort (what the engine worker uses) and through a
 //     comlink-proxied callback (a request and a reply per chunk), with no model in the way;
 //  3. three agents on one loaded model: all three at once vs one after another, with one
-//     llama.cpp slot (requests queued fairly) and with three slots (n_parallel = 3, batched).
+//     llama.cpp slot (requests queued fairly) and with three slots (n_parallel = 3, batched); the
+//     app's replica set streaming tokens (the playground) and asking for whole answers (the
+//     experiment runner, stream: false).
 // Prints a table and, as the LAST stdout line, one JSON object.
 // Options: --runs N (default 15), --tokens N (default 200), --port N (default 4290),
 //          --harness DIR (use an already built harness instead of building one).
@@ -116,10 +118,10 @@ try {
   const agents = await page.evaluate(async ({ s, p, n }) => {
     const c = window.chorus;
     const three = (h) => ['a1', 'a2', 'a3'].map((caller, i) => ({ h, caller, seed: i + 1 }));
-    const runOne = (x, tokens = n) => c.timedRun(x.h, p, tokens, { temperature: 0.7, seed: x.seed, caller: x.caller });
+    const runOne = (x, tokens = n, whole = false) => c.timedRun(x.h, p, tokens, { temperature: 0.7, seed: x.seed, caller: x.caller, ...(whole && { stream: false }) });
     // Alternate "one by one" and "together" REPEAT times and keep the medians (noisy machine).
     const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    const measure = async (h, maxTokens = n) => {
+    const measure = async (h, maxTokens = n, whole = false) => {
       const seqMs = [];
       const togMs = [];
       let tokens = 0;
@@ -127,10 +129,10 @@ try {
       for (let r = 0; r < 3; r++) {
         let t = performance.now();
         const seq = [];
-        for (const x of three(h)) seq.push(await runOne(x, maxTokens));
+        for (const x of three(h)) seq.push(await runOne(x, maxTokens, whole));
         seqMs.push(performance.now() - t);
         t = performance.now();
-        const together = await Promise.all(three(h).map((x) => runOne(x, maxTokens)));
+        const together = await Promise.all(three(h).map((x) => runOne(x, maxTokens, whole)));
         togMs.push(performance.now() - t);
         tokens = seq.reduce((a, x) => a + x.tokens, 0);
         sameOutputs &&= seq.every((x, i) => x.text === together[i].text);
@@ -148,6 +150,9 @@ try {
     await c.reserve(set.handle, 3);
     const appSet = await measure(set.handle);
     appSet.instances = c.setActivity(set.handle).instances;
+    // The experiment runner's calls (src/lib/eval/runner.ts): the same set, whole answers (stream: false).
+    const appRunner = await measure(set.handle, n, true);
+    appRunner.instances = c.setActivity(set.handle).instances;
     await c.unload(set.handle);
     // The same on a compute-bound model, where a token is matrix work rather than wllama's protocol.
     const heavy = await c.spawnSet('/m/compute.gguf', 'compute.gguf', { nThreads: s.threads, maxInstances: Math.min(8, 2 * navigator.hardwareConcurrency) });
@@ -155,7 +160,7 @@ try {
     const appCompute = await measure(heavy.handle, 64);
     appCompute.instances = c.setActivity(heavy.handle).instances;
     await c.unload(heavy.handle);
-    return { oneSlot, threeSlots, appSet, appCompute };
+    return { oneSlot, threeSlots, appSet, appRunner, appCompute };
   }, { s: setup, p: PROMPT, n: TOKENS });
   await page.evaluate((s) => Promise.all([window.chorus.bareUnload(s.bare), window.chorus.bareUnload(s.bareWorker), window.chorus.unload(s.worker)]), setup);
 
@@ -174,7 +179,7 @@ try {
   row('comlink proxied callback', tokenPath.proxied_callback_us_per_chunk, '', '');
   log('');
   row('3 agents × 1 model', 'one by one', 'together', 'speed-up');
-  for (const [label, m] of [['1 slot (fair queue)', agents.oneSlot], ['3 slots (n_parallel 3)', agents.threeSlots], [`app: ${agents.appSet.instances} instances (ReplicaSet)`, agents.appSet], [`app, compute-bound model (64 tokens)`, agents.appCompute]]) {
+  for (const [label, m] of [['1 slot (fair queue)', agents.oneSlot], ['3 slots (n_parallel 3)', agents.threeSlots], [`app: ${agents.appSet.instances} instances (ReplicaSet)`, agents.appSet], [`runner: ${agents.appRunner.instances} instances, whole answers`, agents.appRunner], [`app, compute-bound model (64 tokens)`, agents.appCompute]]) {
     row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`);
   }
   const result = {
@@ -195,6 +200,7 @@ try {
     token_path: tokenPath,
     three_agents_target: 1.6,
     three_agents_app_met: agents.appSet.sequentialMs / agents.appSet.togetherMs >= 1.6,
+    three_agents_runner_met: agents.appRunner.sequentialMs / agents.appRunner.togetherMs >= 1.6,
     three_agents_app_compute_met: agents.appCompute.sequentialMs / agents.appCompute.togetherMs >= 1.6,
     three_agents: Object.fromEntries(
       Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), tokens: m.tokens, same_outputs: m.sameOutputs, ...(m.instances !== undefined && { instances: m.instances }) }]),

@@ -30,6 +30,13 @@ export interface GenerationParams {
   logprobs?: boolean;
   /** How many alternatives (pre-sampling) to report per token, 0–20. Implies `logprobs`. */
   top_logprobs?: number;
+  /**
+   * `false`: the caller does not show tokens as they come, so the engine may deliver the whole
+   * answer as one delta at the end (same text, same logprobs). wllama then asks llama.cpp for a
+   * non-streamed reply, which saves its per-token messages between threads (the experiment runner
+   * does this: README, Speed). Engines without such a mode stream as usual. Default: stream.
+   */
+  stream?: boolean;
 }
 
 export interface ChatRequest extends GenerationParams {

@@ -71,6 +71,8 @@ interface RawLogprob {
 interface RawChoice {
   text?: string;
   delta?: { content?: string | null };
+  /** A non-streamed chat reply (stream: false). */
+  message?: { content?: string | null };
   logprobs?: { content?: RawLogprob[] } | null;
   finish_reason?: string | null;
 }
@@ -225,8 +227,11 @@ export class WllamaEngine implements Engine {
     // With more than one alternative the call may be replayed with fewer (alternatives.ts); a
     // sampled request without a seed gets one here, so that the replay draws the same tokens.
     const seed = request.seed ?? (k > 1 && request.temperature !== 0 ? randomSeed() : undefined);
+    // stream: false — one non-streamed reply (the whole answer as one delta): no per-token messages
+    // from llama.cpp's worker, for callers that show no tokens as they come (the runner).
+    const whole = request.stream === false;
     const body: Record<string, unknown> = {
-      stream: true,
+      stream: !whole,
       // llama-server reuses the KV cache of the slot's previous prompt by default. A reused
       // prefix is computed in other batch shapes than a fresh one, so its logits differ in the
       // last bits, and at temperature > 0 that can flip a sampled token: the same seed would not
@@ -252,10 +257,15 @@ export class WllamaEngine implements Engine {
         mode === 'chat'
           ? await wllama.createChatCompletion({ ...req, messages: (request as ChatRequest).messages } as never)
           : await wllama.createCompletion({ ...req, prompt: (request as CompletionRequest).prompt } as never);
-      for await (const raw of stream as unknown as AsyncIterable<RawChunk>) {
+      const raws: AsyncIterable<RawChunk> | RawChunk[] = whole ? [stream as unknown as RawChunk] : (stream as unknown as AsyncIterable<RawChunk>);
+      for await (const raw of raws) {
         const choice = raw.choices?.[0];
-        const text = choice?.delta?.content ?? choice?.text ?? '';
-        const lps = choice?.logprobs?.content;
+        const text = choice?.delta?.content ?? choice?.message?.content ?? choice?.text ?? '';
+        // A whole answer gives what its stream gives. They differ in one place: a non-streamed *chat*
+        // reply lists the end-of-generation token (token "", logprob 0), which the chat stream never
+        // sends (a completion stream does, and so does its non-streamed reply; measured on wllama
+        // 3.13, tests/e2e/nprobs.spec.ts). So a whole chat answer drops that entry.
+        const lps = whole && mode === 'chat' ? withoutEmptyTail(choice?.logprobs?.content) : choice?.logprobs?.content;
         if (text || (lps && lps.length)) yield wantLogprobs && lps ? { text, logprobs: lps.map((lp) => mapLogprob(lp, Math.min(n, nProbs))) } : { text };
         if (choice?.finish_reason) finish = choice.finish_reason === 'length' ? 'length' : 'stop';
         if (raw.usage?.prompt_tokens !== undefined) promptTokens = raw.usage.prompt_tokens;
@@ -264,7 +274,7 @@ export class WllamaEngine implements Engine {
       }
     };
     try {
-      for await (const d of withFewerAlternatives(k, attempt, this.info.model)) {
+      for await (const d of withFewerAlternatives(k, attempt, this.info.model, whole ? 'call' : 'token')) {
         if (count === 0) tFirst = performance.now();
         count += d.logprobs?.length || 1;
         yield { type: 'delta', ...d };
@@ -289,6 +299,14 @@ export class WllamaEngine implements Engine {
     if (signal?.aborted) finish = 'abort';
     yield done(finish, promptTokens, timedCount ?? count, t0, tFirst);
   }
+}
+
+/** `lps` without trailing entries for tokens with no text (the end-of-generation token). */
+export function withoutEmptyTail<T extends { token: string }>(lps: T[] | undefined): T[] | undefined {
+  if (!lps) return lps;
+  let end = lps.length;
+  while (end > 0 && lps[end - 1]!.token === '') end--;
+  return end === lps.length ? lps : lps.slice(0, end);
 }
 
 function mapLogprob(lp: RawLogprob, k: number): TokenLogprob {

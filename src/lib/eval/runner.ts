@@ -159,7 +159,12 @@ class Gate {
   }
 }
 
-/** `engine` with at most `gate`'s limit of calls streaming at once (a call holds it to its end). */
+/**
+ * `engine` with at most `gate`'s limit of calls at once (a call holds it to its end), each asked
+ * for its whole answer at the end (`stream: false`): the runner shows no tokens as they come, and
+ * wllama then spares its per-token messages between threads, which lets parallel agents scale
+ * (README, Speed). Below the answer cache, so the cache's keys do not hold it.
+ */
 function gatedEngine(engine: Engine, gate: Gate): Engine {
   async function* hold(open: () => AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
     await gate.acquire();
@@ -171,8 +176,8 @@ function gatedEngine(engine: Engine, gate: Gate): Engine {
   }
   return {
     info: engine.info,
-    chat: (r, o) => hold(() => engine.chat(r, o)),
-    complete: (r, o) => hold(() => engine.complete(r, o)),
+    chat: (r, o) => hold(() => engine.chat({ ...r, stream: false }, o)),
+    complete: (r, o) => hold(() => engine.complete({ ...r, stream: false }, o)),
     unload: () => engine.unload(),
     // Token-level methods step the model directly (no answer cache, no gate: one short call each).
     ...(engine.stepper && { stepper: () => engine.stepper!() }),

@@ -216,6 +216,15 @@ const chorus = {
     const end = performance.now();
     return { text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
   },
+  /** The same completion on bare wllama without a token stream (stream: false): the whole text at the end. */
+  async bareRunWhole(handle: number, prompt: string, maxTokens: number) {
+    const w = bares.get(handle)!;
+    const t0 = performance.now();
+    const r = (await w.createCompletion({ prompt, max_tokens: maxTokens, temperature: 0, stream: false } as never)) as unknown as { choices: { text: string }[]; timings?: { predicted_n?: number } };
+    const end = performance.now();
+    const n = r.timings?.predicted_n ?? 0;
+    return { text: r.choices[0]?.text ?? '', tokens: n, tokensPerSecond: (n * 1000) / (end - t0), wallMs: end - t0 };
+  },
   /** Bare wllama in its own minimal worker (bare.worker.ts), timed on the page the same way. */
   async bareWorkerLoad(modelUrl: string, nThreads: number) {
     const worker = new Worker(new URL('./bare.worker.ts', import.meta.url), { type: 'module' });
@@ -255,7 +264,7 @@ const chorus = {
     bares.delete(handle);
   },
   /** The same greedy completion through Chorus's engine worker, timed on the page. */
-  async timedRun(handle: number, prompt: string, maxTokens: number, extra: { temperature?: number; seed?: number; caller?: string } = {}) {
+  async timedRun(handle: number, prompt: string, maxTokens: number, extra: { temperature?: number; seed?: number; caller?: string; stream?: boolean } = {}) {
     const engine = engines.get(handle)!;
     const t0 = performance.now();
     let tFirst = 0;
