@@ -84,6 +84,8 @@ export interface ModelEntry {
   provenance?: unknown;
   /** OPFS file name, for GGUF models stored on this device. */
   file?: string;
+  /** Built-ins: false when no ONNX export ships beside the GGUF (the second pool's models). */
+  onnx?: boolean;
   /** web-llm models merged here: their web-llm ModelRecord (our URL, the parent's model_lib). */
   mlc?: WebLLMModelRecordLike;
   /** Where it runs once loaded ("CPU · wasm · 1 thread", "WebGPU · 5/5 layers", "HTTP"). */
@@ -120,6 +122,8 @@ export interface BuiltinManifest {
   models: {
     id: string; file: string; name: string; description?: string; size?: number; sizeBytes?: number; sha256?: string; card?: string;
     scores?: Record<string, ManifestScore>; mixed?: ManifestScore;
+    /** Whether an ONNX export (<file>.onnx) ships beside it: the first pool's do (tools/onnx/export.py); a further pool's do only when it says so. */
+    onnx?: boolean;
   }[];
   /** Further manifests (URLs relative to this one) whose models are listed too. */
   pools?: string[];
@@ -275,6 +279,7 @@ export class ModelRegistry {
         ...(scores !== undefined && { scores }),
         origin: manifest.file,
         file,
+        ...(manifest.onnx === false && { onnx: false }),
       });
     }
     for (const rec of records) {
@@ -490,6 +495,9 @@ export class ModelRegistry {
         // The pool ships its ONNX exports beside its GGUF files (public/models/<id>.onnx, tools/onnx/export.py).
         if (entry.source !== 'built-in' || !entry.origin || !this.#manifestUrl) {
           throw new EngineError('unsupported', `${entry.name}: ONNX exports ship for the built-in models only — load this model on the wllama engine.`);
+        }
+        if (entry.onnx === false) {
+          throw new EngineError('unsupported', `${entry.name}: no ONNX export ships for this pool's models (only the first pool's) — load it on the wllama engine.`);
         }
         if (entry.status === 'available') await this.#cacheBuiltin(entry, { ...opts, onProgress: progress });
         const current = this.#require(id);
@@ -717,7 +725,7 @@ export class ModelRegistry {
       const url = new URL(rel, this.#manifestUrl).href;
       for (const m of valid(await read(url))) {
         if (models.some((x) => x.id === m.id)) continue;
-        models.push({ ...m, file: new URL(m.file, url).href, ...(m.card !== undefined && { card: new URL(m.card, url).href }) });
+        models.push({ ...m, file: new URL(m.file, url).href, ...(m.card !== undefined && { card: new URL(m.card, url).href }), onnx: m.onnx === true });
       }
     }
     return { models };

@@ -124,6 +124,9 @@ test("the second pool's models are listed beside the first (public/models/index.
   await expect(card).toContainText('A facts specialist');
   await expect(modelCard(page, 'arithmetic-specialist')).toBeVisible();
   for (const id of ['chat-base', 'sum-a', 'sum-b', 'facts-b', 'facts-c', 'pool2-merge']) await expect(modelCard(page, id)).toBeVisible();
+  // ONNX exports ship for the first pool only: its cards offer them, the second pool's do not.
+  await expect(modelCard(page, 'arithmetic-specialist').getByRole('button', { name: 'Load on ONNX (WebGPU)' })).toBeVisible();
+  await expect(card.getByRole('button', { name: 'Load on ONNX (WebGPU)' })).toHaveCount(0);
   const requests: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
   await loadModel(page, 'facts-a');
