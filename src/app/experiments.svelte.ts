@@ -43,7 +43,7 @@ export interface ExperimentModels {
 
 export interface PoolInfo {
   tasks: { id: string; name: string }[];
-  /** Built-in models (public/models/index.json) with the SHA-256 of their weights. */
+  /** Built-in models (public/models/index.json and the further pools it names) with the SHA-256 of their weights. */
   models: { id: string; name: string; sha256?: string }[];
 }
 
@@ -113,13 +113,33 @@ export class Experiments {
   }
 
   async #loadPool(): Promise<void> {
+    type ModelList = { models: { id: string; name: string; sha256?: string }[]; pools?: unknown; datasets?: unknown };
+    type TaskList = { tasks: { id: string; name: string }[] };
+    const json = async <T>(url: URL): Promise<T> => {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status} for ${url.pathname}`);
+      return (await res.json()) as T;
+    };
+    const modelsOf = (list: ModelList) => list.models.map((m) => ({ id: m.id, name: m.name, ...(m.sha256 ? { sha256: m.sha256 } : {}) }));
     try {
-      const [ds, ms] = await Promise.all([fetch(new URL('datasets/index.json', document.baseURI)), fetch(new URL('models/index.json', document.baseURI))]);
-      const tasks = ((await ds.json()) as { tasks: { id: string; name: string }[] }).tasks.map((t) => ({ id: `pool/${t.id}`, name: t.name }));
-      const models = ((await ms.json()) as { models: { id: string; name: string; sha256?: string }[] }).models.map((m) => ({ id: m.id, name: m.name, ...(m.sha256 ? { sha256: m.sha256 } : {}) }));
+      const modelsUrl = new URL('models/index.json', document.baseURI);
+      const [ds, ms] = await Promise.all([json<TaskList>(new URL('datasets/index.json', document.baseURI)), json<ModelList>(modelsUrl)]);
+      const tasks = ds.tasks.map((t) => ({ id: `pool/${t.id}`, name: t.name }));
+      const models = modelsOf(ms);
+      // Further pools (models/index.json's `pools`, e.g. the second pool): their models, and their data
+      // sets by folder path from the page (pool2/datasets/<task>), which the runner reads as pool task folders.
+      for (const rel of Array.isArray(ms.pools) ? ms.pools.filter((u): u is string => typeof u === 'string') : []) {
+        const url = new URL(rel, modelsUrl);
+        const extra = await json<ModelList>(url);
+        for (const m of modelsOf(extra)) if (!models.some((x) => x.id === m.id)) models.push(m);
+        if (typeof extra.datasets !== 'string') continue;
+        const dsUrl = new URL(extra.datasets, url);
+        const folder = decodeURIComponent(dsUrl.pathname.slice(new URL('.', document.baseURI).pathname.length)).replace(/index\.json$/, '');
+        for (const t of (await json<TaskList>(dsUrl)).tasks) tasks.push({ id: `${folder}${t.id}`, name: t.name });
+      }
       this.#pool = { tasks, models };
     } catch (e) {
-      this.#error = `The built-in pool's lists (datasets/index.json, models/index.json) could not be read: ${message(e)}`;
+      this.#error = `The built-in pools' lists (datasets/index.json, models/index.json and the pools they name) could not be read: ${message(e)}`;
     }
   }
 
@@ -313,7 +333,7 @@ export class Experiments {
     // Built-in pool paths (pool/<task>/…) are served from the app's datasets/ folder.
     const url = new URL(path.replace(/^(?:pool|public\/datasets)\//, 'datasets/'), document.baseURI);
     const res = await fetch(url);
-    if (!res.ok) throw new Error(`HTTP ${res.status} for ${url.pathname}${/^pool\//.test(path) ? '' : ' — add the file with "Add data set file"'}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status} for ${url.pathname}${/^pool2?\//.test(path) ? '' : ' — add the file with "Add data set file"'}`);
     return new Uint8Array(await res.arrayBuffer());
   }
 

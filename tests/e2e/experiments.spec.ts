@@ -176,3 +176,30 @@ test('malformed data set and experiment files show their errors; an unknown mode
   await expect(page.getByRole('tab', { name: 'Experiments' })).toHaveAttribute('aria-selected', 'true');
   await expect(tab(page).getByLabel('Experiment file (JSON; edit freely)')).toHaveValue(linked);
 });
+
+test("the second pool's data sets and models are offered beside the first's, and a grid on them runs in the tab", async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors = watchErrors(page);
+  await openApp(page);
+  await showTab(page, 'Experiments');
+  const t = tab(page);
+  const setup = t.getByRole('region', { name: 'Experiment setup' });
+  // Listed from models/index.json's `pools`: the second pool's tasks by their folder, its models by id.
+  await expect(setup.getByRole('checkbox', { name: /Two-digit arithmetic/ })).toBeVisible();
+  await setup.getByRole('checkbox', { name: /Ages and towns of invented people/ }).check();
+  await setup.getByRole('checkbox', { name: /Single model/ }).check();
+  await setup.getByRole('checkbox', { name: 'facts-a', exact: true }).check();
+  await setup.getByRole('checkbox', { name: 'facts-b', exact: true }).check();
+  await setup.getByLabel('Items per data set').fill('3');
+  await setup.getByLabel('Items per data set').dispatchEvent('change');
+  const exp = JSON.parse(await t.getByLabel('Experiment file (JSON; edit freely)').inputValue());
+  expect(exp.datasets.map((d: any) => d.path)).toEqual(['pool2/datasets/facts']);
+  expect(Object.keys(exp.models)).toEqual(['facts-a', 'facts-b']);
+  await t.getByRole('button', { name: 'Run', exact: true }).click();
+  const table = t.getByRole('table', { name: 'Results' });
+  await expect(table).toBeVisible({ timeout: 150_000 });
+  await expect(t.getByRole('status', { name: 'Run progress' })).toHaveText('6 / 6');
+  await expect(table.getByRole('rowheader')).toHaveText(['facts-a', 'facts-b']);
+  await expect(table.getByRole('columnheader', { name: /^pool\/facts/ })).toBeVisible();
+  expect(errors).toEqual([]);
+});
