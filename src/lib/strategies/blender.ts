@@ -152,7 +152,8 @@ export const blender: Strategy = {
       const v = verdicts[c]!;
       const fromLogprobs = v.error === undefined ? preferenceFromLogprobs(v.logprobs) : undefined;
       const letter = letterOf(v.text);
-      const pA = fromLogprobs ?? (letter === 'A' ? 1 : letter === 'B' ? 0 : 0.5);
+      // A failed comparison is a tie, whatever it had streamed before failing.
+      const pA = v.error !== undefined ? 0.5 : (fromLogprobs ?? (letter === 'A' ? 1 : letter === 'B' ? 0 : 0.5));
       const how =
         v.error !== undefined ? 'the comparison failed: a tie'
         : fromLogprobs !== undefined ? 'from the first token’s probabilities of "A" and "B"'
