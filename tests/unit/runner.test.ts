@@ -1,7 +1,11 @@
 // The experiment runner with scripted models (tests/unit/runner.scripted.ts): grid expansion, the
 // answer cache's keys, resume after a crash, cancel, the concurrency bound, and dev/test separation
 // of what methods fit. The real engine runs in the CLI test.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/paths.ts';
+import { loadDataset } from '../../src/lib/eval/load.ts';
 import { expandGrid, parseExperiment, ExperimentError } from '../../src/lib/eval/experiment.ts';
 import { answerKey, MemoryAnswerStore } from '../../src/lib/eval/cache.ts';
 import { createRunner, type RunStateStore, type StoredRow } from '../../src/lib/eval/runner.ts';
@@ -249,10 +253,6 @@ describe('router method', () => {
 
 describe('data sets that score items jointly', () => {
   it('applies the data set’s groupScores to a finished split: culturebench’s question_id groups score 1 only when all their items do', async () => {
-    const { readFileSync } = await import('node:fs');
-    const { resolve } = await import('node:path');
-    const { REPO_ROOT } = await import('../support/paths.ts');
-    const { loadDataset } = await import('../../src/lib/eval/load.ts');
     const ds = await loadDataset({ path: 'tests/fixtures/moco/grouped.json', split: 'test' }, (p) => Promise.resolve(new Uint8Array(readFileSync(resolve(REPO_ROOT, p)))));
     // Right on q1-a and q2-a, wrong on q1-b (the mint question): q1's group fails as a whole.
     const model = new ScriptedModel('m', (prompt) => ({ text: prompt.includes('mint') ? '\\box{False}' : '\\box{True}', logprob: -0.1 }));

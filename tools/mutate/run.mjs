@@ -39,11 +39,28 @@ const AREAS = {
       'tests/unit/strategy-usc.test.ts', 'tests/unit/runner-search.test.ts', 'tests/unit/first-minutes.test.ts',
       'tests/unit/flow.test.ts', 'tests/unit/methods-cost.test.ts', 'tests/unit/strategy-weight.test.ts', 'tests/unit/runner-weight.test.ts',
       'tests/unit/strategy-tokens.test.ts', 'tests/unit/strategy-query.test.ts',
+      'tests/unit/strategy-blackboard-edges.test.ts', 'tests/unit/strategy-tokens-edges.test.ts', 'tests/unit/strategy-routing-edges.test.ts',
+      'tests/unit/strategy-feedback-edges.test.ts', 'tests/unit/strategy-misc-edges.test.ts', 'tests/unit/strategy-aggregation-edges.test.ts',
+      'tests/unit/strategy-blender-edges.test.ts', 'tests/unit/strategy-failures-edges.test.ts', 'tests/unit/strategy-prompts-edges.test.ts',
     ],
   },
   eval: {
     mutate: ['src/lib/eval/**/*.ts', '!src/lib/eval/code.ts'],
-    tests: ['tests/unit/stats.test.ts', 'tests/unit/router.test.ts', 'tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts'],
+    // Every unit file that runs the eval code without the real model, llama.cpp, a browser or the network.
+    // Left out: experiment-fleet and experiment-cli (real llama.cpp / the real model under ../shared),
+    // sandbox-python (real Pyodide in a child process: about a minute per run; python.ts's pure reader
+    // is pinned in python-sandbox-edges), pool and pool2-data (the shipped models' files).
+    tests: [
+      'tests/unit/stats.test.ts', 'tests/unit/router.test.ts', 'tests/unit/metrics.test.ts', 'tests/unit/datasets.test.ts',
+      'tests/unit/runner.test.ts', 'tests/unit/runner-query.test.ts', 'tests/unit/runner-search.test.ts', 'tests/unit/runner-weight.test.ts',
+      'tests/unit/results-io.test.ts', 'tests/unit/results-summary.test.ts', 'tests/unit/eval-flips.test.ts', 'tests/unit/moco-scoring.test.ts',
+      'tests/unit/moco-coding.test.ts', 'tests/unit/moco-datasets.test.ts', 'tests/unit/experiments-view.test.ts', 'tests/unit/methods-table.test.ts',
+      // Edges of each module on hand-written inputs (exact messages, bounds, wiring).
+      'tests/unit/eval-cache-edges.test.ts', 'tests/unit/eval-flips-edges.test.ts', 'tests/unit/results-io-edges.test.ts', 'tests/unit/results-edges.test.ts',
+      'tests/unit/python-sandbox-edges.test.ts', 'tests/unit/load-edges.test.ts', 'tests/unit/pool-dataset-edges.test.ts', 'tests/unit/moco-dataset-edges.test.ts',
+      'tests/unit/user-dataset-edges.test.ts', 'tests/unit/experiment-edges.test.ts', 'tests/unit/moco-scoring-edges.test.ts',
+      'tests/unit/runner-edges.test.ts',
+    ],
   },
   // The code sandbox on its own: it is being rewritten, and its mutants are slow (real sandboxes).
   code: {

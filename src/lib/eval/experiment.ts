@@ -146,7 +146,7 @@ export function parseExperiment(text: string, file = 'experiment.json'): Experim
   if (!Array.isArray(top.methods) || top.methods.length === 0) fail('"methods"', 'must be a non-empty array of {"method", "agents"}');
   const modelIds = Object.keys(models);
   const modelRef = (m: unknown, where: string): string => {
-    if (typeof m !== 'string' || !(m in models)) return fail(where, `names model ${JSON.stringify(m)}, which "models" does not define (defined: ${modelIds.join(', ')})`);
+    if (typeof m !== 'string' || !Object.hasOwn(models, m)) return fail(where, `names model ${JSON.stringify(m)}, which "models" does not define (defined: ${modelIds.join(', ')})`);
     return m;
   };
   const methods = (top.methods as unknown[]).map((m, i): MethodSpec => {

@@ -107,7 +107,9 @@ function readCsv(file: string, text: string): UserRows {
   }
   const columns = r.meta.fields ?? [];
   if (columns.length === 0) problems.push(`${file}: no header row — the first line must name the columns`);
-  const dup = columns.find((c, i) => columns.indexOf(c) !== i);
+  // papaparse (5.x) renames a repeated header ("q", "q" → "q", "q_1") and lists it in renamedHeaders
+  // rather than keeping both names, so the repeat is found there.
+  const dup = Object.values((r.meta as { renamedHeaders?: Record<string, string> }).renamedHeaders ?? {})[0];
   if (dup !== undefined) problems.push(`${file}: column "${dup}" appears twice in the header — column names must be unique`);
   throwIfProblems(problems);
   return { file, format: 'csv', columns, rows: r.data, labels: r.data.map((_, i) => `row ${i + 1}`), unreadable };

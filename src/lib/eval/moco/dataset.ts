@@ -67,7 +67,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** The refusal of a judged or unknown task type, or null when the type is supported. */
 export function taskTypeProblem(file: string, taskType: unknown): string | null {
   if (typeof taskType !== 'string') return `${file}: "task_type" is missing — it must be one of ${MOCO_TASK_TYPES.join(', ')}`;
-  const judged = JUDGED_TASK_TYPES[taskType];
+  // Own keys only: "toString" or "__proto__" would otherwise read Object.prototype's members as a judge.
+  const judged = Object.hasOwn(JUDGED_TASK_TYPES, taskType) ? JUDGED_TASK_TYPES[taskType] : undefined;
   if (judged) {
     return `${file}: task_type "${taskType}" needs a judge: ${judged}, which Chorus does not run — choose a data set of another task type (${MOCO_TASK_TYPES.join(', ')})`;
   }
