@@ -269,6 +269,7 @@ const chorus = {
     const t0 = performance.now();
     let tFirst = 0;
     let n = 0;
+    let counted = 0;
     let text = '';
     const { caller, ...sampling } = extra;
     for await (const c of engine.complete({ prompt, max_tokens: maxTokens, temperature: 0, ...sampling }, { caller })) {
@@ -276,10 +277,12 @@ const chorus = {
         if (n === 0) tFirst = performance.now();
         n++;
         text += c.text;
-      }
+      } else if (c.type === 'done') counted = c.usage.completion_tokens;
     }
     const end = performance.now();
-    return { text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
+    // A whole answer (stream: false) is one delta: its tokens are the engine's count.
+    const tokens = extra.stream === false ? counted : n;
+    return { text, tokens, tokensPerSecond: ((tokens - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
   },
   /**
    * The token path alone (rpc.worker.ts): `n` chunks to the page on a transferred port and through
