@@ -128,16 +128,28 @@ export class Experiments {
       const models = modelsOf(ms);
       // Further pools (models/index.json's `pools`, e.g. the second pool): their models, and their data
       // sets by folder path from the page (pool2/datasets/<task>), which the runner reads as pool task folders.
+      // A further pool that cannot be read (offline before it was cached) is left out with a note; the
+      // first pool's lists stay.
+      const skipped: string[] = [];
       for (const rel of Array.isArray(ms.pools) ? ms.pools.filter((u): u is string => typeof u === 'string') : []) {
         const url = new URL(rel, modelsUrl);
-        const extra = await json<ModelList>(url);
-        for (const m of modelsOf(extra)) if (!models.some((x) => x.id === m.id)) models.push(m);
-        if (typeof extra.datasets !== 'string') continue;
-        const dsUrl = new URL(extra.datasets, url);
-        const folder = decodeURIComponent(dsUrl.pathname.slice(new URL('.', document.baseURI).pathname.length)).replace(/index\.json$/, '');
-        for (const t of (await json<TaskList>(dsUrl)).tasks) tasks.push({ id: `${folder}${t.id}`, name: t.name });
+        try {
+          const extra = await json<ModelList>(url);
+          const more = modelsOf(extra).filter((m) => !models.some((x) => x.id === m.id));
+          const moreTasks: { id: string; name: string }[] = [];
+          if (typeof extra.datasets === 'string') {
+            const dsUrl = new URL(extra.datasets, url);
+            const folder = decodeURIComponent(dsUrl.pathname.slice(new URL('.', document.baseURI).pathname.length)).replace(/index\.json$/, '');
+            for (const t of (await json<TaskList>(dsUrl)).tasks) moreTasks.push({ id: `${folder}${t.id}`, name: t.name });
+          }
+          models.push(...more);
+          tasks.push(...moreTasks);
+        } catch (e) {
+          skipped.push(`${rel} (${message(e)})`);
+        }
       }
       this.#pool = { tasks, models };
+      if (skipped.length > 0) this.#error = `Not listed: the pool${skipped.length > 1 ? 's' : ''} at ${skipped.join(', ')} — reload when online to list ${skipped.length > 1 ? 'them' : 'it'}.`;
     } catch (e) {
       this.#error = `The built-in pools' lists (datasets/index.json, models/index.json and the pools they name) could not be read: ${message(e)}`;
     }

@@ -203,3 +203,15 @@ test("the second pool's data sets and models are offered beside the first's, and
   await expect(table.getByRole('columnheader', { name: /^pool\/facts/ })).toBeVisible();
   expect(errors).toEqual([]);
 });
+
+test('a further pool that cannot be read is left out with a note naming it; the first pool stays listed', async ({ page }) => {
+  await page.route('**/pool2/models/index.json', (r) => r.fulfill({ status: 404, body: 'gone' }));
+  await openApp(page);
+  await showTab(page, 'Experiments');
+  const setup = tab(page).getByRole('region', { name: 'Experiment setup' });
+  await expect(setup.getByRole('checkbox', { name: /Two-digit arithmetic/ })).toBeVisible();
+  await expect(setup.getByRole('checkbox', { name: 'arithmetic-specialist', exact: true })).toBeVisible();
+  await expect(setup.getByRole('checkbox', { name: /Ages and towns of invented people/ })).toHaveCount(0);
+  await expect(setup.getByRole('checkbox', { name: 'facts-a', exact: true })).toHaveCount(0);
+  await expect(tab(page).getByRole('alert').filter({ hasText: 'Not listed' })).toContainText('Not listed: the pool at ../pool2/models/index.json (HTTP 404');
+});
