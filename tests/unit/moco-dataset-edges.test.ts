@@ -3,24 +3,14 @@
 // outputs, coding items' alternative field names and their scoring through a fake sandbox, the
 // question_id rule's edges, the file's name and id from its path, and JSON errors without a position.
 import { describe, expect, it } from 'vitest';
+import { problemsOf as problems } from '../support/dataset-problems.ts';
 import { DatasetError } from '../../src/lib/eval/datasets.ts';
 import {
   buildMocoDataset, groupByQuestionId, jsonErrorMessage, mocoPrompt, parseMocoFile, scoreMocoItem, taskTypeProblem,
 } from '../../src/lib/eval/moco/dataset.ts';
-import { DatasetProblems } from '../../src/lib/eval/problems.ts';
 import type { EvalItem, PythonSandbox } from '../../src/lib/eval/task.ts';
 
 const file = (task_type: string, test: unknown, extra: object = {}) => JSON.stringify({ name: 'x', task_type, test, ...extra });
-function problems(f: () => unknown): readonly string[] {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DatasetProblems) return e.problems;
-    if (e instanceof DatasetError) return [e.message];
-    throw e;
-  }
-  throw new Error('expected a DatasetError');
-}
 const one = (type: string, item: object) => problems(() => parseMocoFile(file(type, [item]), 'x.json'));
 
 describe('task types', () => {

@@ -2,6 +2,7 @@
 // own JSONL/CSV/Parquet with a column mapping (tests/fixtures/user), the built-in pool, and
 // loadDataset's format detection. Bad files must name every bad item or row.
 import { describe, expect, it } from 'vitest';
+import { problemsOf, problemsOfAsync } from '../support/dataset-problems.ts';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,8 +10,6 @@ import { REPO_ROOT } from '../support/paths.ts';
 import { parseMocoFile } from '../../src/lib/eval/moco/dataset.ts';
 import { loadDataset } from '../../src/lib/eval/load.ts';
 import { readUserRows, suggestMapping, userDataset } from '../../src/lib/eval/user.ts';
-import { DatasetProblems } from '../../src/lib/eval/problems.ts';
-import { DatasetError } from '../../src/lib/eval/datasets.ts';
 import type { EvalDataset, EvalItem } from '../../src/lib/eval/task.ts';
 
 const read = (p: string) => readFile(resolve(REPO_ROOT, p));
@@ -20,27 +19,6 @@ const byId = (ds: EvalDataset, id: string, split: 'dev' | 'test' = 'test'): Eval
   if (!it) throw new Error(`no item ${id}`);
   return it;
 };
-/** The thrown error's full list of problems. */
-function problemsOf(f: () => unknown): readonly string[] {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DatasetProblems) return e.problems;
-    if (e instanceof DatasetError) return [e.message];
-    throw e;
-  }
-  throw new Error('expected a DatasetError');
-}
-async function problemsOfAsync(p: Promise<unknown>): Promise<readonly string[]> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DatasetProblems) return e.problems;
-    if (e instanceof DatasetError) return [e.message];
-    throw e;
-  }
-  throw new Error('expected a DatasetError');
-}
 
 describe('MoCo data files', () => {
   it('multiple_choice: MoCo\'s prompt, chat mode, reference, and both splits', () => {

@@ -3,31 +3,10 @@
 // the suggested mapping's name matching, and userDataset's every refusal and conversion (ids, cell
 // text, aliases, choices from one column or several, answers by key, lower-case key or text).
 import { describe, expect, it } from 'vitest';
-import { DatasetError } from '../../src/lib/eval/datasets.ts';
-import { DatasetProblems } from '../../src/lib/eval/problems.ts';
+import { problemsOf as problems, problemsOfAsync as problemsAsync } from '../support/dataset-problems.ts';
 import { readUserRows, suggestMapping, unreadableRows, userDataset, userFormat, type ColumnMapping, type UserRows } from '../../src/lib/eval/user.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
-function problems(f: () => unknown): readonly string[] {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DatasetProblems) return e.problems;
-    if (e instanceof DatasetError) return [e.message];
-    throw e;
-  }
-  throw new Error('expected a DatasetError');
-}
-async function problemsAsync(p: Promise<unknown>): Promise<readonly string[]> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof DatasetProblems) return e.problems;
-    if (e instanceof DatasetError) return [e.message];
-    throw e;
-  }
-  throw new Error('expected a DatasetError');
-}
 const rowsOf = (rows: Record<string, unknown>[], file = 'f.jsonl'): UserRows => ({
   file, format: 'jsonl', columns: [...new Set(rows.flatMap((r) => Object.keys(r)))], rows, labels: rows.map((_, i) => `line ${i + 1}`), unreadable: rows.map(() => null),
 });
