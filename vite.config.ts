@@ -6,6 +6,8 @@ import { CSP_META } from './tools/csp.mjs';
 import { compatAssetFileNames, serviceWorker } from './tools/pwa/sw-plugin.mjs';
 // @ts-expect-error plain ES module (Node side of the build only)
 import { pyodideAssets } from './tools/pyodide/vite-plugin.mjs';
+// @ts-expect-error plain ES module (Node side of the build only)
+import { wllamaResults } from './tools/wllama/results-plugin.mjs';
 
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -24,10 +26,10 @@ function cspMeta(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), cspMeta(), pyodideAssets() as Plugin, serviceWorker() as Plugin],
+  plugins: [svelte(), cspMeta(), pyodideAssets() as Plugin, serviceWorker() as Plugin, wllamaResults() as Plugin],
   base: './',
   build: { target: 'esnext', sourcemap: true, chunkSizeWarningLimit: 8000, rollupOptions: { output: { assetFileNames: compatAssetFileNames } } },
-  worker: { format: 'es', rollupOptions: { output: { assetFileNames: compatAssetFileNames } } },
+  worker: { format: 'es', plugins: () => [wllamaResults() as Plugin], rollupOptions: { output: { assetFileNames: compatAssetFileNames } } },
   optimizeDeps: { exclude: ['@wllama/wllama', '@mlc-ai/web-llm'] },
   server: { host: '127.0.0.1', headers: isolation },
   preview: { host: '127.0.0.1', headers: isolation },

@@ -407,3 +407,59 @@ test('parallel agents: a model loaded as the app loads it grows to one instance 
   expect(r.again).toEqual(r.seq);
   expect(r.twoThreads).toEqual(r.seq);
 });
+
+test("wllama's worker, as Chorus builds it (tools/wllama/results-plugin.mjs): a whole answer comes back in a few messages instead of one per token, native log lines are not posted, the text is the streamed one, and a cancelled whole answer stops promptly", async ({ page }) => {
+  await open(page);
+  const r = await page.evaluate(async () => {
+    const c = window.chorus;
+    const h = await c.bareLoad('/m/stories260K.gguf', 1);
+    const measure = async (whole: boolean) => {
+      const actions = c.bareActions(h);
+      const messages = c.bareMessages(h);
+      const run = whole ? await c.bareRunWhole(h, 'Once upon a time', 200) : await c.bareRun(h, 'Once upon a time', 200);
+      const after = c.bareMessages(h);
+      return {
+        text: run.text,
+        tokens: run.tokens,
+        actions: c.bareActions(h) - actions,
+        replies: after.replies - messages.replies,
+        logs: after.logs - messages.logs,
+      };
+    };
+    const streamed = await measure(false);
+    const whole = await measure(true);
+    await c.bareUnload(h);
+    // Through the engine worker: a long whole answer cancelled after 100 ms ends as an abort, soon.
+    const { handle } = await c.spawn({ kind: 'fetch', url: '/m/stories260K.gguf', name: 'stories260K.gguf' }, { nThreads: 1, gpu: 'off' });
+    const full = await c.run(handle, 'complete', { prompt: 'Once upon a time', max_tokens: 480, temperature: 0, stream: false });
+    const cancelled = await c.run(handle, 'complete', { prompt: 'Once upon a time', max_tokens: 480, temperature: 0, stream: false }, { abortAfterMs: 100 });
+    const after = await c.run(handle, 'complete', { prompt: 'Once upon a time', max_tokens: 480, temperature: 0, stream: false });
+    const state = c.state(handle);
+    await c.unload(handle);
+    return {
+      streamed, whole,
+      full: { ms: full.wallMs, tokens: full.usage.completion_tokens, text: full.text },
+      cancelled: { ms: cancelled.wallMs, finish: cancelled.finish_reason, tokens: cancelled.usage.completion_tokens },
+      after: after.text, state,
+    };
+  });
+  // The same text and length either way: the worker repeats llama.cpp's own steps, it changes no step.
+  expect(r.whole.tokens).toBe(200);
+  expect(r.whole.text).toBe(r.streamed.text);
+  // A stream: one action and one reply per token (the counters count). A whole answer: wllama's
+  // getResponse() now sees only the replies with data, or one every 50 ms (DRAIN_BUDGET_MS).
+  expect(r.streamed.actions).toBeGreaterThanOrEqual(200);
+  expect(r.streamed.replies).toBeGreaterThanOrEqual(200);
+  expect(r.whole.actions).toBeLessThan(40);
+  expect(r.whole.replies).toBe(r.whole.actions);
+  // llama-server writes debug lines on every step; with suppressNativeLog none of them is posted.
+  expect(r.streamed.logs).toBe(0);
+  expect(r.whole.logs).toBe(0);
+  // Cancel: the worker checks in at least every 50 ms, so the abort lands well before the answer ends.
+  expect(r.full.tokens).toBeGreaterThan(300);
+  expect(r.cancelled.finish).toBe('abort');
+  expect(r.cancelled.tokens).toBeLessThan(r.full.tokens);
+  expect(r.cancelled.ms).toBeLessThan(r.full.ms / 2);
+  expect(r.after).toBe(r.full.text);
+  expect(r.state).toEqual({ active: 0, queued: 0, crashed: null });
+});

@@ -21,6 +21,7 @@ import { blobSource, GGUFWriter, memorySink, meta, readGGUF, readTensorData, set
 
 const engines = new Map<number, Engine>();
 const bares = new Map<number, Wllama>();
+const bareMessages = new Map<number, { replies: number; logs: number; other: number }>();
 /** The most requests a ReplicaSet ran at once, per handle. */
 const peaks = new Map<number, number>();
 const bareWorkers = new Map<number, Worker>();
@@ -91,10 +92,12 @@ const chorus = {
     return { ...set.activity, peakActive: peaks.get(handle) ?? 0, max: set.max, growthError: set.growthError, details: set.engines.map((e) => e.info.detail) };
   },
   /** Runs one request to completion; abortAfter cancels after that many deltas. */
-  async run(handle: number, mode: 'chat' | 'complete', request: ChatRequest | CompletionRequest, opts: { abortAfter?: number; caller?: string } = {}) {
+  async run(handle: number, mode: 'chat' | 'complete', request: ChatRequest | CompletionRequest, opts: { abortAfter?: number; abortAfterMs?: number; caller?: string } = {}) {
     const engine = engines.get(handle);
     if (!engine) throw new Error(`harness: no engine ${handle}`);
     const ac = new AbortController();
+    // A whole answer (stream: false) has no deltas to count: abort it after a time instead.
+    if (opts.abortAfterMs !== undefined) setTimeout(() => ac.abort(), opts.abortAfterMs);
     let deltas = 0;
     const stream = mode === 'chat' ? engine.chat(request as ChatRequest, { signal: ac.signal, caller: opts.caller }) : engine.complete(request as CompletionRequest, { signal: ac.signal, caller: opts.caller });
     const counted = (async function* () {
@@ -195,6 +198,18 @@ const chorus = {
     await w.loadModel([await fetchBlob(modelUrl)], { n_ctx: 2048, n_threads: nThreads, n_gpu_layers: 0, n_parallel: 1 });
     const handle = nextHandle++;
     bares.set(handle, w);
+    // Count what wllama's worker posts to this page, by kind: replies to actions, native log lines
+    // (console.*) and the rest (tests/e2e/engines.spec.ts, tools/wllama/results-plugin.mjs).
+    const counts = { replies: 0, logs: 0, other: 0 };
+    bareMessages.set(handle, counts);
+    const worker = (w as unknown as { proxy: { worker: Worker } }).proxy.worker;
+    const receive = worker.onmessage!;
+    worker.onmessage = (e: MessageEvent<{ verb?: string; callbackId?: number }>) => {
+      if (e.data?.verb?.startsWith('console.')) counts.logs++;
+      else if (e.data?.callbackId !== undefined) counts.replies++;
+      else counts.other++;
+      receive.call(worker, e);
+    };
     return handle;
   },
   /** One greedy completion on bare wllama, timed on the page exactly as `timedRun` times ours. */
@@ -224,6 +239,17 @@ const chorus = {
     const end = performance.now();
     const n = r.timings?.predicted_n ?? 0;
     return { text: r.choices[0]?.text ?? '', tokens: n, tokensPerSecond: (n * 1000) / (end - t0), wallMs: end - t0 };
+  },
+  /**
+   * How many actions the bare wllama on the page has sent to its worker so far (wllama's task counter,
+   * a private field): with tools/wllama/results-plugin.mjs a whole answer costs a few, not one per token.
+   */
+  bareActions(handle: number): number {
+    return (bares.get(handle) as unknown as { proxy: { taskId: number } }).proxy.taskId;
+  },
+  /** What the bare wllama's worker has posted to the page since load, by kind (see bareLoad). */
+  bareMessages(handle: number): { replies: number; logs: number; other: number } {
+    return { ...bareMessages.get(handle)! };
   },
   /** Bare wllama in its own minimal worker (bare.worker.ts), timed on the page the same way. */
   async bareWorkerLoad(modelUrl: string, nThreads: number) {
