@@ -42,6 +42,8 @@ const AREAS = {
       'tests/unit/strategy-blackboard-edges.test.ts', 'tests/unit/strategy-tokens-edges.test.ts', 'tests/unit/strategy-routing-edges.test.ts',
       'tests/unit/strategy-feedback-edges.test.ts', 'tests/unit/strategy-misc-edges.test.ts', 'tests/unit/strategy-aggregation-edges.test.ts',
       'tests/unit/strategy-blender-edges.test.ts', 'tests/unit/strategy-failures-edges.test.ts', 'tests/unit/strategy-prompts-edges.test.ts',
+      'tests/unit/strategy-cascade-edges.test.ts', 'tests/unit/strategy-budget-edges.test.ts', 'tests/unit/strategy-prompt-router-edges.test.ts',
+      'tests/unit/strategy-speculative-edges.test.ts', 'tests/unit/strategy-debate-summary-edges.test.ts',
     ],
   },
   eval: {
