@@ -44,6 +44,7 @@ const AREAS = {
       'tests/unit/strategy-blender-edges.test.ts', 'tests/unit/strategy-failures-edges.test.ts', 'tests/unit/strategy-prompts-edges.test.ts',
       'tests/unit/strategy-cascade-edges.test.ts', 'tests/unit/strategy-budget-edges.test.ts', 'tests/unit/strategy-prompt-router-edges.test.ts',
       'tests/unit/strategy-speculative-edges.test.ts', 'tests/unit/strategy-debate-summary-edges.test.ts',
+      'tests/unit/strategy-structure-edges.test.ts', 'tests/unit/strategy-knowledge-cards-edges.test.ts', 'tests/unit/strategy-refine-edges.test.ts',
     ],
   },
   eval: {
