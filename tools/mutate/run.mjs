@@ -45,6 +45,10 @@ const AREAS = {
       'tests/unit/strategy-cascade-edges.test.ts', 'tests/unit/strategy-budget-edges.test.ts', 'tests/unit/strategy-prompt-router-edges.test.ts',
       'tests/unit/strategy-speculative-edges.test.ts', 'tests/unit/strategy-debate-summary-edges.test.ts',
       'tests/unit/strategy-structure-edges.test.ts', 'tests/unit/strategy-knowledge-cards-edges.test.ts', 'tests/unit/strategy-refine-edges.test.ts',
+      'tests/unit/strategy-swarm-edges.test.ts', 'tests/unit/strategy-switch-edges.test.ts', 'tests/unit/strategy-usc-edges.test.ts',
+      'tests/unit/strategy-weight-edges.test.ts', 'tests/unit/strategy-single-vote-edges.test.ts', 'tests/unit/strategy-moa-edges.test.ts',
+      'tests/unit/strategy-slmmux-edges.test.ts', 'tests/unit/strategy-hswarm-edges.test.ts', 'tests/unit/strategy-debate-edges.test.ts',
+      'tests/unit/strategy-lorahub-edges.test.ts',
     ],
   },
   eval: {
