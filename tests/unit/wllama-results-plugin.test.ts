@@ -92,6 +92,8 @@ describe('the patch on the installed wllama bundle', () => {
     const noOptions = bundle.replace('compat: this.resources.compat\n      };', 'compat: this.resources.compat };');
     expect(() => patch(noOptions)).toThrow(/no RUN_OPTIONS object/);
     expect(() => patch('export const x = 1;')).toThrow(/no LLAMA_CPP_WORKER_CODE declaration/);
+    expect(() => patch('var LLAMA_CPP_WORKER_CODE = "onmessage = 1; \\"')).toThrow(/string literal is not terminated/);
+    expect(() => patch("var LLAMA_CPP_WORKER_CODE = `x`;")).toThrow(/not a double-quoted string literal/);
   });
 
   it('transforms only wllama\'s esm bundle', () => {

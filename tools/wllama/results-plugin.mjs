@@ -110,9 +110,10 @@ function once(text, needle, what) {
 export function patchWllamaBundle(bundle) {
   const start = once(bundle, DECLARATION, 'LLAMA_CPP_WORKER_CODE declaration') + DECLARATION.length;
   if (bundle[start] !== '"') throw new Error('tools/wllama/results-plugin.mjs: LLAMA_CPP_WORKER_CODE is not a double-quoted string literal');
-  // The literal ends at the first unescaped quote.
+  // The literal ends at the first unescaped quote (an unterminated one is refused, not searched forever).
   let end = start + 1;
-  while (bundle[end] !== '"') end += bundle[end] === '\\' ? 2 : 1;
+  while (end < bundle.length && bundle[end] !== '"') end += bundle[end] === '\\' ? 2 : 1;
+  if (end >= bundle.length) throw new Error('tools/wllama/results-plugin.mjs: LLAMA_CPP_WORKER_CODE\'s string literal is not terminated');
   const source = JSON.parse(bundle.slice(start, end + 1));
   if (source.includes(MARKER)) return bundle;
   once(source, ACTION, "'wllama.action' handler");
