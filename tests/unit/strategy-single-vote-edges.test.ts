@@ -2,11 +2,10 @@
 // the round each announces, the answering call's id and purpose, single's refusal of an agent number
 // the setup lacks, single cancelled mid-answer, and vote's token bound for N agents × S samples.
 import { describe, expect, it } from 'vitest';
-import { collectRun, runStrategy } from '../../src/lib/run.ts';
-import type { TraceEvent } from '../../src/lib/trace.ts';
+import { collectRun } from '../../src/lib/run.ts';
 import { vote } from '../../src/lib/strategies/vote.ts';
 import { words } from './strategies.scripted.ts';
-import { agentsEach, base, ofType } from './strategy-text.helpers.ts';
+import { agentsEach, base, cancelAtFirstToken, ofType } from './strategy-text.helpers.ts';
 
 describe('single', () => {
   it('scripted: one round, "<agent> answers", one answer call a2.r1.s0 (purpose answer)', async () => {
@@ -26,12 +25,7 @@ describe('single', () => {
 
   it('scripted: cancel mid-answer ends the run with no final and no error', async () => {
     const { agents } = agentsEach(1, () => words('It is 4 and that is all there is to say about it'), { tokenDelayMs: 2 });
-    const controller = new AbortController();
-    const events: TraceEvent[] = [];
-    for await (const e of runStrategy({ ...base, strategy: 'single', agents, knobs: {}, signal: controller.signal })) {
-      events.push(e);
-      if (e.type === 'token' && !controller.signal.aborted) controller.abort();
-    }
+    const events = await cancelAtFirstToken('single', agents, {});
     expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'cancelled' });
     expect(ofType(events, 'final')).toHaveLength(0);
     expect(ofType(events, 'error')).toHaveLength(0);

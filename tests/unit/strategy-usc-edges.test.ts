@@ -5,11 +5,11 @@
 // fallback's message for a long reply.
 import { describe, expect, it } from 'vitest';
 import type { ChatChunk, ChatRequest, CallOptions, Engine } from '../../src/lib/engines/engine.ts';
-import { collectRun, runStrategy } from '../../src/lib/run.ts';
+import { collectRun } from '../../src/lib/run.ts';
 import { parseSelection, usc } from '../../src/lib/strategies/usc.ts';
-import type { TraceEvent } from '../../src/lib/trace.ts';
 import { ScriptedEngine, words } from './strategies.scripted.ts';
 import { agentsEach, base, ofType, only } from './strategy-text.helpers.ts';
+import { runCancelledAt } from './strategies.events.ts';
 
 const isSelector = (req: ChatRequest) => req.messages.at(-1)!.content.includes('most consistent response is Response X');
 
@@ -137,12 +137,7 @@ describe('usc: the run', () => {
 
   it('scripted: cancel during the selector’s reply ends the run with no pick, no fallback vote and no final', async () => {
     const { agents } = agentsEach(2, (_a, req) => (isSelector(req) ? words('The most consistent response is Response 1', -0.1) : words('It is 4')), { tokenDelayMs: 2 });
-    const controller = new AbortController();
-    const events: TraceEvent[] = [];
-    for await (const e of runStrategy({ ...base, strategy: 'usc', agents, knobs: { samples: 1 }, signal: controller.signal })) {
-      events.push(e);
-      if (e.type === 'token' && e.msgId.endsWith('.select') && !controller.signal.aborted) controller.abort();
-    }
+    const events = await runCancelledAt({ ...base, strategy: 'usc', agents, knobs: { samples: 1 } }, (e) => e.type === 'token' && e.msgId.endsWith('.select'));
     expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'cancelled' });
     expect(ofType(events, 'message-start').filter((m) => m.purpose === 'select')).toHaveLength(1);
     expect(ofType(events, 'route')).toHaveLength(0);

@@ -15,12 +15,19 @@ const bundle = readFileSync(BUNDLE_PATH, 'utf8');
 const patch = patchWllamaBundle as (code: string) => string;
 const isEmptyMore = isEmptyMoreReply as (b: Uint8Array) => boolean;
 
-/** The worker source: the string literal assigned to LLAMA_CPP_WORKER_CODE, decoded. */
-function workerSource(code: string): string {
-  const at = code.indexOf('var LLAMA_CPP_WORKER_CODE = ') + 'var LLAMA_CPP_WORKER_CODE = '.length;
-  let end = at + 1;
+/** Where the string literal assigned to LLAMA_CPP_WORKER_CODE starts (its declaration) and ends (its closing quote). */
+function workerLiteral(code: string): { declaration: number; start: number; end: number } {
+  const declaration = code.indexOf('var LLAMA_CPP_WORKER_CODE = ');
+  const start = declaration + 'var LLAMA_CPP_WORKER_CODE = '.length;
+  let end = start + 1;
   while (code[end] !== '"') end += code[end] === '\\' ? 2 : 1;
-  return JSON.parse(code.slice(at, end + 1)) as string;
+  return { declaration, start, end };
+}
+
+/** The worker source: that literal, decoded. */
+function workerSource(code: string): string {
+  const { start, end } = workerLiteral(code);
+  return JSON.parse(code.slice(start, end + 1)) as string;
 }
 
 /** A glue message written by hand (independently of the plugin): magic, version, name, typed fields. */
@@ -67,10 +74,8 @@ describe('the patch on the installed wllama bundle', () => {
 
   it('changes nothing else: outside the worker literal only RUN_OPTIONS differs, and patching twice is patching once', () => {
     const strip = (code: string) => {
-      const at = code.indexOf('var LLAMA_CPP_WORKER_CODE = ');
-      let end = at + 'var LLAMA_CPP_WORKER_CODE = '.length + 1;
-      while (code[end] !== '"') end += code[end] === '\\' ? 2 : 1;
-      return code.slice(0, at) + code.slice(end + 1);
+      const { declaration, end } = workerLiteral(code);
+      return code.slice(0, declaration) + code.slice(end + 1);
     };
     expect(strip(patched)).toBe(strip(bundle).replace('compat: this.resources.compat\n      };', 'compat: this.resources.compat,\n        chorusQuiet: this.suppressNativeLog\n      };'));
     expect(patch(patched)).toBe(patched);

@@ -31,8 +31,6 @@
 // serves wllama unbundled: optimizeDeps excludes it). If wllama's worker source ever changes so that
 // the two places the patch edits are not found exactly once, the build fails with a message that
 // names this file: nothing is patched silently or half-way.
-import { readFileSync } from 'node:fs';
-
 export const DRAIN_BUDGET_MS = 50;
 
 const DECLARATION = 'var LLAMA_CPP_WORKER_CODE = ';
@@ -143,9 +141,4 @@ export function wllamaResults() {
       return { code: patchWllamaBundle(code), map: null };
     },
   };
-}
-
-/** For tests: the installed bundle, patched. */
-export function patchedInstalledBundle(path) {
-  return patchWllamaBundle(readFileSync(path, 'utf8'));
 }
