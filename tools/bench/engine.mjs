@@ -12,11 +12,14 @@
 //  3. three agents on one loaded model: all three at once vs one after another, with one
 //     llama.cpp slot (requests queued fairly) and with three slots (n_parallel = 3, batched); the
 //     app's replica set streaming tokens (the playground) and asking for whole answers (the
-//     experiment runner, stream: false).
+//     experiment runner, stream: false); the replica set on a compute-bound model. Two reference
+//     rows in the same rounds: plain compute in three workers (what the host's two cores give
+//     arithmetic) and three bare wllama instances without Chorus (what llama.cpp itself reaches);
+//     each app row is also given as a share of the bare row, round by round.
 // Prints a table and, as the LAST stdout line, one JSON object.
 // Options: --runs N (default 15), --tokens N (default 200), --port N (default 4290),
-//          --agent-rounds N (default 7: alternations of "one by one" and "together" per agents row,
-//          after one uncounted warm-up alternation),
+//          --agent-rounds N (default 15: rounds of the agents rows, each round running every row's
+//          "one by one" and "together" back to back, after one uncounted warm-up round),
 //          --harness DIR (use an already built harness instead of building one).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -33,7 +36,7 @@ const arg = (name, dflt) => {
 };
 const RUNS = Number(arg('runs', 15));
 const TOKENS = Number(arg('tokens', 200));
-const AGENT_ROUNDS = Number(arg('agent-rounds', 7));
+const AGENT_ROUNDS = Number(arg('agent-rounds', 15));
 const PORT = Number(arg('port', 4290));
 const PROMPT = 'Once upon a time';
 
@@ -117,63 +120,103 @@ try {
   const usPerChunk = (ms) => round((median(ms) * 1000) / CHUNKS, 2);
   const tokenPath = { chunks: CHUNKS, rounds: 9, port_us_per_chunk: usPerChunk(tp.port), proxied_callback_us_per_chunk: usPerChunk(tp.callback) };
 
-  // Three agents on one model.
+  // Three agents on one model. Every row is loaded first, then each round runs every row's "one by
+  // one" and "together" back to back, rows in turn (so a noisy stretch of the shared host hits all rows
+  // alike, not one row's whole sample), the two sides in alternating order from round to round. One
+  // uncounted warm-up round first (every instance has then run: a replica set's second and third
+  // instances serve only "together" calls). Two reference rows run in the same rounds: plain compute in
+  // three workers (what the host's two cores give arithmetic with no memory traffic, the ceiling) and
+  // three bare wllama instances without Chorus (what llama.cpp itself reaches on this host, the
+  // engine's own ceiling for the app's rows).
   const agents = await page.evaluate(async ({ s, p, n, rounds }) => {
     const c = window.chorus;
-    const three = (h) => ['a1', 'a2', 'a3'].map((caller, i) => ({ h, caller, seed: i + 1 }));
-    const runOne = (x, tokens = n, whole = false) => c.timedRun(x.h, p, tokens, { temperature: 0.7, seed: x.seed, caller: x.caller, ...(whole && { stream: false }) });
-    // Alternate "one by one" and "together" `rounds` times after one uncounted warm-up alternation
-    // (every instance has then run: a replica set's second and third instances serve only "together"
-    // calls), and keep the medians and the median of the per-round ratios (noisy machine: a round's
-    // two sides run back to back under nearly the same load).
-    const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    const measure = async (h, maxTokens = n, whole = false) => {
-      const seqMs = [];
-      const togMs = [];
-      let tokens = 0;
-      let sameOutputs = true;
-      for (let r = -1; r < rounds; r++) {
-        let t = performance.now();
-        const seq = [];
-        for (const x of three(h)) seq.push(await runOne(x, maxTokens, whole));
-        const seqTime = performance.now() - t;
-        t = performance.now();
-        const together = await Promise.all(three(h).map((x) => runOne(x, maxTokens, whole)));
-        if (r >= 0) {
-          seqMs.push(seqTime);
-          togMs.push(performance.now() - t);
-        }
-        tokens = seq.reduce((a, x) => a + x.tokens, 0);
-        sameOutputs &&= seq.every((x, i) => x.text === together[i].text);
-      }
-      return { sequentialMs: med(seqMs), togetherMs: med(togMs), pairedSpeedup: med(seqMs.map((x, i) => x / togMs[i])), rounds: seqMs.map((x, i) => [Math.round(x), Math.round(togMs[i])]), tokens, sameOutputs };
-    };
-    const oneSlot = await measure(s.worker);
+    const callers = [1, 2, 3];
+    const timed = (h, seed, tokens, whole) => c.timedRun(h, p, tokens, { temperature: 0.7, seed, caller: `a${seed}`, ...(whole && { stream: false }) });
+    // Plain compute sized to take about as long as one whole answer alone (~150 ms here).
+    c.spinStart(3);
+    await c.spinRun(0, 2e6);
+    const probe = await c.spinRun(0, 2e7);
+    const spinIterations = Math.round((2e7 * 150) / probe);
+    const bareHs = [];
+    for (let i = 0; i < 3; i++) bareHs.push(await c.bareLoad('/m/stories260K.gguf', s.threads, 512));
     const par = await c.spawn({ kind: 'fetch', url: '/m/stories260K.gguf', name: 'stories260K.gguf' }, { nThreads: s.threads, gpu: 'off', nParallel: 3 });
-    await c.timedRun(par.handle, p, 16);
-    const threeSlots = await measure(par.handle);
-    await c.unload(par.handle);
     // The app's configuration (src/app/models.svelte.ts): the model loads as a ReplicaSet whose limit
     // on this host is replicaLimit (2 × cores, memory); three overlapping agents use three instances.
     const set = await c.spawnSet('/m/stories260K.gguf', 'stories260K.gguf', { nThreads: s.threads, maxInstances: Math.min(8, 2 * navigator.hardwareConcurrency) });
     await c.reserve(set.handle, 3);
-    const appSet = await measure(set.handle);
-    appSet.instances = c.setActivity(set.handle).instances;
-    // The experiment runner's calls (src/lib/eval/runner.ts): the same set, whole answers (stream: false).
-    const appRunner = await measure(set.handle, n, true);
-    appRunner.instances = c.setActivity(set.handle).instances;
-    await c.unload(set.handle);
     // The same on a compute-bound model, where a token is matrix work rather than wllama's protocol.
     const heavy = await c.spawnSet('/m/compute.gguf', 'compute.gguf', { nThreads: s.threads, maxInstances: Math.min(8, 2 * navigator.hardwareConcurrency) });
     await c.reserve(heavy.handle, 3);
-    const appCompute = await measure(heavy.handle, 64);
-    appCompute.instances = c.setActivity(heavy.handle).instances;
-    await c.unload(heavy.handle);
-    return { oneSlot, threeSlots, appSet, appRunner, appCompute };
+    const rows = [
+      { key: 'hostCompute', run: (i) => c.spinRun(i - 1, spinIterations).then(() => ({ text: '', tokens: 0 })) },
+      { key: 'bareWllama', run: (i) => c.bareRunWhole(bareHs[i - 1], p, n, { temperature: 0.7, seed: i }) },
+      { key: 'oneSlot', run: (i) => timed(s.worker, i, n, false) },
+      { key: 'threeSlots', run: (i) => timed(par.handle, i, n, false) },
+      // The playground (streamed) and the experiment runner (src/lib/eval/runner.ts: whole answers).
+      { key: 'appSet', run: (i) => timed(set.handle, i, n, false) },
+      { key: 'appRunner', run: (i) => timed(set.handle, i, n, true) },
+      { key: 'appCompute', run: (i) => timed(heavy.handle, i, 64, false) },
+    ];
+    const out = Object.fromEntries(rows.map((r) => [r.key, { seqMs: [], togMs: [], tokens: 0, sameOutputs: true }]));
+    const oneByOne = async (row) => {
+      const t = performance.now();
+      const res = [];
+      for (const i of callers) res.push(await row.run(i));
+      return { ms: performance.now() - t, res };
+    };
+    const together = async (row) => {
+      const t = performance.now();
+      const res = await Promise.all(callers.map((i) => row.run(i)));
+      return { ms: performance.now() - t, res };
+    };
+    for (let r = -1; r < rounds; r++) {
+      for (const row of rows) {
+        let seq;
+        let tog;
+        if (r % 2 === 0) {
+          seq = await oneByOne(row);
+          tog = await together(row);
+        } else {
+          tog = await together(row);
+          seq = await oneByOne(row);
+        }
+        const o = out[row.key];
+        if (r >= 0) {
+          o.seqMs.push(seq.ms);
+          o.togMs.push(tog.ms);
+        }
+        o.tokens = seq.res.reduce((a, x) => a + x.tokens, 0);
+        o.sameOutputs &&= seq.res.every((x, i) => x.text === tog.res[i].text);
+      }
+    }
+    c.spinStop();
+    await Promise.all([...bareHs.map((h) => c.bareUnload(h)), c.unload(par.handle)]);
+    out.appSet.instances = out.appRunner.instances = c.setActivity(set.handle).instances;
+    out.appCompute.instances = c.setActivity(heavy.handle).instances;
+    await Promise.all([c.unload(set.handle), c.unload(heavy.handle)]);
+    return out;
   }, { s: setup, p: PROMPT, n: TOKENS, rounds: AGENT_ROUNDS });
+  // Per row: medians of each side, the ratio of the medians, and the median and quartiles of the
+  // per-round ratios (a round's two sides run back to back under nearly the same load).
+  const quantile = (xs, q) => {
+    const v = [...xs].sort((a, b) => a - b);
+    const at = (v.length - 1) * q;
+    const lo = Math.floor(at);
+    return v[lo] + (v[Math.min(lo + 1, v.length - 1)] - v[lo]) * (at - lo);
+  };
+  for (const m of Object.values(agents)) {
+    const ratios = m.seqMs.map((x, i) => x / m.togMs[i]);
+    m.sequentialMs = median(m.seqMs);
+    m.togetherMs = median(m.togMs);
+    m.pairedSpeedup = median(ratios);
+    m.pairedQuartiles = [quantile(ratios, 0.25), quantile(ratios, 0.75)];
+    m.rounds = m.seqMs.map((x, i) => [Math.round(x), Math.round(m.togMs[i])]);
+  }
+  // How close each app row comes to what bare wllama reached in the same rounds (median of per-round quotients).
+  const ofBare = (k) => median(agents[k].seqMs.map((x, i) => x / agents[k].togMs[i] / (agents.bareWllama.seqMs[i] / agents.bareWllama.togMs[i])));
   await page.evaluate((s) => Promise.all([window.chorus.bareUnload(s.bare), window.chorus.bareUnload(s.bareWorker), window.chorus.unload(s.worker)]), setup);
 
-  const row = (a, b, c, d, e = '') => log(`${a.padEnd(34)}${String(b).padStart(12)}  ${String(c).padStart(12)}  ${String(d).padStart(10)}  ${String(e).padStart(8)}`.trimEnd());
+  const row = (a, b, c, d, e = '', f = '', g = '') => log(`${a.padEnd(34)}${String(b).padStart(12)}  ${String(c).padStart(12)}  ${String(d).padStart(10)}  ${String(e).padStart(8)}  ${String(f).padStart(10)}  ${String(g).padStart(8)}`.trimEnd());
   log('');
   row('generation (median of runs)', 'tok/s', 'runs (tok/s)', '');
   row('bare wllama on the page', round(tps.bare, 0), runs.bare.map((r) => Math.round(r.tokensPerSecond)).join(' '), '');
@@ -187,9 +230,18 @@ try {
   row('MessagePort (transferred)', tokenPath.port_us_per_chunk, '', '');
   row('comlink proxied callback', tokenPath.proxied_callback_us_per_chunk, '', '');
   log('');
-  row(`3 agents × 1 model (${AGENT_ROUNDS} rounds)`, 'one by one', 'together', 'speed-up', 'paired');
-  for (const [label, m] of [['1 slot (fair queue)', agents.oneSlot], ['3 slots (n_parallel 3)', agents.threeSlots], [`app: ${agents.appSet.instances} instances (ReplicaSet)`, agents.appSet], [`runner: ${agents.appRunner.instances} instances, whole answers`, agents.appRunner], [`app, compute-bound model (64 tokens)`, agents.appCompute]]) {
-    row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`, `${round(m.pairedSpeedup, 2)}×`);
+  row(`3 agents × 1 model (${AGENT_ROUNDS} rounds)`, 'one by one', 'together', 'speed-up', 'paired', 'quartiles', 'vs bare');
+  for (const [label, k] of [
+    ['host: plain compute, 3 workers', 'hostCompute'],
+    ['bare wllama, 3 instances, whole', 'bareWllama'],
+    ['1 slot (fair queue)', 'oneSlot'],
+    ['3 slots (n_parallel 3)', 'threeSlots'],
+    [`app: ${agents.appSet.instances} instances (ReplicaSet)`, 'appSet'],
+    [`runner: ${agents.appRunner.instances} instances, whole answers`, 'appRunner'],
+    ['app, compute-bound model (64 tokens)', 'appCompute'],
+  ]) {
+    const m = agents[k];
+    row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`, `${round(m.pairedSpeedup, 2)}×`, `${round(m.pairedQuartiles[0], 2)}–${round(m.pairedQuartiles[1], 2)}`, k.startsWith('app') ? round(ofBare(k), 2) : '');
   }
   const result = {
     model: 'stories260K.gguf',
@@ -214,7 +266,7 @@ try {
     three_agents_runner_met: Math.min(agents.appRunner.sequentialMs / agents.appRunner.togetherMs, agents.appRunner.pairedSpeedup) >= 1.6,
     three_agents_app_compute_met: Math.min(agents.appCompute.sequentialMs / agents.appCompute.togetherMs, agents.appCompute.pairedSpeedup) >= 1.6,
     three_agents: Object.fromEntries(
-      Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), paired_speedup: round(m.pairedSpeedup, 3), rounds_ms: m.rounds, tokens: m.tokens, same_outputs: m.sameOutputs, ...(m.instances !== undefined && { instances: m.instances }) }]),
+      Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), paired_speedup: round(m.pairedSpeedup, 3), paired_quartiles: m.pairedQuartiles.map((x) => round(x, 3)), ...(k.startsWith('app') && { of_bare_wllama: round(ofBare(k), 3) }), rounds_ms: m.rounds, tokens: m.tokens, same_outputs: m.sameOutputs, ...(m.instances !== undefined && { instances: m.instances }) }]),
     ),
   };
   log(JSON.stringify(result));

@@ -25,6 +25,7 @@ const bareMessages = new Map<number, { replies: number; logs: number; other: num
 /** The most requests a ReplicaSet ran at once, per handle. */
 const peaks = new Map<number, number>();
 const bareWorkers = new Map<number, Worker>();
+const spinWorkers: Worker[] = [];
 let nextHandle = 1;
 
 async function fetchBlob(url: string): Promise<Blob> {
@@ -193,9 +194,9 @@ const chorus = {
     engines.delete(handle);
   },
   /** Bare wllama on this page (its own worker, no Chorus layer): the bench's baseline. */
-  async bareLoad(modelUrl: string, nThreads: number) {
+  async bareLoad(modelUrl: string, nThreads: number, nCtx = 2048) {
     const w = new Wllama({ default: wasmUrl }, { suppressNativeLog: true });
-    await w.loadModel([await fetchBlob(modelUrl)], { n_ctx: 2048, n_threads: nThreads, n_gpu_layers: 0, n_parallel: 1 });
+    await w.loadModel([await fetchBlob(modelUrl)], { n_ctx: nCtx, n_threads: nThreads, n_gpu_layers: 0, n_parallel: 1 });
     const handle = nextHandle++;
     bares.set(handle, w);
     // Count what wllama's worker posts to this page, by kind: replies to actions, native log lines
@@ -232,10 +233,10 @@ const chorus = {
     return { text, tokens: n, tokensPerSecond: ((n - 1) * 1000) / (end - tFirst), wallMs: end - t0 };
   },
   /** The same completion on bare wllama without a token stream (stream: false): the whole text at the end. */
-  async bareRunWhole(handle: number, prompt: string, maxTokens: number) {
+  async bareRunWhole(handle: number, prompt: string, maxTokens: number, sampling: { temperature?: number; seed?: number } = {}) {
     const w = bares.get(handle)!;
     const t0 = performance.now();
-    const r = (await w.createCompletion({ prompt, max_tokens: maxTokens, temperature: 0, stream: false } as never)) as unknown as { choices: { text: string }[]; timings?: { predicted_n?: number } };
+    const r = (await w.createCompletion({ prompt, max_tokens: maxTokens, temperature: 0, ...sampling, stream: false } as never)) as unknown as { choices: { text: string }[]; timings?: { predicted_n?: number } };
     const end = performance.now();
     const n = r.timings?.predicted_n ?? 0;
     return { text: r.choices[0]?.text ?? '', tokens: n, tokensPerSecond: (n * 1000) / (end - t0), wallMs: end - t0 };
@@ -288,6 +289,22 @@ const chorus = {
     bareWorkers.delete(handle);
     await bares.get(handle)?.exit();
     bares.delete(handle);
+  },
+  /** Starts `n` plain-compute workers (spin.worker.ts) for the bench's host check. */
+  spinStart(n: number) {
+    for (const w of spinWorkers.splice(0)) w.terminate();
+    for (let i = 0; i < n; i++) spinWorkers.push(new Worker(new URL('./spin.worker.ts', import.meta.url), { type: 'module' }));
+  },
+  /** `iterations` of plain compute on spin worker `i`; resolves with the worker's own milliseconds. */
+  spinRun(i: number, iterations: number): Promise<number> {
+    const w = spinWorkers[i]!;
+    return new Promise((res) => {
+      w.onmessage = (e: MessageEvent<{ ms: number }>) => res(e.data.ms);
+      w.postMessage(iterations);
+    });
+  },
+  spinStop() {
+    for (const w of spinWorkers.splice(0)) w.terminate();
   },
   /** The same greedy completion through Chorus's engine worker, timed on the page. */
   async timedRun(handle: number, prompt: string, maxTokens: number, extra: { temperature?: number; seed?: number; caller?: string; stream?: boolean } = {}) {
