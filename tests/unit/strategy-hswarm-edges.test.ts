@@ -108,6 +108,28 @@ describe('hswarm: the checks before any call', () => {
   });
 });
 
+describe('hswarm: responses cut to fit', () => {
+  it('scripted: a node shown a response cut to fit gets it shortened, and the trace says so (as debate does)', async () => {
+    // Node 2 (the end of a chain of 2) with an empty response shown: 8 + 16 + its bytes; 40 bytes of room on top.
+    const empty = 'Earlier responses:\n\nNode 1: ``````\n\nUse them if they help; ignore wrong ones. Give a final answer.\n\nWhat is 2+2?';
+    const long = `Node one says ${'z'.repeat(60)} so 4`;
+    const { agents, engines } = agentsWith([undefined, 32 + 8 + 16 + bytes(empty) + 40], (a) => words(a === 0 ? long : 'Answer: 4'));
+    const events = await collectRun({ ...base, strategy: 'hswarm', agents, knobs: {} });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+    expect(ofType(events, 'error').map((e) => [e.agent, e.fatal, e.message])).toEqual([
+      ['a2', false, 'node 2: the responses shown were cut to 40 bytes each (their first bytes, then "…") to fit the context with max tokens 32'],
+    ]);
+    expect(lastUser(engines[1]!.calls[0]!.request)).toBe(`Earlier responses:\n\nNode 1: \`\`\`${long.slice(0, 37)}…\`\`\`\n\nUse them if they help; ignore wrong ones. Give a final answer.\n\nWhat is 2+2?`);
+  });
+
+  it('scripted: nothing cut, no warning', async () => {
+    const { agents } = agentsWith([undefined, undefined, undefined], () => words('Answer: 4'));
+    const events = await collectRun({ ...base, strategy: 'hswarm', agents, knobs: {} });
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'done' });
+    expect(ofType(events, 'error')).toEqual([]);
+  });
+});
+
 describe('hswarm: the dev search', () => {
   function search(knobs: Record<string, number>, score: (dag: Dag) => number, seed = 42, signal = new AbortController().signal) {
     const seen: Dag[] = [];

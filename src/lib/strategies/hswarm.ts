@@ -16,7 +16,7 @@
  * end node is asked for a final answer; the question comes last (short prompts: the pool's models
  * have 256-token contexts, and a completion-style "Q: …\nA:" prompt still ends in "A:"). Nodes whose in-edges are all
  * answered run at once (one round per wave). Context: the responses a node is shown are cut by
- * debate's rule (fitAnswers, budget.ts), and a DAG whose widest node cannot show
+ * debate's rule (fitAnswers, budget.ts; the trace says so, as debate's does), and a DAG whose widest node cannot show
  * MIN_SHOWN_ANSWER_BYTES of each response is refused before any call.
  */
 import { extractAnswer } from '../answers.ts';
@@ -103,14 +103,20 @@ export const hswarm: Strategy = {
     for (const [w, nodes] of plan.entries()) {
       const round = w + 1;
       yield { type: 'round', t: ctx.now(), round, label: `${round === 1 ? `Graph ${dagText(dag)}, ${source}. ` : ''}Wave ${round}: ${nodes.map((i) => ctx.agents[i]!.name).join(', ')}` };
+      const cuts: { agent: string; node: number; capBytes: number }[] = [];
       const specs: CallSpec[] = nodes.map((node) => {
         const agent = ctx.agents[node]!;
         const from = inputs(node).filter((f) => results[f] !== undefined);
         if (from.length === 0) return { agent, agentIndex: node, round, sample: 0, purpose: 'answer', messages: firstMessages(agent, ctx.prompt) };
         const texts = from.map((f) => results[f]!.text);
         const fit = fitAnswers(agent, texts, ctx.maxTokens, (shown) => nodeMessages(agent, ctx.prompt, from.map((f, i) => ({ node: f, text: shown[i] ?? '' })), node === dag.end), `node ${node + 1}`, tips);
+        if (fit.cut) cuts.push({ agent: agent.id, node, capBytes: fit.capBytes });
         return { agent, agentIndex: node, round, sample: 0, purpose: 'answer', messages: fit.messages, sees: from.map((f) => results[f]!.msgId) };
       });
+      // As debate and moa do: say in the trace when a node was shown shortened responses.
+      for (const c of cuts) {
+        yield { type: 'error', t: ctx.now(), agent: c.agent, fatal: false, message: `node ${c.node + 1}: the responses shown were cut to ${c.capBytes} bytes each (their first bytes, then "…") to fit the context with max tokens ${ctx.maxTokens}` };
+      }
       const done = yield* callAll(ctx, specs);
       if (ctx.signal.aborted) return;
       done.forEach((r, i) => {
