@@ -15,7 +15,8 @@
 //     experiment runner, stream: false); the replica set on a compute-bound model. Two reference
 //     rows in the same rounds: plain compute in three workers (what the host's two cores give
 //     arithmetic) and three bare wllama instances without Chorus (what llama.cpp itself reaches);
-//     each app row is also given as a share of the bare row, round by round.
+//     every row is also given as a share of the host's speed-up in the same rounds, and the runner row
+//     (whole answers, like the bare row) as a share of bare wllama's.
 // Prints a table and, as the LAST stdout line, one JSON object.
 // Options: --runs N (default 15), --tokens N (default 200), --port N (default 4290),
 //          --agent-rounds N (default 15: rounds of the agents rows, each round running every row's
@@ -212,8 +213,8 @@ try {
     m.pairedQuartiles = [quantile(ratios, 0.25), quantile(ratios, 0.75)];
     m.rounds = m.seqMs.map((x, i) => [Math.round(x), Math.round(m.togMs[i])]);
   }
-  // How close each app row comes to what bare wllama reached in the same rounds (median of per-round quotients).
-  const ofBare = (k) => median(agents[k].seqMs.map((x, i) => x / agents[k].togMs[i] / (agents.bareWllama.seqMs[i] / agents.bareWllama.togMs[i])));
+  // A row's speed-up as a share of a reference row's in the same rounds (median of per-round quotients).
+  const shareOf = (k, ref) => median(agents[k].seqMs.map((x, i) => x / agents[k].togMs[i] / (agents[ref].seqMs[i] / agents[ref].togMs[i])));
   await page.evaluate((s) => Promise.all([window.chorus.bareUnload(s.bare), window.chorus.bareUnload(s.bareWorker), window.chorus.unload(s.worker)]), setup);
 
   const row = (a, b, c, d, e = '', f = '', g = '') => log(`${a.padEnd(34)}${String(b).padStart(12)}  ${String(c).padStart(12)}  ${String(d).padStart(10)}  ${String(e).padStart(8)}  ${String(f).padStart(10)}  ${String(g).padStart(8)}`.trimEnd());
@@ -230,7 +231,7 @@ try {
   row('MessagePort (transferred)', tokenPath.port_us_per_chunk, '', '');
   row('comlink proxied callback', tokenPath.proxied_callback_us_per_chunk, '', '');
   log('');
-  row(`3 agents × 1 model (${AGENT_ROUNDS} rounds)`, 'one by one', 'together', 'speed-up', 'paired', 'quartiles', 'vs bare');
+  row(`3 agents × 1 model (${AGENT_ROUNDS} rounds)`, 'one by one', 'together', 'speed-up', 'paired', 'quartiles', 'of host');
   for (const [label, k] of [
     ['host: plain compute, 3 workers', 'hostCompute'],
     ['bare wllama, 3 instances, whole', 'bareWllama'],
@@ -241,8 +242,9 @@ try {
     ['app, compute-bound model (64 tokens)', 'appCompute'],
   ]) {
     const m = agents[k];
-    row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`, `${round(m.pairedSpeedup, 2)}×`, `${round(m.pairedQuartiles[0], 2)}–${round(m.pairedQuartiles[1], 2)}`, k.startsWith('app') ? round(ofBare(k), 2) : '');
+    row(label, `${Math.round(m.sequentialMs)} ms`, `${Math.round(m.togetherMs)} ms`, `${round(m.sequentialMs / m.togetherMs, 2)}×`, `${round(m.pairedSpeedup, 2)}×`, `${round(m.pairedQuartiles[0], 2)}–${round(m.pairedQuartiles[1], 2)}`, k === 'hostCompute' ? '' : round(shareOf(k, 'hostCompute'), 2));
   }
+  log(`runner row ÷ bare wllama row, round by round (median): ${round(shareOf('appRunner', 'bareWllama'), 2)}`);
   const result = {
     model: 'stories260K.gguf',
     backend: setup.detail,
@@ -266,7 +268,7 @@ try {
     three_agents_runner_met: Math.min(agents.appRunner.sequentialMs / agents.appRunner.togetherMs, agents.appRunner.pairedSpeedup) >= 1.6,
     three_agents_app_compute_met: Math.min(agents.appCompute.sequentialMs / agents.appCompute.togetherMs, agents.appCompute.pairedSpeedup) >= 1.6,
     three_agents: Object.fromEntries(
-      Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), paired_speedup: round(m.pairedSpeedup, 3), paired_quartiles: m.pairedQuartiles.map((x) => round(x, 3)), ...(k.startsWith('app') && { of_bare_wllama: round(ofBare(k), 3) }), rounds_ms: m.rounds, tokens: m.tokens, same_outputs: m.sameOutputs, ...(m.instances !== undefined && { instances: m.instances }) }]),
+      Object.entries(agents).map(([k, m]) => [k, { sequential_ms: Math.round(m.sequentialMs), together_ms: Math.round(m.togetherMs), speedup: round(m.sequentialMs / m.togetherMs, 3), paired_speedup: round(m.pairedSpeedup, 3), paired_quartiles: m.pairedQuartiles.map((x) => round(x, 3)), ...(k !== 'hostCompute' && { of_host_compute: round(shareOf(k, 'hostCompute'), 3) }), ...(k === 'appRunner' && { of_bare_wllama: round(shareOf(k, 'bareWllama'), 3) }), rounds_ms: m.rounds, tokens: m.tokens, same_outputs: m.sameOutputs, ...(m.instances !== undefined && { instances: m.instances }) }]),
     ),
   };
   log(JSON.stringify(result));
