@@ -292,7 +292,7 @@ const chorus = {
   },
   /** Starts `n` plain-compute workers (spin.worker.ts) for the bench's host check. */
   spinStart(n: number) {
-    for (const w of spinWorkers.splice(0)) w.terminate();
+    chorus.spinStop();
     for (let i = 0; i < n; i++) spinWorkers.push(new Worker(new URL('./spin.worker.ts', import.meta.url), { type: 'module' }));
   },
   /** `iterations` of plain compute on spin worker `i`; resolves with the worker's own milliseconds. */
